@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class SurveysConfig(AppConfig):
+    name = "surveys"
+    verbose_name = _("Surveys")
+
+    def ready(self) -> None:
+        from corsheaders.signals import check_request_enabled
+
+        from surveys.widget import allow_widget_origin
+
+        check_request_enabled.connect(allow_widget_origin, dispatch_uid="surveys.widget.origin")

@@ -1,0 +1,52 @@
+"""Small factories: each test builds what it needs, with readable defaults."""
+
+import itertools
+from datetime import datetime
+
+from django.utils import timezone
+
+from surveys.models import Contact, Invitation, Response, Survey, Touchpoint
+
+_sequence = itertools.count(1)
+
+
+def make_survey(*, kind: str = Survey.Kind.NPS, **fields) -> Survey:
+    fields.setdefault("name", f"{kind.upper()} survey {next(_sequence)}")
+    fields.setdefault("brand", "Acme")
+    return Survey.objects.create(kind=kind, **fields)
+
+
+def make_touchpoint(*, survey: Survey | None = None, **fields) -> Touchpoint:
+    number = next(_sequence)
+    fields.setdefault("slug", f"touchpoint-{number}")
+    fields.setdefault("name", f"Touchpoint {number}")
+    return Touchpoint.objects.create(survey=survey or make_survey(), **fields)
+
+
+def make_contact(**fields) -> Contact:
+    fields.setdefault("email", f"customer{next(_sequence)}@example.com")
+    return Contact.objects.create(**fields)
+
+
+def make_invitation(
+    *,
+    survey: Survey | None = None,
+    contact: Contact | None = None,
+    now: datetime | None = None,
+    **fields,
+) -> Invitation:
+    now = now or timezone.now()
+    survey = survey or make_survey()
+    fields.setdefault("touchpoint", make_touchpoint(survey=survey))
+    fields.setdefault("expires_at", Invitation.expiry(survey, now))
+    fields.setdefault("status", Invitation.Status.SENT)
+    return Invitation.objects.create(
+        survey=survey, contact=contact or make_contact(), created_at=now, sent_at=now, **fields
+    )
+
+
+def make_response(*, survey: Survey | None = None, score: int = 9, **fields) -> Response:
+    survey = survey or make_survey()
+    fields.setdefault("channel", Response.Channel.LINK)
+    fields.setdefault("language", "en")
+    return Response.objects.create(survey=survey, kind=survey.kind, score=score, **fields)
