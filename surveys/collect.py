@@ -1,0 +1,99 @@
+"""Recording answers that arrive without an invitation (link and widget)."""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from surveys.models import Contact, Response, Survey
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a public answer claims to come from. Unverified: it never changes a contact."""
+
+    email: str = ""
+    external_id: str = ""
+    name: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.email or self.external_id)
+
+
+def find_or_create_contact(*, identity: Identity, language: str, now: datetime) -> Contact | None:
+    """The contact matching the identity's email or external id, else a new one.
+
+    Returns None for an anonymous answer. An existing contact is never changed:
+    anyone can type any address into a public link.
+    """
+    if not identity:
+        return None
+    existing = Contact.objects.matching(email=identity.email, external_id=identity.external_id)
+    if contact := existing.first():
+        return contact
+    try:
+        with transaction.atomic():
+            return Contact.objects.create(
+                email=identity.email,
+                external_id=identity.external_id,
+                name=identity.name,
+                language=language,
+                created_at=now,
+                updated_at=now,
+            )
+    except IntegrityError:  # created by a concurrent answer a moment ago
+        return existing.first()
+
+
+def record_public_answer(
+    *,
+    survey: Survey,
+    channel: str,
+    score: int,
+    comment: str,
+    language: str,
+    identity: Identity,
+    properties: dict,
+    now: datetime,
+) -> Response:
+    with transaction.atomic():
+        contact = find_or_create_contact(identity=identity, language=language, now=now)
+        return Response.objects.create(
+            survey=survey,
+            kind=survey.kind,
+            channel=channel,
+            score=score,
+            comment=comment,
+            language=language,
+            contact=contact,
+            contact_properties=contact.properties if contact else {},
+            event_properties=properties,
+            created_at=now,
+            updated_at=now,
+        )
+
+
+PROPERTY_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+MAX_PROPERTIES = 50
+PROPERTY_VALUE_MAX_LENGTH = 500
+
+
+def property_problem(properties: dict[str, str]) -> str | None:
+    """What is wrong with properties sent by a respondent's link or widget, or None."""
+    if len(properties) > MAX_PROPERTIES:
+        return _("At most %(limit)d properties can be sent.") % {"limit": MAX_PROPERTIES}
+    for name, value in properties.items():
+        if not PROPERTY_NAME.match(name):
+            return _("“%(name)s” is not a valid property name (letters, digits, _ . - up to 64).") % {
+                "name": name[:80]
+            }
+        if len(value) > PROPERTY_VALUE_MAX_LENGTH:
+            return _("The value of property “%(name)s” is longer than %(limit)d characters.") % {
+                "name": name,
+                "limit": PROPERTY_VALUE_MAX_LENGTH,
+            }
+        if "\x00" in value:
+            return _("The value of property “%(name)s” contains a NUL character.") % {"name": name}
+    return None

@@ -1,0 +1,83 @@
+"""Forms for what respondents send: an answer, and the identity carried by a link."""
+
+from urllib.parse import unquote_to_bytes
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from surveys.collect import Identity, property_problem
+from surveys.scales import Scale
+
+COMMENT_MAX_LENGTH = 5000
+
+
+def is_valid_utf8_form(body: bytes) -> bool:
+    """Whether every name and value of an urlencoded body decodes as UTF-8.
+
+    Django replaces undecodable bytes with U+FFFD; a respondent's comment must
+    be stored exactly as typed or refused, never silently changed.
+    """
+    for pair in body.split(b"&"):
+        for piece in pair.split(b"=", 1):
+            try:
+                unquote_to_bytes(piece.replace(b"+", b" ")).decode("utf-8")
+            except UnicodeDecodeError:
+                return False
+    return True
+
+
+class AnswerForm(forms.Form):
+    score = forms.IntegerField()
+    comment = forms.CharField(
+        required=False,
+        max_length=COMMENT_MAX_LENGTH,
+        strip=False,  # stored exactly as typed
+        error_messages={
+            "max_length": _(
+                "Please shorten your comment to %(limit_value)d characters (it has %(show_value)d)."
+            ),
+            "null_characters_not_allowed": _(
+                "Your comment contains a NUL character, which cannot be stored."
+            ),
+        },
+    )
+
+    def __init__(self, *args, scale: Scale, **kwargs):
+        super().__init__(*args, **kwargs)
+        message = _("Please choose a score from %(low)d to %(high)d.") % {
+            "low": scale.low,
+            "high": scale.high,
+        }
+        self.fields["score"] = forms.IntegerField(
+            min_value=scale.low,
+            max_value=scale.high,
+            error_messages={code: message for code in ("required", "invalid", "min_value", "max_value")},
+        )
+
+    def comment_or_none(self) -> str | None:
+        """The comment, or None when the post carried no comment field (keep the stored one)."""
+        return self.cleaned_data["comment"] if "comment" in self.data else None
+
+
+class LinkParamsForm(forms.Form):
+    """Who answers a link survey, and its properties: ``email``, ``name``, ``external_id``, ``p_<name>``."""
+
+    email = forms.EmailField(
+        required=False,
+        error_messages={"invalid": _("The link contains an invalid email address.")},
+    )
+    name = forms.CharField(required=False, max_length=200)
+    external_id = forms.CharField(required=False, max_length=200)
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        prefix = "p_"
+        properties = {key[len(prefix) :]: value for key, value in self.data.items() if key.startswith(prefix)}
+        if problem := property_problem(properties):
+            raise forms.ValidationError(problem)
+        cleaned["properties"] = properties
+        return cleaned
+
+    def identity(self) -> Identity:
+        data = self.cleaned_data
+        return Identity(email=data["email"], external_id=data["external_id"], name=data["name"])

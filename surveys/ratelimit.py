@@ -1,0 +1,55 @@
+"""Per-client request limits for the public endpoints (answer pages, widget).
+
+Clients are told apart by a keyed hash of their address; the raw address is never
+stored. Counters live in the cache: with Redis they are atomic (INCR) and shared by
+all workers. If the cache is down the limiter lets requests through (fails open):
+losing a rate limit for a while is better than losing answers.
+"""
+
+import hashlib
+import hmac
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+from redis.exceptions import RedisError
+
+WINDOW_SECONDS = 60
+logger = logging.getLogger(__name__)
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's address, trusting X-Forwarded-For only as far as configured proxies go."""
+    hops = settings.TRUSTED_PROXY_COUNT
+    if hops:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        forwarded = [part.strip() for part in forwarded if part.strip()]
+        if len(forwarded) >= hops:
+            return forwarded[-hops]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def client_key(request: HttpRequest) -> str:
+    digest = hmac.new(settings.SECRET_KEY.encode(), client_address(request).encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
+
+
+def retry_after(request: HttpRequest, scope: str) -> int | None:
+    """Count this request in ``scope``; the seconds to wait if the client is over its limit, else None."""
+    now = time.time()
+    window = int(now // WINDOW_SECONDS)
+    key = f"ratelimit:{scope}:{client_key(request)}:{window}"
+    try:
+        cache.add(key, 0, timeout=WINDOW_SECONDS * 2)
+        count = cache.incr(key)
+    except ValueError:  # the key expired between add and incr
+        return None
+    except RedisError:
+        logger.warning("rate limit for %s not enforced: the cache is unavailable", scope)
+        return None
+    if count <= settings.RATE_LIMITS[scope]:
+        return None
+    logger.warning("rate limit %s exceeded by client %s", scope, key.split(":")[2][:12])
+    return max(1, int((window + 1) * WINDOW_SECONDS - now))

@@ -1,0 +1,381 @@
+"""Respondent pages: answering by invitation link (email) and by public survey link.
+
+A GET never records anything: mail scanners open every link in an email. The
+page shows the chosen score and its script posts it at once; without
+JavaScript the respondent presses Send.
+"""
+
+from datetime import datetime
+from functools import wraps
+
+from django.conf import settings
+from django.core import signing
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from surveys import ratelimit
+from surveys.collect import record_public_answer
+from surveys.forms import AnswerForm, LinkParamsForm, is_valid_utf8_form
+from surveys.models import Invitation, Response, Survey, is_token_shaped
+from surveys.scales import LANGUAGES
+
+LINK_MEMORY_SECONDS = 24 * 60 * 60
+
+
+class PublicError(Exception):
+    """A request a respondent cannot go on with; shown as a page with this status."""
+
+    def __init__(self, status: int, title: str, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.status, self.title, self.message, self.retry_after = (
+            status,
+            title,
+            message,
+            retry_after,
+        )
+
+
+def public_page(view):
+    """Renders a PublicError as a friendly page in the respondent's language."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except PublicError as error:
+            response = message_page(request, error.status, error.title, error.message)
+            if error.retry_after:
+                response["Retry-After"] = str(error.retry_after)
+            return response
+
+    return wrapper
+
+
+def message_page(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"error": {"code": status, "message": message}}, status=status)
+    return render(
+        request,
+        "surveys/message.html",
+        {"title": title, "message": message},
+        status=status,
+    )
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def use_language(request: HttpRequest, preferred: str = "") -> str:
+    """Activate the respondent's language: the preferred one, else the browser's (de or en)."""
+    language = preferred if preferred in LANGUAGES else translation.get_language_from_request(request)
+    if language not in LANGUAGES:
+        language = settings.LANGUAGE_CODE
+    translation.activate(language)
+    request.LANGUAGE_CODE = language
+    return language
+
+
+def check_rate(request: HttpRequest, scope: str) -> None:
+    if wait := ratelimit.retry_after(request, scope):
+        raise PublicError(
+            429,
+            _("Too many requests"),
+            _("Too many answers came from your network in a short time. Please try again in a minute."),
+            retry_after=wait,
+        )
+
+
+def get_invitation_by_token(request: HttpRequest, token: str) -> Invitation:
+    """The invitation behind an email link; a 404 for unknown, malformed and skipped tokens alike."""
+    invitation = (
+        Invitation.objects.select_related("survey", "contact", "touchpoint", "response")
+        .exclude(status=Invitation.Status.SKIPPED)
+        .filter(token=token)
+        .first()
+        if is_token_shaped(token)
+        else None
+    )
+    if invitation is None:
+        check_rate(request, "unknown_token")
+        use_language(request)
+        raise PublicError(
+            404,
+            _("Link not valid"),
+            _("This survey link is not valid. Please use the link from your email exactly as it was sent."),
+        )
+    return invitation
+
+
+def get_survey_by_public_key(request: HttpRequest, key: str) -> Survey:
+    survey = Survey.objects.filter(public_key=key).first() if is_token_shaped(key) else None
+    if survey is None:
+        check_rate(request, "unknown_token")
+        use_language(request)
+        raise PublicError(404, _("Survey not found"), _("There is no survey at this address."))
+    return survey
+
+
+def _closed(reason: str) -> PublicError:
+    if reason == "expired":
+        return PublicError(
+            410,
+            _("This survey has closed"),
+            _("The time for answering this survey has passed. Thank you for wanting to take part."),
+        )
+    return PublicError(
+        410,
+        _("This survey has ended"),
+        _("This survey is no longer collecting answers. Thank you for wanting to take part."),
+    )
+
+
+def _answer_form(request: HttpRequest, survey: Survey) -> AnswerForm:
+    # The page and its script post urlencoded bodies, which Django keeps; a multipart
+    # body (no browser form of ours sends one) is consumed by its parser unseen.
+    urlencoded = request.content_type == "application/x-www-form-urlencoded"
+    if urlencoded and not is_valid_utf8_form(request.body):
+        raise PublicError(
+            400,
+            _("Your answer could not be saved"),
+            _("Your answer contains characters that are not valid text (UTF-8). Please retype it."),
+        )
+    return AnswerForm(request.POST, scale=survey.scale)
+
+
+def _next_url(request: HttpRequest, survey: Survey) -> str | None:
+    """Where to go after answering: a path on this site or a page on one of the survey's origins."""
+    target = request.GET.get("next")
+    if not target:
+        return None
+    hosts = {request.get_host()} | {origin.split("://", 1)[1] for origin in survey.allowed_origins()}
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts=hosts, require_https=request.is_secure()):
+        raise PublicError(
+            400,
+            _("Link not valid"),
+            _("This link would send you to another website after answering, which is not allowed."),
+        )
+    return target
+
+
+def _render_answer_page(
+    request: HttpRequest,
+    survey: Survey,
+    language: str,
+    form: AnswerForm,
+    saved: Response | None,
+    status: int = 200,
+) -> HttpResponse:
+    scale = survey.scale
+    labels = scale.point_labels(language)
+    chosen = form["score"].value() if form.is_bound else form.initial.get("score")
+    points = [
+        {
+            "value": value,
+            "label": labels.get(value, ""),
+            "checked": str(value) == str(chosen),
+        }
+        for value in scale.points
+    ]
+    low, high = scale.end_labels(language)
+    context = {
+        "survey": survey,
+        "question": survey.question(language),
+        "follow_up": survey.follow_up(language),
+        "points": points,
+        "low_label": low,
+        "high_label": high,
+        "form": form,
+        "comment": form["comment"].value() or "",
+        "saved": saved,
+        # Post the preselected score at once, unless exactly that score is stored already.
+        "autosubmit": form.initial.get("autosubmit", False),
+    }
+    response = render(request, "surveys/answer.html", context, status=status)
+    response["Referrer-Policy"] = "no-referrer"  # the URL carries the token
+    return response
+
+
+def _initial(request: HttpRequest, survey: Survey, saved: Response | None) -> dict:
+    requested = request.GET.get("score", "")
+    if requested.lstrip("-").isdigit() and int(requested) in survey.scale.points:
+        score = int(requested)
+        return {
+            "score": score,
+            "comment": saved.comment if saved else "",
+            "autosubmit": not saved or saved.score != score,
+        }
+    return {
+        "score": saved.score if saved else None,
+        "comment": saved.comment if saved else "",
+    }
+
+
+def _saved(request: HttpRequest, response: Response, thanks_url: str, next_url: str | None) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"saved": True, "score": response.score})
+    return redirect(next_url or thanks_url)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@public_page
+def answer(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = get_invitation_by_token(request, token)
+    survey = invitation.survey
+    language = use_language(request, invitation.contact.language)
+    now = timezone.now()
+    if reason := invitation.closed_reason(now):
+        raise _closed(reason)
+    saved = getattr(invitation, "response", None)
+    next_url = _next_url(request, survey)
+    if request.method == "POST":
+        check_rate(request, "answer")
+        form = _answer_form(request, survey)
+        if not form.is_valid():
+            return _reject(request, survey, language, form, saved)
+        response = invitation.record_answer(
+            score=form.cleaned_data["score"],
+            comment=form.comment_or_none(),
+            language=language,
+            now=now,
+        )
+        return _saved(request, response, reverse("surveys:answer_thanks", args=[token]), next_url)
+    form = AnswerForm(initial=_initial(request, survey, saved), scale=survey.scale)
+    return _render_answer_page(request, survey, language, form, saved)
+
+
+def _reject(request, survey, language, form, saved) -> HttpResponse:
+    if _wants_json(request):
+        message = " ".join(error for errors in form.errors.values() for error in errors)
+        return JsonResponse({"error": {"code": "invalid", "message": message}}, status=400)
+    return _render_answer_page(request, survey, language, form, saved, status=400)
+
+
+@require_http_methods(["GET", "HEAD"])
+@public_page
+def answer_thanks(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = get_invitation_by_token(request, token)
+    language = use_language(request, invitation.contact.language)
+    return _thanks_page(request, invitation.survey, language, reverse("surveys:answer", args=[token]))
+
+
+def _thanks_page(request: HttpRequest, survey: Survey, language: str, change_url: str) -> HttpResponse:
+    response = render(
+        request,
+        "surveys/thanks.html",
+        {
+            "survey": survey,
+            "thank_you": survey.thank_you(language),
+            "change_url": change_url,
+        },
+    )
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _link_cookie_name(survey: Survey) -> str:
+    return f"cxs_{survey.public_key[:12]}"
+
+
+def _remembered_link_response(request: HttpRequest, survey: Survey, now: datetime) -> Response | None:
+    """The response this browser gave to this link survey within the last day, if any."""
+    value = request.COOKIES.get(_link_cookie_name(survey))
+    if not value:
+        return None
+    try:
+        public_id = signing.loads(value, salt=f"link:{survey.public_key}", max_age=LINK_MEMORY_SECONDS)
+    except signing.BadSignature:
+        return None
+    return Response.objects.filter(
+        public_id=public_id,
+        survey=survey,
+        channel=Response.Channel.LINK,
+        created_at__gte=now - timezone.timedelta(seconds=LINK_MEMORY_SECONDS),
+    ).first()
+
+
+def _link_params(request: HttpRequest) -> LinkParamsForm:
+    params = LinkParamsForm(request.GET)
+    if not params.is_valid():
+        message = " ".join(error for errors in params.errors.values() for error in errors)
+        raise PublicError(400, _("Link not valid"), message)
+    return params
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@public_page
+def link_survey(request: HttpRequest, key: str) -> HttpResponse:
+    survey = get_survey_by_public_key(request, key)
+    language = use_language(request, request.GET.get("lang", "").lower())
+    params = _link_params(request)
+    if not survey.active:
+        raise _closed("inactive")
+    now = timezone.now()
+    saved = _remembered_link_response(request, survey, now)
+    next_url = _next_url(request, survey)
+    if request.method == "POST":
+        check_rate(request, "answer")
+        form = _answer_form(request, survey)
+        if not form.is_valid():
+            return _reject(request, survey, language, form, saved)
+        score, comment = form.cleaned_data["score"], form.comment_or_none()
+        if saved:
+            saved.revise(score=score, comment=comment, now=now)
+        else:
+            saved = record_public_answer(
+                survey=survey,
+                channel=Response.Channel.LINK,
+                score=score,
+                comment=comment or "",
+                language=language,
+                identity=params.identity(),
+                properties=params.cleaned_data["properties"],
+                now=now,
+            )
+        thanks = reverse("surveys:link_thanks", args=[key])
+        if request.GET.get("lang"):
+            thanks += f"?lang={language}"
+        response = _saved(request, saved, thanks, next_url)
+        response.set_cookie(
+            _link_cookie_name(survey),
+            signing.dumps(str(saved.public_id), salt=f"link:{survey.public_key}"),
+            max_age=LINK_MEMORY_SECONDS,
+            path=reverse("surveys:link", args=[key]),
+            secure=request.is_secure(),
+            httponly=True,
+            samesite="Lax",
+        )
+        return response
+    form = AnswerForm(initial=_initial(request, survey, saved), scale=survey.scale)
+    return _render_answer_page(request, survey, language, form, saved)
+
+
+@require_http_methods(["GET", "HEAD"])
+@public_page
+def link_thanks(request: HttpRequest, key: str) -> HttpResponse:
+    survey = get_survey_by_public_key(request, key)
+    language = use_language(request, request.GET.get("lang", ""))
+    return _thanks_page(request, survey, language, reverse("surveys:link", args=[key]))
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    use_language(request)
+    return message_page(request, 404, _("Page not found"), _("There is nothing at this address."))
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    use_language(request)
+    return message_page(
+        request,
+        403,
+        _("Your answer could not be saved"),
+        _(
+            "The page was open for too long or your browser blocked its security cookie. "
+            "Please reload the page and answer again."
+        ),
+    )

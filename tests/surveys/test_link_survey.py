@@ -1,0 +1,151 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from surveys.models import Contact, Response
+from tests.factories import make_contact, make_survey
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def survey():
+    return make_survey(kind="csat", subject_en="your delivery", subject_de="Ihrer Lieferung")
+
+
+def url(survey, query: str = "") -> str:
+    return f"/l/{survey.public_key}/{query}"
+
+
+def test_opening_a_link_survey_stores_nothing(client, survey):
+    page = client.get(url(survey, "?score=4&lang=en"))
+    assert page.status_code == 200
+    assert "How satisfied were you with your delivery?" in page.content.decode()
+    assert 'id="score-4" value="4" checked' in page.content.decode()
+    assert not Response.objects.exists()
+
+
+def test_an_answer_by_link_creates_a_contact_and_keeps_the_link_properties(client, survey):
+    query = "?email=Anna@Example.com&name=Anna&external_id=crm-7&lang=de&p_plan=pro&p_region=DE"
+    answer = client.post(url(survey, query), {"score": "4", "comment": "Gut"})
+    assert answer.status_code == 302
+    assert answer["Location"] == f"/l/{survey.public_key}/thanks/?lang=de"
+    response = Response.objects.select_related("contact").get()
+    assert (response.score, response.comment, response.channel, response.language) == (4, "Gut", "link", "de")
+    assert response.event_properties == {"plan": "pro", "region": "DE"}
+    assert (response.contact.email, response.contact.external_id, response.contact.name) == (
+        "Anna@Example.com",
+        "crm-7",
+        "Anna",
+    )
+    assert "Vielen Dank für Ihr Feedback!" in client.get(answer["Location"]).content.decode()
+
+
+def test_an_anonymous_link_answer_has_no_contact(client, survey):
+    client.post(url(survey), {"score": "2"})
+    response = Response.objects.get()
+    assert response.contact is None
+    assert not Contact.objects.exists()
+
+
+def test_a_link_answer_never_changes_an_existing_contact(client, survey):
+    contact = make_contact(email="anna@example.com", name="Anna Schmidt", properties={"plan": "enterprise"})
+    client.post(url(survey, "?email=ANNA@example.com&name=Mallory"), {"score": "5"})
+    contact.refresh_from_db()
+    assert contact.name == "Anna Schmidt"
+    response = Response.objects.get()
+    assert response.contact == contact
+    assert response.contact_properties == {"plan": "enterprise"}
+
+
+def test_answering_again_from_the_same_browser_within_a_day_changes_the_answer(client, survey):
+    client.post(url(survey), {"score": "2", "comment": "Zu spät"})
+    client.post(url(survey), {"score": "4"}, headers={"Accept": "application/json"})
+    response = Response.objects.get()
+    assert (response.score, response.comment) == (4, "Zu spät")
+    page = client.get(url(survey)).content.decode()
+    assert 'id="score-4" value="4" checked' in page
+
+
+def test_another_browser_gives_another_answer(client, survey, django_app_client=None):
+    from django.test import Client
+
+    client.post(url(survey), {"score": "2"})
+    Client().post(url(survey), {"score": "5"})
+    assert sorted(Response.objects.values_list("score", flat=True)) == [2, 5]
+
+
+def test_after_a_day_the_same_browser_gives_a_new_answer(client, survey):
+    client.post(url(survey), {"score": "2"})
+    Response.objects.update(created_at=timezone.now() - timedelta(days=1, minutes=1))
+    client.post(url(survey), {"score": "5"})
+    assert sorted(Response.objects.values_list("score", flat=True)) == [2, 5]
+
+
+def test_a_forged_memory_cookie_cannot_take_over_another_answer(client, survey):
+    client.post(url(survey), {"score": "2"})
+    victim = Response.objects.get()
+    other = make_survey(kind="csat")
+    client.cookies[f"cxs_{survey.public_key[:12]}"] = str(victim.public_id)
+    client.post(url(survey), {"score": "5"})
+    client.cookies[f"cxs_{other.public_key[:12]}"] = client.cookies[f"cxs_{survey.public_key[:12]}"].value
+    victim.refresh_from_db()
+    assert victim.score == 2
+    assert Response.objects.count() == 2
+
+
+def test_the_memory_cookie_is_scoped_to_the_survey_and_unreadable_by_scripts(client, survey):
+    answer = client.post(url(survey), {"score": "2"})
+    cookie = answer.cookies[f"cxs_{survey.public_key[:12]}"]
+    assert cookie["path"] == f"/l/{survey.public_key}/"
+    assert cookie["httponly"] is True
+    assert cookie["samesite"] == "Lax"
+    assert int(cookie["max-age"]) == 86400
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("?email=not-an-address", "invalid email address"),
+        ("?p_bad%20name=1", "not a valid property name"),
+        ("?p_plan=" + "x" * 501, "longer than 500 characters"),
+        ("?" + "&".join(f"p_k{n}=v" for n in range(51)), "At most 50 properties"),
+        ("?p_plan=a%00b", "NUL"),
+        ("?name=a%00b", "Null characters are not allowed."),
+    ],
+)
+def test_a_link_with_bad_parameters_is_refused_with_a_message(client, survey, query, message):
+    answer = client.post(url(survey, query + "&lang=en" if "?" in query else query), {"score": "4"})
+    assert answer.status_code == 400
+    assert message in answer.content.decode()
+    assert not Response.objects.exists()
+
+
+def test_an_unknown_language_falls_back_to_the_browser(client, survey):
+    page = client.get(url(survey, "?lang=fr"), headers={"Accept-Language": "en"})
+    assert "How satisfied were you with your delivery?" in page.content.decode()
+
+
+def test_an_unknown_key_gets_a_not_found_page(client):
+    assert client.get("/l/no-such-key/").status_code == 404
+
+
+def test_an_inactive_link_survey_gets_a_friendly_page_and_stores_nothing(client):
+    survey = make_survey(active=False)
+    answer = client.post(url(survey, "?lang=en"), {"score": "9"})
+    assert answer.status_code == 410
+    assert "no longer collecting answers" in answer.content.decode()
+    assert not Response.objects.exists()
+
+
+@pytest.mark.parametrize("score", ["0", "6", "4.5", "four"])
+def test_a_score_off_the_csat_scale_is_refused(client, survey, score):
+    answer = client.post(url(survey, "?lang=en"), {"score": score})
+    assert answer.status_code == 400
+    assert "Please choose a score from 1 to 5." in answer.content.decode()
+    assert not Response.objects.exists()
+
+
+def test_a_malformed_key_gets_a_not_found_page(client):
+    assert client.get("/l/nul%00key/").status_code == 404
