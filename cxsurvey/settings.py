@@ -141,7 +141,8 @@ TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0)
 RATE_LIMITS = {
     "answer": env.integer("RATE_LIMIT_ANSWER", 60, minimum=1),
     "unknown_token": env.integer("RATE_LIMIT_UNKNOWN_TOKEN", 20, minimum=1),
-    "widget": env.integer("RATE_LIMIT_WIDGET", 30, minimum=1),
+    # A widget answer is three requests (texts, score, comment).
+    "widget": env.integer("RATE_LIMIT_WIDGET", 60, minimum=1),
 }
 
 # The widget endpoints are the only cross-origin ones; each survey lists its origins.

@@ -40,18 +40,28 @@ class PublicError(Exception):
         )
 
 
+# Respondent pages load only their own script and stylesheet. Inline style attributes
+# carry the survey's accent colour; nothing else inline runs, and nobody may frame them.
+RESPONDENT_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
 def public_page(view):
-    """Renders a PublicError as a friendly page in the respondent's language."""
+    """Security headers for respondent pages; a PublicError becomes a page in the respondent's language."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
-            return view(request, *args, **kwargs)
+            response = view(request, *args, **kwargs)
         except PublicError as error:
             response = message_page(request, error.status, error.title, error.message)
             if error.retry_after:
                 response["Retry-After"] = str(error.retry_after)
-            return response
+        response["Content-Security-Policy"] = RESPONDENT_CSP
+        response["Referrer-Policy"] = "no-referrer"  # the URL carries a token or key
+        return response
 
     return wrapper
 
@@ -196,9 +206,7 @@ def _render_answer_page(
         # Post the preselected score at once, unless exactly that score is stored already.
         "autosubmit": form.initial.get("autosubmit", False),
     }
-    response = render(request, "surveys/answer.html", context, status=status)
-    response["Referrer-Policy"] = "no-referrer"  # the URL carries the token
-    return response
+    return render(request, "surveys/answer.html", context, status=status)
 
 
 def _initial(request: HttpRequest, survey: Survey, saved: Response | None) -> dict:
@@ -265,17 +273,8 @@ def answer_thanks(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _thanks_page(request: HttpRequest, survey: Survey, language: str, change_url: str) -> HttpResponse:
-    response = render(
-        request,
-        "surveys/thanks.html",
-        {
-            "survey": survey,
-            "thank_you": survey.thank_you(language),
-            "change_url": change_url,
-        },
-    )
-    response["Referrer-Policy"] = "no-referrer"
-    return response
+    context = {"survey": survey, "thank_you": survey.thank_you(language), "change_url": change_url}
+    return render(request, "surveys/thanks.html", context)
 
 
 def _link_cookie_name(survey: Survey) -> str:

@@ -1,7 +1,10 @@
+import re
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from django.contrib.staticfiles import finders
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
@@ -219,8 +222,23 @@ def test_other_methods_are_not_allowed(client, invitation, method):
     assert not Response.objects.exists()
 
 
-def test_the_token_page_sends_no_referrer(client, invitation):
-    assert client.get(url(invitation))["Referrer-Policy"] == "no-referrer"
+def test_respondent_pages_send_no_referrer_and_allow_only_their_own_resources(client, invitation):
+    for page in [url(invitation), url(invitation, "thanks/"), "/s/unknown/"]:
+        headers = client.get(page)
+        assert headers["Referrer-Policy"] == "no-referrer"
+        policy = headers["Content-Security-Policy"]
+        assert "default-src 'none'" in policy
+        assert "script-src 'self';" in policy
+        assert "frame-ancestors 'none'" in policy
+
+
+def test_the_answer_page_with_its_assets_stays_small_and_on_this_host(client, invitation):
+    html = client.get(url(invitation, "?score=9")).content.decode()
+    resources = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert resources, "the page links its stylesheet and script"
+    assert all(resource.startswith("/") and not resource.startswith("//") for resource in resources)
+    assets = [finders.find("cxsurvey/respondent.css"), finders.find("cxsurvey/answer.js")]
+    assert len(html.encode()) + sum(Path(asset).stat().st_size for asset in assets) < 100 * 1024
 
 
 def test_too_many_posts_from_one_client_are_slowed_down(client, invitation, settings):

@@ -1,0 +1,88 @@
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from tests.factories import make_invitation, make_response, make_survey, make_touchpoint
+
+pytestmark = pytest.mark.django_db
+
+MODELS = ["survey", "touchpoint", "contact", "invitation", "response"]
+
+
+@pytest.fixture
+def data():
+    invitation = make_invitation()
+    make_response(
+        survey=invitation.survey, invitation=invitation, contact=invitation.contact, comment="<i>hi</i>"
+    )
+    return invitation
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_cx_manager_can_list_search_and_filter(
+    client, cx_manager, data, model, django_assert_max_num_queries
+):
+    client.force_login(cx_manager)
+    changelist = reverse(f"admin:surveys_{model}_changelist")
+    with django_assert_max_num_queries(12):
+        assert client.get(changelist).status_code == 200
+    assert client.get(changelist, {"q": "example"}).status_code == 200
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_anonymous_visitors_and_outsiders_are_sent_to_the_login(client, outsider, model):
+    changelist = reverse(f"admin:surveys_{model}_changelist")
+    assert client.get(changelist)["Location"].startswith("/admin/login/")
+    client.force_login(outsider)
+    assert client.get(changelist)["Location"].startswith("/admin/login/")
+
+
+def queries_for_list(client, model: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse(f"admin:surveys_{model}_changelist")).status_code == 200
+    return len(queries)
+
+
+@pytest.mark.parametrize("model", ["invitation", "response"])
+def test_the_lists_do_not_query_per_row(client, cx_manager, model):
+    client.force_login(cx_manager)
+    survey = make_survey()
+    touchpoint = make_touchpoint(survey=survey)
+
+    def add_rows(count):
+        for _ in range(count):
+            invitation = make_invitation(survey=survey, touchpoint=touchpoint)
+            make_response(
+                survey=survey, touchpoint=touchpoint, invitation=invitation, contact=invitation.contact
+            )
+
+    add_rows(2)
+    few = queries_for_list(client, model)
+    add_rows(30)
+    assert queries_for_list(client, model) == few
+
+
+def test_tokens_and_keys_are_shown_but_cannot_be_edited(client, cx_manager, data):
+    client.force_login(cx_manager)
+    page = client.get(reverse("admin:surveys_invitation_change", args=[data.pk])).content.decode()
+    assert data.token in page
+    assert 'name="token"' not in page
+    assert f"/s/{data.token}/" in page
+    survey_page = client.get(reverse("admin:surveys_survey_change", args=[data.survey.pk])).content.decode()
+    assert data.survey.public_key in survey_page
+    assert 'name="public_key"' not in survey_page
+    assert 'name="kind"' not in survey_page  # the kind fixes the scale of stored responses
+    assert "cxsurvey/widget.js" in survey_page
+
+
+def test_comments_are_escaped_in_the_admin(client, cx_manager, data):
+    client.force_login(cx_manager)
+    page = client.get(reverse("admin:surveys_response_changelist")).content.decode()
+    assert "&lt;i&gt;hi&lt;/i&gt;" in page
+    assert "<i>hi</i>" not in page
+
+
+def test_responses_cannot_be_added_by_hand(client, cx_manager):
+    client.force_login(cx_manager)
+    assert client.get(reverse("admin:surveys_response_add")).status_code == 403
