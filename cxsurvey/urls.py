@@ -6,4 +6,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "surveys.views.bad_request"
 handler404 = "surveys.views.page_not_found"

@@ -362,6 +362,17 @@ def link_thanks(request: HttpRequest, key: str) -> HttpResponse:
     return _thanks_page(request, survey, language, reverse("surveys:link", args=[key]))
 
 
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Requests Django refuses before any view runs: bodies over the size limit, bad hosts."""
+    use_language(request)
+    return message_page(
+        request,
+        400,
+        _("Request not accepted"),
+        _("What was sent is too large or malformed. Please go back and try again."),
+    )
+
+
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     use_language(request)
     return message_page(request, 404, _("Page not found"), _("There is nothing at this address."))

@@ -286,3 +286,15 @@ def test_two_simultaneous_submissions_leave_one_response():
             thread.join()
         assert statuses == [302, 302]
         assert Response.objects.filter(invitation=invitation).count() == 1
+
+
+def test_a_body_over_the_upload_limit_gets_a_page_in_the_respondents_language(client, invitation):
+    answer = client.post(
+        url(invitation),
+        f"score=5&comment={'x' * 3_000_000}",
+        content_type="application/x-www-form-urlencoded",
+        headers={"Accept-Language": "de"},
+    )
+    assert answer.status_code == 400
+    assert "Bitte gehen Sie zurück" in answer.content.decode()
+    assert not Response.objects.exists()
