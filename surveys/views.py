@@ -60,7 +60,9 @@ def public_page(view):
             if error.retry_after:
                 response["Retry-After"] = str(error.retry_after)
         response["Content-Security-Policy"] = RESPONDENT_CSP
-        response["Referrer-Policy"] = "no-referrer"  # the URL carries a token or key
+        # The URL carries a token or key: never send it to another host. Not "no-referrer":
+        # browsers then send "Origin: null" with the form, and the CSRF check refuses it.
+        response["Referrer-Policy"] = "same-origin"
         return response
 
     return wrapper

@@ -225,7 +225,7 @@ def test_other_methods_are_not_allowed(client, invitation, method):
 def test_respondent_pages_send_no_referrer_and_allow_only_their_own_resources(client, invitation):
     for page in [url(invitation), url(invitation, "thanks/"), "/s/unknown/"]:
         headers = client.get(page)
-        assert headers["Referrer-Policy"] == "no-referrer"
+        assert headers["Referrer-Policy"] == "same-origin"
         policy = headers["Content-Security-Policy"]
         assert "default-src 'none'" in policy
         assert "script-src 'self';" in policy
