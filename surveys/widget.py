@@ -173,6 +173,7 @@ def widget_survey(request: Request, key: str) -> ApiResponse:
             "language": language,
             "brand": survey.brand,
             "accent_color": survey.accent_color,
+            "on_accent_color": survey.on_accent_color,
             "question": survey.question(language),
             "follow_up": survey.follow_up(language),
             "thank_you": survey.thank_you(language),

@@ -13,7 +13,12 @@ ANSWERS = "/api/v1/widget/responses/"
 
 @pytest.fixture
 def survey():
-    return make_survey(kind="ces", brand="Nordwind", widget_origins=f"{SHOP}\nhttps://app.example.com")
+    return make_survey(
+        kind="ces",
+        brand="Nordwind",
+        accent_color="#ffd400",
+        widget_origins=f"{SHOP}\nhttps://app.example.com",
+    )
 
 
 def post(client, body, *, origin=SHOP, content_type="application/json", raw=None):
@@ -42,6 +47,7 @@ def test_the_widget_gets_the_survey_texts_in_the_page_language(client, survey):
     assert config["scale"]["high"] == 7
     assert config["scale"]["labels"]["7"] == "Stimme voll und ganz zu"
     assert config["ui"]["send"] == "Senden"
+    assert (config["accent_color"], config["on_accent_color"]) == ("#ffd400", "#000000")
     assert "edit_token" not in config
 
 
