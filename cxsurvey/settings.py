@@ -115,6 +115,9 @@ globals().update(env.email("EMAIL_URL", "console://"))
 DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", "CXSurvey <surveys@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# Distribution. No touchpoint may ask the same person again sooner than this.
+RECONTACT_MINIMUM_DAYS = env.integer("RECONTACT_MINIMUM_DAYS", 7, minimum=0)
+
 # Background work: without a broker the same functions run in-process (see README).
 CELERY_BROKER_URL = env.string("CELERY_BROKER_URL")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL

@@ -5,20 +5,24 @@ properties) and ``Response`` (comment and the property snapshot). Erasure and
 access exports start from these two models.
 """
 
+import hashlib
 import re
 import secrets
 import uuid
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import IntegrityError, models, transaction
 from django.db.models.functions import Greatest, Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from surveys.scales import (
+    DEFAULT_EMAIL_INTRO,
+    DEFAULT_EMAIL_SUBJECT,
     DEFAULT_FOLLOW_UP,
     DEFAULT_SUBJECT,
     DEFAULT_THANK_YOU,
@@ -26,6 +30,7 @@ from surveys.scales import (
     SCALES,
     Scale,
 )
+from surveys.schedule import default_send_window, validate_send_window
 
 
 def new_public_key() -> str:
@@ -144,6 +149,41 @@ class Survey(models.Model):
         blank=True,
         help_text=_("Empty: the standard text."),
     )
+    email_subject_de = models.CharField(
+        _("email subject (German)"),
+        max_length=200,
+        blank=True,
+        help_text=_("Empty: the standard text. May use {{ contact.name }} and {{ properties.order_id }}."),
+    )
+    email_subject_en = models.CharField(
+        _("email subject (English)"),
+        max_length=200,
+        blank=True,
+        help_text=_("Empty: the standard text. May use {{ contact.name }} and {{ properties.order_id }}."),
+    )
+    email_intro_de = models.TextField(
+        _("email introduction (German)"),
+        max_length=2000,
+        blank=True,
+        help_text=_("Shown above the scale. Empty: the standard text. Placeholders as in the subject."),
+    )
+    email_intro_en = models.TextField(
+        _("email introduction (English)"),
+        max_length=2000,
+        blank=True,
+        help_text=_("Shown above the scale. Empty: the standard text. Placeholders as in the subject."),
+    )
+    sender_name = models.CharField(
+        _("sender name"),
+        max_length=100,
+        blank=True,
+        help_text=_("Shown as the sender of the emails. Empty: the brand."),
+    )
+    reply_to = models.EmailField(
+        _("reply-to address"),
+        blank=True,
+        help_text=_("Where answers to the email go. Empty: no Reply-To header."),
+    )
     accent_color = models.CharField(
         _("accent colour"),
         max_length=7,
@@ -211,6 +251,13 @@ class Survey(models.Model):
     def thank_you(self, language: str) -> str:
         return self._text("thank_you", language, DEFAULT_THANK_YOU[language])
 
+    def email_subject(self, language: str) -> str:
+        """The subject as a template: {{ contact.name }} and {{ properties.… }} are filled per mail."""
+        return self._text("email_subject", language, DEFAULT_EMAIL_SUBJECT[language])
+
+    def email_intro(self, language: str) -> str:
+        return self._text("email_intro", language, DEFAULT_EMAIL_INTRO[language])
+
     @property
     def on_accent_color(self) -> str:
         """Black or white, whichever contrasts more with the accent colour (WCAG luminance)."""
@@ -228,6 +275,12 @@ class Survey(models.Model):
 
 
 class Touchpoint(models.Model):
+    """A moment in the customer journey that the company's systems report as events.
+
+    Its rules decide, in this order, whether and when an event's contact is asked:
+    suppression, legal basis, recontact protection, sampling, delay, send window.
+    """
+
     slug = models.SlugField(_("slug"), max_length=100, unique=True)
     name = models.CharField(_("name"), max_length=200)
     survey = models.ForeignKey(
@@ -236,15 +289,90 @@ class Touchpoint(models.Model):
         on_delete=models.PROTECT,
         related_name="touchpoints",
     )
+    active = models.BooleanField(
+        _("active"), default=True, help_text=_("Events of a paused touchpoint are stored, nobody is asked.")
+    )
+    delay_seconds = models.PositiveIntegerField(
+        _("delay (seconds)"),
+        default=0,
+        help_text=_("How long after the event the survey is sent, e.g. 172800 for two days."),
+    )
+    sample_percent = models.PositiveSmallIntegerField(
+        _("sample (%)"),
+        default=100,
+        validators=[MaxValueValidator(100)],
+        help_text=_("Share of events whose contact is asked. The same event always decides the same."),
+    )
+    recontact_days = models.PositiveSmallIntegerField(
+        _("recontact protection (days)"),
+        default=30,
+        help_text=_("Nobody invited by any survey within this many days is asked again."),
+    )
+    send_window = models.JSONField(
+        _("send window"),
+        default=default_send_window,
+        null=True,
+        blank=True,
+        validators=[validate_send_window],
+        help_text=_(
+            'Weekdays (0 = Monday) and local hours when emails go out, e.g. {"days": [0, 1, 2, 3, 4], '
+            '"start": "09:00", "end": "18:00"}. Empty: any time.'
+        ),
+    )
+    expires_after_days = models.PositiveSmallIntegerField(
+        _("answerable for (days)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("Empty: the survey's setting."),
+    )
+    reminder_after_days = models.PositiveSmallIntegerField(
+        _("reminder after (days)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("One reminder to those who have not answered. Empty: no reminder."),
+    )
+    require_consent = models.BooleanField(
+        _("require a legal basis"),
+        default=False,
+        help_text=_(
+            "Ask only contacts who consented or are existing customers (§ 7(3) UWG). German courts "
+            "treat satisfaction surveys by email as advertising."
+        ),
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = _("touchpoint")
         verbose_name_plural = _("touchpoints")
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(sample_percent__lte=100), name="touchpoint_sample_percent_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(expires_after_days__isnull=True) | models.Q(expires_after_days__gte=1),
+                name="touchpoint_expiry_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(reminder_after_days__isnull=True) | models.Q(reminder_after_days__gte=1),
+                name="touchpoint_reminder_positive",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def answerable_days(self) -> int:
+        return self.expires_after_days or self.survey.expires_after_days
+
+
+class LegalBasis(models.TextChoices):
+    NONE = "none", _("none recorded")
+    CONSENT = "consent", _("consent")
+    CUSTOMER = "customer", _("existing customer (§ 7(3) UWG)")
 
 
 class ContactQuerySet(models.QuerySet):
@@ -264,11 +392,19 @@ class Contact(models.Model):
     name = models.CharField(_("name"), max_length=200, blank=True)
     language = models.CharField(_("language"), max_length=2, choices=Language.choices, blank=True)
     properties = models.JSONField(_("properties"), default=dict, blank=True)
+    legal_basis = models.CharField(
+        _("legal basis for asking"),
+        max_length=8,
+        choices=LegalBasis.choices,
+        default=LegalBasis.NONE,
+    )
     unsubscribed_at = models.DateTimeField(_("unsubscribed"), null=True, blank=True)
     bounced_at = models.DateTimeField(_("bounced"), null=True, blank=True)
+    complained_at = models.DateTimeField(_("marked as spam"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now, editable=False)
 
+    LegalBasis = LegalBasis
     objects = ContactQuerySet.as_manager()
 
     class Meta:
@@ -295,21 +431,92 @@ class Contact(models.Model):
                 condition=models.Q(language__in=["", *LANGUAGES]),
                 name="contact_language_valid",
             ),
+            models.CheckConstraint(
+                condition=models.Q(legal_basis__in=LegalBasis.values),
+                name="contact_legal_basis_valid",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.email or self.external_id
 
+    @property
+    def suppression(self) -> str | None:
+        """Why this contact must never be emailed ("unsubscribed", "bounced", "complained"), or None."""
+        for reason in ("complained", "bounced", "unsubscribed"):
+            if getattr(self, f"{reason}_at"):
+                return reason
+        return None
+
+
+class EventSource(models.TextChoices):
+    API = "api", _("API")
+    UPLOAD = "upload", _("contact upload")
+
+
+class Event(models.Model):
+    """Something that happened to a customer at a touchpoint, as the company's systems reported it."""
+
+    Source = EventSource
+
+    touchpoint = models.ForeignKey(
+        Touchpoint, verbose_name=_("touchpoint"), on_delete=models.PROTECT, related_name="events"
+    )
+    contact = models.ForeignKey(
+        Contact, verbose_name=_("contact"), on_delete=models.CASCADE, related_name="events"
+    )
+    properties = models.JSONField(_("event properties"), default=dict, blank=True)
+    occurred_at = models.DateTimeField(_("occurred"))
+    received_at = models.DateTimeField(_("received"), default=timezone.now, editable=False)
+    source = models.CharField(_("source"), max_length=8, choices=Source.choices, default=Source.API)
+
+    class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        ordering = ["-received_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(source__in=EventSource.values), name="event_source_valid"
+            ),
+        ]
+        indexes = [
+            # Touchpoint statistics: events per touchpoint over a period.
+            models.Index(fields=["touchpoint", "received_at"], name="event_touchpoint_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.touchpoint} · {self.contact}"
+
 
 class InvitationStatus(models.TextChoices):
     SCHEDULED = "scheduled", _("scheduled")
     SKIPPED = "skipped", _("skipped")
+    SENDING = "sending", _("sending")
     SENT = "sent", _("sent")
+    DELIVERED = "delivered", _("delivered")
+    OPENED = "opened", _("opened")
+    BOUNCED = "bounced", _("bounced")
+    COMPLAINED = "complained", _("marked as spam")
     FAILED = "failed", _("failed")
+    # The mail server may or may not have taken the message: a person checks before resending.
+    REVIEW = "review", _("to review")
+
+
+class SkipReason(models.TextChoices):
+    UNSUBSCRIBED = "unsubscribed", _("contact unsubscribed")
+    BOUNCED = "bounced", _("address bounced")
+    COMPLAINED = "complained", _("contact marked an email as spam")
+    NO_EMAIL = "no_email", _("contact has no email address")
+    NO_LEGAL_BASIS = "no_legal_basis", _("no consent and not an existing customer")
+    RECENTLY_INVITED = "recently_invited", _("invited within the recontact period")
+    NOT_SAMPLED = "not_sampled", _("not in the sample")
+    PAUSED = "paused", _("touchpoint or survey paused")
+    TOO_LATE = "too_late", _("the event is too old to ask about")
 
 
 class Invitation(models.Model):
     Status = InvitationStatus
+    SkipReason = SkipReason
 
     token = models.CharField(_("token"), max_length=64, unique=True, default=new_token, editable=False)
     survey = models.ForeignKey(
@@ -330,10 +537,32 @@ class Invitation(models.Model):
         on_delete=models.CASCADE,
         related_name="invitations",
     )
+    event = models.OneToOneField(
+        Event,
+        verbose_name=_("event"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="invitation",
+    )
     properties = models.JSONField(_("event properties"), default=dict, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.SCHEDULED)
+    skip_reason = models.CharField(
+        _("skipped because"), max_length=16, choices=SkipReason.choices, blank=True
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    scheduled_for = models.DateTimeField(_("due"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("send attempts"), default=0)
+    claimed_at = models.DateTimeField(_("claimed by a sender"), null=True, blank=True)
+    send_started_at = models.DateTimeField(_("handed to the mail server"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    message_id = models.CharField(_("Message-ID"), max_length=255, blank=True)
+    provider_message_id = models.CharField(_("provider message id"), max_length=255, blank=True)
+    last_error = models.CharField(_("last error"), max_length=1000, blank=True)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    opened_at = models.DateTimeField(_("opened"), null=True, blank=True)
+    reminder_due_at = models.DateTimeField(_("reminder due"), null=True, blank=True)
+    reminder_sent_at = models.DateTimeField(_("reminder sent"), null=True, blank=True)
     expires_at = models.DateTimeField(_("answerable until"))
     answered_at = models.DateTimeField(_("first answered"), null=True, blank=True)
 
@@ -346,10 +575,52 @@ class Invitation(models.Model):
                 condition=models.Q(status__in=InvitationStatus.values),
                 name="invitation_status_valid",
             ),
+            models.CheckConstraint(
+                condition=models.Q(skip_reason__in=["", *SkipReason.values]),
+                name="invitation_skip_reason_valid",
+            ),
+            # A skipped invitation says why; any other has no skip reason.
+            models.CheckConstraint(
+                condition=models.Q(status=InvitationStatus.SKIPPED, skip_reason__gt="")
+                | (~models.Q(status=InvitationStatus.SKIPPED) & models.Q(skip_reason="")),
+                name="invitation_skip_reason_iff_skipped",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status=InvitationStatus.SCHEDULED)
+                | models.Q(scheduled_for__isnull=False),
+                name="invitation_scheduled_has_due_time",
+            ),
         ]
         indexes = [
             # The contact's history: recontact protection and the admin's contact view.
             models.Index(fields=["contact", "-created_at"], name="invitation_contact_idx"),
+            # The dispatcher: scheduled invitations that are due, oldest first.
+            models.Index(
+                fields=["scheduled_for"],
+                condition=models.Q(status="scheduled"),
+                name="invitation_due_idx",
+            ),
+            # The dispatcher's sweep: sends whose worker stopped (status "sending").
+            models.Index(
+                fields=["claimed_at"],
+                condition=models.Q(status="sending"),
+                name="invitation_sending_idx",
+            ),
+            # The dispatcher: reminders that are due.
+            models.Index(
+                fields=["reminder_due_at"],
+                condition=models.Q(reminder_due_at__isnull=False),
+                name="invitation_reminder_due_idx",
+            ),
+            # Provider tracking webhooks find the invitation by the provider's message id.
+            models.Index(
+                fields=["provider_message_id"],
+                condition=~models.Q(provider_message_id=""),
+                name="invitation_provider_msg_idx",
+            ),
+            # Touchpoint statistics and response rates over a period.
+            models.Index(fields=["touchpoint", "created_at"], name="invitation_touchpoint_time_idx"),
+            models.Index(fields=["survey", "created_at"], name="invitation_survey_time_idx"),
         ]
 
     def __str__(self) -> str:
@@ -520,3 +791,72 @@ class Response(models.Model):
         for field, value in changes.items():
             setattr(self, field, value)
         self.updated_at = max(now, self.created_at)
+
+
+TOKEN_PREFIX = "cxs_"  # noqa: S105 - a marker that secret scanners can match, not a secret
+
+
+def digest_token(token: str) -> str:
+    """API tokens are stored as SHA-256 digests: 256 random bits need no slow hash."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A bearer token for the REST API, acting as its user. Only the digest is stored."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+    )
+    name = models.CharField(_("name"), max_length=100, help_text=_("What uses it, e.g. “shop backend”."))
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    # The first characters, so that a token can be recognised in the list without being stored.
+    hint = models.CharField(_("starts with"), max_length=12, editable=False)
+    write = models.BooleanField(
+        _("write access"), default=False, help_text=_("Without it the token can only read.")
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.hint}…)"
+
+    @classmethod
+    def issue(cls, *, user, name: str, write: bool = False) -> tuple["ApiToken", str]:
+        """A new token for ``user``; the plain token is returned once and never stored."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        api_token = cls.objects.create(
+            user=user, name=name, write=write, digest=digest_token(token), hint=token[:10]
+        )
+        return api_token, token
+
+
+class IdempotentRequest(models.Model):
+    """The first answer to a request sent with an ``Idempotency-Key``, replayed to its retries."""
+
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="idempotent_requests")
+    key = models.CharField(max_length=255)
+    # SHA-256 of method, path and body: the same key with another request is refused.
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    body = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["token", "key"], name="idempotent_request_unique_key"),
+        ]
+        indexes = [
+            # The clean-up of keys older than a day.
+            models.Index(fields=["created_at"], name="idempotent_request_age_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key

@@ -145,3 +145,11 @@ DEFAULT_THANK_YOU = {
     "de": "Vielen Dank für Ihr Feedback!",
 }
 DEFAULT_SUBJECT = {"en": "our service", "de": "unserem Service"}
+DEFAULT_EMAIL_SUBJECT = {
+    "en": "{brand}: a quick question",
+    "de": "{brand}: eine kurze Frage",
+}
+DEFAULT_EMAIL_INTRO = {
+    "en": "We would like to know how we are doing. Your answer takes one click.",
+    "de": "Wir möchten wissen, wie zufrieden Sie mit uns sind. Ihre Antwort kostet nur einen Klick.",
+}

@@ -162,7 +162,7 @@ def test_an_unknown_or_malformed_token_gets_the_same_not_found_page(client, toke
 
 
 def test_a_skipped_invitation_cannot_be_answered(client):
-    invitation = make_invitation(status=Invitation.Status.SKIPPED)
+    invitation = make_invitation(status=Invitation.Status.SKIPPED, skip_reason="not_sampled")
     assert client.post(url(invitation), {"score": "9"}).status_code == 404
     assert not Response.objects.exists()
 

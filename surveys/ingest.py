@@ -1,0 +1,254 @@
+"""Touchpoint events in, invitations out: whom to ask, and when.
+
+``ingest_events`` takes a batch (one event from the API, up to a thousand from
+the bulk endpoint or a contact upload) and works set-wise: a handful of queries
+per batch, not per event. Each event's contact is created or updated, and each
+event gets an invitation that is either scheduled or skipped with its reason.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max, Q
+from django.db.models.functions import Lower
+from django.utils.translation import gettext as _
+
+from surveys.models import Contact, Event, Invitation, LegalBasis, Touchpoint
+from surveys.schedule import next_send_time
+
+
+@dataclass(frozen=True)
+class EventIn:
+    """One validated event, as the API or an upload delivers it."""
+
+    touchpoint: Touchpoint
+    occurred_at: datetime
+    email: str = ""
+    external_id: str = ""
+    name: str = ""
+    language: str = ""
+    legal_basis: str = ""  # empty: leave the contact's as it is
+    contact_properties: dict = field(default_factory=dict)
+    properties: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one event: its event and invitation, or why it was refused."""
+
+    event: Event | None = None
+    invitation: Invitation | None = None
+    error: str = ""
+
+
+def ingest_events(events: list[EventIn], *, now: datetime, source: str = Event.Source.API) -> list[Outcome]:
+    """Store the events, create or update their contacts, and decide each invitation."""
+    with transaction.atomic():
+        contacts = _resolve_contacts(events, now=now)
+        locked = _lock(contact for contact in contacts if contact is not None)
+        longest = max((recontact_days(event.touchpoint) for event in events), default=0)
+        last_invited = _last_invited(locked, since=now - timedelta(days=longest))
+        outcomes: list[Outcome] = []
+        new_events, new_invitations = [], []
+        for event_in, contact in zip(events, contacts, strict=True):
+            if contact is None:
+                outcomes.append(Outcome(error=_("The email and the external id belong to two contacts.")))
+                continue
+            contact = locked[contact.pk]
+            event = Event(
+                touchpoint=event_in.touchpoint,
+                contact=contact,
+                properties=event_in.properties,
+                occurred_at=event_in.occurred_at,
+                received_at=now,
+                source=source,
+            )
+            invitation = _decide(event_in, contact, last_invited.get(contact.pk), now=now)
+            if invitation.status == Invitation.Status.SCHEDULED:
+                last_invited[contact.pk] = now
+            new_events.append(event)
+            new_invitations.append(invitation)
+            outcomes.append(Outcome(event=event, invitation=invitation))
+        Event.objects.bulk_create(new_events)
+        for event, invitation in zip(new_events, new_invitations, strict=True):
+            invitation.event = event
+        Invitation.objects.bulk_create(new_invitations)
+    return outcomes
+
+
+def _resolve_contacts(events: list[EventIn], *, now: datetime) -> list[Contact | None]:
+    """Each event's contact, found by email (any case) or external id, created or updated.
+
+    None where the email and the external id point to two different contacts.
+    """
+    emails = {event.email.lower() for event in events if event.email}
+    external_ids = {event.external_id for event in events if event.external_id}
+
+    def known() -> tuple[dict[str, Contact], dict[str, Contact]]:
+        found = Contact.objects.alias(email_lower=Lower("email")).filter(
+            Q(email_lower__in=emails) | Q(external_id__in=external_ids)
+        )
+        by_email = {contact.email.lower(): contact for contact in found if contact.email}
+        by_external_id = {contact.external_id: contact for contact in found if contact.external_id}
+        return by_email, by_external_id
+
+    by_email, by_external_id = known()
+    missing: dict[str, Contact] = {}
+    for event in events:
+        if _match(event, by_email, by_external_id) is None and _key(event) not in missing:
+            missing[_key(event)] = Contact(
+                email=event.email,
+                external_id=event.external_id,
+                created_at=now,
+                updated_at=now,
+            )
+    if missing:
+        # A concurrent request may create the same contact; the unique constraints decide.
+        Contact.objects.bulk_create(missing.values(), ignore_conflicts=True)
+        by_email, by_external_id = known()
+
+    contacts: list[Contact | None] = []
+    changed: dict[int, Contact] = {}
+    for event in events:
+        contact = _match(event, by_email, by_external_id)
+        if contact is not None and _update_contact(contact, event):
+            contact.updated_at = now
+            changed[contact.pk] = contact
+        contacts.append(contact)
+    if changed:
+        Contact.objects.bulk_update(
+            changed.values(),
+            ["email", "external_id", "name", "language", "legal_basis", "properties", "updated_at"],
+        )
+    return contacts
+
+
+def _key(event: EventIn) -> str:
+    return event.email.lower() or f"\x00{event.external_id}"
+
+
+def _match(event: EventIn, by_email: dict, by_external_id: dict) -> Contact | None:
+    by_mail = by_email.get(event.email.lower()) if event.email else None
+    by_id = by_external_id.get(event.external_id) if event.external_id else None
+    if by_mail and by_id and by_mail.pk != by_id.pk:
+        return None
+    return by_mail or by_id
+
+
+def _update_contact(contact: Contact, event: EventIn) -> bool:
+    """Apply what the company's systems say about the contact; whether anything changed."""
+    before = (
+        contact.email,
+        contact.external_id,
+        contact.name,
+        contact.language,
+        contact.legal_basis,
+        contact.properties,
+    )
+    contact.email = contact.email or event.email
+    contact.external_id = contact.external_id or event.external_id
+    contact.name = event.name or contact.name
+    contact.language = event.language or contact.language
+    contact.legal_basis = event.legal_basis or contact.legal_basis
+    contact.properties = {**contact.properties, **event.contact_properties}
+    after = (
+        contact.email,
+        contact.external_id,
+        contact.name,
+        contact.language,
+        contact.legal_basis,
+        contact.properties,
+    )
+    return before != after
+
+
+def _lock(contacts) -> dict[int, Contact]:
+    """The contacts, locked until the batch commits: two concurrent events for one contact
+    decide recontact protection one after the other, never both on the same old state."""
+    ids = sorted({contact.pk for contact in contacts})
+    locked = Contact.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    return {contact.pk: contact for contact in locked}
+
+
+def _last_invited(contacts: dict[int, Contact], *, since: datetime) -> dict[int, datetime]:
+    """When each contact was last invited by any survey, if that was after ``since``."""
+    rows = (
+        Invitation.objects.filter(contact__in=contacts.keys(), created_at__gte=since)
+        .exclude(status__in=[Invitation.Status.SKIPPED, Invitation.Status.FAILED])
+        .values("contact")
+        .annotate(last=Max("created_at"))
+    )
+    return {row["contact"]: row["last"] for row in rows}
+
+
+def recontact_days(touchpoint: Touchpoint) -> int:
+    return max(touchpoint.recontact_days, settings.RECONTACT_MINIMUM_DAYS)
+
+
+def _decide(event: EventIn, contact: Contact, last_invited: datetime | None, *, now: datetime) -> Invitation:
+    """The invitation for one event, with the first rule that stops it as its reason."""
+    touchpoint = event.touchpoint
+    invitation = Invitation(
+        survey=touchpoint.survey,
+        touchpoint=touchpoint,
+        contact=contact,
+        properties=event.properties,
+        created_at=now,
+        expires_at=now,
+    )
+    reason = _skip_reason(event, contact, last_invited, now=now)
+    if reason:
+        invitation.status = Invitation.Status.SKIPPED
+        invitation.skip_reason = reason
+        return invitation
+    due = max(event.occurred_at + timedelta(seconds=touchpoint.delay_seconds), now)
+    invitation.status = Invitation.Status.SCHEDULED
+    invitation.scheduled_for = next_send_time(due, touchpoint.send_window, ZoneInfo(settings.TIME_ZONE))
+    invitation.expires_at = invitation.scheduled_for + timedelta(days=touchpoint.answerable_days)
+    if touchpoint.reminder_after_days:
+        invitation.reminder_due_at = invitation.scheduled_for + timedelta(days=touchpoint.reminder_after_days)
+    return invitation
+
+
+def _skip_reason(event: EventIn, contact: Contact, last_invited: datetime | None, *, now: datetime) -> str:
+    touchpoint = event.touchpoint
+    reasons = Invitation.SkipReason
+    if suppression := contact.suppression:
+        return suppression
+    if not contact.email:
+        return reasons.NO_EMAIL
+    if not (touchpoint.active and touchpoint.survey.active):
+        return reasons.PAUSED
+    if touchpoint.require_consent and contact.legal_basis == LegalBasis.NONE:
+        return reasons.NO_LEGAL_BASIS
+    if last_invited and last_invited > now - timedelta(days=recontact_days(touchpoint)):
+        return reasons.RECENTLY_INVITED
+    if not in_sample(event, touchpoint.sample_percent):
+        return reasons.NOT_SAMPLED
+    if event.occurred_at < now - timedelta(days=touchpoint.answerable_days):
+        return reasons.TOO_LATE
+    return ""
+
+
+def in_sample(event: EventIn, percent: int) -> bool:
+    """Whether this event is in a P % sample; the same event always gives the same answer."""
+    if percent >= 100:
+        return True
+    identity = json.dumps(
+        [
+            event.touchpoint.slug,
+            event.email.lower(),
+            event.external_id,
+            event.occurred_at.isoformat(),
+            event.properties,
+        ],
+        sort_keys=True,
+        default=str,
+    )
+    bucket = int.from_bytes(hashlib.sha256(identity.encode()).digest()[:8], "big") % 10_000
+    return bucket < percent * 100
