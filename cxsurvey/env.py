@@ -85,6 +85,14 @@ def database(name: str, default: str) -> dict:
         raise ImproperlyConfigured(f"{name}: only sqlite:// and postgres:// are supported")
     if config["ENGINE"] == "django.db.backends.postgresql" and not config.get("NAME"):
         raise ImproperlyConfigured(f"{name}: the URL names no database")
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # The web server and the dispatch loop write at the same time: take the write lock
+        # when a transaction starts, wait for it, and let readers go on beside the writer.
+        config["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     return config
 
 

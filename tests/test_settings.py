@@ -88,6 +88,13 @@ def test_postgres_urls_become_a_database_configuration(environ):
     )
 
 
+def test_sqlite_lets_the_web_server_and_the_dispatch_loop_write_side_by_side(environ):
+    environ(DATABASE_URL="sqlite:///cx.sqlite3")
+    options = env.database("DATABASE_URL", "sqlite:///x")["OPTIONS"]
+    assert options["transaction_mode"] == "IMMEDIATE"
+    assert "journal_mode=WAL" in options["init_command"]
+
+
 @pytest.mark.parametrize("url", ["mysql://db/cx", "postgres://db.internal", "nonsense"])
 def test_an_unsupported_database_url_names_the_variable(environ, url):
     environ(DATABASE_URL=url)

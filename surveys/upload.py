@@ -1,0 +1,148 @@
+"""Contact uploads: a CSV file of customers to ask at a touchpoint, under the same rules as events.
+
+Excel in Germany saves CSV as Windows-1252 with semicolons; other tools write
+UTF-8 with commas. Both are read. Columns ``email``, ``external_id``, ``name``,
+``language``, ``legal_basis`` and ``occurred_at`` are known; every other column
+becomes a contact property (``plan``, ``region``, …).
+"""
+
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from surveys.collect import PROPERTY_NAME, PROPERTY_VALUE_MAX_LENGTH
+from surveys.ingest import EventIn, Outcome, ingest_events
+from surveys.models import Event, LegalBasis, Touchpoint
+from surveys.scales import LANGUAGES
+
+MAX_ROWS = 50_000
+CHUNK = 1_000
+KNOWN_COLUMNS = ("email", "external_id", "name", "language", "legal_basis", "occurred_at")
+
+
+@dataclass
+class Upload:
+    """A parsed file: the events of its good rows, and what is wrong with the others."""
+
+    events: list[EventIn] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)  # the file line of each event
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    properties: list[str] = field(default_factory=list)
+
+
+def parse_contacts(data: bytes, *, touchpoint: Touchpoint, now: datetime) -> Upload:
+    """Read a CSV file; raises ValidationError when the file as a whole cannot be used."""
+    text = _decode(data)
+    if "\x00" in text:
+        raise ValidationError(_("The file contains NUL characters; is it really a CSV file?"))
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    header = [column.strip().lower() for column in next(reader, [])]
+    if "email" not in header and "external_id" not in header:
+        raise ValidationError(_("The first line must name the columns, with “email” or “external_id”."))
+    if duplicates := sorted({column for column in header if header.count(column) > 1}):
+        raise ValidationError(_("Columns appear twice: %(columns)s.") % {"columns": ", ".join(duplicates)})
+    properties = [column for column in header if column not in KNOWN_COLUMNS]
+    if bad := [column for column in properties if not PROPERTY_NAME.match(column)]:
+        raise ValidationError(
+            _("“%(column)s” cannot be a property name (letters, digits, _ . - up to 64).")
+            % {"column": bad[0]}
+        )
+    upload = Upload(properties=properties)
+    for line, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(upload.events) + len(upload.errors) >= MAX_ROWS:
+            raise ValidationError(_("A file can hold at most %(limit)d contacts.") % {"limit": MAX_ROWS})
+        try:
+            upload.events.append(_event(dict(zip(header, row, strict=False)), properties, touchpoint, now))
+            upload.lines.append(line)
+        except ValidationError as error:
+            upload.errors.append((line, " ".join(error.messages)))
+    return upload
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def _event(row: dict[str, str], properties: list[str], touchpoint: Touchpoint, now: datetime) -> EventIn:
+    value = {column: (row.get(column) or "").strip() for column in (*KNOWN_COLUMNS, *properties)}
+    if not value["email"] and not value["external_id"]:
+        raise ValidationError(_("Neither an email nor an external id."))
+    if value["email"]:
+        try:
+            validate_email(value["email"])
+        except ValidationError:
+            message = _("“%(email)s” is not an email address.") % {"email": value["email"][:100]}
+            raise ValidationError(message) from None
+    language = value["language"].lower()
+    if language and language not in LANGUAGES:
+        raise ValidationError(_("The language must be de or en, not “%(value)s”.") % {"value": language[:20]})
+    legal_basis = value["legal_basis"].lower()
+    if legal_basis and legal_basis not in LegalBasis.values:
+        raise ValidationError(
+            _("The legal basis must be consent, customer or none, not “%(value)s”.")
+            % {"value": legal_basis[:20]}
+        )
+    occurred_at = now
+    if value["occurred_at"]:
+        occurred_at = parse_datetime(value["occurred_at"])
+        if occurred_at is None or occurred_at.tzinfo is None:
+            raise ValidationError(
+                _("occurred_at must be a time with its offset, like 2026-03-01T10:00+01:00.")
+            )
+    for name in properties:
+        if len(value[name]) > PROPERTY_VALUE_MAX_LENGTH:
+            raise ValidationError(_("The value of “%(name)s” is too long.") % {"name": name})
+    return EventIn(
+        touchpoint=touchpoint,
+        occurred_at=occurred_at,
+        email=value["email"],
+        external_id=value["external_id"],
+        name=value["name"][:200],
+        language=language,
+        legal_basis=legal_basis,
+        contact_properties={name: value[name] for name in properties if value[name]},
+    )
+
+
+def import_contacts(upload: Upload, *, now: datetime, dry_run: bool = False) -> tuple[Counter, list]:
+    """Ingest the upload's events in chunks: how many invitations ended how, and refused rows.
+
+    A dry run decides everything exactly as the import would, then rolls back.
+    """
+    decisions: Counter = Counter()
+    refused: list[tuple[int, str]] = []
+    with transaction.atomic():
+        for start in range(0, len(upload.events), CHUNK):
+            chunk = upload.events[start : start + CHUNK]
+            outcomes = ingest_events(chunk, now=now, source=Event.Source.UPLOAD)
+            for line, outcome in zip(upload.lines[start : start + CHUNK], outcomes, strict=True):
+                _tally(decisions, refused, line, outcome)
+        if dry_run:
+            transaction.set_rollback(True)
+    return decisions, refused
+
+
+def _tally(decisions: Counter, refused: list, line: int, outcome: Outcome) -> None:
+    if outcome.error:
+        refused.append((line, outcome.error))
+    elif outcome.invitation.skip_reason:
+        decisions[outcome.invitation.skip_reason] += 1
+    else:
+        decisions[outcome.invitation.status] += 1
