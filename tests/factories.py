@@ -37,12 +37,12 @@ def make_invitation(
 ) -> Invitation:
     now = now or timezone.now()
     survey = survey or make_survey()
-    fields.setdefault("touchpoint", make_touchpoint(survey=survey))
+    if "touchpoint" not in fields:
+        fields["touchpoint"] = make_touchpoint(survey=survey)
     fields.setdefault("expires_at", Invitation.expiry(survey, now))
     fields.setdefault("status", Invitation.Status.SENT)
-    return Invitation.objects.create(
-        survey=survey, contact=contact or make_contact(), created_at=now, sent_at=now, **fields
-    )
+    fields.setdefault("sent_at", now)
+    return Invitation.objects.create(survey=survey, contact=contact or make_contact(), created_at=now, **fields)
 
 
 def make_response(*, survey: Survey | None = None, score: int = 9, **fields) -> Response:
