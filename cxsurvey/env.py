@@ -6,8 +6,10 @@ instead of a half-configured server.
 """
 
 import os
+import pkgutil
 from urllib.parse import unquote, urlsplit
 
+import anymail.backends
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
@@ -110,11 +112,15 @@ def email(name: str, default: str) -> dict:
 
     ``smtp+tls`` uses STARTTLS, ``smtps``/``smtp+ssl`` implicit TLS; ``console://``
     prints mails. User and password are URL-decoded, so ``%40`` may stand for ``@``.
+    ``anymail+postmark://`` (or any other provider django-anymail supports) sends
+    through that provider's API; its keys come from ``ANYMAIL_*`` variables.
     """
     value = string(name, default)
+    if value.lower().startswith("anymail+"):
+        return {"EMAIL_BACKEND": _anymail_backend(name, value)}
     parts = urlsplit(value)
     if parts.scheme not in _EMAIL_SCHEMES:
-        schemes = ", ".join(f"{scheme}://" for scheme in _EMAIL_SCHEMES)
+        schemes = ", ".join([*(f"{scheme}://" for scheme in _EMAIL_SCHEMES), "anymail+<provider>://"])
         raise ImproperlyConfigured(f"{name}: expected one of {schemes}, got {value!r}")
     config = {"EMAIL_BACKEND": _EMAIL_SCHEMES[parts.scheme]}
     if parts.scheme == "console":
@@ -135,6 +141,50 @@ def email(name: str, default: str) -> dict:
         EMAIL_USE_SSL=implicit_tls,
     )
     return config
+
+
+# Modules in anymail.backends that are not providers.
+_NOT_PROVIDERS = {"base", "base_requests", "console", "test"}
+
+
+def _anymail_backend(name: str, value: str) -> str:
+    """``anymail+amazonses://`` → ``anymail.backends.amazon_ses.EmailBackend``.
+
+    URL schemes cannot hold an underscore, so provider names are matched without
+    their underscores (``amazonses``, ``unisendergo``).
+    """
+    provider, separator, rest = value[len("anymail+") :].partition("://")
+    modules = {
+        module.name.replace("_", ""): module.name
+        for module in pkgutil.iter_modules(anymail.backends.__path__)
+        if module.name not in _NOT_PROVIDERS
+    }
+    module = modules.get(provider.lower().replace("-", "").replace("_", ""))
+    if not separator or module is None:
+        providers = ", ".join(sorted(modules))
+        raise ImproperlyConfigured(
+            f"{name}: expected anymail+<provider>:// with one of {providers}, got {value!r}"
+        )
+    if rest:
+        raise ImproperlyConfigured(
+            f"{name}: the provider's keys go in ANYMAIL_* variables, not in the URL (got {value!r})"
+        )
+    return f"anymail.backends.{module}.EmailBackend"
+
+
+def prefixed(prefix: str) -> dict[str, str | bool]:
+    """Every variable named ``<prefix><NAME>`` as ``{NAME: value}``; ``true``/``false`` become booleans.
+
+    Anymail's settings are open-ended (one set per provider), so they are passed on
+    by name: ``ANYMAIL_POSTMARK_SERVER_TOKEN`` → ``{"POSTMARK_SERVER_TOKEN": ...}``.
+    """
+    settings: dict[str, str | bool] = {}
+    for variable in sorted(os.environ):
+        if variable.startswith(prefix) and len(variable) > len(prefix):
+            value = _raw(variable) or ""
+            lowered = value.lower()
+            settings[variable[len(prefix) :]] = {"true": True, "false": False}.get(lowered, value)
+    return settings
 
 
 def cache(name: str, default: str) -> dict:

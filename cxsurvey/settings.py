@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "corsheaders",
     "rest_framework",
+    "anymail",
     "surveys",
 ]
 
@@ -114,6 +115,9 @@ STORAGES = {
 globals().update(env.email("EMAIL_URL", "console://"))
 DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", "CXSurvey <surveys@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Provider keys and the tracking webhooks' shared secret, from ANYMAIL_* variables. Without
+# WEBHOOK_SECRET the tracking webhooks do not exist: an open one would let anyone forge bounces.
+ANYMAIL = env.prefixed("ANYMAIL_")
 
 # Distribution. No touchpoint may ask the same person again sooner than this.
 RECONTACT_MINIMUM_DAYS = env.integer("RECONTACT_MINIMUM_DAYS", 7, minimum=0)
@@ -122,6 +126,13 @@ RECONTACT_MINIMUM_DAYS = env.integer("RECONTACT_MINIMUM_DAYS", 7, minimum=0)
 CELERY_BROKER_URL = env.string("CELERY_BROKER_URL")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TIMEZONE = TIME_ZONE
+# Due times live in the database; the beat only wakes the senders up. An expired wake-up
+# is dropped, so a stopped worker does not come back to a pile of them.
+CELERY_BEAT_SCHEDULE = {
+    "dispatch": {"task": "surveys.tasks.dispatch", "schedule": 10.0, "options": {"expires": 9}},
+}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
 # Security. TLS settings follow SITE_URL: a site served over https gets the full set.
 _https = _site.scheme == "https"
@@ -147,6 +158,8 @@ RATE_LIMITS = {
     "unknown_token": env.integer("RATE_LIMIT_UNKNOWN_TOKEN", 20, minimum=1),
     # A widget answer is three requests (texts, score, comment).
     "widget": env.integer("RATE_LIMIT_WIDGET", 60, minimum=1),
+    # Per API token; one bulk request carries up to 1,000 events.
+    "api": env.integer("RATE_LIMIT_API", 600, minimum=1),
 }
 
 # The widget endpoints are the only cross-origin ones; each survey lists its origins.
@@ -158,9 +171,11 @@ CORS_PREFLIGHT_MAX_AGE = 3600
 
 REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_RENDERER_CLASSES": ["surveys.api.JSONRenderer"],
+    # Bearer tokens with read or write scope; public views (the widget) opt out explicitly.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["surveys.api_auth.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["surveys.api_auth.TokenScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["surveys.api_auth.TokenRateThrottle"],
     "EXCEPTION_HANDLER": "surveys.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }

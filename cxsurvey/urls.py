@@ -1,9 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from surveys.tracking import webhook_urlpatterns
+
 urlpatterns = [
     path("", include("surveys.urls")),
     path("admin/", admin.site.urls),
+    # Email providers report deliveries, opens, bounces and complaints here (django-anymail).
+    path("webhooks/email/", include((webhook_urlpatterns(), "anymail"))),
 ]
 
 handler400 = "surveys.views.bad_request"

@@ -2,12 +2,15 @@
 
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from surveys.models import Contact, Invitation, Response, Survey, Touchpoint
+from surveys.models import ApiToken, Contact, Invitation, Response, Survey, Touchpoint
 
 
 def _absolute(path: str) -> str:
@@ -183,3 +186,60 @@ class ResponseAdmin(admin.ModelAdmin):
     @admin.display(description=_("comment"))
     def short_comment(self, response: Response) -> str:
         return response.comment[:80] + ("…" if len(response.comment) > 80 else "")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued here and shown once; deleting one revokes it at once.
+
+    Staff who are not superusers see and issue tokens for themselves only.
+    """
+
+    list_display = ["name", "user", "hint", "write", "created_at", "last_used_at"]
+    list_filter = ["write"]
+    list_select_related = ["user"]
+    search_fields = ["name", "hint", "user__username"]
+
+    def get_fields(self, request, obj=None):
+        fields = ["user", "name", "write"]
+        return fields if obj is None else [*fields, "hint", "created_at", "last_used_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["user", "hint", "created_at", "last_used_at"]
+
+    def get_queryset(self, request):
+        tokens = super().get_queryset(request)
+        return tokens if request.user.is_superuser else tokens.filter(user=request.user)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            users = get_user_model()._default_manager.filter(is_active=True)
+            kwargs["queryset"] = users if request.user.is_superuser else users.filter(pk=request.user.pk)
+            kwargs["initial"] = request.user.pk
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # The model issues tokens; the admin's object takes over the issued row for its log and page.
+        issued, obj.plain_token = ApiToken.issue(user=obj.user, name=obj.name, write=obj.write)
+        for field in ("id", "digest", "hint", "created_at"):
+            setattr(obj, field, getattr(issued, field))
+        obj._state.adding = False
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """A page with the new token, instead of a message that would pass it through the session."""
+        response = TemplateResponse(
+            request,
+            "surveys/admin/api_token_issued.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "api_token": obj,
+                "token": obj.plain_token,
+                "title": _("New API token"),
+            },
+        )
+        add_never_cache_headers(response)
+        return response

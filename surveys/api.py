@@ -1,6 +1,13 @@
-"""The API's one error shape: ``{"error": {"code": ..., "message": ..., "fields": {...}}}``."""
+"""What every API endpoint shares: one error shape, ``{"error": {"code": ..., "message": ...,
+"fields": {...}}}``, from one exception handler; the JSON renderer; body reading; strict fields.
+"""
 
-from rest_framework import exceptions, status
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, renderers, serializers, status
+from rest_framework.request import Request
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -16,6 +23,73 @@ class PayloadTooLarge(exceptions.APIException):
     default_detail = "The request body is too large."
 
 
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_detail = "The request conflicts with an earlier one."
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string and nothing else: 42 is not silently turned into "42"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictChoiceField(serializers.ChoiceField):
+    """One of the choices, as a string; the error names the choices instead of echoing the input."""
+
+    def to_internal_value(self, data):
+        if data == "" and self.allow_blank:
+            return ""
+        if isinstance(data, str) and data in self.choice_strings_to_values:
+            return self.choice_strings_to_values[data]
+        raise serializers.ValidationError(
+            _("Choose one of: %(choices)s.") % {"choices": ", ".join(map(str, self.choices))},
+            code="invalid_choice",
+        )
+
+
+class JSONRenderer(renderers.JSONRenderer):
+    """DRF's renderer, except that a lone surrogate does not end in a server error.
+
+    JSON may carry ``"\\ud800"``, which Python decodes to a string that UTF-8 cannot
+    encode; an error message that quotes such input is then rendered ASCII-escaped.
+    """
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        try:
+            return super().render(data, accepted_media_type, renderer_context)
+        except UnicodeEncodeError:
+            self.ensure_ascii = True
+            return super().render(data, accepted_media_type, renderer_context)
+
+
+def read_json(request: Request, *, max_bytes: int) -> object:
+    """The parsed JSON body: 413 when larger than ``max_bytes``, 415 when not JSON, 400 when malformed.
+
+    The size is checked on Content-Length before anything is read, so an oversized
+    body is refused without being loaded into memory.
+    """
+    try:
+        length = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        raise exceptions.ParseError(_("The Content-Length header is not a number.")) from None
+    if length > max_bytes:
+        raise PayloadTooLarge(
+            _("The request body is larger than %(limit)d kB.") % {"limit": max_bytes // 1024}
+        )
+    if request.content_type.split(";")[0].strip().lower() != "application/json":
+        raise exceptions.UnsupportedMediaType(request.content_type)
+    try:
+        request.body  # noqa: B018 - reads the body once, keeping the raw bytes for fingerprints
+    except RequestDataTooBig:  # DATA_UPLOAD_MAX_MEMORY_SIZE set below max_bytes
+        raise PayloadTooLarge() from None
+    return request.data
+
+
 def _first_message(detail) -> str:
     if isinstance(detail, dict):
         field, errors = next(iter(detail.items()))
@@ -26,21 +100,30 @@ def _first_message(detail) -> str:
     return str(detail)
 
 
+def invalid(detail) -> dict:
+    """The error object for a validation error's detail (also used per item in bulk answers)."""
+    if not isinstance(detail, dict):
+        detail = {"non_field_errors": detail if isinstance(detail, list) else [detail]}
+    return {"code": "invalid", "message": _first_message(detail), "fields": detail}
+
+
 def exception_handler(exc, context):
+    # DRF answers Django's own exceptions too; convert them first so they have a detail.
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        error = {
-            "code": "invalid",
-            "message": _first_message(exc.detail),
-            "fields": response.data,
-        }
+        error = invalid(response.data)
     else:
         code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
         error = {
             "code": code if isinstance(code, str) else "error",
             "message": _first_message(exc.detail),
+            "fields": {},
         }
     response.data = {"error": error}
     return response

@@ -1,9 +1,10 @@
-"""Per-client request limits for the public endpoints (answer pages, widget).
+"""Per-client request limits for the public endpoints (answer pages, widget) and the API.
 
-Clients are told apart by a keyed hash of their address; the raw address is never
-stored. Counters live in the cache: with Redis they are atomic (INCR) and shared by
-all workers. If the cache is down the limiter lets requests through (fails open):
-losing a rate limit for a while is better than losing answers.
+Public clients are told apart by a keyed hash of their address; the raw address is
+never stored. API clients are counted per token. Counters live in the cache: with
+Redis they are atomic (INCR) and shared by all workers. If the cache is down the
+limiter lets requests through (fails open): losing a rate limit for a while is
+better than losing answers.
 """
 
 import hashlib
@@ -38,9 +39,18 @@ def client_key(request: HttpRequest) -> str:
 
 def retry_after(request: HttpRequest, scope: str) -> int | None:
     """Count this request in ``scope``; the seconds to wait if the client is over its limit, else None."""
+    return count_request(scope, client_key(request))
+
+
+def count_request(scope: str, subject: str) -> int | None:
+    """Count one request of ``subject`` (a client key, an API token id) in ``scope``.
+
+    Returns the seconds to wait if ``subject`` is over ``settings.RATE_LIMITS[scope]``
+    requests in the current minute, else None.
+    """
     now = time.time()
     window = int(now // WINDOW_SECONDS)
-    key = f"ratelimit:{scope}:{client_key(request)}:{window}"
+    key = f"ratelimit:{scope}:{subject}:{window}"
     try:
         cache.add(key, 0, timeout=WINDOW_SECONDS * 2)
         count = cache.incr(key)
@@ -51,5 +61,5 @@ def retry_after(request: HttpRequest, scope: str) -> int | None:
         return None
     if count <= settings.RATE_LIMITS[scope]:
         return None
-    logger.warning("rate limit %s exceeded by client %s", scope, key.split(":")[2][:12])
+    logger.warning("rate limit %s exceeded by client %s", scope, subject[:12])
     return max(1, int((window + 1) * WINDOW_SECONDS - now))

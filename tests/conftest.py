@@ -1,4 +1,10 @@
+import socket
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
 import pytest
+from aiosmtpd.controller import Controller
 from django.core.cache import cache
 
 
@@ -38,3 +44,31 @@ def cx_manager(django_user_model):
 def outsider(django_user_model):
     """A signed-up user with no staff rights."""
     return django_user_model.objects.create_user("outsider", "outsider@example.com", "outsider-password")
+
+
+@dataclass
+class SmtpServer:
+    """A real SMTP server on loopback; ``messages`` are the mails it received, parsed."""
+
+    host: str
+    port: int
+    messages: list[EmailMessage] = field(default_factory=list)
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
+        return "250 Message accepted"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    server = SmtpServer(host="127.0.0.1", port=_free_port())
+    controller = Controller(server, hostname=server.host, port=server.port)
+    controller.start()
+    yield server
+    controller.stop()

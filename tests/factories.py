@@ -5,7 +5,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from surveys.models import Contact, Invitation, Response, Survey, Touchpoint
+from surveys.models import ApiToken, Contact, Invitation, Response, Survey, Touchpoint
 
 _sequence = itertools.count(1)
 
@@ -42,7 +42,9 @@ def make_invitation(
     fields.setdefault("expires_at", Invitation.expiry(survey, now))
     fields.setdefault("status", Invitation.Status.SENT)
     fields.setdefault("sent_at", now)
-    return Invitation.objects.create(survey=survey, contact=contact or make_contact(), created_at=now, **fields)
+    return Invitation.objects.create(
+        survey=survey, contact=contact or make_contact(), created_at=now, **fields
+    )
 
 
 def make_response(*, survey: Survey | None = None, score: int = 9, **fields) -> Response:
@@ -50,3 +52,8 @@ def make_response(*, survey: Survey | None = None, score: int = 9, **fields) -> 
     fields.setdefault("channel", Response.Channel.LINK)
     fields.setdefault("language", "en")
     return Response.objects.create(survey=survey, kind=survey.kind, score=score, **fields)
+
+
+def make_api_token(*, user, write: bool = False, name: str = "shop backend") -> str:
+    """A new API token for ``user``; returns the plain token for the Authorization header."""
+    return ApiToken.issue(user=user, name=name, write=write)[1]

@@ -76,6 +76,53 @@ def test_a_malformed_email_url_names_the_variable(environ, url):
         env.email("EMAIL_URL", "console://")
 
 
+@pytest.mark.parametrize(
+    ("url", "backend"),
+    [
+        ("anymail+postmark://", "anymail.backends.postmark.EmailBackend"),
+        ("anymail+amazonses://", "anymail.backends.amazon_ses.EmailBackend"),
+        ("anymail+amazon-ses://", "anymail.backends.amazon_ses.EmailBackend"),
+        ("anymail+SendGrid://", "anymail.backends.sendgrid.EmailBackend"),
+        ("anymail+brevo://", "anymail.backends.brevo.EmailBackend"),
+    ],
+)
+def test_anymail_urls_pick_the_provider_backend(environ, url, backend):
+    environ(EMAIL_URL=url)
+    assert env.email("EMAIL_URL", "console://") == {"EMAIL_BACKEND": backend}
+
+
+@pytest.mark.parametrize("url", ["anymail+nosuchmail://", "anymail+test://", "anymail+postmark"])
+def test_an_unknown_provider_names_the_variable_and_the_known_ones(environ, url):
+    environ(EMAIL_URL=url)
+    with pytest.raises(
+        ImproperlyConfigured, match=r"^EMAIL_URL: expected anymail\+<provider>:// with one of .*postmark"
+    ):
+        env.email("EMAIL_URL", "console://")
+
+
+def test_provider_keys_in_the_email_url_are_refused(environ):
+    environ(EMAIL_URL="anymail+postmark://server-token@api")
+    with pytest.raises(
+        ImproperlyConfigured, match=r"^EMAIL_URL: the provider's keys go in ANYMAIL_\* variables"
+    ):
+        env.email("EMAIL_URL", "console://")
+
+
+def test_anymail_variables_become_the_anymail_settings(environ, monkeypatch):
+    for name in [name for name in os.environ if name.startswith("ANYMAIL_")]:
+        monkeypatch.delenv(name)
+    environ(
+        ANYMAIL_POSTMARK_SERVER_TOKEN="pm-token",
+        ANYMAIL_WEBHOOK_SECRET="user:pass",
+        ANYMAIL_IGNORE_UNSUPPORTED_FEATURES="True",
+    )
+    assert env.prefixed("ANYMAIL_") == {
+        "POSTMARK_SERVER_TOKEN": "pm-token",
+        "WEBHOOK_SECRET": "user:pass",
+        "IGNORE_UNSUPPORTED_FEATURES": True,
+    }
+
+
 def test_postgres_urls_become_a_database_configuration(environ):
     environ(DATABASE_URL="postgres://cx:secret@db.internal:6432/cxsurvey")
     config = env.database("DATABASE_URL", "sqlite:///x")

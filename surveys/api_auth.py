@@ -1,0 +1,88 @@
+"""Who may use the REST API: bearer tokens, their read or write scope, and a rate per token.
+
+These are the project's DRF defaults (``REST_FRAMEWORK`` in settings): every API
+view needs a token unless it says otherwise, as the widget's public views do.
+"""
+
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+
+from surveys import ratelimit
+from surveys.models import ApiToken, digest_token
+
+# ``last_used_at`` is for people ("used today?"); writing it on every request would
+# turn each read into a write.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+class BearerTokenAuthentication(BaseAuthentication):
+    """``Authorization: Bearer <token>``: the request acts as the token's user.
+
+    The token is found by its SHA-256 digest, so the lookup compares digests, never the
+    secret itself, and its timing says nothing about the token.
+    """
+
+    def authenticate(self, request: Request) -> tuple | None:
+        scheme, _space, credentials = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return None  # no token: the permission check answers 401
+        token = credentials.strip()
+        if not token or " " in token:
+            raise exceptions.AuthenticationFailed(_("Send the token as “Authorization: Bearer <token>”."))
+        api_token = ApiToken.objects.select_related("user").filter(digest=digest_token(token)).first()
+        if api_token is None:
+            raise exceptions.AuthenticationFailed(_("This API token is not valid."))
+        if not api_token.user.is_active:
+            raise exceptions.AuthenticationFailed(_("The user of this API token is inactive."))
+        _record_use(api_token)
+        return api_token.user, api_token
+
+    def authenticate_header(self, request: Request) -> str:
+        return "Bearer"
+
+
+def _record_use(api_token: ApiToken) -> None:
+    now = timezone.now()
+    cutoff = now - LAST_USED_PRECISION
+    if api_token.last_used_at is None or api_token.last_used_at <= cutoff:
+        # Conditional, so that concurrent requests write it once.
+        ApiToken.objects.filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lte=cutoff), pk=api_token.pk
+        ).update(last_used_at=now)
+
+
+class TokenScope(BasePermission):
+    """Any valid token may read; changing anything needs a token with write access."""
+
+    message = gettext_lazy("This API token can only read. Writing needs a token with write access.")
+
+    def has_permission(self, request: Request, view) -> bool:
+        token = request.auth
+        if not isinstance(token, ApiToken):
+            return False  # DRF answers 401 with WWW-Authenticate
+        return request.method in SAFE_METHODS or token.write
+
+
+class TokenRateThrottle(BaseThrottle):
+    """``settings.RATE_LIMITS["api"]`` requests per minute and token, counted in the cache."""
+
+    def __init__(self) -> None:
+        self.seconds = None
+
+    def allow_request(self, request: Request, view) -> bool:
+        if not isinstance(request.auth, ApiToken):
+            return True  # public views (the widget) have their own limits
+        self.seconds = ratelimit.count_request("api", str(request.auth.pk))
+        return self.seconds is None
+
+    def wait(self) -> int | None:
+        return self.seconds

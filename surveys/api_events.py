@@ -1,0 +1,288 @@
+"""Touchpoint events in through the API: one at a time, or up to 1,000 per request.
+
+Both endpoints validate at the edge (types, sizes, characters PostgreSQL cannot
+store) and hand the valid events to ``ingest_events`` in one call. The single
+endpoint stores nothing when anything is wrong; the bulk endpoint stores the valid
+events and reports the others by their index.
+"""
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from rest_framework import serializers, status
+from rest_framework.decorators import api_view
+from rest_framework.request import Request
+from rest_framework.response import Response as ApiResponse
+
+from surveys.api import StrictCharField, StrictChoiceField, invalid, read_json
+from surveys.collect import MAX_PROPERTIES, PROPERTY_NAME, PROPERTY_VALUE_MAX_LENGTH
+from surveys.idempotency import respond_once
+from surveys.ingest import EventIn, ingest_events
+from surveys.models import LegalBasis, Touchpoint
+from surveys.scales import LANGUAGES
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_BULK_EVENTS = 1000
+MAX_FUTURE = timedelta(days=1)
+# JSON numbers beyond 64 bits are almost certainly mistakes (ids sent as numbers lose digits).
+MAX_INTEGER = 2**63
+_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,100}")
+# PostgreSQL cannot store U+0000, and a lone surrogate cannot be encoded as UTF-8.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+class OccurredAtField(serializers.Field):
+    """An ISO 8601 time with its offset, at most a day ahead of the server's clock."""
+
+    default_error_messages = {
+        "invalid": gettext_lazy("Send a time in ISO 8601 with its offset, e.g. 2025-03-01T14:30:00+01:00."),
+        "naive": gettext_lazy(
+            "This time has no offset (Z or +01:00), so it is ambiguous. Send it with its offset."
+        ),
+        "future": gettext_lazy("This time lies more than a day in the future."),
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or len(data) > 40:
+            self.fail("invalid")
+        try:
+            value = datetime.fromisoformat(data)
+        except ValueError:
+            self.fail("invalid")
+        if value.utcoffset() is None:
+            self.fail("naive")
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:  # the year 1 or 9999 shifted by its offset
+            self.fail("invalid")
+        if value > self.context["now"] + MAX_FUTURE:
+            self.fail("future")
+        return value
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
+class PropertiesField(serializers.Field):
+    """Up to 50 named values: strings up to 500 characters, numbers, booleans or null."""
+
+    default_error_messages = {"not_an_object": gettext_lazy("Send the properties as a JSON object.")}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            self.fail("not_an_object")
+        if len(data) > MAX_PROPERTIES:
+            raise serializers.ValidationError(
+                _("At most %(limit)d properties can be sent.") % {"limit": MAX_PROPERTIES}
+            )
+        for name, value in data.items():
+            if not PROPERTY_NAME.fullmatch(name):
+                raise serializers.ValidationError(
+                    _("“%(name)s” is not a valid property name (letters, digits, _ . - up to 64).")
+                    % {"name": _printable(name)}
+                )
+            if problem := _value_problem(name, value):
+                raise serializers.ValidationError(problem)
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+def _value_problem(name: str, value: object) -> str | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        if -MAX_INTEGER < value < MAX_INTEGER:
+            return None
+        return _("The number in property “%(name)s” is too large; send it as a string.") % {"name": name}
+    if isinstance(value, float):
+        return (
+            None
+            if math.isfinite(value)
+            else _("The number in property “%(name)s” is too large.") % {"name": name}
+        )
+    if isinstance(value, str):
+        if len(value) > PROPERTY_VALUE_MAX_LENGTH:
+            return _("The value of property “%(name)s” is longer than %(limit)d characters.") % {
+                "name": name,
+                "limit": PROPERTY_VALUE_MAX_LENGTH,
+            }
+        if _UNSTORABLE.search(value):
+            return _(
+                "The value of property “%(name)s” contains a NUL or an unpaired surrogate character."
+            ) % {"name": name}
+        return None
+    return _(
+        "Property “%(name)s” must be a string, a number, true, false or null, not a list or an object."
+    ) % {"name": name}
+
+
+def _printable(name: str) -> str:
+    """A name sent by a client, fit to be echoed in an answer that may be stored as jsonb.
+
+    PostgreSQL's jsonb refuses U+0000 and lone surrogates, so those are spelled out.
+    """
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in name[:64])
+
+
+class ClosedSerializer(serializers.Serializer):
+    """Refuses fields it does not know, so that a typo ("propertis") is not silently dropped."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping) and (unknown := sorted(set(data) - set(self.fields))):
+            raise serializers.ValidationError(
+                {_printable(name): [_("Unknown field.")] for name in unknown[:10]}
+            )
+        return super().to_internal_value(data)
+
+
+def _text(max_length: int) -> StrictCharField:
+    return StrictCharField(max_length=max_length, required=False, allow_blank=True, allow_null=True)
+
+
+def _properties() -> PropertiesField:
+    return PropertiesField(required=False, allow_null=True)
+
+
+class EventBody(ClosedSerializer):
+    """One event. Optional fields may be left out or sent as null."""
+
+    touchpoint = StrictCharField(max_length=100)
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True, allow_null=True)
+    external_id = _text(200)
+    name = _text(200)
+    language = StrictChoiceField(LANGUAGES, required=False, allow_blank=True, allow_null=True)
+    legal_basis = StrictChoiceField(LegalBasis.values, required=False, allow_blank=True, allow_null=True)
+    contact_properties = _properties()
+    properties = _properties()
+    occurred_at = OccurredAtField(required=False, allow_null=True)
+
+    def validate_touchpoint(self, slug: str) -> Touchpoint:
+        touchpoint = self.context["touchpoints"].get(slug)
+        if touchpoint is None:
+            if _SLUG.fullmatch(slug):
+                raise serializers.ValidationError(
+                    _("No touchpoint has the slug “%(slug)s”.") % {"slug": slug}
+                )
+            raise serializers.ValidationError(_("This is not a touchpoint slug."))
+        return touchpoint
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs.get("email") and not attrs.get("external_id"):
+            raise serializers.ValidationError(_("Send the contact's email or external_id (or both)."))
+        return attrs
+
+
+class BulkBody(ClosedSerializer):
+    # Each event is checked on its own, so that one bad event does not refuse the others.
+    events = serializers.ListField(max_length=MAX_BULK_EVENTS)
+
+
+class InvitationOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    reason = serializers.SerializerMethodField()
+    scheduled_for = serializers.DateTimeField(allow_null=True)
+
+    def get_reason(self, invitation) -> str | None:
+        return invitation.skip_reason or None
+
+
+class EventOut(serializers.Serializer):
+    event_id = serializers.IntegerField(source="event.pk")
+    invitation = InvitationOut()
+
+
+@api_view(["POST"])
+def post_event(request: Request) -> ApiResponse:
+    """One event → 202 with the event's id and what became of its invitation."""
+    body = read_json(request, max_bytes=MAX_BODY_BYTES)
+    now = timezone.now()
+    return respond_once(request, lambda: _accept_event(body, now=now), now=now)
+
+
+@api_view(["POST"])
+def post_events_bulk(request: Request) -> ApiResponse:
+    """``{"events": [...]}`` → 200 with one result per event, in order, valid ones stored."""
+    body = read_json(request, max_bytes=MAX_BODY_BYTES)
+    now = timezone.now()
+    return respond_once(request, lambda: _accept_events(body, now=now), now=now)
+
+
+def _accept_event(body: object, *, now: datetime) -> ApiResponse:
+    _require_object(body)
+    serializer = EventBody(data=body, context={"now": now, "touchpoints": _touchpoints([body])})
+    serializer.is_valid(raise_exception=True)
+    [outcome] = ingest_events([_event_in(serializer.validated_data, now=now)], now=now)
+    if outcome.error:
+        raise serializers.ValidationError({"email": [outcome.error], "external_id": [outcome.error]})
+    return ApiResponse(EventOut(outcome).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _accept_events(body: object, *, now: datetime) -> ApiResponse:
+    _require_object(body)
+    batch = BulkBody(data=body)
+    batch.is_valid(raise_exception=True)
+    items = batch.validated_data["events"]
+    # One serializer for all events: building one per event would copy its fields 1,000 times.
+    serializer = EventBody(context={"now": now, "touchpoints": _touchpoints(items)})
+    results: list[dict | None] = [None] * len(items)
+    valid: list[tuple[int, EventIn]] = []
+    for index, item in enumerate(items):
+        try:
+            _require_object(item)
+            valid.append((index, _event_in(serializer.run_validation(item), now=now)))
+        except serializers.ValidationError as error:
+            results[index] = {"index": index, "status": 400, "error": invalid(error.detail)}
+    outcomes = ingest_events([event for _index, event in valid], now=now) if valid else []
+    stored = []
+    for (index, _event), outcome in zip(valid, outcomes, strict=True):
+        if outcome.error:
+            fields = {"email": [outcome.error], "external_id": [outcome.error]}
+            results[index] = {"index": index, "status": 400, "error": invalid(fields)}
+        else:
+            stored.append((index, outcome))
+    answers = EventOut([outcome for _index, outcome in stored], many=True).data
+    for (index, _outcome), answer in zip(stored, answers, strict=True):
+        results[index] = {"index": index, "status": 202, **answer}
+    return ApiResponse({"results": results})
+
+
+def _require_object(body: object) -> None:
+    if not isinstance(body, dict):
+        raise serializers.ValidationError({"non_field_errors": [_("Expected a JSON object.")]})
+
+
+def _touchpoints(items: list) -> dict[str, Touchpoint]:
+    """The touchpoints named in ``items``, by slug, in one query."""
+    slugs = {
+        item["touchpoint"].strip()
+        for item in items
+        if isinstance(item, dict) and isinstance(item.get("touchpoint"), str)
+    }
+    # Only slug-shaped values reach the database: PostgreSQL refuses a NUL even in a comparison.
+    slugs = {slug for slug in slugs if _SLUG.fullmatch(slug)}
+    return {
+        touchpoint.slug: touchpoint
+        for touchpoint in Touchpoint.objects.select_related("survey").filter(slug__in=slugs)
+    }
+
+
+def _event_in(data: dict, *, now: datetime) -> EventIn:
+    return EventIn(
+        touchpoint=data["touchpoint"],
+        occurred_at=data.get("occurred_at") or now,
+        email=data.get("email") or "",
+        external_id=data.get("external_id") or "",
+        name=data.get("name") or "",
+        language=data.get("language") or "",
+        legal_basis=data.get("legal_basis") or "",
+        contact_properties=data.get("contact_properties") or {},
+        properties=data.get("properties") or {},
+    )

@@ -1,0 +1,221 @@
+"""Surveys and touchpoints through the API, so that a company can automate its set-up.
+
+Plain CRUD without delete: a survey or touchpoint with invitations or responses
+cannot be deleted (PROTECT), and switching it off (``active``) is what people mean.
+"""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
+from django.utils.translation import gettext as _
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.pagination import CursorPagination
+
+from surveys.api import StrictCharField
+from surveys.models import Survey, Touchpoint, normalise_origin
+from surveys.scales import DEFAULT_SUBJECT, LANGUAGES
+from surveys.schedule import SendWindow
+
+TEXTS = ("subject", "question", "follow_up", "thank_you", "email_subject", "email_intro")
+MAX_ORIGINS = 50
+SMALL_MAX = 32767  # PositiveSmallIntegerField
+
+
+class TextsField(serializers.Field):
+    """``{"de": "...", "en": "..."}`` for the columns ``<text>_de`` and ``<text>_en``.
+
+    An empty text means the standard wording. A language left out keeps its text.
+    """
+
+    def __init__(self, text: str, **kwargs):
+        self.text = text
+        max_length = Survey._meta.get_field(f"{text}_{LANGUAGES[0]}").max_length
+        self.child = StrictCharField(max_length=max_length, allow_blank=True)
+        super().__init__(source="*", required=False, **kwargs)
+        self.child.bind(field_name="", parent=self)
+
+    def to_representation(self, survey: Survey) -> dict:
+        return {language: getattr(survey, f"{self.text}_{language}") for language in LANGUAGES}
+
+    def to_internal_value(self, data) -> dict:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError(_('Send the texts per language, e.g. {"de": "…", "en": "…"}.'))
+        values, errors = {}, {}
+        for language, value in data.items():
+            if language not in LANGUAGES:
+                errors[language[:10]] = [_("Texts are given in de and en.")]
+                continue
+            try:
+                values[f"{self.text}_{language}"] = self.child.run_validation("" if value is None else value)
+            except serializers.ValidationError as error:
+                errors[language] = error.detail
+        if errors:
+            raise serializers.ValidationError(errors)
+        return values
+
+
+class OriginsField(serializers.ListField):
+    """The sites that may embed the widget, stored one per line in ``widget_origins``."""
+
+    child = StrictCharField(max_length=200)
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=MAX_ORIGINS, required=False, **kwargs)
+
+    def to_representation(self, value: str) -> list[str]:
+        return [line.strip() for line in value.splitlines() if line.strip()]
+
+    def to_internal_value(self, data) -> str:
+        origins = []
+        for value in super().to_internal_value(data):
+            origin = normalise_origin(value)
+            if origin is None:
+                raise serializers.ValidationError(
+                    _("“%(origin)s” is not an origin like https://www.example.com (no path).")
+                    % {"origin": value[:200]}
+                )
+            if origin not in origins:
+                origins.append(origin)
+        return "\n".join(origins)
+
+
+class StrictModelSerializer(serializers.ModelSerializer):
+    """Text columns take JSON strings only."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+    }
+
+
+class SurveySerializer(StrictModelSerializer):
+    subject = TextsField("subject")
+    question = TextsField("question")
+    follow_up = TextsField("follow_up")
+    thank_you = TextsField("thank_you")
+    email_subject = TextsField("email_subject")
+    email_intro = TextsField("email_intro")
+    widget_origins = OriginsField()
+    effective = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Survey
+        fields = [
+            "id",
+            "public_key",
+            "name",
+            "kind",
+            "brand",
+            *TEXTS,
+            "effective",
+            "accent_color",
+            "sender_name",
+            "reply_to",
+            "widget_origins",
+            "expires_after_days",
+            "active",
+            "created_at",
+        ]
+        extra_kwargs = {"expires_after_days": {"min_value": 1, "max_value": SMALL_MAX}}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance is not None:
+            self.fields["kind"].required = False  # it cannot change, so it need not be repeated
+
+    def validate_kind(self, kind: str) -> str:
+        if isinstance(self.instance, Survey) and kind != self.instance.kind:
+            raise serializers.ValidationError(
+                _("The kind fixes the scale of every response; it cannot be changed. Create a new survey.")
+            )
+        return kind
+
+    def get_effective(self, survey: Survey) -> dict:
+        """The texts respondents see, with the standard wording where none is set."""
+        return {
+            "subject": {
+                language: getattr(survey, f"subject_{language}") or DEFAULT_SUBJECT[language]
+                for language in LANGUAGES
+            },
+            **{
+                text: {language: getattr(survey, text)(language) for language in LANGUAGES}
+                for text in TEXTS
+                if text != "subject"
+            },
+        }
+
+
+class SendWindowField(serializers.Field):
+    """``{"days": [0-6], "start": "HH:MM", "end": "HH:MM"}`` in the installation's time zone, or null."""
+
+    def to_internal_value(self, data) -> dict:
+        try:
+            window = SendWindow.parse(data)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from None
+        return {
+            "days": sorted(window.days),
+            "start": window.start.strftime("%H:%M"),
+            "end": window.end.strftime("%H:%M"),
+        }
+
+    def to_representation(self, value: dict) -> dict:
+        return value
+
+
+class TouchpointSerializer(StrictModelSerializer):
+    send_window = SendWindowField(required=False, allow_null=True)
+
+    class Meta:
+        model = Touchpoint
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "survey",
+            "active",
+            "delay_seconds",
+            "sample_percent",
+            "recontact_days",
+            "send_window",
+            "expires_after_days",
+            "reminder_after_days",
+            "require_consent",
+            "created_at",
+        ]
+        # The same limits on SQLite as PostgreSQL's column types set.
+        extra_kwargs = {
+            "delay_seconds": {"max_value": 2**31 - 1},
+            "recontact_days": {"max_value": SMALL_MAX},
+            "expires_after_days": {"max_value": SMALL_MAX},
+            "reminder_after_days": {"max_value": SMALL_MAX},
+        }
+
+
+class ById(CursorPagination):
+    """Stable pages however the rows change in between: ``?cursor=`` from ``next``."""
+
+    ordering = "id"
+    page_size = 100
+    page_size_query_param = "limit"
+    max_page_size = 1000
+
+
+class _ListCreateRetrieveUpdate(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    pagination_class = ById
+
+
+class SurveyViewSet(_ListCreateRetrieveUpdate):
+    queryset = Survey.objects.all()
+    serializer_class = SurveySerializer
+
+
+class TouchpointViewSet(_ListCreateRetrieveUpdate):
+    queryset = Touchpoint.objects.all()
+    serializer_class = TouchpointSerializer
