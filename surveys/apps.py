@@ -7,8 +7,11 @@ class SurveysConfig(AppConfig):
     verbose_name = _("Surveys")
 
     def ready(self) -> None:
+        from anymail.signals import tracking
         from corsheaders.signals import check_request_enabled
 
+        from surveys.tracking import record_tracking_event
         from surveys.widget import allow_widget_origin
 
         check_request_enabled.connect(allow_widget_origin, dispatch_uid="surveys.widget.origin")
+        tracking.connect(record_tracking_event, dispatch_uid="surveys.tracking.event")

@@ -31,6 +31,7 @@ from surveys.scales import (
     Scale,
 )
 from surveys.schedule import default_send_window, validate_send_window
+from surveys.texts import validate_email_text
 
 
 def new_public_key() -> str:
@@ -153,24 +154,28 @@ class Survey(models.Model):
         _("email subject (German)"),
         max_length=200,
         blank=True,
+        validators=[validate_email_text],
         help_text=_("Empty: the standard text. May use {{ contact.name }} and {{ properties.order_id }}."),
     )
     email_subject_en = models.CharField(
         _("email subject (English)"),
         max_length=200,
         blank=True,
+        validators=[validate_email_text],
         help_text=_("Empty: the standard text. May use {{ contact.name }} and {{ properties.order_id }}."),
     )
     email_intro_de = models.TextField(
         _("email introduction (German)"),
         max_length=2000,
         blank=True,
+        validators=[validate_email_text],
         help_text=_("Shown above the scale. Empty: the standard text. Placeholders as in the subject."),
     )
     email_intro_en = models.TextField(
         _("email introduction (English)"),
         max_length=2000,
         blank=True,
+        validators=[validate_email_text],
         help_text=_("Shown above the scale. Empty: the standard text. Placeholders as in the subject."),
     )
     sender_name = models.CharField(
@@ -612,7 +617,13 @@ class Invitation(models.Model):
                 condition=models.Q(reminder_due_at__isnull=False),
                 name="invitation_reminder_due_idx",
             ),
-            # Provider tracking webhooks find the invitation by the provider's message id.
+            # Provider tracking webhooks find the invitation by our Message-ID (sent as
+            # metadata) or, for providers without metadata, by the provider's message id.
+            models.Index(
+                fields=["message_id"],
+                condition=~models.Q(message_id=""),
+                name="invitation_message_id_idx",
+            ),
             models.Index(
                 fields=["provider_message_id"],
                 condition=~models.Q(provider_message_id=""),

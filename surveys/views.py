@@ -182,6 +182,7 @@ def _render_answer_page(
     form: AnswerForm,
     saved: Response | None,
     status: int = 200,
+    preview: bool = False,
 ) -> HttpResponse:
     scale = survey.scale
     labels = scale.point_labels(language)
@@ -206,7 +207,9 @@ def _render_answer_page(
         "comment": form["comment"].value() or "",
         "saved": saved,
         # Post the preselected score at once, unless exactly that score is stored already.
-        "autosubmit": form.initial.get("autosubmit", False),
+        "autosubmit": form.initial.get("autosubmit", False) and not preview,
+        "preview": preview,
+        "language": language,
     }
     return render(request, "surveys/answer.html", context, status=status)
 
@@ -362,6 +365,19 @@ def link_thanks(request: HttpRequest, key: str) -> HttpResponse:
     survey = get_survey_by_public_key(request, key)
     language = use_language(request, request.GET.get("lang", ""))
     return _thanks_page(request, survey, language, reverse("surveys:link", args=[key]))
+
+
+@require_http_methods(["GET", "HEAD"])
+@public_page
+def preview(request: HttpRequest, key: str) -> HttpResponse:
+    """The answering page as an email's score link opens it, for CX managers and test emails.
+
+    Read-only: no CSRF token, no script, and its form only reloads the preview.
+    """
+    survey = get_survey_by_public_key(request, key)
+    language = use_language(request, request.GET.get("lang", "").lower())
+    form = AnswerForm(initial=_initial(request, survey, None), scale=survey.scale)
+    return _render_answer_page(request, survey, language, form, None, preview=True)
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -1,0 +1,95 @@
+"""Unsubscribing from survey emails: ``/u/<token>/`` from the link and the List-Unsubscribe header.
+
+Mail scanners open every link, so a GET only shows a page with a button. Mail
+services unsubscribe with one POST (RFC 8058): no cookie, no CSRF token, the body
+``List-Unsubscribe=One-Click``; it unsubscribes at once and answers 200. That POST
+is exempt from CSRF checks, which costs nothing: it needs the token, and whoever
+has the token may unsubscribe anyway. Subscribing again is a separate address with
+CSRF protection, so that no other site can undo an objection.
+"""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from surveys.email import read_unsubscribe_token
+from surveys.models import Contact, Invitation
+from surveys.views import PublicError, check_rate, public_page, use_language
+
+ONE_CLICK = "One-Click"
+
+
+def get_contact_by_unsubscribe_token(request: HttpRequest, token: str) -> Contact | None:
+    """The contact behind an unsubscribe link, or None if it was deleted; a 404 for any other token."""
+    contact_id = read_unsubscribe_token(token)
+    if contact_id is None:
+        check_rate(request, "unknown_token")
+        use_language(request)
+        raise PublicError(
+            404,
+            _("Link not valid"),
+            _("This link is not valid. Please use the link from your email exactly as it was sent."),
+        )
+    contact = Contact.objects.filter(pk=contact_id).first()
+    use_language(request, contact.language if contact else "")
+    return contact
+
+
+# Valid tokens are not rate-limited: mail services send one-click requests for many
+# people from a few addresses, and an objection that is turned away is not honoured.
+@csrf_exempt
+@require_http_methods(["GET", "HEAD", "POST"])
+@public_page
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    contact = get_contact_by_unsubscribe_token(request, token)
+    if request.method == "POST":
+        if request.POST.get("List-Unsubscribe") != ONE_CLICK:
+            raise PublicError(
+                400,
+                _("Request not accepted"),
+                _("Please open the link from your email and press the button there to unsubscribe."),
+            )
+        if contact is not None:
+            now = timezone.now()
+            # Conditional: the first objection's time is the one that counts.
+            Contact.objects.filter(pk=contact.pk, unsubscribed_at__isnull=True).update(
+                unsubscribed_at=now, updated_at=now
+            )
+        return _page(request, token, contact, "unsubscribed")
+    if contact is None or contact.unsubscribed_at:
+        return _page(request, token, contact, "already_unsubscribed")
+    return _page(request, token, contact, "ask")
+
+
+@require_POST
+@public_page
+def resubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    contact = get_contact_by_unsubscribe_token(request, token)
+    check_rate(request, "answer")
+    if contact is None:
+        return _page(request, token, contact, "already_unsubscribed")
+    # Only the contact's own objection is undone; bounces and complaints stay.
+    Contact.objects.filter(pk=contact.pk, unsubscribed_at__isnull=False).update(
+        unsubscribed_at=None, updated_at=timezone.now()
+    )
+    return _page(request, token, contact, "resubscribed")
+
+
+def _page(request: HttpRequest, token: str, contact: Contact | None, state: str) -> HttpResponse:
+    """``state``: "ask", "unsubscribed", "already_unsubscribed" or "resubscribed"."""
+    latest = (
+        Invitation.objects.filter(contact=contact).select_related("survey").order_by("-created_at").first()
+        if contact is not None
+        else None
+    )
+    context = {
+        # The brand and colours of the last survey this person got, so the page looks like the email.
+        "survey": latest.survey if latest else None,
+        "token": token,
+        "state": state,
+        "can_resubscribe": contact is not None,
+    }
+    return render(request, "surveys/unsubscribe.html", context)
