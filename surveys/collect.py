@@ -85,7 +85,7 @@ def property_problem(properties: dict[str, str]) -> str | None:
     if len(properties) > MAX_PROPERTIES:
         return _("At most %(limit)d properties can be sent.") % {"limit": MAX_PROPERTIES}
     for name, value in properties.items():
-        if not PROPERTY_NAME.match(name):
+        if not PROPERTY_NAME.fullmatch(name):
             return _("“%(name)s” is not a valid property name (letters, digits, _ . - up to 64).") % {
                 "name": name[:80]
             }

@@ -54,7 +54,7 @@ def parse_contacts(data: bytes, *, touchpoint: Touchpoint, now: datetime) -> Upl
     if duplicates := sorted({column for column in header if header.count(column) > 1}):
         raise ValidationError(_("Columns appear twice: %(columns)s.") % {"columns": ", ".join(duplicates)})
     properties = [column for column in header if column not in KNOWN_COLUMNS]
-    if bad := [column for column in properties if not PROPERTY_NAME.match(column)]:
+    if bad := [column for column in properties if not PROPERTY_NAME.fullmatch(column)]:
         raise ValidationError(
             _("“%(column)s” cannot be a property name (letters, digits, _ . - up to 64).")
             % {"column": bad[0]}
