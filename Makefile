@@ -18,6 +18,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 run: venv
 	$(DEV_ENV) $(BIN)/python manage.py migrate --no-input
 	$(DEV_ENV) $(BIN)/python manage.py seed_demo
+	@# The embedded default sends invitations from a loop beside the web server, not Celery.
+	$(DEV_ENV) $(BIN)/python manage.py dispatch --loop & trap 'kill $$!' EXIT INT TERM; \
 	$(DEV_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 test: venv

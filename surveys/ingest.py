@@ -101,12 +101,10 @@ def _resolve_contacts(events: list[EventIn], *, now: datetime) -> list[Contact |
     missing: dict[str, Contact] = {}
     for event in events:
         if _match(event, by_email, by_external_id) is None and _key(event) not in missing:
-            missing[_key(event)] = Contact(
-                email=event.email,
-                external_id=event.external_id,
-                created_at=now,
-                updated_at=now,
-            )
+            # Created with what the event says, so that it needs no update afterwards.
+            contact = Contact(created_at=now, updated_at=now)
+            _update_contact(contact, event)
+            missing[_key(event)] = contact
     if missing:
         # A concurrent request may create the same contact; the unique constraints decide.
         Contact.objects.bulk_create(missing.values(), ignore_conflicts=True)

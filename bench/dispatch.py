@@ -1,0 +1,282 @@
+"""Ingestion and dispatch speed on PostgreSQL, each beside its raw limit measured in the same run.
+
+    DEBUG=true .venv/bin/python bench/dispatch.py [--events 100000] [--emails 20000]
+
+1. ``--events`` events through ``POST /api/v1/events/bulk/`` (gunicorn, two workers,
+   two clients, 1,000 events a request), against plain ``executemany`` INSERTs of
+   the same number of rows into an indexed table over one connection.
+2. ``--emails`` of the scheduled invitations sent by one dispatch process to a local
+   SMTP sink, against an SMTP client sending pre-rendered mails over one connection;
+   then as many again by two dispatch processes side by side.
+
+It creates (and drops first) the database ``cxsurvey_bench`` on the local server.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import smtplib
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER = "postgres://postgres@127.0.0.1:5432"
+DATABASE = "cxsurvey_bench"
+BATCH = 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--emails", type=int, default=20_000)
+    options = parser.parse_args()
+
+    environment = {
+        **os.environ,
+        "DATABASE_URL": f"{SERVER}/{DATABASE}",
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-" + "x" * 50,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "RECONTACT_MINIMUM_DAYS": "0",
+        "RATE_LIMIT_API": "1000000",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "cxsurvey.settings",
+    }
+    os.environ.update(environment)
+    sys.path.insert(0, str(ROOT))
+    recreate_database()
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    token, touchpoint = set_up()
+
+    print(f"CXSurvey dispatch bench on PostgreSQL: {options.events:,} events, {options.emails:,} emails")
+    api_rate = ingest_through_api(token, touchpoint, options.events, environment)
+    raw_rate = insert_rows(options.events)
+    report("events through the bulk endpoint", api_rate, "events/s", raw_rate, "executemany INSERT")
+
+    with smtp_sink() as port:
+        environment["EMAIL_URL"] = f"smtp://127.0.0.1:{port}"
+        one = dispatch_with(1, options.emails, environment)
+        raw_mail = send_prerendered(port, min(options.emails, 5_000))
+        report("emails by one dispatch process", one, "emails/s", raw_mail, "pre-rendered SMTP")
+        two = dispatch_with(2, options.emails, environment)
+        report("emails by two dispatch processes", two, "emails/s", one, "one process")
+
+
+def recreate_database() -> None:
+    import psycopg2
+
+    connection = psycopg2.connect(f"{SERVER}/postgres")
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {DATABASE}")
+    connection.close()
+
+
+def set_up():
+    from django.contrib.auth import get_user_model
+
+    from surveys.models import ApiToken, Survey, Touchpoint
+
+    user = get_user_model().objects.create_user("bench")
+    _, token = ApiToken.issue(user=user, name="bench", write=True)
+    survey = Survey.objects.create(name="Bench NPS", kind="nps", brand="Nordwind Möbel")
+    touchpoint = Touchpoint.objects.create(
+        slug="order-delivered", name="Order delivered", survey=survey, send_window=None, recontact_days=0
+    )
+    return token, touchpoint
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def ingest_through_api(token: str, touchpoint, count: int, environment: dict) -> float:
+    port = free_port()
+    server = subprocess.Popen(
+        [ROOT / ".venv/bin/gunicorn", "cxsurvey.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}", "-k", "sync"],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        bodies = [
+            json.dumps(
+                {
+                    "events": [
+                        {
+                            "touchpoint": touchpoint.slug,
+                            "email": f"customer{start + n}@example.com",
+                            "name": f"Kunde {start + n}",
+                            "language": "de",
+                            "properties": {"order_id": str(start + n), "carrier": "DHL"},
+                            "occurred_at": datetime.now(UTC).isoformat(),
+                        }
+                        for n in range(min(BATCH, count - start))
+                    ]
+                }
+            ).encode()
+            for start in range(0, count, BATCH)
+        ]
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        errors: list[str] = []
+
+        def client(part: list[bytes]) -> None:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            for body in part:
+                connection.request("POST", "/api/v1/events/bulk/", body=body, headers=headers)
+                answer = connection.getresponse()
+                payload = answer.read()
+                if answer.status != 200:
+                    errors.append(f"{answer.status}: {payload[:200]!r}")
+
+        threads = [threading.Thread(target=client, args=(bodies[n::2],)) for n in range(2)]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait()
+    if errors:
+        raise RuntimeError(f"{len(errors)} requests failed, e.g. {errors[0]}")
+    from surveys.models import Invitation
+
+    scheduled = Invitation.objects.filter(status="scheduled").count()
+    print(f"  {count:,} events in {elapsed:.1f} s; {scheduled:,} invitations scheduled")
+    return count / elapsed
+
+
+def insert_rows(count: int) -> float:
+    """The hand-written limit: the same number of rows, executemany over one connection."""
+    import psycopg2
+
+    connection = psycopg2.connect(f"{SERVER}/{DATABASE}")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE raw_events (id bigserial PRIMARY KEY, touchpoint_id int, email text, "
+            "properties jsonb, occurred_at timestamptz, received_at timestamptz)"
+        )
+        cursor.execute("CREATE INDEX ON raw_events (touchpoint_id, received_at)")
+        now = datetime.now(UTC)
+        rows = [
+            (1, f"customer{n}@example.com", json.dumps({"order_id": str(n)}), now, now) for n in range(count)
+        ]
+        started = time.perf_counter()
+        for start in range(0, count, BATCH):
+            cursor.executemany(
+                "INSERT INTO raw_events (touchpoint_id, email, properties, occurred_at, received_at) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                rows[start : start + BATCH],
+            )
+            connection.commit()
+        elapsed = time.perf_counter() - started
+        cursor.execute("DROP TABLE raw_events")
+    connection.commit()
+    connection.close()
+    return count / elapsed
+
+
+class smtp_sink:
+    """A local SMTP server that accepts and discards every message, in its own process."""
+
+    def __enter__(self) -> int:
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-c",
+                "aiosmtpd.handlers.Sink",
+                "-l",
+                f"127.0.0.1:{self.port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+        return self.port
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        self.process.wait()
+
+
+def dispatch_with(processes: int, emails: int, environment: dict) -> float:
+    """Send ``emails`` due invitations with this many dispatch processes; emails per second."""
+    from surveys.dispatch import BATCH_SIZE
+    from surveys.models import Invitation
+
+    before = Invitation.objects.filter(status="sent").count()
+    batches = emails // BATCH_SIZE // processes
+    code = (
+        "import django; django.setup(); from surveys.dispatch import dispatch_due; "
+        f"dispatch_due(max_batches={batches})"
+    )
+    started = time.perf_counter()
+    workers = [
+        subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=environment) for _ in range(processes)
+    ]
+    for worker in workers:
+        if worker.wait() != 0:
+            raise RuntimeError("a dispatch process failed")
+    elapsed = time.perf_counter() - started
+    sent = Invitation.objects.filter(status="sent").count() - before
+    print(f"  {processes} process(es): {sent:,} emails in {elapsed:.1f} s")
+    return sent / elapsed
+
+
+def send_prerendered(port: int, count: int) -> float:
+    """The hand-written limit: the same kind of mail, rendered beforehand, over one connection."""
+    from surveys.email import invitation_message
+    from surveys.models import Invitation
+
+    invitation = (
+        Invitation.objects.filter(status="sent").select_related("survey", "touchpoint", "contact").first()
+    )
+    message = invitation_message(invitation).message().as_bytes(linesep="\r\n")
+    started = time.perf_counter()
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        for number in range(count):
+            smtp.sendmail("surveys@localhost", [f"customer{number}@example.com"], message)
+    return count / (time.perf_counter() - started)
+
+
+def report(what: str, rate: float, unit: str, limit: float, limit_name: str) -> None:
+    print(f"{what}: {rate:,.0f} {unit}; {limit_name}: {limit:,.0f} {unit}; ratio {rate / limit:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,287 @@
+"""Sending due invitations and reminders: the database is the queue, any number of senders.
+
+A sender claims a batch of due invitations (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, so concurrent senders take disjoint batches), then sends them one
+by one over one mail connection. Each send is recorded before the mail leaves
+(``send_started_at`` and the Message-ID): if a sender dies after that, nobody
+knows whether the mail server took the message, so the invitation goes to
+review instead of out a second time. A sender that dies before that point
+loses nothing: its claim expires and the invitation is sent by another.
+
+Celery's periodic task and ``manage.py dispatch`` both call ``dispatch_due``.
+"""
+
+import logging
+import smtplib
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+from email.utils import make_msgid
+from urllib.parse import urlsplit
+
+from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
+from django.conf import settings
+from django.core.mail import get_connection
+from django.db import connection as db
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from surveys.email import invitation_message
+from surveys.models import Invitation
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 100
+# A claim older than this belongs to a sender that stopped.
+CLAIM_LEASE = timedelta(minutes=10)
+MAX_ATTEMPTS = 5
+# Waits after the 1st, 2nd, … temporary failure.
+BACK_OFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
+SENDABLE = (Invitation.Status.SENT, Invitation.Status.DELIVERED, Invitation.Status.OPENED)
+
+
+class TemporaryFailure(Exception):
+    """The mail server or provider asked us to try again later."""
+
+
+class PermanentFailure(Exception):
+    """The mail server or provider refused this message for good."""
+
+
+def dispatch_due(*, batch_size: int = BATCH_SIZE, max_batches: int | None = None) -> Counter:
+    """Send every invitation and reminder that is due now; how many ended how."""
+    report: Counter = Counter()
+    release_stalled_claims(now=timezone.now())
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        claimed = claim_due_invitations(now=timezone.now(), limit=batch_size)
+        if not claimed:
+            break
+        report += send_invitations(claimed)
+        batches += 1
+    report += send_due_reminders(now=timezone.now(), limit=batch_size * 10)
+    if report:
+        logger.info("Dispatched: %s", ", ".join(f"{count} {outcome}" for outcome, count in report.items()))
+    return report
+
+
+def claim_due_invitations(*, now: datetime, limit: int) -> list[int]:
+    """Mark up to ``limit`` due invitations as being sent by this sender; their ids."""
+    due = Invitation.objects.filter(status=Invitation.Status.SCHEDULED, scheduled_for__lte=now).order_by(
+        "scheduled_for"
+    )
+    claim = {"status": Invitation.Status.SENDING, "claimed_at": now, "attempts": F("attempts") + 1}
+    with transaction.atomic():
+        if db.features.has_select_for_update_skip_locked:
+            ids = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])
+            Invitation.objects.filter(pk__in=ids).update(**claim)
+            return ids
+        # SQLite has one writer at a time; a conditional update per row tells who won.
+        candidates = due.values_list("pk", flat=True)[:limit]
+        return [
+            pk
+            for pk in candidates
+            if Invitation.objects.filter(pk=pk, status=Invitation.Status.SCHEDULED).update(**claim)
+        ]
+
+
+def release_stalled_claims(*, now: datetime) -> None:
+    """Claims of stopped senders: unsent ones go back to the queue, half-sent ones to review."""
+    stalled = Invitation.objects.filter(status=Invitation.Status.SENDING, claimed_at__lt=now - CLAIM_LEASE)
+    stalled.filter(send_started_at__isnull=True).update(
+        status=Invitation.Status.SCHEDULED, scheduled_for=now, claimed_at=None
+    )
+    reviewed = stalled.filter(send_started_at__isnull=False).update(
+        status=Invitation.Status.REVIEW,
+        claimed_at=None,
+        last_error="The sender stopped while handing this email to the mail server. Check the mail "
+        "server's log for its Message-ID before sending it again.",
+    )
+    if reviewed:
+        logger.warning("%d invitations may or may not have been sent; they await review", reviewed)
+
+
+def send_invitations(ids: list[int]) -> Counter:
+    """Send claimed invitations over one mail connection."""
+    report: Counter = Counter()
+    invitations = Invitation.objects.filter(pk__in=ids, status=Invitation.Status.SENDING).select_related(
+        "survey", "touchpoint__survey", "contact"
+    )
+    sent: list[tuple[Invitation, str]] = []
+    try:
+        with get_connection() as mail:
+            for invitation in invitations:
+                report[send_invitation(invitation, mail=mail, sent=sent)] += 1
+    finally:
+        _record_sent(sent)
+    return report
+
+
+def send_invitation(invitation: Invitation, *, mail, sent: list) -> str:
+    """Send one claimed invitation; returns what happened ("sent", "skipped", "retry", "failed").
+
+    A sent invitation is appended to ``sent`` with its provider message id, to be
+    recorded with the rest of the batch: its ``send_started_at`` already keeps it
+    from being sent twice.
+    """
+    if reason := _reason_not_to_send(invitation):
+        _finish(invitation, status=Invitation.Status.SKIPPED, skip_reason=reason, claimed_at=None)
+        return "skipped"
+    invitation.message_id = make_msgid(domain=urlsplit(settings.SITE_URL).hostname)
+    try:
+        message = invitation_message(invitation)
+    except Exception as error:  # one broken invitation must not stop the others
+        logger.exception("Invitation %s could not be rendered", invitation.pk)
+        _finish(
+            invitation, status=Invitation.Status.FAILED, claimed_at=None, last_error=f"Rendering: {error}"
+        )
+        return "failed"
+    now = timezone.now()
+    started = Invitation.objects.filter(
+        pk=invitation.pk, status=Invitation.Status.SENDING, send_started_at__isnull=True
+    ).update(send_started_at=now, message_id=invitation.message_id)
+    if not started:  # released as stalled meanwhile; someone else has it now
+        return "lost"
+    try:
+        _send(message, mail)
+    except TemporaryFailure as error:
+        return _retry_later(invitation, error, now=now)
+    except PermanentFailure as error:
+        _finish(invitation, status=Invitation.Status.FAILED, claimed_at=None, last_error=str(error)[:1000])
+        return "failed"
+    sent.append((invitation, _provider_message_id(message)))
+    return "sent"
+
+
+def _record_sent(sent: list[tuple[Invitation, str]]) -> None:
+    """Mark a batch's sent invitations: one UPDATE per touchpoint, sent when handed over.
+
+    Answering and reminder periods start then, as each touchpoint sets them.
+    """
+    by_touchpoint: dict[int, list[Invitation]] = defaultdict(list)
+    for invitation, _ in sent:
+        by_touchpoint[invitation.touchpoint_id].append(invitation)
+    handed_over = F("send_started_at")
+    for invitations in by_touchpoint.values():
+        touchpoint = invitations[0].touchpoint
+        reminder = touchpoint.reminder_after_days
+        Invitation.objects.filter(
+            pk__in=[invitation.pk for invitation in invitations], status=Invitation.Status.SENDING
+        ).update(
+            status=Invitation.Status.SENT,
+            sent_at=handed_over,
+            claimed_at=None,
+            last_error="",
+            expires_at=handed_over + timedelta(days=touchpoint.answerable_days),
+            reminder_due_at=handed_over + timedelta(days=reminder) if reminder else None,
+        )
+    for invitation, provider_message_id in sent:
+        if provider_message_id:
+            Invitation.objects.filter(pk=invitation.pk).update(provider_message_id=provider_message_id)
+
+
+def _reason_not_to_send(invitation: Invitation) -> str:
+    """Things may have changed since the invitation was scheduled: check again at the door."""
+    if suppression := invitation.contact.suppression:
+        return suppression
+    if not invitation.contact.email:
+        return Invitation.SkipReason.NO_EMAIL
+    if not (invitation.touchpoint.active and invitation.survey.active):
+        return Invitation.SkipReason.PAUSED
+    return ""
+
+
+def _send(message, mail) -> None:
+    """Hand one message to the mail server or provider, sorting its errors into two kinds."""
+    message.connection = mail
+    try:
+        message.send()
+    except AnymailRecipientsRefused as error:
+        raise PermanentFailure(str(error)) from error
+    except AnymailAPIError as error:
+        status = error.status_code
+        if status is not None and 400 <= status < 500 and status != 429:
+            raise PermanentFailure(str(error)) from error
+        raise TemporaryFailure(str(error)) from error
+    except smtplib.SMTPRecipientsRefused as error:
+        codes = [code for code, _ in error.recipients.values()]
+        if all(code >= 500 for code in codes):
+            raise PermanentFailure(f"Recipient refused: {error.recipients}") from error
+        raise TemporaryFailure(f"Recipient deferred: {error.recipients}") from error
+    except smtplib.SMTPResponseException as error:
+        text = f"{error.smtp_code} {error.smtp_error!r}"
+        if error.smtp_code >= 500:
+            raise PermanentFailure(text) from error
+        raise TemporaryFailure(text) from error
+    except (smtplib.SMTPException, OSError) as error:
+        raise TemporaryFailure(f"{type(error).__name__}: {error}") from error
+
+
+def _retry_later(invitation: Invitation, error: Exception, *, now: datetime) -> str:
+    attempts = invitation.attempts + 1  # the claim counted this attempt in the database
+    if attempts >= MAX_ATTEMPTS:
+        _finish(invitation, status=Invitation.Status.FAILED, claimed_at=None, last_error=str(error)[:1000])
+        return "failed"
+    wait = BACK_OFF[min(attempts, len(BACK_OFF)) - 1]
+    _finish(
+        invitation,
+        status=Invitation.Status.SCHEDULED,
+        scheduled_for=now + wait,
+        claimed_at=None,
+        send_started_at=None,
+        last_error=str(error)[:1000],
+    )
+    return "retry"
+
+
+def _finish(invitation: Invitation, **fields) -> None:
+    """Leave the "sending" state; only the claim's owner gets here, so the row is still ours."""
+    Invitation.objects.filter(pk=invitation.pk, status=Invitation.Status.SENDING).update(**fields)
+
+
+def _provider_message_id(message) -> str:
+    status = getattr(message, "anymail_status", None)
+    return (status.message_id or "") if status is not None else ""
+
+
+def send_due_reminders(*, now: datetime, limit: int) -> Counter:
+    """One reminder to each invited contact who has not answered, when the touchpoint wants one.
+
+    The reminder is marked as sent before it leaves: a sender that dies in between
+    loses a reminder rather than sending two.
+    """
+    report: Counter = Counter()
+    due = (
+        Invitation.objects.filter(
+            reminder_due_at__lte=now,
+            status__in=SENDABLE,
+            answered_at__isnull=True,
+            expires_at__gt=now,
+            survey__active=True,
+            touchpoint__active=True,
+        )
+        .exclude(Q(contact__email="") | Q(contact__unsubscribed_at__isnull=False))
+        .exclude(Q(contact__bounced_at__isnull=False) | Q(contact__complained_at__isnull=False))
+        .order_by("reminder_due_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    mine = [
+        pk
+        for pk in list(due)
+        if Invitation.objects.filter(pk=pk, reminder_due_at__isnull=False, answered_at__isnull=True).update(
+            reminder_due_at=None, reminder_sent_at=now
+        )
+    ]
+    invitations = Invitation.objects.filter(pk__in=mine).select_related(
+        "survey", "touchpoint__survey", "contact"
+    )
+    with get_connection() as mail:
+        for invitation in invitations:
+            try:
+                _send(invitation_message(invitation, reminder=True), mail)
+            except (TemporaryFailure, PermanentFailure) as error:
+                Invitation.objects.filter(pk=invitation.pk).update(last_error=f"Reminder: {error}"[:1000])
+                report["reminder failed"] += 1
+            else:
+                report["reminded"] += 1
+    return report

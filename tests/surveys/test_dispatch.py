@@ -1,0 +1,195 @@
+import io
+import threading
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from surveys import dispatch
+from surveys.dispatch import claim_due_invitations, dispatch_due, send_due_reminders
+from surveys.models import Invitation
+from tests.factories import make_contact, make_invitation, make_touchpoint
+
+pytestmark = pytest.mark.django_db
+
+
+def due_invitation(touchpoint=None, *, minutes_ago=1, **fields):
+    now = timezone.now()
+    touchpoint = touchpoint or make_touchpoint()
+    fields.setdefault("contact", make_contact(language="en"))
+    return make_invitation(
+        survey=touchpoint.survey,
+        touchpoint=touchpoint,
+        status=Invitation.Status.SCHEDULED,
+        scheduled_for=now - timedelta(minutes=minutes_ago),
+        now=now,
+        sent_at=None,
+        **fields,
+    )
+
+
+def test_due_invitations_are_sent_once_and_recorded():
+    touchpoint = make_touchpoint(expires_after_days=10)
+    first, second = due_invitation(touchpoint), due_invitation(touchpoint)
+    later = due_invitation(touchpoint, minutes_ago=-60)
+
+    assert dispatch_due() == {"sent": 2}
+    assert dispatch_due() == {}
+    assert sorted(message.to[0] for message in mail.outbox) == sorted(
+        [first.contact.email, second.contact.email]
+    )
+    first.refresh_from_db()
+    assert first.status == "sent"
+    assert first.attempts == 1
+    assert first.send_started_at <= first.sent_at
+    assert first.expires_at == first.sent_at + timedelta(days=10)
+    assert first.message_id and first.message_id in [m.extra_headers.get("Message-ID") for m in mail.outbox]
+    assert first.claimed_at is None
+    later.refresh_from_db()
+    assert later.status == "scheduled"
+
+
+def test_a_contact_who_unsubscribed_after_scheduling_is_not_emailed():
+    invitation = due_invitation(contact=make_contact(unsubscribed_at=timezone.now()))
+    assert dispatch_due() == {"skipped": 1}
+    invitation.refresh_from_db()
+    assert (invitation.status, invitation.skip_reason) == ("skipped", "unsubscribed")
+    assert mail.outbox == []
+
+
+def test_a_paused_touchpoint_sends_nothing_more():
+    invitation = due_invitation(make_touchpoint(active=False))
+    dispatch_due()
+    invitation.refresh_from_db()
+    assert (invitation.status, invitation.skip_reason) == ("skipped", "paused")
+    assert mail.outbox == []
+
+
+def test_a_claim_of_a_stopped_sender_that_sent_nothing_goes_back_to_the_queue():
+    invitation = due_invitation()
+    Invitation.objects.filter(pk=invitation.pk).update(
+        status="sending", claimed_at=timezone.now() - timedelta(minutes=11)
+    )
+    assert dispatch_due() == {"sent": 1}
+    assert len(mail.outbox) == 1
+
+
+def test_a_send_that_may_have_reached_the_mail_server_is_never_repeated_blindly():
+    invitation = due_invitation()
+    Invitation.objects.filter(pk=invitation.pk).update(
+        status="sending",
+        claimed_at=timezone.now() - timedelta(minutes=11),
+        send_started_at=timezone.now() - timedelta(minutes=11),
+        message_id="<abc@cx.example.com>",
+    )
+    assert dispatch_due() == {}
+    invitation.refresh_from_db()
+    assert invitation.status == "review"
+    assert "Message-ID" in invitation.last_error
+    assert mail.outbox == []
+
+
+def test_a_fresh_claim_of_a_working_sender_is_left_alone():
+    invitation = due_invitation()
+    Invitation.objects.filter(pk=invitation.pk).update(status="sending", claimed_at=timezone.now())
+    assert dispatch_due() == {}
+    invitation.refresh_from_db()
+    assert invitation.status == "sending"
+
+
+def test_an_invitation_that_cannot_be_rendered_fails_alone(monkeypatch):
+    broken, fine = due_invitation(), due_invitation()
+    render = dispatch.invitation_message
+
+    def render_or_break(invitation, **options):
+        if invitation.pk == broken.pk:
+            raise ValueError("template exploded")
+        return render(invitation, **options)
+
+    monkeypatch.setattr(dispatch, "invitation_message", render_or_break)
+    assert dispatch_due() == {"failed": 1, "sent": 1}
+    broken.refresh_from_db()
+    assert (broken.status, broken.last_error) == ("failed", "Rendering: template exploded")
+    assert [message.to for message in mail.outbox] == [[fine.contact.email]]
+
+
+def test_senders_claim_disjoint_batches():
+    invitations = [due_invitation(minutes_ago=minutes) for minutes in range(1, 8)]
+    now = timezone.now()
+    first = claim_due_invitations(now=now, limit=4)
+    second = claim_due_invitations(now=now, limit=4)
+    assert first == [invitation.pk for invitation in invitations[::-1][:4]]  # oldest first
+    assert set(first).isdisjoint(second)
+    assert len(first) + len(second) == 7
+    assert claim_due_invitations(now=now, limit=4) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_senders_on_postgresql_never_take_the_same_invitation():
+    if connection.vendor != "postgresql":
+        pytest.skip("SKIP LOCKED is PostgreSQL's")
+    touchpoint = make_touchpoint()
+    for _ in range(60):
+        due_invitation(touchpoint)
+    barrier = threading.Barrier(3)
+    claims = []
+
+    def claim():
+        barrier.wait()
+        for _ in range(10):
+            claims.extend(claim_due_invitations(now=timezone.now(), limit=7))
+        connection.close()
+
+    threads = [threading.Thread(target=claim) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(claims) == sorted(Invitation.objects.values_list("pk", flat=True))
+
+
+def test_one_reminder_goes_to_those_who_have_not_answered():
+    now = timezone.now()
+    touchpoint = make_touchpoint(reminder_after_days=3)
+    waiting = make_invitation(touchpoint=touchpoint, survey=touchpoint.survey, reminder_due_at=now)
+    answered = make_invitation(
+        touchpoint=touchpoint, survey=touchpoint.survey, reminder_due_at=now, answered_at=now
+    )
+    unsubscribed = make_invitation(
+        touchpoint=touchpoint,
+        survey=touchpoint.survey,
+        reminder_due_at=now,
+        contact=make_contact(unsubscribed_at=now),
+    )
+    not_yet = make_invitation(
+        touchpoint=touchpoint, survey=touchpoint.survey, reminder_due_at=now + timedelta(hours=1)
+    )
+
+    assert send_due_reminders(now=now, limit=100) == {"reminded": 1}
+    assert send_due_reminders(now=now, limit=100) == {}
+    assert [message.to for message in mail.outbox] == [[waiting.contact.email]]
+    waiting.refresh_from_db()
+    assert (waiting.reminder_due_at, waiting.reminder_sent_at) == (None, now)
+    for invitation in (answered, unsubscribed, not_yet):
+        invitation.refresh_from_db()
+        assert invitation.reminder_sent_at is None
+
+
+def test_the_sent_time_starts_the_reminder_clock():
+    invitation = due_invitation(make_touchpoint(reminder_after_days=4))
+    dispatch_due()
+    invitation.refresh_from_db()
+    assert invitation.reminder_due_at == invitation.sent_at + timedelta(days=4)
+
+
+def test_the_dispatch_command_sends_what_is_due_and_says_so():
+    due_invitation()
+    out = io.StringIO()
+    call_command("dispatch", stdout=out)
+    assert out.getvalue() == "1 sent\n"
+    call_command("dispatch", stdout=out)
+    assert out.getvalue().endswith("Nothing was due.\n")
+    assert len(mail.outbox) == 1

@@ -1,0 +1,105 @@
+"""Real Celery workers against Redis and PostgreSQL, sending to a real SMTP server."""
+
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from surveys.models import Contact, Invitation
+from tests.factories import make_touchpoint
+
+BROKER = "redis://127.0.0.1:6379/13"
+
+
+@pytest.fixture
+def broker():
+    if connection.vendor != "postgresql":
+        pytest.skip("workers in other processes need a database server")
+    client = redis.Redis.from_url(BROKER)
+    try:
+        client.flushdb()
+    except redis.RedisError:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip("Redis is not running")
+    yield BROKER
+    client.flushdb()
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def start_worker(name: str, log: Path, *, broker: str, smtp) -> subprocess.Popen:
+    environment = {
+        **os.environ,
+        "DEBUG": "true",
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": broker,
+        "EMAIL_URL": f"smtp://{smtp.host}:{smtp.port}",
+    }
+    command = [sys.executable, "-m", "celery", "-A", "cxsurvey", "worker", "--pool=solo", "-n", name]
+    command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO"]
+    return subprocess.Popen(
+        command,
+        cwd=settings.BASE_DIR,
+        env=environment,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_send_a_thousand_due_invitations_exactly_once(broker, smtp_server, tmp_path):
+    touchpoint = make_touchpoint()
+    now = timezone.now()
+    contacts = Contact.objects.bulk_create(Contact(email=f"c{n}@example.com") for n in range(1000))
+    Invitation.objects.bulk_create(
+        Invitation(
+            survey=touchpoint.survey,
+            touchpoint=touchpoint,
+            contact=contact,
+            status=Invitation.Status.SCHEDULED,
+            scheduled_for=now - timedelta(minutes=1),
+            expires_at=now + timedelta(days=30),
+        )
+        for contact in contacts
+    )
+    workers = [
+        start_worker(f"worker{n}@test", tmp_path / f"worker{n}.log", broker=broker, smtp=smtp_server)
+        for n in (1, 2)
+    ]
+    try:
+        from cxsurvey.celery import app
+
+        app.conf.update(broker_url=broker, task_always_eager=False)
+        for _ in range(2):
+            app.send_task("surveys.tasks.dispatch", kwargs={"batch_size": 50})
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if not Invitation.objects.exclude(status=Invitation.Status.SENT).exists():
+                break
+            time.sleep(0.5)
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=30)
+        app.conf.update(broker_url=settings.CELERY_BROKER_URL, task_always_eager=True)
+
+    assert Invitation.objects.filter(status=Invitation.Status.SENT).count() == 1000
+    received = [message["Message-ID"] for message in smtp_server.messages]
+    assert len(received) == 1000
+    assert set(received) == set(Invitation.objects.values_list("message_id", flat=True))
+    logs = [(tmp_path / f"worker{n}.log").read_text() for n in (1, 2)]
+    assert all("Dispatched: " in log for log in logs), "both workers took part"
