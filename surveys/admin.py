@@ -1,16 +1,33 @@
 """The back office until CXSurvey has its own pages: Django admin for CX managers."""
 
+import uuid
+from datetime import datetime, time, timedelta
+
+from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import BadHeaderError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from surveys.models import ApiToken, Contact, Invitation, Response, Survey, Touchpoint
+from surveys.email import render_preview, send_test_email
+from surveys.models import ApiToken, Contact, Event, Invitation, Response, Survey, Touchpoint
+from surveys.scales import LANGUAGES
+from surveys.stats import touchpoint_funnels
+from surveys.upload import import_contacts, parse_contacts
+
+UPLOAD_MAX_BYTES = 5 * 1024 * 1024
+UPLOAD_CACHE_SECONDS = 3600
 
 
 def _absolute(path: str) -> str:
@@ -29,7 +46,7 @@ class SurveyAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "brand", "active", "created_at"]
     list_filter = ["kind", "active"]
     search_fields = ["name", "brand"]
-    readonly_fields = ["public_key", "link", "widget_snippet", "created_at"]
+    readonly_fields = ["public_key", "link", "widget_snippet", "email_preview", "created_at"]
     inlines = [TouchpointInline]
     fieldsets = [
         (None, {"fields": ["name", "kind", "brand", "active", "expires_after_days"]}),
@@ -41,6 +58,17 @@ class SurveyAdmin(admin.ModelAdmin):
                     ("subject_de", "subject_en"),
                     ("follow_up_de", "follow_up_en"),
                     ("thank_you_de", "thank_you_en"),
+                ]
+            },
+        ),
+        (
+            _("Email"),
+            {
+                "fields": [
+                    ("email_subject_de", "email_subject_en"),
+                    ("email_intro_de", "email_intro_en"),
+                    ("sender_name", "reply_to"),
+                    "email_preview",
                 ]
             },
         ),
@@ -80,14 +108,231 @@ class SurveyAdmin(admin.ModelAdmin):
         )
         return format_html("<code>{}</code>", snippet)
 
+    @admin.display(description=_("preview"))
+    def email_preview(self, survey: Survey) -> str:
+        if not survey.pk:
+            return _("Save the survey to see its email.")
+        url = reverse("admin:surveys_survey_email", args=[survey.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Show the email and send yourself a test"))
+
+    def get_urls(self):
+        email = self.admin_site.admin_view(self.email_view)
+        return [path("<int:survey_id>/email/", email, name="surveys_survey_email"), *super().get_urls()]
+
+    def email_view(self, request: HttpRequest, survey_id: int) -> HttpResponse:
+        """The survey's email as a sample contact gets it, in German and English; and a test send."""
+        survey = get_object_or_404(Survey, pk=survey_id)
+        if not self.has_view_permission(request, survey):
+            raise PermissionDenied
+        form = TestEmailForm(request.POST or None, initial={"to": request.user.email})
+        if request.method == "POST" and form.is_valid():
+            address, language = form.cleaned_data["to"], form.cleaned_data["language"]
+            try:
+                send_test_email(survey, to=address, language=language)
+            except (OSError, BadHeaderError) as error:
+                message = gettext("The test email could not be sent: %(error)s") % {"error": error}
+                messages.error(request, message)
+            else:
+                messages.success(request, gettext("A test email is on its way to %(to)s.") % {"to": address})
+                return HttpResponseRedirect(request.path)
+        previews = []
+        for language in LANGUAGES:
+            subject, text, html = render_preview(survey, language)
+            previews.append({"language": language, "subject": subject, "text": text, "html": html})
+        return TemplateResponse(
+            request,
+            "surveys/admin/email_preview.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "original": survey,
+                "title": gettext("Email of %(survey)s") % {"survey": survey},
+                "previews": previews,
+                "form": form,
+            },
+        )
+
+
+class TestEmailForm(forms.Form):
+    to = forms.EmailField(label=_("Send a test to"))
+    language = forms.ChoiceField(label=_("language"), choices=[("de", _("German")), ("en", _("English"))])
+
+
+class ContactUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_(
+            "First line: column names. email or external_id is required; name, language (de/en), "
+            "legal_basis (consent/customer/none) and occurred_at are optional; every other column "
+            "becomes a contact property. Excel files saved as CSV work as they are."
+        ),
+    )
+
+    def clean_file(self):
+        file = self.cleaned_data["file"]
+        if file.size > UPLOAD_MAX_BYTES:
+            raise ValidationError(_("The file is larger than 5 MB; split it into several."))
+        return file
+
+
+class PeriodForm(forms.Form):
+    since = forms.DateField(label=_("from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            raise ValidationError(_("The period must end after it starts."))
+        return data
+
+    def period(self) -> tuple[datetime, datetime]:
+        """[since, until] as whole local days; the last 30 days by default."""
+        data = self.cleaned_data if self.is_valid() else {}
+        until = data.get("until") or timezone.localdate()
+        since = data.get("since") or until - timedelta(days=29)
+        zone = timezone.get_current_timezone()
+        return (
+            datetime.combine(since, time.min, zone),
+            datetime.combine(until + timedelta(days=1), time.min, zone),
+        )
+
 
 @admin.register(Touchpoint)
 class TouchpointAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "survey", "created_at"]
-    list_filter = ["survey"]
+    list_display = [
+        "name",
+        "slug",
+        "survey",
+        "active",
+        "delay_seconds",
+        "sample_percent",
+        "recontact_days",
+        "require_consent",
+        "upload_link",
+    ]
+    list_filter = ["survey", "active", "require_consent"]
     list_select_related = ["survey"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "survey", "active"]}),
+        (
+            _("Whom to ask, and when"),
+            {
+                "fields": [
+                    "require_consent",
+                    "recontact_days",
+                    "sample_percent",
+                    "delay_seconds",
+                    "send_window",
+                    "expires_after_days",
+                    "reminder_after_days",
+                ]
+            },
+        ),
+    ]
+
+    @admin.display(description=_("contacts"))
+    def upload_link(self, touchpoint: Touchpoint) -> str:
+        url = reverse("admin:surveys_touchpoint_upload", args=[touchpoint.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Upload…"))
+
+    def get_urls(self):
+        upload = self.admin_site.admin_view(self.upload_view)
+        statistics = self.admin_site.admin_view(self.statistics_view)
+        return [
+            path("<int:touchpoint_id>/upload/", upload, name="surveys_touchpoint_upload"),
+            path("statistics/", statistics, name="surveys_touchpoint_statistics"),
+            *super().get_urls(),
+        ]
+
+    def upload_view(self, request: HttpRequest, touchpoint_id: int) -> HttpResponse:
+        """Upload contacts to ask at this touchpoint: a preview first, then the import."""
+        touchpoint = get_object_or_404(Touchpoint.objects.select_related("survey"), pk=touchpoint_id)
+        may_import = request.user.has_perm("surveys.add_event")
+        if not (may_import and self.has_change_permission(request, touchpoint)):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": touchpoint,
+            "title": gettext("Upload contacts for %(touchpoint)s") % {"touchpoint": touchpoint},
+        }
+        form = ContactUploadForm()
+        if request.method == "POST" and "upload" in request.POST:
+            key = f"contact-upload:{request.user.pk}:{request.POST['upload']}"
+            data = cache.get(key) if _is_uuid(request.POST["upload"]) else None
+            if data is None:
+                messages.error(request, gettext("The preview has expired; please upload the file again."))
+                return HttpResponseRedirect(request.path)
+            upload = parse_contacts(data, touchpoint=touchpoint, now=timezone.now())
+            decisions, refused = import_contacts(upload, now=timezone.now())
+            cache.delete(key)
+            scheduled = decisions.get("scheduled", 0)
+            messages.success(
+                request,
+                ngettext(
+                    "%(count)d contact imported; %(scheduled)d invitations scheduled.",
+                    "%(count)d contacts imported; %(scheduled)d invitations scheduled.",
+                    len(upload.events) - len(refused),
+                )
+                % {"count": len(upload.events) - len(refused), "scheduled": scheduled},
+            )
+            return HttpResponseRedirect(reverse("admin:surveys_invitation_changelist"))
+        if request.method == "POST":
+            form = ContactUploadForm(request.POST, request.FILES)
+            if form.is_valid():
+                data = form.cleaned_data["file"].read()
+                try:
+                    upload = parse_contacts(data, touchpoint=touchpoint, now=timezone.now())
+                except ValidationError as error:
+                    form.add_error("file", error)
+                else:
+                    decisions, refused = import_contacts(upload, now=timezone.now(), dry_run=True)
+                    token = str(uuid.uuid4())
+                    cache.set(f"contact-upload:{request.user.pk}:{token}", data, UPLOAD_CACHE_SECONDS)
+                    context.update(
+                        upload=upload,
+                        token=token,
+                        decisions=sorted(decisions.items(), key=lambda item: -item[1]),
+                        errors=sorted(upload.errors + refused)[:200],
+                        error_count=len(upload.errors) + len(refused),
+                        sample=upload.events[:20],
+                    )
+        context["form"] = form
+        return TemplateResponse(request, "surveys/admin/contact_upload.html", context)
+
+    def statistics_view(self, request: HttpRequest) -> HttpResponse:
+        """Per touchpoint over a period: events, skipped by reason, sent, delivered, bounced, answered."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = PeriodForm(request.GET or None)
+        since, until = form.period()
+        reasons = dict(Invitation.SkipReason.choices)
+        return TemplateResponse(
+            request,
+            "surveys/admin/touchpoint_statistics.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": gettext("Touchpoint statistics"),
+                "form": form,
+                "since": since,
+                "until": until - timedelta(days=1),
+                "rows": [
+                    (funnel, [(reasons[reason], count) for reason, count in funnel.skipped.items()])
+                    for funnel in touchpoint_funnels(since=since, until=until)
+                ],
+            },
+        )
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 @admin.register(Contact)
@@ -97,14 +342,18 @@ class ContactAdmin(admin.ModelAdmin):
         "name",
         "external_id",
         "language",
+        "legal_basis",
         "unsubscribed_at",
         "bounced_at",
+        "complained_at",
         "created_at",
     ]
     list_filter = [
         "language",
+        "legal_basis",
         ("unsubscribed_at", admin.EmptyFieldListFilter),
         ("bounced_at", admin.EmptyFieldListFilter),
+        ("complained_at", admin.EmptyFieldListFilter),
     ]
     search_fields = ["email", "external_id", "name"]
     readonly_fields = ["created_at", "updated_at"]
@@ -118,16 +367,55 @@ class InvitationAdmin(admin.ModelAdmin):
         "survey",
         "touchpoint",
         "status",
+        "skip_reason",
         "created_at",
+        "scheduled_for",
         "sent_at",
         "answered_at",
     ]
-    list_filter = ["status", "survey", "touchpoint"]
+    list_filter = ["status", "skip_reason", "survey", "touchpoint"]
     list_select_related = ["contact", "survey", "touchpoint"]
-    search_fields = ["contact__email", "contact__external_id", "token"]
+    search_fields = ["contact__email", "contact__external_id", "token", "message_id"]
     autocomplete_fields = ["contact"]
-    readonly_fields = ["token", "answer_link", "created_at", "answered_at"]
+    readonly_fields = [
+        "token",
+        "answer_link",
+        "event",
+        "skip_reason",
+        "created_at",
+        "attempts",
+        "claimed_at",
+        "send_started_at",
+        "sent_at",
+        "message_id",
+        "provider_message_id",
+        "last_error",
+        "delivered_at",
+        "opened_at",
+        "reminder_sent_at",
+        "answered_at",
+    ]
     date_hierarchy = "created_at"
+    actions = ["send_again"]
+
+    @admin.action(description=_("Send again (checked invitations under review or failed)"))
+    def send_again(self, request: HttpRequest, invitations) -> None:
+        """A person decided, after checking the mail server's log, that these never went out."""
+        count = invitations.filter(status__in=[Invitation.Status.REVIEW, Invitation.Status.FAILED]).update(
+            status=Invitation.Status.SCHEDULED,
+            scheduled_for=timezone.now(),
+            claimed_at=None,
+            send_started_at=None,
+            attempts=0,
+            last_error="",
+        )
+        messages.success(
+            request,
+            ngettext(
+                "%(count)d invitation will be sent again.", "%(count)d invitations will be sent again.", count
+            )
+            % {"count": count},
+        )
 
     def get_changeform_initial_data(self, request):
         return {
@@ -186,6 +474,23 @@ class ResponseAdmin(admin.ModelAdmin):
     @admin.display(description=_("comment"))
     def short_comment(self, response: Response) -> str:
         return response.comment[:80] + ("…" if len(response.comment) > 80 else "")
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    """Events are what the company's systems reported; they are read, never edited."""
+
+    list_display = ["received_at", "touchpoint", "contact", "occurred_at", "source"]
+    list_filter = ["touchpoint", "source"]
+    list_select_related = ["touchpoint", "contact"]
+    search_fields = ["contact__email", "contact__external_id"]
+    date_hierarchy = "received_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(ApiToken)

@@ -1,0 +1,178 @@
+"""The distribution pages of the back office: email preview and test, contact upload, statistics."""
+
+import re
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+
+from surveys.models import Contact, Event, Invitation
+from tests.factories import make_contact, make_invitation, make_survey, make_touchpoint
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english(client):
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
+@pytest.fixture
+def survey():
+    return make_survey(kind="nps", brand="Nordwind", email_subject_en="{{ contact.name }}, one question")
+
+
+@pytest.fixture
+def touchpoint(survey):
+    return make_touchpoint(survey=survey, name="Delivery", send_window=None)
+
+
+def staff_without(user, codename):
+    user.user_permissions.remove(Permission.objects.get(codename=codename))
+    return type(user).objects.get(pk=user.pk)  # drop the cached permissions
+
+
+def csv_file(text: str) -> SimpleUploadedFile:
+    return SimpleUploadedFile("contacts.csv", text.encode(), content_type="text/csv")
+
+
+def test_the_email_preview_shows_both_languages_as_sent(client, cx_manager, survey):
+    client.force_login(cx_manager)
+    page = client.get(reverse("admin:surveys_survey_email", args=[survey.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Jane Doe, one question" in html
+    assert "Nordwind: eine kurze Frage" in html
+    assert html.count("<iframe") == 2
+    assert "sandbox" in html
+
+
+def test_a_test_email_goes_to_the_given_address_and_its_links_store_nothing(client, cx_manager, survey):
+    client.force_login(cx_manager)
+    url = reverse("admin:surveys_survey_email", args=[survey.pk])
+    answer = client.post(url, {"to": "me@example.com", "language": "en"})
+    assert answer.status_code == 302
+    [message] = mail.outbox
+    assert message.to == ["Jane Doe <me@example.com>"]
+    assert message.subject.startswith("[Test] ")
+    links = re.findall(r"http://\S+\?lang=en&score=\d+", message.body)
+    assert len(links) == 11
+    assert all(f"/preview/{survey.public_key}/" in link for link in links)
+
+
+def test_a_test_email_needs_a_valid_address(client, cx_manager, survey):
+    client.force_login(cx_manager)
+    page = client.post(
+        reverse("admin:surveys_survey_email", args=[survey.pk]), {"to": "me", "language": "en"}
+    )
+    assert page.status_code == 200
+    assert "Enter a valid email address." in page.content.decode()
+    assert mail.outbox == []
+
+
+def test_staff_who_may_not_see_surveys_get_no_preview(client, cx_manager, survey):
+    url = reverse("admin:surveys_survey_email", args=[survey.pk])
+    assert client.get(url)["Location"].startswith("/admin/login/")
+    staff_without(cx_manager, "view_survey")
+    client.force_login(staff_without(cx_manager, "change_survey"))
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"to": "me@example.com", "language": "en"}).status_code == 403
+    assert mail.outbox == []
+
+
+def test_an_upload_is_previewed_without_storing_anything_then_imported(client, cx_manager, touchpoint):
+    make_contact(email="gone@example.com", unsubscribed_at=timezone.now())
+    client.force_login(cx_manager)
+    url = reverse("admin:surveys_touchpoint_upload", args=[touchpoint.pk])
+    preview = client.post(
+        url,
+        {"file": csv_file("email;name;plan\nanna@example.com;Anna;pro\ngone@example.com;;\nnot-mail;;\n")},
+    )
+    assert preview.status_code == 200
+    html = preview.content.decode()
+    assert "Line 4: “not-mail” is not an email address." in html
+    assert re.search(r"<td>scheduled</td><td class=\"numeric\">1</td>", html)
+    assert re.search(r"<td>unsubscribed</td><td class=\"numeric\">1</td>", html)
+    assert (Event.objects.count(), Invitation.objects.count()) == (0, 0)
+    token = preview.context["token"]
+
+    imported = client.post(url, {"upload": token})
+    assert imported["Location"] == reverse("admin:surveys_invitation_changelist")
+    assert Event.objects.filter(source="upload").count() == 2
+    invitation = Invitation.objects.get(status="scheduled")
+    assert invitation.contact.properties == {"plan": "pro"}
+    assert invitation.touchpoint == touchpoint
+    # The same preview cannot be imported twice.
+    again = client.post(url, {"upload": token})
+    assert again.status_code == 302
+    assert Event.objects.count() == 2
+
+
+def test_a_file_without_the_needed_columns_is_refused_with_a_reason(client, cx_manager, touchpoint):
+    client.force_login(cx_manager)
+    url = reverse("admin:surveys_touchpoint_upload", args=[touchpoint.pk])
+    page = client.post(url, {"file": csv_file("name\nAnna\n")})
+    assert page.status_code == 200
+    assert "The first line must name the columns" in page.content.decode()
+    assert Contact.objects.count() == 0
+
+
+def test_a_forged_or_foreign_preview_token_imports_nothing(client, cx_manager, touchpoint):
+    client.force_login(cx_manager)
+    url = reverse("admin:surveys_touchpoint_upload", args=[touchpoint.pk])
+    for token in ("not-a-uuid", "6f1c1bbf-62d4-4c3a-9b55-2d0a9a1e2a57"):
+        answer = client.post(url, {"upload": token}, follow=True)
+        assert "The preview has expired" in answer.content.decode()
+    assert Event.objects.count() == 0
+
+
+def test_staff_who_may_not_add_events_cannot_upload(client, cx_manager, touchpoint):
+    client.force_login(staff_without(cx_manager, "add_event"))
+    url = reverse("admin:surveys_touchpoint_upload", args=[touchpoint.pk])
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"file": csv_file("email\na@example.com\n")}).status_code == 403
+    assert Contact.objects.count() == 0
+
+
+def test_the_statistics_show_each_touchpoints_funnel(client, cx_manager, touchpoint):
+    now = timezone.now()
+    make_invitation(survey=touchpoint.survey, touchpoint=touchpoint, answered_at=now)
+    make_invitation(survey=touchpoint.survey, touchpoint=touchpoint)
+    make_invitation(
+        survey=touchpoint.survey,
+        touchpoint=touchpoint,
+        status="skipped",
+        skip_reason="not_sampled",
+        sent_at=None,
+    )
+    client.force_login(cx_manager)
+    page = client.get(reverse("admin:surveys_touchpoint_statistics"))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "not in the sample: 1" in html
+    assert "50 %" in html  # one answer among two sent
+    later = client.get(
+        reverse("admin:surveys_touchpoint_statistics"), {"since": "2099-01-01", "until": "2099-01-31"}
+    )
+    assert "50 %" not in later.content.decode()
+    backwards = client.get(
+        reverse("admin:surveys_touchpoint_statistics"), {"since": "2099-01-31", "until": "2099-01-01"}
+    )
+    assert "The period must end after it starts." in backwards.content.decode()
+
+
+def test_invitations_under_review_can_be_sent_again_after_a_check(client, cx_manager):
+    review = make_invitation(status="review", last_error="The sender stopped")
+    sent = make_invitation(status="sent")
+    client.force_login(cx_manager)
+    client.post(
+        reverse("admin:surveys_invitation_changelist"),
+        {"action": "send_again", "_selected_action": [review.pk, sent.pk]},
+    )
+    review.refresh_from_db()
+    sent.refresh_from_db()
+    assert (review.status, review.last_error, review.send_started_at) == ("scheduled", "", None)
+    assert sent.status == "sent"
