@@ -53,6 +53,14 @@ class SmtpServer:
     host: str
     port: int
     messages: list[EmailMessage] = field(default_factory=list)
+    # Recipient → SMTP reply, e.g. "451 4.3.0 Try again later" or "550 5.1.1 No such user".
+    replies: dict[str, str] = field(default_factory=dict)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        if address in self.replies:
+            return self.replies[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:
         self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))

@@ -342,7 +342,7 @@ def test_a_key_older_than_a_day_is_new_again_and_can_be_purged(client, token, to
     assert Event.objects.count() == 3
     IdempotentRequest.objects.update(created_at=timezone.now() - timedelta(hours=25))
     IdempotentRequest.objects.filter(key="k-fresh").update(created_at=timezone.now())
-    assert purge_idempotency_keys(timezone.now()) == 1
+    assert purge_idempotency_keys(now=timezone.now()) == 1
     assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["k-fresh"]
 
 
@@ -493,3 +493,17 @@ def test_two_concurrent_requests_with_the_same_key_create_one_event(cx_manager):
         assert answers[0].json() == answers[1].json()
         assert sorted(answer.get("Idempotent-Replayed", "") for answer in answers) == ["", "true"]
     assert Event.objects.count() == 5
+
+
+def test_events_are_accepted_while_redis_is_down(client, token, touchpoint, settings, caplog):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+        }
+    }
+    answer = post(client, token, {"touchpoint": "order-delivered", "email": "anna@example.com"})
+    assert answer.status_code == 202
+    assert answer.json()["invitation"]["status"] == "scheduled"
+    assert Invitation.objects.get().status == "scheduled"
+    assert "rate limit for api not enforced: the cache is unavailable" in caplog.text

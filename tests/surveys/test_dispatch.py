@@ -193,3 +193,62 @@ def test_the_dispatch_command_sends_what_is_due_and_says_so():
     call_command("dispatch", stdout=out)
     assert out.getvalue().endswith("Nothing was due.\n")
     assert len(mail.outbox) == 1
+
+
+@pytest.fixture
+def smtp(settings, smtp_server):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = smtp_server.host, smtp_server.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    return smtp_server
+
+
+def test_a_mail_server_asking_to_try_later_gets_the_invitation_again_later(smtp):
+    busy = due_invitation(contact=make_contact(email="busy@example.com"))
+    fine = due_invitation(contact=make_contact(email="fine@example.com"))
+    smtp.replies["busy@example.com"] = "451 4.3.0 Try again later"
+    started = timezone.now()
+
+    assert dispatch_due() == {"retry": 1, "sent": 1}
+    busy.refresh_from_db()
+    assert busy.status == "scheduled"
+    assert busy.scheduled_for >= started + timedelta(minutes=1)
+    assert "451" in busy.last_error
+    assert (busy.attempts, busy.send_started_at) == (1, None)
+    assert [message["To"] for message in smtp.messages] == [fine.contact.email]
+
+
+def test_a_mail_server_refusing_for_good_fails_the_invitation_with_the_reason(smtp):
+    invitation = due_invitation(contact=make_contact(email="nobody@example.com"))
+    smtp.replies["nobody@example.com"] = "550 5.1.1 No such user"
+    assert dispatch_due() == {"failed": 1}
+    invitation.refresh_from_db()
+    assert invitation.status == "failed"
+    assert "550" in invitation.last_error and "No such user" in invitation.last_error
+    assert dispatch_due() == {}
+    assert smtp.messages == []
+
+
+def test_temporary_failures_give_up_after_the_last_attempt(smtp):
+    invitation = due_invitation(contact=make_contact(email="busy@example.com"))
+    Invitation.objects.filter(pk=invitation.pk).update(attempts=dispatch.MAX_ATTEMPTS - 1)
+    smtp.replies["busy@example.com"] = "421 4.7.0 Too many connections"
+    assert dispatch_due() == {"failed": 1}
+    invitation.refresh_from_db()
+    assert (invitation.status, invitation.attempts) == ("failed", dispatch.MAX_ATTEMPTS)
+
+
+def test_the_beat_schedule_names_tasks_that_exist(settings):
+    from cxsurvey.celery import app
+
+    app.loader.import_default_modules()
+    assert {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()} <= set(app.tasks)
+
+
+def test_the_dispatch_task_sends_a_batch():
+    from surveys.tasks import dispatch as dispatch_task
+
+    due_invitation()
+    dispatch_task(batch_size=10)
+    assert Invitation.objects.get().status == "sent"
+    assert len(mail.outbox) == 1
