@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The embedded defaults: SQLite in the project, mail to the console, no Redis, no broker.
 DEV_ENV := DEBUG=$${DEBUG:-true}
 
-.PHONY: run test lint venv
+.PHONY: run test lint bench venv
 
 venv: $(VENV)/.installed
 
@@ -28,3 +28,6 @@ test: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+bench: venv
+	DEBUG=true $(BIN)/python bench/dispatch.py

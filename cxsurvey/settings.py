@@ -130,6 +130,7 @@ CELERY_TIMEZONE = TIME_ZONE
 # is dropped, so a stopped worker does not come back to a pile of them.
 CELERY_BEAT_SCHEDULE = {
     "dispatch": {"task": "surveys.tasks.dispatch", "schedule": 10.0, "options": {"expires": 9}},
+    "purge-idempotency-keys": {"task": "surveys.tasks.purge_idempotency_keys", "schedule": 3600.0},
 }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -83,7 +83,7 @@ def _replay(stored: IdempotentRequest, fingerprint: str) -> ApiResponse:
     return ApiResponse(stored.body, status=stored.status_code, headers={"Idempotent-Replayed": "true"})
 
 
-def purge_idempotency_keys(now: datetime) -> int:
+def purge_idempotency_keys(*, now: datetime) -> int:
     """Delete the keys older than 24 hours (they no longer protect anything); returns how many."""
     deleted, _by_model = IdempotentRequest.objects.filter(created_at__lte=now - KEY_LIFETIME).delete()
     return deleted

@@ -1,7 +1,9 @@
 """Celery tasks: thin triggers; the work and its bookkeeping live in ``surveys.dispatch``."""
 
 from celery import shared_task
+from django.utils import timezone
 
+from surveys import idempotency
 from surveys.dispatch import BATCH_SIZE, dispatch_due
 
 
@@ -16,3 +18,8 @@ def dispatch(batch_size: int = BATCH_SIZE) -> None:
     report = dispatch_due(batch_size=batch_size, max_batches=1)
     if sum(report.values()) >= batch_size and not dispatch.app.conf.task_always_eager:
         dispatch.delay(batch_size)
+
+
+@shared_task(ignore_result=True)
+def purge_idempotency_keys() -> None:
+    idempotency.purge_idempotency_keys(now=timezone.now())

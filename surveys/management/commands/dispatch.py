@@ -7,8 +7,10 @@ call the same function.
 import time
 
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
 from surveys.dispatch import dispatch_due
+from surveys.idempotency import purge_idempotency_keys
 
 
 class Command(BaseCommand):
@@ -19,7 +21,11 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=5.0, help="Seconds between checks (--loop).")
 
     def handle(self, *, loop: bool, interval: float, **options) -> None:
+        next_purge = time.monotonic()
         while True:
+            if loop and time.monotonic() >= next_purge:  # what Celery's beat does hourly
+                purge_idempotency_keys(now=timezone.now())
+                next_purge = time.monotonic() + 3600
             report = dispatch_due()
             if report or not loop:
                 summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(report.items()))
