@@ -80,7 +80,12 @@ def test_a_german_contact_gets_the_german_texts():
         )
         assert "Äußerst unwahrscheinlich" in part
         assert "Äußerst wahrscheinlich" in part
+        assert "Sie erhalten diese E-Mail, weil Sie Kunde von Bäckerei Größe sind." in part
+        assert "jederzeit widersprechen" in part
+    assert "Abmelden" in html
     assert '<html lang="de"' in html
+    reminder = invitation_message(invitation, reminder=True)
+    assert reminder.subject == "Erinnerung: Bäckerei Größe: eine kurze Frage"
 
 
 def test_a_contact_without_a_language_gets_the_installation_language(settings):

@@ -5,12 +5,21 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from surveys.ingest import EventIn, in_sample, ingest_events
 from surveys.models import Contact, Event, Invitation
 from tests.factories import make_contact, make_invitation, make_survey, make_touchpoint
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Messages are checked in English; the installation's default is German."""
+    with translation.override("en"):
+        yield
+
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=BERLIN)

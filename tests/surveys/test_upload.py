@@ -3,12 +3,21 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from surveys.models import Contact, Event, Invitation
 from surveys.upload import import_contacts, parse_contacts
 from tests.factories import make_contact, make_touchpoint
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Messages are checked in English; the installation's default is German."""
+    with translation.override("en"):
+        yield
+
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))
 
