@@ -7,7 +7,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from surveys.models import Contact, Response, Survey
+from surveys.models import Contact, DailyScore, Response, Survey
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def record_public_answer(
 ) -> Response:
     with transaction.atomic():
         contact = find_or_create_contact(identity=identity, language=language, now=now)
-        return Response.objects.create(
+        response = Response.objects.create(
             survey=survey,
             kind=survey.kind,
             channel=channel,
@@ -73,6 +73,8 @@ def record_public_answer(
             created_at=now,
             updated_at=now,
         )
+        DailyScore.objects.tally(response, score=score, change=+1)
+        return response
 
 
 PROPERTY_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
-from django.db import IntegrityError, models, transaction
-from django.db.models.functions import Greatest, Lower
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models.functions import Greatest, Lower, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -675,6 +675,7 @@ class Invitation(models.Model):
                 except IntegrityError:
                     response = Response.objects.select_for_update().get(invitation=self)
                 else:
+                    DailyScore.objects.tally(response, score=score, change=+1)
                     Invitation.objects.filter(pk=self.pk, answered_at__isnull=True).update(answered_at=now)
                     return response
             response.revise(score=score, comment=comment, language=language, now=now)
@@ -787,21 +788,110 @@ class Response(models.Model):
         return SCALES[self.kind].category(self.score)
 
     def revise(self, *, score: int | None, comment: str | None, now: datetime, language: str = "") -> None:
-        """Change the score, comment or language; None (or "") leaves a field as it is."""
+        """Change the score, comment or language; None (or "") leaves a field as it is.
+
+        A changed score moves the response from its old score to the new one in the
+        daily tally, with the row locked so that two changes cannot both move it.
+        """
         changes: dict = {}
-        if score is not None:
-            changes["score"] = score
         if comment is not None:
             changes["comment"] = comment
         if language:
             changes["language"] = language
-        # A concurrent first answer may have been created a moment after our clock read.
-        Response.objects.filter(pk=self.pk).update(
-            **changes, updated_at=Greatest(models.F("created_at"), models.Value(now))
-        )
+        with transaction.atomic():
+            if score is not None:
+                changes["score"] = score
+                stored = Response.objects.select_for_update().only("score").get(pk=self.pk).score
+            # A concurrent first answer may have been created a moment after our clock read.
+            Response.objects.filter(pk=self.pk).update(
+                **changes, updated_at=Greatest(models.F("created_at"), models.Value(now))
+            )
+            if score is not None and score != stored:
+                DailyScore.objects.tally(self, score=stored, change=-1)
+                DailyScore.objects.tally(self, score=score, change=+1)
         for field, value in changes.items():
             setattr(self, field, value)
         self.updated_at = max(now, self.created_at)
+
+
+class DailyScoreQuerySet(models.QuerySet):
+    def tally(self, response: "Response", *, score: int, change: int) -> None:
+        """Count a response in (+1) or out of (−1) its local day and score, atomically.
+
+        In: an upsert. Out: an update of the row that counted it (the check constraint
+        would refuse the negative row an upsert proposes before it meets the conflict).
+        """
+        key = {"survey_id": response.survey_id, "touchpoint_key": response.touchpoint_id or 0, "score": score}
+        if change < 0:
+            self.filter(**key, day=timezone.localdate(response.created_at)).update(
+                responses=models.F("responses") + change
+            )
+            return
+        table = self.model._meta.db_table
+        day = connection.ops.adapt_datefield_value(timezone.localdate(response.created_at))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (survey_id, touchpoint_key, day, score, responses) "  # noqa: S608
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (survey_id, day, touchpoint_key, score) "
+                f"DO UPDATE SET responses = {table}.responses + excluded.responses",
+                [response.survey_id, response.touchpoint_id or 0, day, score, change],
+            )
+
+    def rebuild(self) -> int:
+        """Count every response afresh, after bulk loads or to repair; returns the rows written."""
+        zone = timezone.get_current_timezone()
+        counts = (
+            Response.objects.annotate(day=TruncDate("created_at", tzinfo=zone))
+            .values("survey_id", "touchpoint_id", "day", "score")
+            .annotate(responses=models.Count("pk"))
+            .order_by()
+        )
+        with transaction.atomic():
+            self.all().delete()
+            rows = self.bulk_create(
+                (
+                    DailyScore(
+                        survey_id=row["survey_id"],
+                        touchpoint_key=row["touchpoint_id"] or 0,
+                        day=row["day"],
+                        score=row["score"],
+                        responses=row["responses"],
+                    )
+                    for row in counts.iterator()
+                ),
+                batch_size=5000,
+            )
+        return len(rows)
+
+
+class DailyScore(models.Model):
+    """How many responses each survey got per local day, touchpoint and score.
+
+    Kept in step with every response written or changed, so that dashboards count
+    thousands of tally rows instead of millions of responses. Derived data: it holds
+    nothing personal and ``DailyScore.objects.rebuild()`` recreates it.
+    """
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="+")
+    # The touchpoint's id, 0 for answers without one (link, widget): a unique key needs no NULL.
+    touchpoint_key = models.PositiveIntegerField()
+    day = models.DateField()  # in the installation's time zone
+    score = models.SmallIntegerField()
+    responses = models.IntegerField()
+
+    objects = DailyScoreQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # The upsert's conflict target; also the dashboards' index: one survey over a period.
+            models.UniqueConstraint(
+                fields=["survey", "day", "touchpoint_key", "score"], name="daily_score_unique_key"
+            ),
+            models.CheckConstraint(condition=models.Q(responses__gte=0), name="daily_score_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey_id} {self.day} {self.score}: {self.responses}"
 
 
 TOKEN_PREFIX = "cxs_"  # noqa: S105 - a marker that secret scanners can match, not a secret

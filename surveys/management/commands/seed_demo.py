@@ -24,7 +24,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from surveys.models import Contact, Invitation, Response, Survey, Touchpoint, normalise_origin
+from surveys.models import Contact, DailyScore, Invitation, Response, Survey, Touchpoint, normalise_origin
 from surveys.scales import Scale
 
 BRAND = "Nordwind Möbel"
@@ -505,6 +505,7 @@ class Command(BaseCommand):
             company.create_touchpoints()
             company.create_contacts(contacts)
             invitation_count, response_count = company.create_answers(responses)
+            DailyScore.objects.rebuild()  # bulk_create bypasses the tally kept per answer
         self.stdout.write(
             f"Created {len(company.surveys)} surveys, {len(company.touchpoints)} touchpoints, "
             f"{len(company.contacts)} contacts, {invitation_count} invitations "
