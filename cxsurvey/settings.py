@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "anymail",
     "surveys",
+    "feedback",
 ]
 
 MIDDLEWARE = [
