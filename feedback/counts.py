@@ -71,7 +71,7 @@ def histograms_by_property(filters: Filters, name: str) -> dict[str, Histogram]:
     """Responses per score for each value of a contact or event property (the event's wins)."""
     groups: dict[str, Histogram] = defaultdict(Counter)
     rows = (
-        _responses(filters)
+        matching_responses(filters)
         .values_list(f"contact_properties__{name}", f"event_properties__{name}", "score")
         .annotate(count=Count("pk"))
         .order_by()
@@ -113,7 +113,7 @@ def _from_responses(filters: Filters, *, by: str | None) -> list[tuple]:
         "month": Trunc("created_at", "month", tzinfo=zone),
         "touchpoint": F("touchpoint_id"),
     }[by]
-    rows = _count(_responses(filters), group, Count("pk"))
+    rows = _count(matching_responses(filters), group, Count("pk"))
     if by == "touchpoint":
         return [(group or NO_TOUCHPOINT, score, count) for group, score, count in rows]
     return rows
@@ -127,7 +127,8 @@ def _count(rows, group, count) -> list[tuple]:
     return [(_as_date(value), score, n) for value, score, n in counted]
 
 
-def _responses(filters: Filters):
+def matching_responses(filters: Filters):
+    """The responses the filters select (for breakdowns by property, verbatims, exports)."""
     zone = timezone.get_current_timezone()
     start = datetime.combine(filters.since, time.min, zone)
     end = datetime.combine(filters.until + timedelta(days=1), time.min, zone)

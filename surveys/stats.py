@@ -34,9 +34,17 @@ class Funnel:
 
     @property
     def response_rate(self) -> float | None:
-        """Answered among those the email reached; None before anything was sent."""
-        reached = self.sent - self.bounced
-        return self.answered / reached if reached > 0 else None
+        return response_rate(self.answered, self.sent, self.bounced)
+
+
+def response_rate(answered: int, sent: int, bounced: int) -> float | None:
+    """Answered invitations among the delivered ones (sent − bounced), as a fraction in [0, 1].
+
+    None while nothing has been delivered: a rate over no invitations is unknown, not 0.
+    The one definition, for the back office's funnels and the dashboards alike.
+    """
+    delivered = sent - bounced
+    return answered / delivered if delivered > 0 else None
 
 
 def touchpoint_funnels(*, since: datetime, until: datetime) -> list[Funnel]:

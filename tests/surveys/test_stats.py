@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from surveys.ingest import EventIn, ingest_events
-from surveys.stats import Funnel, touchpoint_funnels
+from surveys.stats import Funnel, response_rate, touchpoint_funnels
 from tests.factories import make_contact, make_invitation, make_touchpoint
 
 pytestmark = pytest.mark.django_db
@@ -40,3 +40,11 @@ def test_each_touchpoint_shows_what_became_of_its_events(django_assert_num_queri
     assert delivery_funnel.response_rate == 0.5  # one answer among the two reached
     assert support_funnel == Funnel(touchpoint=support)
     assert support_funnel.response_rate is None
+
+
+@pytest.mark.parametrize(
+    ("answered", "sent", "bounced", "rate"),
+    [(5, 12, 2, 0.5), (0, 10, 0, 0.0), (3, 3, 0, 1.0), (0, 3, 3, None), (0, 0, 0, None)],
+)
+def test_response_rate_is_answered_among_the_delivered(answered, sent, bounced, rate):
+    assert response_rate(answered, sent, bounced) == rate

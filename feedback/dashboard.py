@@ -1,0 +1,147 @@
+"""The complete data of one dashboard: what the page shows and ``/api/v1/metrics/`` serves.
+
+Each panel is one grouped query (see ``feedback.counts``); the statistics come from
+``feedback.metrics``. Nothing here loops over responses.
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from feedback import counts
+from feedback.counts import NO_TOUCHPOINT, Filters
+from feedback.metrics import Change, Summary, compare, summarise
+from surveys.models import Invitation, Response, Touchpoint
+from surveys.stats import response_rate
+
+LATEST_VERBATIMS = 10
+
+
+@dataclass(frozen=True)
+class Bucket:
+    start: date
+    summary: Summary
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One row of a breakdown: a touchpoint or a property value."""
+
+    key: object
+    label: str
+    summary: Summary
+    share: float  # of all responses in the period
+    difference: float | None  # from the overall value
+    pull: float  # share × difference: how much this segment moves the total
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    filters: Filters
+    interval: str
+    summary: Summary
+    previous: Summary
+    change: Change
+    response_rate: float | None
+    histogram: Counter
+    series: list[Bucket]
+    by_touchpoint: list[Segment]
+    by_property: list[Segment]
+    breakdown_property: str
+    latest_verbatims: list[Response]
+
+
+def build_dashboard(filters: Filters, *, interval: str, breakdown_property: str = "") -> Dashboard:
+    kind = filters.survey.kind
+    histogram = counts.histogram(filters)
+    summary = summarise(kind, histogram)
+    previous = summarise(kind, counts.histogram(filters.previous()))
+    series = [
+        Bucket(start=start, summary=summarise(kind, bucket))
+        for start, bucket in counts.histograms_over_time(filters, interval).items()
+    ]
+    return Dashboard(
+        filters=filters,
+        interval=interval,
+        summary=summary,
+        previous=previous,
+        change=compare(summary, previous),
+        response_rate=_response_rate(filters),
+        histogram=histogram,
+        series=series,
+        by_touchpoint=_segments(kind, summary, counts.histograms_by_touchpoint(filters), _touchpoint_names()),
+        by_property=_segments(kind, summary, counts.histograms_by_property(filters, breakdown_property), {})
+        if breakdown_property
+        else [],
+        breakdown_property=breakdown_property,
+        latest_verbatims=_latest_verbatims(filters),
+    )
+
+
+def _segments(kind: str, overall: Summary, groups: dict, labels: dict) -> list[Segment]:
+    """Segments sorted by how much each pulls the total down: the biggest problem first."""
+    total = sum(sum(histogram.values()) for histogram in groups.values())
+    segments = []
+    for key, histogram in groups.items():
+        summary = summarise(kind, histogram)
+        share = summary.n / total if total else 0.0
+        difference = (
+            summary.value - overall.value if summary.value is not None and overall.value is not None else None
+        )
+        segments.append(
+            Segment(
+                key=key,
+                label=labels.get(key, str(key)),
+                summary=summary,
+                share=share,
+                difference=difference,
+                pull=share * difference if difference is not None else 0.0,
+            )
+        )
+    return sorted(segments, key=lambda segment: (segment.pull, -segment.summary.n, segment.label))
+
+
+def _touchpoint_names() -> dict[int, str]:
+    names = dict(Touchpoint.objects.values_list("pk", "name"))
+    names[NO_TOUCHPOINT] = "—"
+    return names
+
+
+def _period(filters: Filters) -> tuple[datetime, datetime]:
+    zone = timezone.get_current_timezone()
+    return (
+        datetime.combine(filters.since, time.min, zone),
+        datetime.combine(filters.until + timedelta(days=1), time.min, zone),
+    )
+
+
+def _response_rate(filters: Filters) -> float | None:
+    """Answered among the period's invitations that reached the contact (sent minus bounced)."""
+    start, end = _period(filters)
+    invitations = Invitation.objects.filter(survey=filters.survey, created_at__gte=start, created_at__lt=end)
+    if filters.touchpoints:
+        invitations = invitations.filter(touchpoint__in=filters.touchpoints)
+    funnel = invitations.aggregate(
+        sent=Count("pk", filter=Q(sent_at__isnull=False)),
+        bounced=Count("pk", filter=Q(status=Invitation.Status.BOUNCED)),
+        answered=Count("pk", filter=Q(answered_at__isnull=False, sent_at__isnull=False)),
+    )
+    return response_rate(funnel["answered"], funnel["sent"], funnel["bounced"])
+
+
+def _latest_verbatims(filters: Filters) -> list[Response]:
+    """The newest comments, detractors (the lowest category) first."""
+    scale = filters.survey.scale
+    lowest = scale.categories[0]
+    comments = (
+        counts.matching_responses(filters)
+        .exclude(comment="")
+        .select_related("touchpoint")
+        .only("public_id", "score", "comment", "created_at", "language", "touchpoint__name", "kind")
+    )
+    worst = list(comments.filter(score__lte=lowest.high).order_by("-created_at")[:LATEST_VERBATIMS])
+    rest = comments.filter(score__gt=lowest.high).order_by("-created_at")[: LATEST_VERBATIMS - len(worst)]
+    return worst + list(rest)

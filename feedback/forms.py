@@ -1,0 +1,104 @@
+"""The dashboard's filters, read from the URL by the page and by the metrics API alike."""
+
+from datetime import date, timedelta
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.http import QueryDict
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from feedback.counts import NO_TOUCHPOINT, Filters
+from surveys.collect import PROPERTY_NAME, PROPERTY_VALUE_MAX_LENGTH
+from surveys.models import Survey, Touchpoint
+
+PROPERTY_PREFIX = "property."
+MAX_PROPERTY_FILTERS = 5
+RANGES = {
+    "30d": _("last 30 days"),
+    "90d": _("last 90 days"),
+    "12m": _("last 12 months"),
+    "ytd": _("this year"),
+    "custom": _("custom"),
+}
+
+
+class DashboardFilterForm(forms.Form):
+    survey = forms.ModelChoiceField(Survey.objects.all(), label=_("survey"), required=False)
+    touchpoint = forms.TypedMultipleChoiceField(label=_("touchpoints"), required=False, coerce=int)
+    range = forms.ChoiceField(label=_("period"), choices=RANGES.items(), required=False)
+    since = forms.DateField(label=_("from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    interval = forms.ChoiceField(
+        label=_("interval"),
+        choices=[("day", _("day")), ("week", _("week")), ("month", _("month"))],
+        required=False,
+    )
+
+    def __init__(self, data: QueryDict, *, today: date | None = None):
+        super().__init__(data)
+        self.today = today or timezone.localdate()
+        touchpoints = [(touchpoint.pk, touchpoint.name) for touchpoint in Touchpoint.objects.order_by("name")]
+        self.fields["touchpoint"].choices = [*touchpoints, (NO_TOUCHPOINT, _("link and widget"))]
+        self.properties = self._properties(data)
+
+    def _properties(self, data: QueryDict) -> tuple[tuple[str, str], ...]:
+        chosen = []
+        for key, values in data.lists():
+            if not key.startswith(PROPERTY_PREFIX):
+                continue
+            name = key.removeprefix(PROPERTY_PREFIX)
+            for value in values:
+                if value:
+                    chosen.append((name, value))
+        return tuple(sorted(chosen))
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("survey"):
+            data["survey"] = Survey.objects.order_by("-active", "name").first()
+        if data["survey"] is None:
+            raise ValidationError(_("There is no survey yet."), code="no_survey")
+        data["since"], data["until"] = self._period(data)
+        data["interval"] = data.get("interval") or (
+            "day" if (data["until"] - data["since"]).days < 45 else "week"
+        )
+        if len(self.properties) > MAX_PROPERTY_FILTERS:
+            raise ValidationError(
+                _("At most %(limit)d property filters."), params={"limit": MAX_PROPERTY_FILTERS}
+            )
+        for name, value in self.properties:
+            if not PROPERTY_NAME.fullmatch(name):
+                raise ValidationError(_("“%(name)s” is not a property name."), params={"name": name[:80]})
+            if len(value) > PROPERTY_VALUE_MAX_LENGTH or "\x00" in value:
+                raise ValidationError(_("The value of “%(name)s” cannot be searched."), params={"name": name})
+        return data
+
+    def _period(self, data: dict) -> tuple[date, date]:
+        today, chosen = self.today, data.get("range")
+        since, until = data.get("since"), data.get("until")
+        if chosen == "30d" or (not chosen and not (since or until)):
+            return today - timedelta(days=29), today
+        if chosen == "90d":
+            return today - timedelta(days=89), today
+        if chosen == "12m":
+            return today - timedelta(days=364), today
+        if chosen == "ytd":
+            return today.replace(month=1, day=1), today
+        until = until or today
+        since = since or until - timedelta(days=29)
+        if since > until:
+            raise ValidationError(_("The period must end after it starts."), code="period")
+        if (until - since).days > 3660:
+            raise ValidationError(_("A period can be at most ten years long."), code="period")
+        return since, until
+
+    def filters(self) -> Filters:
+        data = self.cleaned_data
+        return Filters(
+            survey=data["survey"],
+            since=data["since"],
+            until=data["until"],
+            touchpoints=tuple(sorted(set(data.get("touchpoint") or ()))),
+            properties=self.properties,
+        )
