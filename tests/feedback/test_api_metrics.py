@@ -133,6 +133,10 @@ def test_touchpoints_filter_and_the_response_rate(client, token):
         ({"since": "2026-13-01"}, "since"),
         ({"since": "2026-11-20", "until": "2026-11-01"}, "non_field_errors"),
         ({"property.bad name": "x"}, "non_field_errors"),
+        ({"property.isnull": "x"}, "non_field_errors"),
+        ({"property.plan__contains": "x"}, "non_field_errors"),
+        ({"property.contains": "x"}, "non_field_errors"),
+        ({"property.0": "x"}, "non_field_errors"),
         ({"touchpoint": "abc"}, "touchpoint"),
     ],
 )
