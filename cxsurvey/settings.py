@@ -4,6 +4,7 @@ Defaults are the embedded set-up: SQLite in the project folder, mail printed to
 the console, no Redis, no broker. Production is the same file with variables set.
 """
 
+from importlib.util import find_spec
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -86,6 +87,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", "locmem://")}
 
+# The back office signs in through the admin; the dashboards send anonymous visitors there.
+LOGIN_URL = "admin:login"
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -102,7 +106,13 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    # plotly.js from the pinned plotly package, served by the app itself as plotly/plotly.min.js
+    # (no CDN). collectstatic also copies the package's other public data: its Jupyter bundle
+    # (5 MB) and sample data sets. find_spec gives plotly.__file__ without importing plotly.
+    ("plotly", Path(find_spec("plotly").origin).resolve().parent / "package_data"),
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -1,9 +1,10 @@
 from django.urls import path
 
-from feedback import api
+from feedback import api, views
 
 app_name = "feedback"
 
 urlpatterns = [
     path("api/v1/metrics/", api.metrics, name="api_metrics"),
+    path("dashboard/", views.dashboard, name="dashboard"),
 ]

@@ -1,0 +1,400 @@
+"""The dashboard's charts as plotly figures, and the rows of their data tables.
+
+The figures are built here and handed to plotly.js in the page as JSON. The same rows feed a
+chart and its table alternative, so both always show the same numbers. Nothing here queries the
+database: everything comes from a built ``Dashboard``. Numbers are formatted here for hover
+texts with the active language's separators, rounded as the page's templates round them.
+"""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import plotly.graph_objects as go
+from django.template.defaultfilters import floatformat
+from django.utils.formats import date_format, get_format
+from django.utils.text import capfirst, slugify
+from django.utils.translation import get_language, gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
+
+from feedback.dashboard import Dashboard
+from feedback.metrics import Summary, summarise
+from surveys.scales import LANGUAGES, SCALES
+
+METRIC_NAMES = {"nps": "NPS", "csat": "CSAT", "ces": "CES"}
+METRIC_UNITS = {"nps": "", "csat": " %", "ces": ""}
+# NPS in whole points, CSAT to a tenth of a percent, the CES mean to two places: the
+# precision the intervals can carry, and the same everywhere on the page.
+DECIMALS = {"nps": 0, "csat": 1, "ces": 2}
+# Where each metric's axis runs: the whole possible range, so that lines are comparable.
+METRIC_RANGES = {"nps": [-100, 100], "csat": [0, 100], "ces": [1, 7]}
+METRIC_TICKS = {"nps": 50, "csat": 20, "ces": 1}
+# (singular, plural) per category code; CSAT and CES share "neutral".
+CATEGORY_NAMES = {
+    "detractor": (_("detractor"), _("detractors")),
+    "passive": (_("passive"), _("passives")),
+    "promoter": (_("promoter"), _("promoters")),
+    "dissatisfied": (pgettext_lazy("category", "dissatisfied"), pgettext_lazy("categories", "dissatisfied")),
+    "satisfied": (pgettext_lazy("category", "satisfied"), pgettext_lazy("categories", "satisfied")),
+    "difficult": (pgettext_lazy("category", "difficult"), pgettext_lazy("categories", "difficult")),
+    "easy": (pgettext_lazy("category", "easy"), pgettext_lazy("categories", "easy")),
+    "neutral": (pgettext_lazy("category", "neutral"), pgettext_lazy("categories", "neutral")),
+}
+# Worst, middle, best category. Each keeps 3:1 against white (WCAG 1.4.11), and red and
+# green differ in lightness too, so that they stay apart without colour vision.
+CATEGORY_COLOURS = ("#d64541", "#8a8f98", "#146c43")
+METRIC_COLOUR = "#2456a6"
+BAND_COLOUR = "rgba(36, 86, 166, 0.18)"
+TEXT_COLOUR = "#1d2330"
+GRID_COLOUR = "#e3e6ec"
+FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
+MAX_TICKS = 12
+
+
+@dataclass(frozen=True)
+class CategoryFigure:
+    code: str
+    label: str
+    colour: str
+    count: int
+    share: float | None  # % of the responses; None without responses
+
+
+@dataclass(frozen=True)
+class BucketRow:
+    """One bucket of the series; buckets without responses are included, with n = 0."""
+
+    start: date
+    label: str  # in full, for tables and hover
+    tick: str  # short, for the axis
+    summary: Summary
+    categories: list[CategoryFigure]
+
+    @property
+    def value_text(self) -> str:
+        return metric_text(self.summary.kind, self.summary.value)
+
+    @property
+    def interval_text(self) -> str:
+        return interval_text(self.summary.kind, self.summary.interval)
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    score: int
+    label: str  # the scale's wording of that point, where it has one
+    category: CategoryFigure
+    share: float | None
+
+
+def number(value: float | None, decimals: int = 0, *, signed: bool = False) -> str:
+    """``value`` rounded half up as the templates' floatformat does, in the active language; "–" for None."""
+    if value is None:
+        return "–"
+    text = str(floatformat(value, f"{decimals}g"))
+    return f"+{text}" if signed and text.lstrip("0,.") and value > 0 else text
+
+
+def metric_text(kind: str, value: float | None) -> str:
+    return f"{number(value, DECIMALS[kind])}{METRIC_UNITS[kind]}" if value is not None else gettext("no data")
+
+
+def interval_text(kind: str, interval: tuple[float, float] | None) -> str:
+    if interval is None:
+        return "–"
+    low, high = (number(bound, DECIMALS[kind]) for bound in interval)
+    return gettext("%(low)s to %(high)s") % {"low": low, "high": high}
+
+
+def category_figures(summary: Summary) -> list[CategoryFigure]:
+    """The categories in scale order (worst first) with counts, shares and colours."""
+    return [
+        CategoryFigure(
+            code=code,
+            label=str(capfirst(CATEGORY_NAMES[code][1])),
+            colour=colour,
+            count=count,
+            share=summary.share(code),
+        )
+        for (code, count), colour in zip(summary.categories, CATEGORY_COLOURS, strict=True)
+    ]
+
+
+def category_label(code: str) -> str:
+    return str(capfirst(CATEGORY_NAMES[code][0]))
+
+
+def category_index(response) -> int:
+    """0 for the scale's worst category, 1 for the middle one, 2 for the best: the colour's place."""
+    return [category.code for category in SCALES[response.kind].categories].index(response.category)
+
+
+def series_rows(dashboard: Dashboard) -> list[BucketRow]:
+    """Every bucket of the period in order, those without responses as n = 0 ("no data")."""
+    kind = dashboard.filters.survey.kind
+    known = {bucket.start: bucket.summary for bucket in dashboard.series}
+    rows = []
+    for start in _bucket_starts(dashboard.filters.since, dashboard.filters.until, dashboard.interval):
+        summary = known.get(start) or summarise(kind, {})
+        label, tick = _bucket_labels(start, dashboard.interval)
+        rows.append(
+            BucketRow(
+                start=start, label=label, tick=tick, summary=summary, categories=category_figures(summary)
+            )
+        )
+    return rows
+
+
+def score_rows(dashboard: Dashboard) -> list[ScoreRow]:
+    """Every point of the scale, lowest first, with its responses over the whole period."""
+    scale = dashboard.filters.survey.scale
+    labels = scale.point_labels(_scale_language())
+    total = dashboard.summary.n
+    rows = []
+    for score in scale.points:
+        count = dashboard.histogram.get(score, 0)
+        code = scale.category(score)
+        index = [category.code for category in scale.categories].index(code)
+        category = CategoryFigure(
+            code=code,
+            label=str(capfirst(CATEGORY_NAMES[code][1])),
+            colour=CATEGORY_COLOURS[index],
+            count=count,
+            share=None,
+        )
+        rows.append(
+            ScoreRow(
+                score=score,
+                label=labels.get(score, ""),
+                category=category,
+                share=100 * count / total if total else None,
+            )
+        )
+    return rows
+
+
+def over_time(dashboard: Dashboard, rows: list[BucketRow]) -> dict:
+    """Both views of the series chart ("share" and "count") and plotly's config."""
+    return {
+        "figures": {
+            view: _over_time_figure(dashboard, rows, view).to_plotly_json() for view in ("share", "count")
+        },
+        "config": _config(dashboard, "over-time"),
+    }
+
+
+def distribution(dashboard: Dashboard, rows: list[ScoreRow]) -> dict:
+    """The score histogram, one trace per category so that the legend names the colours."""
+    kind = dashboard.filters.survey.kind
+    figure = go.Figure(layout=_layout(height=300))
+    for code in dict.fromkeys(row.category.code for row in rows):
+        points = [row for row in rows if row.category.code == code]
+        figure.add_bar(
+            name=points[0].category.label,
+            x=[str(row.score) for row in points],
+            y=[row.category.count for row in points],
+            marker={"color": points[0].category.colour, "line": {"color": "#ffffff", "width": 1}},
+            customdata=[_score_hover(row) for row in points],
+            hovertemplate="%{customdata}<extra></extra>",
+        )
+    scale = SCALES[kind]
+    figure.update_layout(
+        bargap=0.15,
+        xaxis={
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": [str(score) for score in scale.points],
+            "title": {"text": gettext("score")},
+        },
+        yaxis={"title": {"text": gettext("responses")}, "gridcolor": GRID_COLOUR},
+    )
+    return {"figures": {"count": figure.to_plotly_json()}, "config": _config(dashboard, "distribution")}
+
+
+def _over_time_figure(dashboard: Dashboard, rows: list[BucketRow], view: str) -> go.Figure:
+    kind = dashboard.filters.survey.kind
+    x = [row.label for row in rows]
+    small = [row.summary.small_sample for row in rows]
+    figure = go.Figure(layout=_layout(height=380))
+    for index, (code, _count) in enumerate(rows[0].summary.categories):
+        figures = [row.categories[index] for row in rows]
+        figure.add_bar(
+            name=figures[0].label,
+            x=x,
+            y=[(item.share if view == "share" else item.count) if item.count else None for item in figures],
+            marker={
+                "color": figures[0].colour,
+                # Small samples are lighter and hatched: shown, but visibly less certain.
+                "opacity": [0.45 if is_small else 1 for is_small in small],
+                "pattern": {
+                    "shape": ["/" if is_small else "" for is_small in small],
+                    "fillmode": "overlay",  # stripes over the colour, not instead of it
+                    "fgcolor": "#ffffff",
+                    "size": 7,
+                    "solidity": 0.35,
+                },
+                "line": {"color": "#ffffff", "width": 1},
+            },
+            customdata=[
+                f"{item.label}: {number(item.share)} % ({number(item.count)})" if item.count else ""
+                for item in figures
+            ],
+            hovertemplate="%{customdata}<extra></extra>",
+            legendgroup=code,
+        )
+    values = [row.summary.value for row in rows]
+    lows = [row.summary.interval[0] if row.summary.interval else None for row in rows]
+    highs = [row.summary.interval[1] if row.summary.interval else None for row in rows]
+    band = {
+        "x": x,
+        "yaxis": "y2",
+        "mode": "lines",
+        "line": {"width": 0},
+        "hoverinfo": "skip",
+        "showlegend": False,
+    }
+    figure.add_scatter(y=highs, **band)
+    figure.add_scatter(
+        y=lows,
+        fill="tonexty",
+        fillcolor=BAND_COLOUR,
+        name=gettext("95 % interval"),
+        **{**band, "showlegend": True},
+    )
+    figure.add_scatter(
+        name=METRIC_NAMES[kind],
+        x=x,
+        y=values,
+        yaxis="y2",
+        mode="lines+markers",
+        line={"color": METRIC_COLOUR, "width": 2.5},
+        marker={
+            "color": METRIC_COLOUR,
+            "size": 7,
+            "symbol": ["circle-open" if is_small else "circle" for is_small in small],
+        },
+        customdata=[_bucket_hover(kind, row) for row in rows],
+        hovertemplate="%{customdata}<extra></extra>",
+    )
+    figure.update_layout(
+        barmode="stack",
+        hovermode="x unified",
+        xaxis={
+            "type": "category",
+            "tickmode": "array",
+            "tickvals": x[:: _tick_step(len(x))],
+            "ticktext": [row.tick for row in rows][:: _tick_step(len(x))],
+        },
+        yaxis={
+            "title": {"text": gettext("% of responses") if view == "share" else gettext("responses")},
+            "range": [0, 100] if view == "share" else None,
+            "gridcolor": GRID_COLOUR,
+        },
+        yaxis2={
+            "title": {"text": METRIC_NAMES[kind]},
+            "automargin": True,
+            "fixedrange": True,
+            "overlaying": "y",
+            "side": "right",
+            "range": METRIC_RANGES[kind],
+            "dtick": METRIC_TICKS[kind],
+            "showgrid": False,
+            "zeroline": kind == "nps",
+        },
+    )
+    return figure
+
+
+def _layout(*, height: int) -> dict:
+    return {
+        "template": "none",
+        "height": height,
+        "margin": {"l": 56, "r": 56, "t": 40, "b": 16},
+        "font": {"family": FONT, "size": 13, "color": TEXT_COLOUR},
+        "paper_bgcolor": "#ffffff",
+        "plot_bgcolor": "#ffffff",
+        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+        # Fixed axes: dragging a finger over a chart on a tablet scrolls the page, it does not zoom.
+        "xaxis": {"automargin": True, "fixedrange": True},
+        "yaxis": {"automargin": True, "fixedrange": True},
+        # Decimal and thousands separators of the page's language.
+        "separators": f"{get_format('DECIMAL_SEPARATOR')}{get_format('THOUSAND_SEPARATOR')}",
+    }
+
+
+def _config(dashboard: Dashboard, chart: str) -> dict:
+    """plotly.js options: only the PNG download in the mode bar, named after survey, chart and period."""
+    filters = dashboard.filters
+    filename = (
+        f"{slugify(filters.survey.name) or filters.survey.kind}-{chart}-{filters.since}-{filters.until}"
+    )
+    config = {
+        "displaylogo": False,
+        "displayModeBar": True,  # touch screens have no hover to reveal it
+        "modeBarButtons": [["toImage"]],
+        "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2},
+        "responsive": True,
+    }
+    language = get_language() or "en"
+    if not language.startswith("en"):
+        download = gettext("Download plot as a PNG image")
+        config["locale"] = language
+        config["locales"] = {language: {"dictionary": {"Download plot as a png": download}}}
+    return config
+
+
+def _bucket_hover(kind: str, row: BucketRow) -> str:
+    summary = row.summary
+    if not summary.n:
+        return gettext("no responses")
+    text = gettext("%(metric)s %(value)s (95 %% interval %(interval)s), n = %(n)s") % {
+        "metric": METRIC_NAMES[kind],
+        "value": metric_text(kind, summary.value),
+        "interval": interval_text(kind, summary.interval),
+        "n": number(summary.n),
+    }
+    if summary.small_sample:
+        text += " · " + gettext("small sample")
+    return text
+
+
+def _score_hover(row: ScoreRow) -> str:
+    label = f" ({row.label})" if row.label else ""
+    return gettext("Score %(score)s%(label)s: %(count)s responses (%(share)s %%)") % {
+        "score": row.score,
+        "label": label,
+        "count": number(row.category.count),
+        "share": number(row.share),
+    }
+
+
+def _bucket_starts(since: date, until: date, interval: str) -> list[date]:
+    """The first day of every day, ISO week (Monday) or month that the period touches."""
+    if interval == "day":
+        return [since + timedelta(days=offset) for offset in range((until - since).days + 1)]
+    if interval == "week":
+        start = since - timedelta(days=since.weekday())
+        return [start + timedelta(weeks=offset) for offset in range((until - start).days // 7 + 1)]
+    starts, month = [], since.replace(day=1)
+    while month <= until:
+        starts.append(month)
+        month = (month + timedelta(days=32)).replace(day=1)
+    return starts
+
+
+def _bucket_labels(start: date, interval: str) -> tuple[str, str]:
+    if interval == "month":
+        return date_format(start, "YEAR_MONTH_FORMAT"), date_format(start, "M Y")
+    tick = date_format(start, "MONTH_DAY_FORMAT")
+    if interval == "week":
+        return gettext("week of %(date)s") % {"date": date_format(start, "DATE_FORMAT")}, tick
+    return date_format(start, "DATE_FORMAT"), tick
+
+
+def _tick_step(buckets: int) -> int:
+    """Every n-th bucket gets an axis label, so that at most MAX_TICKS labels share the axis."""
+    return max(1, -(-buckets // MAX_TICKS))
+
+
+def _scale_language() -> str:
+    language = (get_language() or "en")[:2]
+    return language if language in LANGUAGES else "en"

@@ -1,0 +1,288 @@
+"""The CX manager's dashboard: where the metric stands, where it is going, where it hurts."""
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from django import forms
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
+from django.core.validators import RegexValidator
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import render
+from django.utils.text import capfirst
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET
+
+from feedback import charts
+from feedback.counts import NO_TOUCHPOINT, Filters
+from feedback.dashboard import Dashboard, Segment, build_dashboard
+from feedback.forms import PROPERTY_PREFIX, RANGES, DashboardFilterForm, is_plain_key
+from surveys.collect import PROPERTY_NAME, PROPERTY_VALUE_MAX_LENGTH
+from surveys.models import Response, Survey
+
+# plotly.js styles its SVG inline and injects a stylesheet; it needs no eval and no other origin.
+DASHBOARD_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+PROPERTY_SAMPLE = 2000  # newest responses read to offer property names and values
+PROPERTY_NAMES_OFFERED = 10
+PROPERTY_VALUES_OFFERED = 20
+BREAKDOWN_ROWS_SHOWN = 25  # the biggest problems; a breakdown by a free-text property can be long
+
+
+def can_read_feedback(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Whether a signed-in user may read dashboards: active staff allowed to view responses."""
+    return user.is_active and user.is_staff and user.has_perm("surveys.view_response")
+
+
+class DashboardPageForm(DashboardFilterForm):
+    """The metrics filters plus the page's own choice: the property to break the metric down by."""
+
+    breakdown = forms.CharField(
+        label=_("breakdown by property"),
+        required=False,
+        max_length=64,
+        validators=[RegexValidator(PROPERTY_NAME, _("“%(value)s” is not a property name."))],
+    )
+
+    def clean_breakdown(self) -> str:
+        name = self.cleaned_data["breakdown"]
+        if name and not is_plain_key(name):
+            raise forms.ValidationError(_("“%(value)s” is not a property name."), params={"value": name})
+        return name
+
+
+@staff_member_required  # anonymous and non-staff users go to the admin login, as in the back office
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    if not can_read_feedback(request.user):
+        raise PermissionDenied
+    form = DashboardPageForm(request.GET)
+    if form.is_valid():
+        context, status = _dashboard_context(form), 200
+    else:
+        # A new installation without surveys is a state to explain, not a bad request.
+        status = 200 if form.has_error(NON_FIELD_ERRORS, "no_survey") else 400
+        context = {
+            "form": form,
+            "controls": _controls(form, form.cleaned_data.get("survey")),
+            "no_survey": status == 200,
+        }
+    response = render(request, "feedback/dashboard.html", context, status=status)
+    response["Content-Security-Policy"] = DASHBOARD_CSP
+    return response
+
+
+def _dashboard_context(form: DashboardPageForm) -> dict:
+    filters = form.filters()
+    board = build_dashboard(
+        filters, interval=form.cleaned_data["interval"], breakdown_property=form.cleaned_data["breakdown"]
+    )
+    series, scores = charts.series_rows(board), charts.score_rows(board)
+    return {
+        "form": form,
+        "controls": _controls(form, filters.survey, filters),
+        "dashboard": board,
+        "filters": filters,
+        "previous_period": filters.previous(),
+        "metric_name": charts.METRIC_NAMES[filters.survey.kind],
+        "headline": _headline(board),
+        "series_rows": series,
+        "score_rows": scores,
+        "over_time": charts.over_time(board, series),
+        "distribution": charts.distribution(board, scores),
+        "by_touchpoint": _segment_rows(board, board.by_touchpoint),
+        "by_property": _segment_rows(board, board.by_property),
+        "verbatims": [
+            (response, charts.category_label(response.category), charts.category_index(response))
+            for response in board.latest_verbatims
+        ],
+        "filter_query": _filter_query(form, filters).urlencode(),
+    }
+
+
+@dataclass(frozen=True)
+class Headline:
+    value: str  # the metric, or "no data"
+    interval: str
+    n: int
+    small_sample: bool
+    detail: str  # CSAT's mean score, CES's share of easy answers
+    previous_value: str
+    change: str | None  # signed, None when either period has no data
+    significance: str
+    significant: bool | None
+    response_rate: float | None  # in %
+    categories: list[charts.CategoryFigure]
+
+
+def _headline(board: Dashboard) -> Headline:
+    kind, summary, change = board.filters.survey.kind, board.summary, board.change
+    detail = ""
+    if kind == "csat" and summary.mean is not None:
+        detail = gettext("mean score %(mean)s") % {"mean": charts.number(summary.mean, 2)}
+    elif kind == "ces" and summary.easy_share is not None:
+        detail = gettext("%(share)s %% easy") % {"share": charts.number(summary.easy_share)}
+    if change.delta is None:
+        significance = gettext("no comparison: a period without responses")
+    elif change.significant is None:
+        significance = gettext("cannot be tested: the scores do not vary")
+    else:
+        significance = gettext("significant (95 %)") if change.significant else gettext("not significant")
+    return Headline(
+        value=charts.metric_text(kind, summary.value),
+        interval=charts.interval_text(kind, summary.interval),
+        n=summary.n,
+        small_sample=summary.small_sample,
+        detail=detail,
+        previous_value=charts.metric_text(kind, board.previous.value),
+        change=None
+        if change.delta is None
+        else charts.number(change.delta, charts.DECIMALS[kind], signed=True),
+        significance=significance,
+        significant=change.significant,
+        response_rate=None if board.response_rate is None else 100 * board.response_rate,
+        categories=charts.category_figures(summary),
+    )
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    label: str
+    value: str
+    interval: str
+    n: int
+    share: str  # of all responses, in %
+    difference: str  # from the overall figure, signed
+    below: bool  # worse than overall
+    small_sample: bool
+
+
+def _segment_rows(board: Dashboard, segments: list[Segment]) -> list[SegmentRow]:
+    """The breakdown's first rows, in build_dashboard's order: the biggest problem first."""
+    kind = board.filters.survey.kind
+    return [
+        SegmentRow(
+            label=capfirst(gettext("link and widget")) if segment.key == NO_TOUCHPOINT else segment.label,
+            value=charts.metric_text(kind, segment.summary.value),
+            interval=charts.interval_text(kind, segment.summary.interval),
+            n=segment.summary.n,
+            share=charts.number(100 * segment.share),
+            difference=charts.number(segment.difference, charts.DECIMALS[kind], signed=True),
+            below=segment.difference is not None and segment.difference < 0,
+            small_sample=segment.summary.small_sample,
+        )
+        for segment in segments[:BREAKDOWN_ROWS_SHOWN]
+    ]
+
+
+def property_choices(survey: Survey) -> dict[str, list[str]]:
+    """Property names in the survey's newest responses, most common first, each with its most
+    frequent values in alphabetical order: the menus of the property filters and the breakdown.
+
+    This reads the properties of the newest PROPERTY_SAMPLE responses into Python, one indexed
+    query, only to offer choices and never for a number (a grouped ``jsonb_object_keys`` query would
+    do on PostgreSQL, but not on SQLite). Names whose values never repeat (order numbers) are left
+    out, as no value of theirs selects more than one response; so are values that are not text.
+    """
+    rows = (
+        Response.objects.filter(survey=survey)
+        .order_by("-created_at")
+        .values_list("contact_properties", "event_properties")[:PROPERTY_SAMPLE]
+    )
+    values: dict[str, Counter] = defaultdict(Counter)
+    for contact, event in rows:
+        # The event's property wins over the contact's of the same name, as in the filters.
+        merged = {
+            **(contact if isinstance(contact, dict) else {}),
+            **(event if isinstance(event, dict) else {}),
+        }
+        for name, value in merged.items():
+            if (
+                isinstance(value, str)
+                and 0 < len(value) <= PROPERTY_VALUE_MAX_LENGTH
+                and PROPERTY_NAME.fullmatch(name)
+            ):
+                values[name][value] += 1
+    repeated = {name: counter for name, counter in values.items() if counter.most_common(1)[0][1] > 1}
+    names = sorted(repeated, key=lambda name: (-repeated[name].total(), name))[:PROPERTY_NAMES_OFFERED]
+    return {
+        name: sorted(value for value, _ in repeated[name].most_common(PROPERTY_VALUES_OFFERED))
+        for name in names
+    }
+
+
+@dataclass(frozen=True)
+class Option:
+    value: str
+    label: str
+    selected: bool
+
+
+def _controls(form: DashboardPageForm, survey: Survey | None, filters: Filters | None = None) -> dict:
+    """The filter form's fields and choices, showing what the URL asked for (or, if valid, what applies)."""
+    data = form.data
+    chosen_range = _chosen_range(form)
+    since = filters.since.isoformat() if filters else data.get("since", "")
+    until = filters.until.isoformat() if filters else data.get("until", "")
+    interval = form.cleaned_data.get("interval") if filters else data.get("interval", "")
+    chosen_touchpoints = set(data.getlist("touchpoint"))
+    touchpoints = dict(form.fields["touchpoint"].choices)
+    offered = list(survey.touchpoints.order_by("name").values_list("pk", "name")) if survey else []
+    # Chosen touchpoints of another survey stay visible, so that they can be unticked.
+    offered += [(key, name) for key, name in touchpoints.items() if str(key) in chosen_touchpoints]
+    offered.append((NO_TOUCHPOINT, touchpoints[NO_TOUCHPOINT]))
+    properties = property_choices(survey) if survey else {}
+    chosen_properties = dict(reversed(form.properties))
+    for name, value in chosen_properties.items():
+        if value not in properties.setdefault(name, []):
+            properties[name] = sorted([*properties[name], value])
+    breakdown = data.get("breakdown", "")
+    return {
+        "surveys": [
+            Option(str(pk), name, survey is not None and pk == survey.pk)
+            for pk, name in Survey.objects.order_by("-active", "name").values_list("pk", "name")
+        ],
+        "ranges": [Option(key, label, key == chosen_range) for key, label in RANGES.items()],
+        "since": since,
+        "until": until,
+        "intervals": [Option(key, label, key == interval) for key, label in form.fields["interval"].choices],
+        "touchpoints": [
+            Option(str(key), name, str(key) in chosen_touchpoints) for key, name in dict(offered).items()
+        ],
+        "properties": [
+            (
+                PROPERTY_PREFIX + name,
+                name,
+                [Option(value, value, chosen_properties.get(name) == value) for value in values],
+            )
+            for name, values in properties.items()
+        ],
+        "breakdowns": [
+            Option(name, name, name == breakdown) for name in sorted({*properties, breakdown} - {""})
+        ],
+    }
+
+
+def _chosen_range(form: DashboardPageForm) -> str:
+    """The period choice in effect: the URL's, "custom" for bare dates, else the default 30 days."""
+    data = form.data
+    return data.get("range") or ("custom" if data.get("since") or data.get("until") else "30d")
+
+
+def _filter_query(form: DashboardPageForm, filters: Filters) -> QueryDict:
+    """The filters as URL parameters, for the verbatim explorer; a chosen range stays a range."""
+    query = QueryDict(mutable=True)
+    query["survey"] = str(filters.survey.pk)
+    query.setlist("touchpoint", [str(touchpoint) for touchpoint in filters.touchpoints])
+    if (chosen := _chosen_range(form)) != "custom":
+        query["range"] = chosen
+    else:
+        query["since"], query["until"] = filters.since.isoformat(), filters.until.isoformat()
+    for name, value in filters.properties:
+        query.appendlist(PROPERTY_PREFIX + name, value)
+    return query

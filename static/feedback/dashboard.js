@@ -1,0 +1,82 @@
+/* The dashboard's charts and small conveniences of its filter form.
+
+   The figures come ready from the server as JSON blocks (<script type="application/json">);
+   this file only hands them to plotly.js, switches the over-time chart between shares and
+   counts, and keeps the filter URL short. Without it the page still works: the tables hold
+   the same numbers and the form submits as it is. */
+(function () {
+  "use strict";
+
+  var payloads = new WeakMap();
+
+  function draw(chart, view, first) {
+    var payload = payloads.get(chart);
+    var figure = payload.figures[view];
+    chart.dataset.view = view;
+    var render = first ? Plotly.newPlot : Plotly.react;
+    return render(chart, figure.data, figure.layout, payload.config);
+  }
+
+  function setUpCharts() {
+    if (!window.Plotly) {
+      return;
+    }
+    document.querySelectorAll(".chart[data-figures]").forEach(function (chart) {
+      var block = document.getElementById(chart.dataset.figures);
+      var payload = JSON.parse(block.textContent);
+      payloads.set(chart, payload);
+      draw(chart, Object.keys(payload.figures)[0], true);
+    });
+    document.querySelectorAll("[data-toggle-chart]").forEach(function (button) {
+      var chart = document.getElementById(button.dataset.toggleChart);
+      if (!chart || !payloads.has(chart)) {
+        return;
+      }
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var showCounts = chart.dataset.view !== "count";
+        draw(chart, showCounts ? "count" : "share", false);
+        button.textContent = showCounts ? button.dataset.labelShare : button.dataset.labelCount;
+      });
+    });
+  }
+
+  function setUpFilters() {
+    var form = document.getElementById("filters");
+    if (!form) {
+      return;
+    }
+    var range = form.elements.range;
+    form.querySelectorAll("[data-custom-date]").forEach(function (input) {
+      input.addEventListener("change", function () {
+        range.value = "custom";
+      });
+    });
+    // Touchpoints belong to one survey: those ticked for the old one would match nothing.
+    form.elements.survey.addEventListener("change", function () {
+      form.querySelectorAll("input[name=touchpoint]").forEach(function (box) {
+        if (box.value !== "0") {
+          box.checked = false;
+        }
+      });
+    });
+    // A short, shareable URL: no empty fields, and no dates that a preset period ignores.
+    form.addEventListener("submit", function () {
+      Array.prototype.forEach.call(form.elements, function (field) {
+        var ignoredDate = field.hasAttribute("data-custom-date") && range.value !== "custom";
+        if (field.name && (field.value === "" || ignoredDate)) {
+          field.disabled = true;
+        }
+      });
+    });
+    // Back to this page from the next one: the browser may restore it with those fields disabled.
+    window.addEventListener("pageshow", function () {
+      Array.prototype.forEach.call(form.elements, function (field) {
+        field.disabled = false;
+      });
+    });
+  }
+
+  setUpFilters();
+  setUpCharts();
+})();

@@ -1,0 +1,153 @@
+"""The dashboard in a real browser: demo data, plotly charts, filters, and the API's numbers."""
+
+import io
+import json
+import urllib.request
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from feedback.api import summary_json
+from feedback.counts import Filters
+from feedback.dashboard import build_dashboard
+from surveys.models import Survey
+from tests.factories import make_api_token
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DECIMALS = {"nps": 0, "csat": 1, "ces": 2}
+UNITS = {"nps": "", "csat": " %", "ces": ""}
+
+
+@pytest.fixture
+def demo(live_server):
+    call_command("seed_demo", contacts=300, responses=1500, stdout=io.StringIO())
+
+
+def log_in(page, live_server):
+    page.goto(f"{live_server.url}/admin/login/?next=/dashboard/")
+    page.fill("#id_username", "demo")
+    page.fill("#id_password", "cxsurvey-demo")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live_server.url}/dashboard/")
+    page.errors.clear()  # the admin's login page asks for a favicon.ico it does not have
+
+
+def demo_user():
+    return get_user_model().objects.get(username="demo")
+
+
+def displayed(kind: str, value: float, separator: str = ".") -> str:
+    """The metric as the page rounds it: half up, to the kind's decimals."""
+    places = Decimal(1).scaleb(-DECIMALS[kind])
+    text = str(Decimal(repr(value)).quantize(places, rounding=ROUND_HALF_UP)).replace(".", separator)
+    return text + UNITS[kind]
+
+
+def api_metrics(live_server, token: str, query: str) -> dict:
+    request = urllib.request.Request(
+        f"{live_server.url}/api/v1/metrics/?{query}", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request) as answer:
+        return json.load(answer)
+
+
+def charts_drawn(page) -> None:
+    expect(page.locator(".js-plotly-plot")).to_have_count(2)
+    expect(page.locator("#over-time-chart svg.main-svg").first).to_be_visible()
+    expect(page.locator("#distribution-chart svg.main-svg").first).to_be_visible()
+    assert page.locator("#over-time-chart .trace.bars").count() == 3  # one per category
+    assert page.locator("#over-time-chart .scatterlayer .trace").count() == 3  # band edges and line
+
+
+def test_the_dashboard_with_demo_data_follows_its_filters(page, live_server, demo):
+    log_in(page, live_server)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.reload()
+    charts_drawn(page)
+
+    # The default: the first active survey over the last 30 days, as the metrics API computes it.
+    survey = Survey.objects.order_by("-active", "name").first()
+    today = timezone.localdate()
+    expected = build_dashboard(
+        Filters(survey=survey, since=today - timedelta(days=29), until=today), interval="day"
+    )
+    value = summary_json(expected.summary)[survey.kind]
+    expect(page.locator("#headline-value")).to_have_text(displayed(survey.kind, value))
+    expect(page.locator("#headline-n")).to_have_text(f"{expected.summary.n:,}")
+
+    # Another survey, by week, through the form.
+    nps = Survey.objects.get(kind="nps")
+    page.select_option("#f-survey", str(nps.pk))
+    page.select_option("#f-range", "90d")
+    page.select_option("#f-interval", "week")
+    page.click("#filters button[type=submit]")
+    page.wait_for_url("**/dashboard/?*interval=week*")
+    query = urlsplit(page.url).query
+    assert parse_qs(query) == {"survey": [str(nps.pk)], "range": ["90d"], "interval": ["week"]}
+    charts_drawn(page)
+    metrics = api_metrics(live_server, make_api_token(user=demo_user()), query)
+    assert metrics["kind"] == "nps" and metrics["interval"] == "week"
+    expect(page.locator("#headline-value")).to_have_text(displayed("nps", metrics["nps"]))
+    low, high = metrics["ci95"]
+    expect(page.locator("#headline-interval")).to_have_text(
+        f"{displayed('nps', low)} to {displayed('nps', high)}"
+    )
+    expect(page.locator("#headline-n")).to_have_text(f"{metrics['responses']:,}")
+    since = today - timedelta(days=89)
+    weeks = (today - (since - timedelta(days=since.weekday()))).days // 7 + 1
+    expect(page.locator("#over-time-table tbody tr")).to_have_count(weeks)  # every week, with data or not
+    with_data = [bucket for bucket in metrics["series"] if bucket["responses"]]
+    assert page.locator("#over-time-chart .trace.bars .point").count() >= len(with_data)
+
+    # Shares and counts: the bars' axis changes with the toggle.
+    expect(page.locator("#over-time-chart .ytitle")).to_have_text("% of responses")
+    page.click("text=Show counts")
+    expect(page.locator("#over-time-chart .ytitle")).to_have_text("responses")
+    expect(page.locator("button.toggle")).to_have_text("Show percentages")
+
+    # The data table behind the chart, for screen readers and anyone who prefers numbers.
+    page.locator("section:has(#over-time-title) summary").click()
+    expect(page.locator("#over-time-table caption")).to_have_text("NPS over time")
+    expect(page.locator("#over-time-table")).to_be_visible()
+
+    # The PNG download of plotly's mode bar, named after survey, chart and period.
+    with page.expect_download() as download:
+        page.locator("#distribution-chart .modebar-btn").first.click()
+    filename = download.value.suggested_filename
+    assert filename.startswith("nordwind-weiterempfehlung-nps-distribution-") and filename.endswith(".png")
+
+    assert page.errors == []  # includes any refusal by the Content-Security-Policy
+    # Nothing from another origin: plotly.js is the app's own; the PNG is a blob of this page.
+    own = (live_server.url, f"blob:{live_server.url}/")
+    assert [r.url for r in page.requests if not r.url.startswith(own)] == []
+
+
+def test_the_dashboard_in_german_on_a_tablet(browser, live_server, demo):
+    context = browser.new_context(locale="de-DE", viewport={"width": 768, "height": 1024})
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.errors = errors
+    log_in(page, live_server)
+    csat = Survey.objects.get(kind="csat")
+    page.goto(f"{live_server.url}/dashboard/?survey={csat.pk}&range=12m&interval=month&breakdown=plan")
+    charts_drawn(page)
+    assert page.locator("html").get_attribute("lang") == "de"
+    expect(page.locator("label[for=f-survey]")).to_have_text("Umfrage")
+
+    metrics = api_metrics(live_server, make_api_token(user=demo_user()), f"survey={csat.pk}&range=12m")
+    expect(page.locator("#headline-value")).to_have_text(displayed("csat", metrics["csat"], separator=","))
+    expect(page.locator("#property-table tbody tr")).to_have_count(3)  # basic, plus, pro
+
+    # Usable at 768 px: nothing wider than the screen, the panels stacked.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 768
+    assert errors == []
+    context.close()
