@@ -31,3 +31,4 @@ lint: venv
 
 bench: venv
 	DEBUG=true $(BIN)/python bench/dispatch.py
+	DEBUG=true $(BIN)/python bench/dashboard.py
