@@ -26,7 +26,6 @@ import json
 import os
 import queue
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,8 +40,9 @@ from pathlib import Path
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from common import SERVER, free_port, recreate_database, wait_for_port
+
 ROOT = Path(__file__).resolve().parent.parent
-SERVER = "postgres://postgres@127.0.0.1:5432"
 DATABASE = "cxsurvey_bench_dashboard"
 ZONE = "Europe/Berlin"
 BERLIN = ZoneInfo(ZONE)
@@ -139,7 +139,7 @@ def main() -> None:
     }
     os.environ.update(environment)
     sys.path.insert(0, str(ROOT))
-    recreate_database()
+    recreate_database(DATABASE)
     import django
 
     django.setup()
@@ -198,17 +198,6 @@ def measure(port: int, token: str, user, query: dict, with_page: bool) -> dict[s
             lambda: api_get(port, token, {**query, **PROPERTY_FILTER}), runs=RAW_RUNS, warm_ups=1
         ),
     }
-
-
-def recreate_database() -> None:
-    import psycopg2
-
-    connection = psycopg2.connect(f"{SERVER}/postgres")
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {DATABASE}")
-    connection.close()
 
 
 def set_up():
@@ -397,23 +386,6 @@ def build_tally() -> None:
         cursor.execute("VACUUM (ANALYZE) surveys_dailyscore")
     connection.close()
     print(f"  VACUUM (ANALYZE) in {time.perf_counter() - started:.1f} s")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on port {port}")
 
 
 class gunicorn:

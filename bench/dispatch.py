@@ -17,7 +17,6 @@ import http.client
 import json
 import os
 import smtplib
-import socket
 import subprocess
 import sys
 import threading
@@ -25,8 +24,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from common import SERVER, free_port, recreate_database, wait_for_port
+
 ROOT = Path(__file__).resolve().parent.parent
-SERVER = "postgres://postgres@127.0.0.1:5432"
 DATABASE = "cxsurvey_bench"
 BATCH = 1000
 
@@ -52,7 +52,7 @@ def main() -> None:
     }
     os.environ.update(environment)
     sys.path.insert(0, str(ROOT))
-    recreate_database()
+    recreate_database(DATABASE)
     import django
 
     django.setup()
@@ -75,17 +75,6 @@ def main() -> None:
         report("emails by two dispatch processes", two, "emails/s", one, "one process")
 
 
-def recreate_database() -> None:
-    import psycopg2
-
-    connection = psycopg2.connect(f"{SERVER}/postgres")
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {DATABASE}")
-    connection.close()
-
-
 def set_up():
     from django.contrib.auth import get_user_model
 
@@ -98,23 +87,6 @@ def set_up():
         slug="order-delivered", name="Order delivered", survey=survey, send_window=None, recontact_days=0
     )
     return token, touchpoint
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on port {port}")
 
 
 def ingest_through_api(token: str, touchpoint, count: int, environment: dict) -> float:
