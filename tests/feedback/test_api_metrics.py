@@ -3,9 +3,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from surveys.collect import Identity, record_public_answer
-from surveys.models import Response
-from tests.factories import make_api_token, make_contact, make_invitation, make_survey, make_touchpoint
+from tests.factories import (
+    answer_by_link,
+    make_api_token,
+    make_contact,
+    make_invitation,
+    make_survey,
+    make_touchpoint,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -28,16 +33,7 @@ def answer(survey, score, day: date, *, properties=None, touchpoint=None):
     if touchpoint is not None:
         invitation = make_invitation(survey=survey, touchpoint=touchpoint, now=at, contact=make_contact())
         return invitation.record_answer(score=score, comment=None, language="de", now=at)
-    return record_public_answer(
-        survey=survey,
-        channel=Response.Channel.LINK,
-        score=score,
-        comment="",
-        language="de",
-        identity=Identity(),
-        properties=properties or {},
-        now=at,
-    )
+    return answer_by_link(survey, score, at, properties=properties)
 
 
 def test_it_needs_a_token(client):

@@ -14,9 +14,7 @@ from feedback.counts import (
     histograms_by_touchpoint,
     histograms_over_time,
 )
-from surveys.collect import Identity, record_public_answer
-from surveys.models import Response
-from tests.factories import make_contact, make_invitation, make_survey, make_touchpoint
+from tests.factories import answer_by_link, make_contact, make_invitation, make_survey, make_touchpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -35,16 +33,7 @@ def by_email(survey, touchpoint, score, at, *, contact=None, properties=None):
 
 
 def by_link(survey, score, at, properties=None):
-    return record_public_answer(
-        survey=survey,
-        channel=Response.Channel.LINK,
-        score=score,
-        comment="",
-        language="de",
-        identity=Identity(),
-        properties=properties or {},
-        now=at,
-    )
+    return answer_by_link(survey, score, at, properties=properties)
 
 
 @pytest.fixture

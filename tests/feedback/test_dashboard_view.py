@@ -10,9 +10,14 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from feedback.views import can_read_feedback, property_choices
-from surveys.collect import Identity, record_public_answer
-from surveys.models import Response
-from tests.factories import make_contact, make_invitation, make_response, make_survey, make_touchpoint
+from tests.factories import (
+    answer_by_link,
+    make_contact,
+    make_invitation,
+    make_response,
+    make_survey,
+    make_touchpoint,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -40,16 +45,7 @@ def answer(survey, score, day: date, *, properties=None, touchpoint=None, commen
         contact = make_contact(properties=properties or {})
         invitation = make_invitation(survey=survey, touchpoint=touchpoint, now=at, contact=contact)
         return invitation.record_answer(score=score, comment=comment, language="de", now=at)
-    return record_public_answer(
-        survey=survey,
-        channel=Response.Channel.LINK,
-        score=score,
-        comment=comment,
-        language="de",
-        identity=Identity(),
-        properties=properties or {},
-        now=at,
-    )
+    return answer_by_link(survey, score, at, comment=comment, properties=properties)
 
 
 def by_id(html: str, element_id: str) -> str:

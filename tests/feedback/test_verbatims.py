@@ -7,9 +7,8 @@ from django.db import connection
 from feedback import verbatims
 from feedback.counts import Filters
 from feedback.verbatims import VerbatimQuery, find_verbatims, highlighted
-from surveys.collect import Identity, record_public_answer
 from surveys.models import Response
-from tests.factories import make_survey
+from tests.factories import answer_by_link, make_survey
 
 pytestmark = pytest.mark.django_db
 
@@ -28,16 +27,7 @@ def period(survey):
 
 
 def answer(survey, score, comment, *, language="de", hours=0):
-    return record_public_answer(
-        survey=survey,
-        channel=Response.Channel.LINK,
-        score=score,
-        comment=comment,
-        language=language,
-        identity=Identity(),
-        properties={},
-        now=START + timedelta(hours=hours),
-    )
+    return answer_by_link(survey, score, START + timedelta(hours=hours), comment=comment, language=language)
 
 
 def comments(query):

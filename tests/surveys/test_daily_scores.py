@@ -6,9 +6,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import connection
 
-from surveys.collect import Identity, record_public_answer
 from surveys.models import DailyScore, Response
-from tests.factories import make_invitation, make_survey, make_touchpoint
+from tests.factories import answer_by_link, make_invitation, make_survey, make_touchpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -23,16 +22,7 @@ def tally() -> dict[tuple, int]:
 
 
 def answer_link(survey, score, now):
-    return record_public_answer(
-        survey=survey,
-        channel=Response.Channel.LINK,
-        score=score,
-        comment="",
-        language="de",
-        identity=Identity(),
-        properties={},
-        now=now,
-    )
+    return answer_by_link(survey, score, now)
 
 
 def test_an_answer_counts_on_its_local_day():
