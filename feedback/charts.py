@@ -147,7 +147,7 @@ def series_rows(dashboard: Dashboard) -> list[BucketRow]:
 def score_rows(dashboard: Dashboard) -> list[ScoreRow]:
     """Every point of the scale, lowest first, with its responses over the whole period."""
     scale = dashboard.filters.survey.scale
-    labels = scale.point_labels(_scale_language())
+    labels = scale.point_labels(scale_language())
     total = dashboard.summary.n
     rows = []
     for score in scale.points:
@@ -257,6 +257,7 @@ def _over_time_figure(dashboard: Dashboard, rows: list[BucketRow], view: str) ->
         y=lows,
         fill="tonexty",
         fillcolor=BAND_COLOUR,
+        # xgettext:no-python-format
         name=gettext("95 % interval"),
         **{**band, "showlegend": True},
     )
@@ -285,6 +286,7 @@ def _over_time_figure(dashboard: Dashboard, rows: list[BucketRow], view: str) ->
             "ticktext": [row.tick for row in rows][:: _tick_step(len(x))],
         },
         yaxis={
+            # xgettext:no-python-format
             "title": {"text": gettext("% of responses") if view == "share" else gettext("responses")},
             "range": [0, 100] if view == "share" else None,
             "gridcolor": GRID_COLOUR,
@@ -395,6 +397,6 @@ def _tick_step(buckets: int) -> int:
     return max(1, -(-buckets // MAX_TICKS))
 
 
-def _scale_language() -> str:
+def scale_language() -> str:
     language = (get_language() or "en")[:2]
     return language if language in LANGUAGES else "en"

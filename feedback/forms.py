@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from feedback.counts import NO_TOUCHPOINT, Filters
+from feedback.verbatims import VerbatimQuery
 from surveys.collect import PROPERTY_NAME, PROPERTY_VALUE_MAX_LENGTH
 from surveys.models import Survey, Touchpoint
 
@@ -109,4 +110,42 @@ class DashboardFilterForm(forms.Form):
             until=data["until"],
             touchpoints=tuple(sorted(set(data.get("touchpoint") or ()))),
             properties=self.properties,
+        )
+
+
+class VerbatimFilterForm(DashboardFilterForm):
+    """The dashboard's filters plus what narrows the comments: category, score, comment and text."""
+
+    COMMENT_CHOICES = {
+        "with": _("with a comment"),
+        "without": _("without a comment"),
+        "any": _("all answers"),
+    }
+
+    category = forms.CharField(label=_("category"), required=False, max_length=20)
+    score = forms.IntegerField(label=_("score"), required=False)
+    comment = forms.ChoiceField(label=_("answers"), choices=COMMENT_CHOICES.items(), required=False)
+    q = forms.CharField(label=_("search"), required=False, max_length=200)
+
+    def clean(self):
+        data = super().clean()
+        scale = data["survey"].scale
+        if data.get("category") and data["category"] not in {category.code for category in scale.categories}:
+            self.add_error("category", _("This survey has no such category."))
+        if data.get("score") is not None and data["score"] not in scale.points:
+            self.add_error(
+                "score",
+                _("Scores of this survey run from %(low)d to %(high)d.")
+                % {"low": scale.low, "high": scale.high},
+            )
+        return data
+
+    def verbatim_query(self) -> VerbatimQuery:
+        data = self.cleaned_data
+        return VerbatimQuery(
+            filters=self.filters(),
+            text=data["q"],
+            category=data["category"],
+            score=data["score"],
+            with_comment={"with": True, "without": False, "any": None}[data["comment"] or "with"],
         )

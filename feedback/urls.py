@@ -7,4 +7,5 @@ app_name = "feedback"
 urlpatterns = [
     path("api/v1/metrics/", api.metrics, name="api_metrics"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("verbatims/", views.verbatims, name="verbatims"),
 ]

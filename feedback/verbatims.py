@@ -6,6 +6,7 @@ indexes; on SQLite it is a plain substring search. Matches are highlighted
 after the comment is escaped, so a comment can never bring its own markup.
 """
 
+import re
 from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchVector
@@ -79,9 +80,7 @@ def highlighted(response: Response, text: str) -> SafeString:
 
 
 def _mark_substrings(comment: str, text: str) -> str:
-    lowered, needle = comment.lower(), text.lower()
-    parts, position = [], 0
-    while (found := lowered.find(needle, position)) != -1:
-        parts += [comment[position:found], _START, comment[found : found + len(needle)], _STOP]
-        position = found + len(needle)
-    return "".join(parts) + comment[position:]
+    # A regular expression rather than str.lower(): lowering can change a string's length ("İ").
+    return re.sub(
+        re.escape(text), lambda match: f"{_START}{match.group()}{_STOP}", comment, flags=re.IGNORECASE
+    )

@@ -1,16 +1,20 @@
 """The CX manager's dashboard: where the metric stands, where it is going, where it hurts."""
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
 
 from django import forms
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
+from django.core.paginator import Paginator
 from django.core.validators import RegexValidator
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
+from django.utils.safestring import SafeString
 from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -19,18 +23,20 @@ from django.views.decorators.http import require_GET
 from feedback import charts
 from feedback.counts import NO_TOUCHPOINT, Filters
 from feedback.dashboard import Dashboard, Segment, build_dashboard
-from feedback.forms import PROPERTY_PREFIX, RANGES, DashboardFilterForm, is_plain_key
+from feedback.forms import PROPERTY_PREFIX, RANGES, DashboardFilterForm, VerbatimFilterForm, is_plain_key
+from feedback.verbatims import find_verbatims, highlighted
 from surveys.collect import PROPERTY_NAME, PROPERTY_VALUE_MAX_LENGTH
 from surveys.models import Response, Survey
 
 # plotly.js styles its SVG inline and injects a stylesheet; it needs no eval and no other origin.
-DASHBOARD_CSP = (
+PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 PROPERTY_SAMPLE = 2000  # newest responses read to offer property names and values
 PROPERTY_NAMES_OFFERED = 10
 PROPERTY_VALUES_OFFERED = 20
+VERBATIMS_PER_PAGE = 50
 BREAKDOWN_ROWS_SHOWN = 25  # the biggest problems; a breakdown by a free-text property can be long
 
 
@@ -56,25 +62,48 @@ class DashboardPageForm(DashboardFilterForm):
         return name
 
 
-@staff_member_required  # anonymous and non-staff users go to the admin login, as in the back office
-@require_GET
+def feedback_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A page for those who may read feedback: behind the login, GET only, with the pages' CSP."""
+
+    @staff_member_required  # anonymous and non-staff users go to the admin login, as in the back office
+    @require_GET
+    @wraps(view)
+    def page(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not can_read_feedback(request.user):
+            raise PermissionDenied
+        response = view(request, *args, **kwargs)
+        response["Content-Security-Policy"] = PAGE_CSP
+        return response
+
+    return page
+
+
+def _invalid_filters(form: DashboardFilterForm) -> tuple[dict, int]:
+    """The page's context and status for filters that cannot be applied."""
+    # A new installation without surveys is a state to explain, not a bad request.
+    no_survey = form.has_error(NON_FIELD_ERRORS, "no_survey")
+    context = {
+        "form": form,
+        "controls": _controls(form, form.cleaned_data.get("survey")),
+        "no_survey": no_survey,
+    }
+    return context, 200 if no_survey else 400
+
+
+@feedback_page
 def dashboard(request: HttpRequest) -> HttpResponse:
-    if not can_read_feedback(request.user):
-        raise PermissionDenied
     form = DashboardPageForm(request.GET)
-    if form.is_valid():
-        context, status = _dashboard_context(form), 200
-    else:
-        # A new installation without surveys is a state to explain, not a bad request.
-        status = 200 if form.has_error(NON_FIELD_ERRORS, "no_survey") else 400
-        context = {
-            "form": form,
-            "controls": _controls(form, form.cleaned_data.get("survey")),
-            "no_survey": status == 200,
-        }
-    response = render(request, "feedback/dashboard.html", context, status=status)
-    response["Content-Security-Policy"] = DASHBOARD_CSP
-    return response
+    context, status = (_dashboard_context(form), 200) if form.is_valid() else _invalid_filters(form)
+    return render(request, "feedback/dashboard.html", context, status=status)
+
+
+@feedback_page
+def verbatims(request: HttpRequest) -> HttpResponse:
+    """The verbatim explorer: every comment the filters select, newest first, a page at a time."""
+    form = VerbatimFilterForm(request.GET)
+    context, status = (_verbatims_context(form, request), 200) if form.is_valid() else _invalid_filters(form)
+    context["search"] = _search_controls(form, form.cleaned_data.get("survey"))
+    return render(request, "feedback/verbatims.html", context, status=status)
 
 
 def _dashboard_context(form: DashboardPageForm) -> dict:
@@ -102,6 +131,76 @@ def _dashboard_context(form: DashboardPageForm) -> dict:
             for response in board.latest_verbatims
         ],
         "filter_query": _filter_query(form, filters).urlencode(),
+    }
+
+
+@dataclass(frozen=True)
+class VerbatimRow:
+    response: Response
+    category: str
+    category_index: int  # the category's colour
+    touchpoint: str
+    comment: SafeString  # escaped, the search's matches marked
+    # (name, value) sorted by name; as lists, since a template would read a key "items" of a dict
+    contact_properties: list[tuple[str, object]]
+    event_properties: list[tuple[str, object]]
+
+
+def _verbatims_context(form: VerbatimFilterForm, request: HttpRequest) -> dict:
+    query = form.verbatim_query()
+    page = Paginator(find_verbatims(query), VERBATIMS_PER_PAGE).get_page(request.GET.get("page"))
+    link_and_widget = capfirst(gettext("link and widget"))
+    page_query = request.GET.copy()
+    page_query.pop("page", None)
+    return {
+        "form": form,
+        "controls": _controls(form, query.filters.survey, query.filters),
+        "filters": query.filters,
+        "page": page,
+        "rows": [
+            VerbatimRow(
+                response=response,
+                category=charts.category_label(response.category),
+                category_index=charts.category_index(response),
+                touchpoint=response.touchpoint.name if response.touchpoint else link_and_widget,
+                comment=highlighted(response, query.text),
+                contact_properties=_sorted_items(response.contact_properties),
+                event_properties=_sorted_items(response.event_properties),
+            )
+            for response in page
+        ],
+        "page_query": page_query.urlencode(),
+        "dashboard_query": _filter_query(form, query.filters).urlencode(),
+    }
+
+
+def _sorted_items(properties: object) -> list[tuple[str, object]]:
+    return sorted(properties.items()) if isinstance(properties, dict) else []
+
+
+def _search_controls(form: VerbatimFilterForm, survey: Survey | None) -> dict:
+    """The explorer's own fields: category and score of the survey's scale, comments, search text."""
+    data, scale = form.data, survey.scale if survey else None
+    score_chosen = data.get("score", "")
+    labels = scale.point_labels(charts.scale_language()) if scale else {}
+    return {
+        "categories": [
+            Option(category.code, charts.category_label(category.code), category.code == data.get("category"))
+            for category in (scale.categories if scale else ())
+        ],
+        "scores": [
+            Option(
+                str(score),
+                f"{score} ({labels[score]})" if score in labels else str(score),
+                str(score) == score_chosen,
+            )
+            for score in (scale.points if scale else ())
+        ],
+        "comments": [
+            Option(key, label, key == (data.get("comment") or "with"))
+            for key, label in VerbatimFilterForm.COMMENT_CHOICES.items()
+        ],
+        "q": data.get("q", ""),
     }
 
 
@@ -223,7 +322,7 @@ class Option:
     selected: bool
 
 
-def _controls(form: DashboardPageForm, survey: Survey | None, filters: Filters | None = None) -> dict:
+def _controls(form: DashboardFilterForm, survey: Survey | None, filters: Filters | None = None) -> dict:
     """The filter form's fields and choices, showing what the URL asked for (or, if valid, what applies)."""
     data = form.data
     chosen_range = _chosen_range(form)
@@ -268,13 +367,13 @@ def _controls(form: DashboardPageForm, survey: Survey | None, filters: Filters |
     }
 
 
-def _chosen_range(form: DashboardPageForm) -> str:
+def _chosen_range(form: DashboardFilterForm) -> str:
     """The period choice in effect: the URL's, "custom" for bare dates, else the default 30 days."""
     data = form.data
     return data.get("range") or ("custom" if data.get("since") or data.get("until") else "30d")
 
 
-def _filter_query(form: DashboardPageForm, filters: Filters) -> QueryDict:
+def _filter_query(form: DashboardFilterForm, filters: Filters) -> QueryDict:
     """The filters as URL parameters, for the verbatim explorer; a chosen range stays a range."""
     query = QueryDict(mutable=True)
     query["survey"] = str(filters.survey.pk)

@@ -52,11 +52,16 @@
         range.value = "custom";
       });
     });
-    // Touchpoints belong to one survey: those ticked for the old one would match nothing.
+    // Touchpoints, categories and scores belong to one survey: the old one's would not apply.
     form.elements.survey.addEventListener("change", function () {
       form.querySelectorAll("input[name=touchpoint]").forEach(function (box) {
         if (box.value !== "0") {
           box.checked = false;
+        }
+      });
+      ["category", "score"].forEach(function (name) {
+        if (form.elements[name]) {
+          form.elements[name].value = "";
         }
       });
     });

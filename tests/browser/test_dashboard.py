@@ -1,4 +1,5 @@
-"""The dashboard in a real browser: demo data, plotly charts, filters, and the API's numbers."""
+"""The dashboard and the verbatim explorer in a real browser: demo data, plotly charts, filters,
+and the API's numbers."""
 
 import io
 import json
@@ -16,6 +17,7 @@ from playwright.sync_api import expect
 from feedback.api import summary_json
 from feedback.counts import Filters
 from feedback.dashboard import build_dashboard
+from feedback.verbatims import VerbatimQuery, find_verbatims
 from surveys.models import Survey
 from tests.factories import make_api_token
 
@@ -151,3 +153,41 @@ def test_the_dashboard_in_german_on_a_tablet(browser, live_server, demo):
     assert page.evaluate("document.documentElement.scrollWidth") <= 768
     assert errors == []
     context.close()
+
+
+def test_from_the_dashboard_into_the_verbatim_explorer(page, live_server, demo):
+    log_in(page, live_server)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    nps = Survey.objects.get(kind="nps")
+    page.goto(f"{live_server.url}/dashboard/?survey={nps.pk}&range=12m")
+    page.click("#all-verbatims")
+    page.wait_for_url("**/verbatims/?*")
+    assert parse_qs(urlsplit(page.url).query) == {"survey": [str(nps.pk)], "range": ["12m"]}
+
+    # A word from the newest detractor comment, searched among the detractors.
+    today = timezone.localdate()
+    filters = Filters(survey=nps, since=today - timedelta(days=364), until=today)
+    newest = find_verbatims(VerbatimQuery(filters, category="detractor")).first()
+    word = max(newest.comment.split(), key=len).strip(".,!?")
+    page.fill("#f-q", word)
+    page.select_option("#f-category", "detractor")
+    page.click(".search button[type=submit]")
+    page.wait_for_url("**/verbatims/?*q=*")
+    expected = find_verbatims(VerbatimQuery(filters, text=word, category="detractor")).count()
+    expect(page.locator("#results-title")).to_have_text(
+        f"{expected:,} answer" + ("s" if expected != 1 else "")
+    )
+    first = page.locator("#verbatims > li").first
+    expect(first.locator("mark").first).to_be_visible()
+    expect(first.locator(".score")).to_have_text(str(newest.score))  # newest first
+    assert all(int(score) <= 6 for score in page.locator("#verbatims .score").all_inner_texts())
+
+    # Another survey has another scale: its categories and scores are cleared with the choice.
+    csat = Survey.objects.get(kind="csat")
+    page.select_option("#f-survey", str(csat.pk))
+    page.click("#filters button[type=submit]")
+    page.wait_for_url(f"**/verbatims/?survey={csat.pk}*")
+    assert "category" not in parse_qs(urlsplit(page.url).query)
+    expect(page.locator("#f-category option")).to_have_text(["any", "Dissatisfied", "Neutral", "Satisfied"])
+    assert page.errors == []
+    assert [r.url for r in page.requests if not r.url.startswith(live_server.url)] == []

@@ -2,7 +2,7 @@
 
 import json
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from html import unescape
 from zoneinfo import ZoneInfo
 
@@ -10,14 +10,8 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from feedback.views import can_read_feedback, property_choices
-from tests.factories import (
-    answer_by_link,
-    make_contact,
-    make_invitation,
-    make_response,
-    make_survey,
-    make_touchpoint,
-)
+from tests.factories import make_response, make_survey, make_touchpoint
+from tests.feedback.pages import answer, by_id
 
 pytestmark = pytest.mark.django_db
 
@@ -25,34 +19,6 @@ BERLIN = ZoneInfo("Europe/Berlin")
 URL = "/dashboard/"
 NOVEMBER = {"since": "2026-11-01", "until": "2026-11-30"}
 XSS = '<img src=x onerror="alert(1)"><script>alert(2)</script> Lieferung „pünktlich“'
-
-
-@pytest.fixture(autouse=True)
-def _english(client):
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
-
-
-@pytest.fixture
-def manager_client(client, cx_manager):
-    client.force_login(cx_manager)
-    return client
-
-
-def answer(survey, score, day: date, *, properties=None, touchpoint=None, comment=""):
-    """An answer as respondents give them, so that the daily tally counts it."""
-    at = datetime(day.year, day.month, day.day, 12, 0, tzinfo=BERLIN)
-    if touchpoint is not None:
-        contact = make_contact(properties=properties or {})
-        invitation = make_invitation(survey=survey, touchpoint=touchpoint, now=at, contact=contact)
-        return invitation.record_answer(score=score, comment=comment, language="de", now=at)
-    return answer_by_link(survey, score, at, comment=comment, properties=properties)
-
-
-def by_id(html: str, element_id: str) -> str:
-    """The text inside the element with this id, tags removed and whitespace collapsed."""
-    match = re.search(rf'<(\w+)[^>]*\bid="{element_id}"[^>]*>(.*?)</\1>', html, re.S)
-    assert match, f"no element #{element_id}"
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", match.group(2))).split())
 
 
 def table_rows(html: str, table_id: str) -> list[list[str]]:

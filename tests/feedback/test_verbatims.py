@@ -80,3 +80,9 @@ def test_the_search_uses_the_language_indexes(survey):
 def test_sqlite_and_postgresql_both_find_a_plain_substring_in_any_case(survey, period):
     answer(survey, 3, "Kundendienst war UNFREUNDLICH")
     assert comments(VerbatimQuery(period, text="unfreundlich")) == ["Kundendienst war UNFREUNDLICH"]
+
+
+def test_substring_marks_survive_letters_that_change_length_when_lowered(survey):
+    response = answer(survey, 3, "İstanbul: Lieferung fehlt, lieferung!")
+    marked = verbatims._mark_substrings(response.comment, "LIEFERUNG")
+    assert marked == "İstanbul: \ue000Lieferung\ue001 fehlt, \ue000lieferung\ue001!"
