@@ -3,18 +3,22 @@
     DEBUG=true .venv/bin/python bench/dashboard.py [--responses 1000000] [--big]
 
 1. Loads ``--responses`` answers (``--big``: 10,000,000) spread over the last 15 months
-   into three surveys with ``COPY``: 60 % NPS, 25 % CSAT, 15 % CES. Then rebuilds the
-   daily tally and vacuums.
+   into three surveys with ``COPY``: 60 % NPS, 25 % CSAT, 15 % CES. The surveys tally
+   the contact properties plan and region. Then rebuilds the daily tallies of scores
+   and of properties and vacuums.
 2. Times the complete data of the NPS survey's dashboard for the last 12 months by
-   week: through ``GET /api/v1/metrics/`` (gunicorn, two workers, a bearer token),
-   through ``build_dashboard`` in-process (with and without a breakdown by a contact
-   property) and, once the page exists, through ``GET /dashboard/`` with a session
-   (its static files collected first, as DEBUG is off in the server).
+   week: through ``GET /api/v1/metrics/`` (gunicorn, two workers, a bearer token), also
+   filtered by a tallied property (plan) and by one that is not (the event's carrier),
+   through ``build_dashboard`` in-process (with and without a breakdown by plan) and,
+   once the page exists, through ``GET /dashboard/`` with a session (its static files
+   collected first, as DEBUG is off in the server).
 3. Beside them, hand-written SQL over the raw responses that computes the same weekly
    promoter / passive / detractor counts in one query: grouped by ``date_trunc`` of the
-   local time, and as one index range per local week (the faster of the two).
-4. Checks that the API's weekly and headline numbers equal the raw query's, changes a
-   few hundred answers through ``Response.revise`` and checks again.
+   local time, and as one index range per local week (the faster of the two); and
+   grouped by ``date_trunc`` for the plan filter.
+4. Checks that the API's weekly and headline numbers, unfiltered and filtered by plan,
+   equal the raw query's, changes a few hundred answers through ``Response.revise`` and
+   checks again.
 
 It creates (and drops first) the database ``cxsurvey_bench_dashboard`` on the local server.
 """
@@ -49,8 +53,10 @@ BERLIN = ZoneInfo(ZONE)
 DAYS = 456  # 15 months of answers; the dashboard shows the last 12 and compares with the 12 before
 CHUNK = 200_000  # rows per COPY
 CONTACTS = 4000
+TALLIED_PROPERTIES = ["plan", "region"]
 BREAKDOWN_PROPERTY = "plan"
-PROPERTY_FILTER = {"property.plan": "pro"}
+PROPERTY_FILTER = {"property.plan": "pro"}  # tallied
+UNTALLIED_FILTER = {"property.carrier": "DHL"}  # an event property, counted from the responses
 RUNS, WARM_UPS, RAW_RUNS = 15, 2, 5
 REVISIONS = 400
 
@@ -170,18 +176,22 @@ def main() -> None:
         for shape, times in raws.items():
             print(f"  raw query, one survey, {shape}: {milliseconds(times)} (median of {RAW_RUNS})")
         print(f"  raw query, all surveys, grouped by date_trunc: {milliseconds(time_raw(raw_weekly, None))}")
+        filtered = milliseconds(time_raw(raw_weekly, nps, properties=PROPERTY_FILTER))
+        print(f"  raw query, one survey, {describe(PROPERTY_FILTER)}, grouped by date_trunc: {filtered}")
         profile(query, BREAKDOWN_PROPERTY)
+        profile({**query, **PROPERTY_FILTER}, "")
         targets(total, runs)
 
         print("\nExactness:")
         check_exact(port, token, surveys)
+        check_exact(port, token, surveys, PROPERTY_FILTER)
         revise_some(surveys)
         check_exact(port, token, surveys)
+        check_exact(port, token, surveys, PROPERTY_FILTER)
 
 
 def measure(port: int, token: str, user, query: dict, with_page: bool) -> dict[str, list[float] | None]:
     """Seconds per run of each way to the dashboard's data; None for a page that is not there."""
-    name, value = next(iter(PROPERTY_FILTER.items()))
     breakdown = {**query, "breakdown": BREAKDOWN_PROPERTY}
     return {
         "metrics API over HTTP": timed(lambda: api_get(port, token, query)),
@@ -193,9 +203,12 @@ def measure(port: int, token: str, user, query: dict, with_page: bool) -> dict[s
         f"GET /dashboard/ over HTTP, breakdown by {BREAKDOWN_PROPERTY}": time_page(port, user, breakdown)
         if with_page
         else None,
-        # Property filters count the responses themselves: fewer runs.
-        f"metrics API over HTTP, filtered by {name} = {value} ({RAW_RUNS} runs)": timed(
-            lambda: api_get(port, token, {**query, **PROPERTY_FILTER}), runs=RAW_RUNS, warm_ups=1
+        f"metrics API over HTTP, filtered by {describe(PROPERTY_FILTER)} (tallied)": timed(
+            lambda: api_get(port, token, {**query, **PROPERTY_FILTER})
+        ),
+        # A property the survey does not tally counts the responses themselves: fewer runs.
+        f"metrics API over HTTP, filtered by {describe(UNTALLIED_FILTER)} ({RAW_RUNS} runs)": timed(
+            lambda: api_get(port, token, {**query, **UNTALLIED_FILTER}), runs=RAW_RUNS, warm_ups=1
         ),
     }
 
@@ -210,7 +223,9 @@ def set_up():
     _, token = ApiToken.issue(user=user, name="bench")
     surveys = {}
     for kind, name, _share, touchpoints in SURVEYS:
-        survey = Survey.objects.create(name=name, kind=kind, brand="Nordwind Möbel")
+        survey = Survey.objects.create(
+            name=name, kind=kind, brand="Nordwind Möbel", dashboard_properties=TALLIED_PROPERTIES
+        )
         for slug, title, _weight, _poor in touchpoints:
             Touchpoint.objects.create(slug=slug, name=title, survey=survey)
         surveys[kind] = survey
@@ -372,11 +387,15 @@ def day_weight(number: int, day: date) -> float:
 def build_tally() -> None:
     import psycopg2
 
-    from surveys.models import DailyScore
+    from surveys.models import DailyScore, PropertyScore
 
-    started = time.perf_counter()
-    rows = DailyScore.objects.rebuild()
-    print(f"  rebuilt the daily tally in {time.perf_counter() - started:.1f} s ({rows:,} rows)")
+    for what, tally in (
+        ("daily tally", DailyScore),
+        (f"property tally ({', '.join(TALLIED_PROPERTIES)})", PropertyScore),
+    ):
+        started = time.perf_counter()
+        rows = tally.objects.rebuild()
+        print(f"  rebuilt the {what} in {time.perf_counter() - started:.1f} s ({rows:,} rows)")
     connection = psycopg2.connect(f"{SERVER}/{DATABASE}")
     connection.autocommit = True
     started = time.perf_counter()
@@ -384,6 +403,7 @@ def build_tally() -> None:
         # VACUUM too: the raw query's index-only scan needs the visibility map.
         cursor.execute("VACUUM (ANALYZE) surveys_response")
         cursor.execute("VACUUM (ANALYZE) surveys_dailyscore")
+        cursor.execute("VACUUM (ANALYZE) surveys_propertyscore")
     connection.close()
     print(f"  VACUUM (ANALYZE) in {time.perf_counter() - started:.1f} s")
 
@@ -499,8 +519,14 @@ def period(until: date | None = None) -> tuple[datetime, datetime]:
     )
 
 
-def raw_weekly(cursor, survey, start: datetime, end: datetime, kind: str = "nps") -> dict:
-    """Category counts per local week from the raw responses: {week's Monday: {category: count}}."""
+def raw_weekly(
+    cursor, survey, start: datetime, end: datetime, kind: str = "nps", properties: dict | None = None
+) -> dict:
+    """Category counts per local week from the raw responses: {week's Monday: {category: count}}.
+
+    ``properties`` as in the API's query (``property.plan``: value): the event's property if it
+    has one, else the contact's, must be that text.
+    """
     from surveys.scales import SCALES
 
     categories = SCALES[kind].categories
@@ -510,6 +536,10 @@ def raw_weekly(cursor, survey, start: datetime, end: datetime, kind: str = "nps"
     if survey is not None:
         where += " AND survey_id = %s"
         parameters.append(survey.pk)
+    for key, value in (properties or {}).items():
+        name = key.removeprefix("property.")
+        where += " AND COALESCE(event_properties -> %s, contact_properties -> %s) = to_jsonb(%s::text)"
+        parameters += [name, name, value]
     cursor.execute(
         f"SELECT date_trunc('week', created_at AT TIME ZONE '{ZONE}')::date AS week, {filters} "
         f"FROM surveys_response WHERE {where} GROUP BY 1 ORDER BY 1",
@@ -546,16 +576,20 @@ def raw_week_ranges(cursor, survey, start: datetime, end: datetime, kind: str = 
     }
 
 
-def time_raw(query, survey) -> list[float]:
+def time_raw(query, survey, **options) -> list[float]:
     """A hand-written limit over one survey (or all, counted as NPS), its bounds computed in Python."""
     import psycopg2
 
     start, end = period()
     connection = psycopg2.connect(f"{SERVER}/{DATABASE}")
     with connection.cursor() as cursor:
-        times = timed(lambda: query(cursor, survey, start, end), runs=RAW_RUNS, warm_ups=1)
+        times = timed(lambda: query(cursor, survey, start, end, **options), runs=RAW_RUNS, warm_ups=1)
     connection.close()
     return times
+
+
+def describe(properties: dict) -> str:
+    return ", ".join(f"{key.removeprefix('property.')} = {value}" for key, value in properties.items())
 
 
 def milliseconds(times: list[float]) -> str:
@@ -583,7 +617,7 @@ def targets(total: int, runs: dict) -> None:
 
 
 def profile(query: dict, breakdown: str) -> None:
-    """Each query of one in-process dashboard (all panels), slowest first."""
+    """Each query of one in-process dashboard (with a breakdown: all panels), slowest first."""
     from django.db import connection
     from django.http import QueryDict
 
@@ -606,31 +640,37 @@ def profile(query: dict, breakdown: str) -> None:
         build_dashboard(form.filters(), interval=form.cleaned_data["interval"], breakdown_property=breakdown)
         elapsed = time.perf_counter() - started
     in_queries = sum(seconds for seconds, _ in spent)
+    properties = {key: value for key, value in query.items() if key.startswith("property.")}
+    shown = f"breakdown by {breakdown}" if breakdown else "the API's panels"
+    shown += f", filtered by {describe(properties)}" if properties else ""
     print(
-        f"\nWhere one all-panels build_dashboard spends its {elapsed * 1000:,.1f} ms "
+        f"\nWhere one build_dashboard ({shown}) spends its {elapsed * 1000:,.1f} ms "
         f"({len(spent)} queries, {in_queries * 1000:,.1f} ms in the database and driver):"
     )
     for seconds, sql in sorted(spent, reverse=True)[:6]:
         print(f"  {seconds * 1000:8.1f} ms  {' '.join(sql.split())[:150]}")
 
 
-def check_exact(port: int, token: str, surveys: dict) -> None:
-    """The API's weekly and headline counts equal the raw query's, for every survey; else raise."""
+def check_exact(port: int, token: str, surveys: dict, properties: dict | None = None) -> None:
+    """The API's weekly and headline counts equal the raw query's, for every survey, with the
+    property filters given; else raise."""
     import psycopg2
 
     from surveys.scales import SCALES
 
     connection = psycopg2.connect(f"{SERVER}/{DATABASE}")
     problems = []
+    label = f", {describe(properties)}" if properties else ""
     with connection.cursor() as cursor:
         for kind, survey in surveys.items():
-            body = api_get(port, token, {"survey": survey.pk, "range": "12m", "interval": "week"})
+            query = {"survey": survey.pk, "range": "12m", "interval": "week", **(properties or {})}
+            body = api_get(port, token, query)
             key = {c.code: c.code + ("s" if kind == "nps" else "") for c in SCALES[kind].categories}
             until = date.fromisoformat(body["until"])
-            current = raw_weekly(cursor, survey, *period(until), kind)
-            if raw_week_ranges(cursor, survey, *period(until), kind) != current:
+            current = raw_weekly(cursor, survey, *period(until), kind, properties)
+            if not properties and raw_week_ranges(cursor, survey, *period(until), kind) != current:
                 problems.append(f"{kind}: the two raw queries disagree")
-            previous = raw_weekly(cursor, survey, *period(until - timedelta(days=365)), kind)
+            previous = raw_weekly(cursor, survey, *period(until - timedelta(days=365)), kind, properties)
             served = {
                 date.fromisoformat(bucket["start"]): {code: bucket[name] for code, name in key.items()}
                 for bucket in body["series"]
@@ -638,7 +678,7 @@ def check_exact(port: int, token: str, surveys: dict) -> None:
             if served != current:
                 weeks = sorted(w for w in served.keys() | current.keys() if served.get(w) != current.get(w))
                 problems.append(
-                    f"{kind}: {len(weeks)} weeks differ, e.g. {weeks[0]}: API {served.get(weeks[0])}, "
+                    f"{kind}{label}: {len(weeks)} weeks differ, e.g. {weeks[0]}: API {served.get(weeks[0])}, "
                     f"raw {current.get(weeks[0])}"
                 )
             for name, figures, raw in (("headline", body, current), ("previous", body["previous"], previous)):
@@ -650,9 +690,9 @@ def check_exact(port: int, token: str, surveys: dict) -> None:
                 expected["responses"] = sum(totals.values())
                 got = {field: figures[field] for field in expected}
                 if got != expected:
-                    problems.append(f"{kind} {name}: API {got}, raw {expected}")
+                    problems.append(f"{kind}{label} {name}: API {got}, raw {expected}")
             counted = sum(sum(week.values()) for week in current.values())
-            print(f"  {kind}: {len(current)} weeks, {counted:,} responses")
+            print(f"  {kind}{label}: {len(current)} weeks, {counted:,} responses")
     connection.close()
     if problems:
         raise SystemExit("NOT EXACT:\n  " + "\n  ".join(problems))

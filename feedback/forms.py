@@ -4,16 +4,13 @@ from datetime import date, timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import JSONField
-from django.db.models.fields.json import KeyTransform
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from feedback.counts import NO_TOUCHPOINT, Filters
 from feedback.verbatims import VerbatimQuery
-from surveys.collect import PROPERTY_NAME, PROPERTY_VALUE_MAX_LENGTH
-from surveys.models import Survey, Touchpoint
+from surveys.models import PROPERTY_VALUE_MAX_LENGTH, Survey, Touchpoint, is_filterable_property
 
 PROPERTY_PREFIX = "property."
 MAX_PROPERTY_FILTERS = 5
@@ -24,12 +21,6 @@ RANGES = {
     "ytd": _("this year"),
     "custom": _("custom"),
 }
-
-
-def is_plain_key(name: str) -> bool:
-    """Whether a property name reads as a JSON key, not as a lookup (``isnull``, ``a__contains``)."""
-    lookups = KeyTransform.get_lookups().keys() | JSONField.get_lookups().keys()
-    return "__" not in name and name not in lookups and not name.isdigit()
 
 
 class DashboardFilterForm(forms.Form):
@@ -77,7 +68,7 @@ class DashboardFilterForm(forms.Form):
                 _("At most %(limit)d property filters."), params={"limit": MAX_PROPERTY_FILTERS}
             )
         for name, value in self.properties:
-            if not PROPERTY_NAME.fullmatch(name) or not is_plain_key(name):
+            if not is_filterable_property(name):
                 raise ValidationError(_("“%(name)s” is not a property name."), params={"name": name[:80]})
             if len(value) > PROPERTY_VALUE_MAX_LENGTH or "\x00" in value:
                 raise ValidationError(_("The value of “%(name)s” cannot be searched."), params={"name": name})

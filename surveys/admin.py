@@ -21,7 +21,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from surveys.email import render_preview, send_test_email
-from surveys.models import ApiToken, Contact, Event, Invitation, Response, Survey, Touchpoint
+from surveys.models import ApiToken, Contact, Event, Invitation, PropertyScore, Response, Survey, Touchpoint
 from surveys.scales import LANGUAGES
 from surveys.stats import touchpoint_funnels
 from surveys.upload import import_contacts, parse_contacts
@@ -84,12 +84,23 @@ class SurveyAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        (_("Dashboard"), {"fields": ["dashboard_properties"]}),
         (None, {"fields": ["created_at"]}),
     ]
 
     def get_readonly_fields(self, request, obj=None):
         # The kind fixes the scale of every stored response.
         return [*self.readonly_fields, "kind"] if obj else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        """Save, then count the responses for a changed list of dashboard properties.
+
+        In the admin's transaction and after the survey's row is written: answers that
+        arrive meanwhile wait for it and are then counted under the new list.
+        """
+        super().save_model(request, obj, form, change)
+        if "dashboard_properties" in form.changed_data:
+            PropertyScore.objects.rebuild(obj)
 
     @admin.display(description=_("public link"))
     def link(self, survey: Survey) -> str:

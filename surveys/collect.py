@@ -1,13 +1,12 @@
 """Recording answers that arrive without an invitation (link and widget)."""
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from surveys.models import Contact, DailyScore, Response, Survey
+from surveys.models import MAX_PROPERTIES, PROPERTY_NAME, PROPERTY_VALUE_MAX_LENGTH, Contact, Response, Survey
 
 
 @dataclass(frozen=True)
@@ -73,13 +72,8 @@ def record_public_answer(
             created_at=now,
             updated_at=now,
         )
-        DailyScore.objects.tally(response, score=score, change=+1)
+        response.tally(score=score, change=+1)
         return response
-
-
-PROPERTY_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-MAX_PROPERTIES = 50
-PROPERTY_VALUE_MAX_LENGTH = 500
 
 
 def property_problem(properties: dict[str, str]) -> str | None:

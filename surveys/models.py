@@ -6,9 +6,11 @@ access exports start from these two models.
 """
 
 import hashlib
+import json
 import re
 import secrets
 import uuid
+from collections import defaultdict
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -16,7 +18,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models.functions import Greatest, Lower, TruncDate
+from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Coalesce, Greatest, Lower, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -45,6 +48,11 @@ def new_token() -> str:
 
 
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Contact and event properties: open-ended, validated where they come in.
+PROPERTY_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+MAX_PROPERTIES = 50
+PROPERTY_VALUE_MAX_LENGTH = 500
+MAX_DASHBOARD_PROPERTIES = 10
 
 
 def is_token_shaped(value: object) -> bool:
@@ -81,6 +89,41 @@ def normalise_origin(value: str) -> str | None:
     host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
     suffix = f":{port}" if port and port != default_port else ""
     return f"{parts.scheme}://{host}{suffix}"
+
+
+def is_filterable_property(name: str) -> bool:
+    """Whether a property name is valid and reads as a JSON key in a query, not as a lookup
+    (``isnull``, ``a__contains``): the names dashboards can filter and break down by."""
+    lookups = KeyTransform.get_lookups().keys() | models.JSONField.get_lookups().keys()
+    return (
+        bool(PROPERTY_NAME.fullmatch(name))
+        and "__" not in name
+        and name not in lookups
+        and not name.isdigit()
+    )
+
+
+def validate_dashboard_properties(value: object) -> None:
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise ValidationError(_('Enter a list of property names, e.g. ["plan", "region"].'))
+    if len(value) > MAX_DASHBOARD_PROPERTIES:
+        raise ValidationError(
+            _("At most %(limit)d properties can be counted for the dashboard."),
+            params={"limit": MAX_DASHBOARD_PROPERTIES},
+        )
+    for name in value:
+        if not PROPERTY_NAME.fullmatch(name):
+            raise ValidationError(
+                _("“%(name)s” is not a valid property name (letters, digits, _ . - up to 64)."),
+                params={"name": name[:80]},
+            )
+        if not is_filterable_property(name):
+            raise ValidationError(
+                _("“%(name)s” reads as a database query word; the dashboard cannot filter by it."),
+                params={"name": name},
+            )
+    if len(set(value)) < len(value):
+        raise ValidationError(_("Name each property once."))
 
 
 class Language(models.TextChoices):
@@ -212,6 +255,17 @@ class Survey(models.Model):
         _("invitations can be answered for (days)"), default=30
     )
     active = models.BooleanField(_("active"), default=True)
+    dashboard_properties = models.JSONField(
+        _("properties on the dashboard"),
+        default=list,
+        blank=True,
+        validators=[validate_dashboard_properties],
+        help_text=_(
+            'Contact or event properties that name segments, e.g. ["plan", "region"] (not identifiers '
+            "such as order numbers), counted day by day so that the dashboard filters and breaks down "
+            "by them quickly on large surveys. Other properties work too, more slowly."
+        ),
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
 
     class Meta:
@@ -675,7 +729,7 @@ class Invitation(models.Model):
                 except IntegrityError:
                     response = Response.objects.select_for_update().get(invitation=self)
                 else:
-                    DailyScore.objects.tally(response, score=score, change=+1)
+                    response.tally(score=score, change=+1)
                     Invitation.objects.filter(pk=self.pk, answered_at__isnull=True).update(answered_at=now)
                     return response
             response.revise(score=score, comment=comment, language=language, now=now)
@@ -791,7 +845,7 @@ class Response(models.Model):
         """Change the score, comment or language; None (or "") leaves a field as it is.
 
         A changed score moves the response from its old score to the new one in the
-        daily tally, with the row locked so that two changes cannot both move it.
+        daily tallies, with the row locked so that two changes cannot both move it.
         """
         changes: dict = {}
         if comment is not None:
@@ -807,11 +861,30 @@ class Response(models.Model):
                 **changes, updated_at=Greatest(models.F("created_at"), models.Value(now))
             )
             if score is not None and score != stored:
-                DailyScore.objects.tally(self, score=stored, change=-1)
-                DailyScore.objects.tally(self, score=score, change=+1)
+                self.tally(score=stored, change=-1)
+                self.tally(score=score, change=+1)
         for field, value in changes.items():
             setattr(self, field, value)
         self.updated_at = max(now, self.created_at)
+
+    def tally(self, *, score: int, change: int) -> None:
+        """Count this response in (+1) or out of (−1) the daily tallies of scores and of properties."""
+        DailyScore.objects.tally(self, score=score, change=change)
+        PropertyScore.objects.tally(self, score=score, change=change)
+
+    def property_value(self, name: str) -> str | None:
+        """The value of a property as dashboards count it: the event's if the event has the
+        property, else the contact's (as ``PropertyValue`` in SQL).
+
+        None if neither has it, or if the value is not text of 1 to PROPERTY_VALUE_MAX_LENGTH
+        characters: the events API also takes numbers, true, false and null, which are not counted.
+        """
+        for properties in (self.event_properties, self.contact_properties):
+            if isinstance(properties, dict) and name in properties:
+                value = properties[name]
+                counted = isinstance(value, str) and 0 < len(value) <= PROPERTY_VALUE_MAX_LENGTH
+                return value if counted else None
+        return None
 
 
 class DailyScoreQuerySet(models.QuerySet):
@@ -892,6 +965,182 @@ class DailyScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.survey_id} {self.day} {self.score}: {self.responses}"
+
+
+class PropertyValue(models.Func):
+    """``Response.property_value(name)`` in SQL: the text a dashboard counts, or NULL.
+
+    Written out for each database: Django's key transforms cannot tell text from other
+    JSON values (on SQLite they even read the string "5" as the number 5). The event's
+    property is taken whenever the event has the key, as in the Python version.
+    """
+
+    output_field = models.TextField()
+
+    def __init__(self, name: str) -> None:
+        super().__init__(models.F("event_properties"), models.F("contact_properties"))
+        self.name = name
+
+    def as_postgresql(self, compiler, connection):
+        return self._compile(
+            compiler,
+            self.name,
+            has="({} -> %s) IS NOT NULL",
+            kind="jsonb_typeof({} -> %s)",
+            text="({} ->> %s)",
+        )
+
+    def as_sqlite(self, compiler, connection):
+        # A JSON path, quoted so that a name with a dot stays one key.
+        return self._compile(
+            compiler,
+            f"$.{json.dumps(self.name)}",
+            has="json_type({}, %s) IS NOT NULL",
+            kind="json_type({}, %s)",
+            text="json_extract({}, %s)",
+            string="text",
+        )
+
+    def _compile(self, compiler, key: str, *, has: str, kind: str, text: str, string: str = "string"):
+        event, contact = (compiler.compile(column)[0] for column in self.get_source_expressions())
+
+        def text_of(column: str) -> str:
+            return (
+                f"CASE WHEN {kind.format(column)} = '{string}' AND length({text.format(column)}) "
+                f"BETWEEN 1 AND {PROPERTY_VALUE_MAX_LENGTH} THEN {text.format(column)} END"
+            )
+
+        sql = f"(CASE WHEN {has.format(event)} THEN {text_of(event)} ELSE {text_of(contact)} END)"
+        return sql, [key] * sql.count("%s")  # the columns take no parameters; every %s is the key
+
+
+class PropertyScoreQuerySet(models.QuerySet):
+    def tally(self, response: "Response", *, score: int, change: int) -> None:
+        """Count a response in (+1) or out of (−1) its local day, score and the value of each of
+        its survey's dashboard properties that it has, atomically, as ``DailyScore.objects.tally``.
+
+        The survey's list is read with a share lock: a change of the list, which rebuilds these
+        rows, waits for this answer's transaction, and this answer waits for the change's; so
+        no answer is counted under a list that the rebuild did not see.
+        """
+        values = {
+            name: value
+            for name in _locked_dashboard_properties(response.survey_id)
+            if (value := response.property_value(name)) is not None
+        }
+        if not values:
+            return
+        key = {"survey_id": response.survey_id, "touchpoint_key": response.touchpoint_id or 0, "score": score}
+        day = timezone.localdate(response.created_at)
+        if change < 0:
+            counted = models.Q()
+            for name, value in values.items():
+                counted |= models.Q(name=name, value=value)
+            self.filter(counted, **key, day=day).update(responses=models.F("responses") + change)
+            return
+        table = self.model._meta.db_table
+        day = connection.ops.adapt_datefield_value(day)
+        rows = sorted(values.items())  # one order for every writer: no deadlocks between two answers
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (survey_id, name, day, touchpoint_key, value, score, responses) "  # noqa: S608
+                f"VALUES {', '.join(['(%s, %s, %s, %s, %s, %s, %s)'] * len(rows))} "
+                "ON CONFLICT (survey_id, name, day, touchpoint_key, value, score) "
+                f"DO UPDATE SET responses = {table}.responses + excluded.responses",
+                [
+                    field
+                    for name, value in rows
+                    for field in (key["survey_id"], name, day, key["touchpoint_key"], value, score, change)
+                ],
+            )
+
+    def rebuild(self, survey: Survey | None = None) -> int:
+        """Count every response of one survey (or of all) afresh for its survey's dashboard
+        properties, with one grouped INSERT … SELECT per property name; returns the rows written."""
+        surveys = Survey.objects.all() if survey is None else Survey.objects.filter(pk=survey.pk)
+        surveys_by_name = defaultdict(list)
+        for survey_id, names in surveys.values_list("pk", "dashboard_properties"):
+            for name in names:
+                surveys_by_name[name].append(survey_id)
+        zone = timezone.get_current_timezone()
+        table = self.model._meta.db_table
+        written = 0
+        with transaction.atomic(), connection.cursor() as cursor:
+            self.filter(survey__in=surveys).delete()
+            for name, survey_ids in sorted(surveys_by_name.items()):
+                counts, parameters = (
+                    Response.objects.filter(survey_id__in=survey_ids)
+                    .annotate(
+                        day=TruncDate("created_at", tzinfo=zone),
+                        touchpoint_key=Coalesce("touchpoint_id", 0),
+                        value=PropertyValue(name),
+                    )
+                    .values("survey_id", "day", "touchpoint_key", "value", "score")
+                    .annotate(responses=models.Count("pk"))
+                    .order_by()
+                    .query.sql_with_params()
+                )
+                # Into the table in the same statement: a property with a few values has rows by
+                # the hundred thousand on a large survey, too many to carry through Python.
+                cursor.execute(
+                    f"INSERT INTO {table} (survey_id, name, day, touchpoint_key, value, score, responses) "  # noqa: S608
+                    "SELECT survey_id, %s, day, touchpoint_key, value, score, responses "
+                    f"FROM ({counts}) AS counts WHERE value IS NOT NULL",
+                    [name, *parameters],
+                )
+                written += cursor.rowcount
+        return written
+
+
+def _locked_dashboard_properties(survey_id: int) -> list[str]:
+    """The survey's dashboard properties, share-locked until the transaction ends where the
+    database has row locks (SQLite has one writer at a time and needs none)."""
+    lock = " FOR SHARE" if connection.features.has_select_for_update else ""
+    table = Survey._meta.db_table
+    query = f"SELECT id, dashboard_properties FROM {table} WHERE id = %s{lock}"  # noqa: S608
+    return Survey.objects.raw(query, [survey_id])[0].dashboard_properties
+
+
+class PropertyScore(models.Model):
+    """How many responses each survey got per local day, touchpoint, score and value of each
+    of its dashboard properties (``Survey.dashboard_properties``).
+
+    The property filters and breakdowns of large surveys count these rows instead of
+    reading the properties of every response. Kept in step with every response written or
+    changed. Derived data: counts per segment (plan, region), nothing personal, no contact;
+    ``PropertyScore.objects.rebuild()`` recreates it.
+    """
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=64)
+    day = models.DateField()  # in the installation's time zone
+    # The touchpoint's id, 0 for answers without one (link, widget): a unique key needs no NULL.
+    touchpoint_key = models.PositiveIntegerField()
+    value = models.CharField(max_length=PROPERTY_VALUE_MAX_LENGTH)
+    score = models.SmallIntegerField()
+    responses = models.IntegerField()
+
+    objects = PropertyScoreQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # The upsert's conflict target; also the dashboards' index: one survey's property over a period.
+            models.UniqueConstraint(
+                fields=["survey", "name", "day", "touchpoint_key", "value", "score"],
+                name="property_score_unique_key",
+            ),
+            models.CheckConstraint(condition=models.Q(responses__gte=0), name="property_score_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey_id} {self.name}={self.value} {self.day} {self.score}: {self.responses}"
+
+
+def rebuild_tallies() -> None:
+    """Count every response afresh into both daily tallies, after bulk loads or to repair."""
+    with transaction.atomic():
+        DailyScore.objects.rebuild()
+        PropertyScore.objects.rebuild()
 
 
 TOKEN_PREFIX = "cxs_"  # noqa: S105 - a marker that secret scanners can match, not a secret

@@ -1,19 +1,26 @@
 import random
 from collections import Counter
 from datetime import date, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from feedback import counts
 from feedback.counts import (
+    INTERVALS,
     NO_TOUCHPOINT,
     Filters,
     histogram,
     histograms_by_property,
     histograms_by_touchpoint,
     histograms_over_time,
+    property_values,
 )
+from surveys.models import Response, Survey
 from tests.factories import answer_by_link, make_contact, make_invitation, make_survey, make_touchpoint
 
 pytestmark = pytest.mark.django_db
@@ -96,7 +103,9 @@ def test_touchpoints_are_counted_apart_and_link_answers_under_none(survey):
     assert histogram(only) == Counter({1: 1, 5: 1})
 
 
-def test_a_property_filter_matches_the_event_first_then_the_contact(survey):
+@pytest.mark.parametrize("tallied", [[], ["plan", "region"]])
+def test_a_property_filter_matches_the_event_first_then_the_contact(tallied):
+    survey = make_survey(kind="nps", dashboard_properties=tallied)
     touchpoint = make_touchpoint(survey=survey)
     at = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
     pro = make_contact(properties={"plan": "pro", "region": "DE"})
@@ -136,6 +145,143 @@ def test_the_tally_and_the_responses_give_the_same_numbers():
         touchpoints=(touchpoints[0].pk, touchpoints[1].pk, NO_TOUCHPOINT),
     )
     for by in (None, "day", "week", "month", "touchpoint"):
-        tallied = sorted(counts._from_tally(filters, by=by))
+        tallied = sorted(counts._from_tally(counts._tally(filters), by=by))
         assert tallied == sorted(counts._from_responses(filters, by=by)), by
-    assert sum(n for _, _, n in counts._from_tally(filters, by=None)) > 50
+    assert sum(histogram(filters).values()) > 50
+
+
+def answer_at_random(rng: random.Random, survey, touchpoints, count: int) -> None:
+    """Email and link answers whose plan and region come from the contact, the event or both,
+    some of them not text; a third changed later."""
+    values = {"plan": ["pro", "basic", "plus", 5, None], "region": ["DE", "AT", "", True]}
+
+    def properties() -> dict:
+        return {name: rng.choice(choices) for name, choices in values.items() if rng.random() < 0.5}
+
+    contacts = [make_contact(properties=properties()) for _ in range(12)]
+    start = datetime(2026, 10, 1, tzinfo=UTC)  # across the autumn change on 25 October
+    for _ in range(count):
+        at = start + timedelta(minutes=rng.randrange(60 * 24 * 60))
+        score = rng.choice(survey.scale.points)
+        if rng.random() < 0.6:
+            touchpoint = rng.choice(touchpoints)
+            response = by_email(
+                survey, touchpoint, score, at, contact=rng.choice(contacts), properties=properties()
+            )
+        else:
+            response = by_link(survey, score, at, properties=properties())
+        if rng.random() < 0.3:
+            response.revise(score=rng.choice(survey.scale.points), comment=None, now=at)
+
+
+def expected(filters: Filters, *, by=lambda response: "all") -> dict:
+    """The filtered responses' histograms counted one by one in Python, grouped by ``by``
+    (groups of None left out)."""
+    groups: dict = {}
+    for response in Response.objects.filter(survey=filters.survey):
+        touchpoint = response.touchpoint_id or NO_TOUCHPOINT
+        if not filters.since <= timezone.localdate(response.created_at) <= filters.until:
+            continue
+        if filters.touchpoints and touchpoint not in filters.touchpoints:
+            continue
+        if any(response.property_value(name) != value for name, value in filters.properties):
+            continue
+        group = by(response)
+        if group is not None:
+            groups.setdefault(group, Counter())[response.score] += 1
+    return groups
+
+
+def read_from(function) -> str:
+    """Which table a counting function read: the responses or one of the tallies."""
+    with CaptureQueriesContext(connection) as queries:
+        function()
+    tables = {
+        table
+        for table in ("response", "dailyscore", "propertyscore")
+        for query in queries
+        if f'"surveys_{table}"' in query["sql"]
+    }
+    assert len(tables) == 1, tables
+    return tables.pop()
+
+
+@pytest.fixture
+def segmented():
+    """A survey that tallies plan and region, and the same survey as one that tallies nothing."""
+    survey = make_survey(kind="nps", dashboard_properties=["plan", "region"])
+    touchpoints = [make_touchpoint(survey=survey) for _ in range(2)]
+    answer_at_random(random.Random(23), survey, touchpoints, 160)
+    untallied = Survey.objects.get(pk=survey.pk)
+    untallied.dashboard_properties = []
+    return survey, untallied, touchpoints
+
+
+def test_one_property_filter_counts_the_property_tally_and_gives_the_responses_numbers(segmented):
+    survey, untallied, touchpoints = segmented
+    for touchpoint_filter in ((), (touchpoints[0].pk, NO_TOUCHPOINT)):
+        period = {"since": date(2026, 10, 5), "until": date(2026, 11, 20), "touchpoints": touchpoint_filter}
+        for properties in ((("plan", "pro"),), (("region", "DE"),), (("plan", "gold"),)):
+            tallied = Filters(survey=survey, **period, properties=properties)
+            raw = Filters(survey=untallied, **period, properties=properties)
+            assert read_from(partial(histogram, tallied)) == "propertyscore"
+            assert read_from(partial(histogram, raw)) == "response"
+            assert histogram(tallied) == histogram(raw) == expected(raw).get("all", Counter())
+            for interval in INTERVALS:
+                assert histograms_over_time(tallied, interval) == histograms_over_time(raw, interval)
+            assert histograms_by_touchpoint(tallied) == histograms_by_touchpoint(raw)
+            assert histograms_by_touchpoint(raw) == expected(
+                raw, by=lambda response: response.touchpoint_id or NO_TOUCHPOINT
+            )
+    pro = Filters(
+        survey=survey, since=date(2026, 10, 1), until=date(2026, 11, 30), properties=(("plan", "pro"),)
+    )
+    assert sum(histogram(pro).values()) > 20
+
+
+def test_a_breakdown_by_a_tallied_property_gives_the_responses_numbers(segmented):
+    survey, untallied, touchpoints = segmented
+    period = {"since": date(2026, 10, 5), "until": date(2026, 11, 20), "touchpoints": (touchpoints[1].pk,)}
+    for name in ("plan", "region"):
+        tallied, raw = Filters(survey=survey, **period), Filters(survey=untallied, **period)
+        assert read_from(partial(histograms_by_property, tallied, name)) == "propertyscore"
+        assert histograms_by_property(tallied, name) == histograms_by_property(raw, name)
+        assert histograms_by_property(raw, name) == expected(
+            raw, by=partial(Response.property_value, name=name)
+        )
+    by_plan = histograms_by_property(Filters(survey=survey, **period), "plan")
+    assert set(by_plan) == {"pro", "basic", "plus"}  # 5 and null form no group
+    # A filter on the same property leaves one group, also counted from its tally.
+    pro = Filters(survey=survey, **period, properties=(("plan", "pro"),))
+    assert read_from(partial(histograms_by_property, pro, "plan")) == "propertyscore"
+    assert histograms_by_property(pro, "plan") == {"pro": by_plan["pro"]}
+
+
+def test_what_no_tally_holds_is_counted_from_the_responses(segmented):
+    survey, _, _ = segmented
+    period = {"since": date(2026, 10, 5), "until": date(2026, 11, 20)}
+    both = Filters(survey=survey, **period, properties=(("plan", "pro"), ("region", "DE")))
+    assert read_from(partial(histogram, both)) == "response"
+    assert histogram(both) == expected(both).get("all", Counter())
+    assert sum(histogram(both).values()) > 0
+    filtered = Filters(survey=survey, **period, properties=(("region", "DE"),))
+    assert read_from(partial(histograms_by_property, filtered, "plan")) == "response"
+    assert histograms_by_property(filtered, "plan") == expected(
+        filtered, by=lambda response: response.property_value("plan")
+    )
+    untallied_name = Filters(survey=survey, **period, properties=(("carrier", "DHL"),))
+    assert read_from(partial(histogram, untallied_name)) == "response"
+
+
+def test_the_values_of_a_tallied_property_come_most_frequent_first(segmented):
+    survey, untallied, _ = segmented
+    since, until = date(2026, 10, 5), date(2026, 11, 20)
+    everyone = Filters(survey=untallied, since=since, until=until)
+    frequency = {
+        value: sum(counter.values()) for value, counter in histograms_by_property(everyone, "plan").items()
+    }
+    values = property_values(survey, "plan", since, until)
+    assert values == sorted(frequency.items(), key=lambda item: (-item[1], item[0]))
+    assert property_values(survey, "plan", since, until, limit=1) == values[:1]
+    assert property_values(untallied, "plan", since, until) == []
+    assert property_values(survey, "carrier", since, until) == []

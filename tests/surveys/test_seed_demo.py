@@ -7,11 +7,11 @@ from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Sum
 from django.utils import timezone
 
 from surveys.management.commands.seed_demo import OPENERS
-from surveys.models import Contact, Invitation, Response, Survey, Touchpoint
+from surveys.models import Contact, Invitation, PropertyScore, Response, Survey, Touchpoint
 from surveys.scales import SCALES
 from tests.factories import make_touchpoint
 
@@ -131,6 +131,17 @@ def test_contacts_carry_the_segment_properties_and_reserved_addresses():
         assert contact.email.rpartition("@")[2] in ("example.com", "example.org")
     response = Response.objects.filter(contact__isnull=False).select_related("contact").first()
     assert response.contact_properties == response.contact.properties
+
+
+def test_the_surveys_count_plan_and_region_for_the_dashboard():
+    seed()
+    assert {tuple(names) for names in Survey.objects.values_list("dashboard_properties", flat=True)} == {
+        ("plan", "region")
+    }
+    counted = dict(PropertyScore.objects.values_list("name").annotate(n=Sum("responses")).order_by())
+    with_plan = sum(1 for response in Response.objects.all() if response.property_value("plan"))
+    assert counted["plan"] == with_plan > RESPONSES / 2
+    assert set(counted) == {"plan", "region"}
 
 
 def test_about_six_in_ten_responses_have_a_comment_in_a_tone_that_matches_the_score():

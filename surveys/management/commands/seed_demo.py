@@ -24,7 +24,15 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from surveys.models import Contact, DailyScore, Invitation, Response, Survey, Touchpoint, normalise_origin
+from surveys.models import (
+    Contact,
+    Invitation,
+    Response,
+    Survey,
+    Touchpoint,
+    normalise_origin,
+    rebuild_tallies,
+)
 from surveys.scales import Scale
 
 BRAND = "Nordwind Möbel"
@@ -91,6 +99,8 @@ PUBLIC_PROPERTIES = {
 # "pro" are trade customers (offices, hotels) with their own account manager.
 REGIONS = (("DE", 78, 0.0), ("AT", 12, 0.01), ("CH", 10, -0.06))
 PLANS = (("basic", 60, -0.02), ("plus", 30, 0.0), ("pro", 10, 0.04))
+# The contact properties the segments above live in: tallied for quick dashboard filters.
+SEGMENT_PROPERTIES = ("plan", "region")
 SEGMENT_EFFECT = {value: effect for value, _, effect in (*REGIONS, *PLANS)}
 # Orders per calendar month, January first: a Christmas peak and a quiet summer.
 SEASON = (1.15, 1.0, 1.0, 0.95, 0.9, 0.85, 0.85, 0.9, 1.0, 1.05, 1.3, 1.7)
@@ -318,6 +328,7 @@ class DemoCompany:
                 subject_en=spec.subject_en,
                 accent_color=ACCENT_COLOR,
                 widget_origins=origin,
+                dashboard_properties=list(SEGMENT_PROPERTIES),
                 created_at=self.timeline.set_up_at,
             )
 
@@ -396,7 +407,7 @@ class DemoCompany:
 
     def _mood(self, spec: TouchpointSpec, properties: dict, day: date) -> float:
         """Mean satisfaction (0–1) of this kind of answer; anonymous answers have no segment."""
-        segments = sum(SEGMENT_EFFECT[properties[name]] for name in ("plan", "region") if name in properties)
+        segments = sum(SEGMENT_EFFECT[properties[name]] for name in SEGMENT_PROPERTIES if name in properties)
         return (
             BASE_SATISFACTION[spec.kind]
             + spec.shift
@@ -505,7 +516,7 @@ class Command(BaseCommand):
             company.create_touchpoints()
             company.create_contacts(contacts)
             invitation_count, response_count = company.create_answers(responses)
-            DailyScore.objects.rebuild()  # bulk_create bypasses the tally kept per answer
+            rebuild_tallies()  # bulk_create bypasses the tallies kept per answer
         self.stdout.write(
             f"Created {len(company.surveys)} surveys, {len(company.touchpoints)} touchpoints, "
             f"{len(company.contacts)} contacts, {invitation_count} invitations "
