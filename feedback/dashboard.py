@@ -18,6 +18,7 @@ from surveys.models import Invitation, Response, Touchpoint
 from surveys.stats import response_rate
 
 LATEST_VERBATIMS = 10
+NOT_SET = None  # the segment of responses without the property broken down by
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Bucket:
 
 @dataclass(frozen=True)
 class Segment:
-    """One row of a breakdown: a touchpoint or a property value."""
+    """One row of a breakdown: a touchpoint, a property value, or NOT_SET."""
 
     key: object
     label: str
@@ -73,12 +74,22 @@ def build_dashboard(filters: Filters, *, interval: str, breakdown_property: str 
         histogram=histogram,
         series=series,
         by_touchpoint=_segments(kind, summary, counts.histograms_by_touchpoint(filters), _touchpoint_names()),
-        by_property=_segments(kind, summary, counts.histograms_by_property(filters, breakdown_property), {})
+        by_property=_segments(kind, summary, _property_groups(filters, breakdown_property, histogram), {})
         if breakdown_property
         else [],
         breakdown_property=breakdown_property,
         latest_verbatims=_latest_verbatims(filters),
     )
+
+
+def _property_groups(filters: Filters, name: str, histogram: Counter) -> dict:
+    """The histograms by the property's value, and under NOT_SET those of responses without it,
+    so that the segments add up to all responses."""
+    groups = counts.histograms_by_property(filters, name)
+    not_set = histogram - sum(groups.values(), Counter())
+    if not_set:
+        groups[NOT_SET] = not_set
+    return groups
 
 
 def _segments(kind: str, overall: Summary, groups: dict, labels: dict) -> list[Segment]:

@@ -3,6 +3,7 @@
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import wraps
 
 from django import forms
@@ -11,9 +12,9 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.core.paginator import Paginator
-from django.core.validators import RegexValidator
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.utils.text import capfirst
 from django.utils.translation import gettext
@@ -21,12 +22,11 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from feedback import charts
-from feedback.counts import NO_TOUCHPOINT, Filters
-from feedback.dashboard import Dashboard, Segment, build_dashboard
-from feedback.forms import PROPERTY_PREFIX, RANGES, DashboardFilterForm, VerbatimFilterForm, is_plain_key
+from feedback.counts import NO_TOUCHPOINT, Filters, property_values
+from feedback.dashboard import NOT_SET, Dashboard, Segment, build_dashboard
+from feedback.forms import PROPERTY_PREFIX, RANGES, DashboardFilterForm, VerbatimFilterForm
 from feedback.verbatims import find_verbatims, highlighted
-from surveys.collect import PROPERTY_NAME, PROPERTY_VALUE_MAX_LENGTH
-from surveys.models import Response, Survey
+from surveys.models import PROPERTY_VALUE_MAX_LENGTH, Response, Survey, is_filterable_property
 
 # plotly.js styles its SVG inline and injects a stylesheet; it needs no eval and no other origin.
 PAGE_CSP = (
@@ -45,19 +45,15 @@ def can_read_feedback(user: AbstractBaseUser | AnonymousUser) -> bool:
     return user.is_active and user.is_staff and user.has_perm("surveys.view_response")
 
 
+
 class DashboardPageForm(DashboardFilterForm):
     """The metrics filters plus the page's own choice: the property to break the metric down by."""
 
-    breakdown = forms.CharField(
-        label=_("breakdown by property"),
-        required=False,
-        max_length=64,
-        validators=[RegexValidator(PROPERTY_NAME, _("“%(value)s” is not a property name."))],
-    )
+    breakdown = forms.CharField(label=_("breakdown by property"), required=False, max_length=64)
 
     def clean_breakdown(self) -> str:
         name = self.cleaned_data["breakdown"]
-        if name and not is_plain_key(name):
+        if name and not is_filterable_property(name):
             raise forms.ValidationError(_("“%(value)s” is not a property name."), params={"value": name})
         return name
 
@@ -266,7 +262,7 @@ def _segment_rows(board: Dashboard, segments: list[Segment]) -> list[SegmentRow]
     kind = board.filters.survey.kind
     return [
         SegmentRow(
-            label=capfirst(gettext("link and widget")) if segment.key == NO_TOUCHPOINT else segment.label,
+            label=_segment_label(segment),
             value=charts.metric_text(kind, segment.summary.value),
             interval=charts.interval_text(kind, segment.summary.interval),
             n=segment.summary.n,
@@ -279,15 +275,34 @@ def _segment_rows(board: Dashboard, segments: list[Segment]) -> list[SegmentRow]
     ]
 
 
-def property_choices(survey: Survey) -> dict[str, list[str]]:
-    """Property names in the survey's newest responses, most common first, each with its most
-    frequent values in alphabetical order: the menus of the property filters and the breakdown.
+def _segment_label(segment: Segment) -> str:
+    if segment.key == NO_TOUCHPOINT:
+        return capfirst(gettext("link and widget"))
+    if segment.key is NOT_SET:
+        return gettext("(not set)")
+    return segment.label
 
-    This reads the properties of the newest PROPERTY_SAMPLE responses into Python, one indexed
-    query, only to offer choices and never for a number (a grouped ``jsonb_object_keys`` query would
-    do on PostgreSQL, but not on SQLite). Names whose values never repeat (order numbers) are left
-    out, as no value of theirs selects more than one response; so are values that are not text.
+
+def property_choices(survey: Survey, filters: Filters | None = None) -> dict[str, list[str]]:
+    """Property names to filter and break down by, each with its most frequent values in
+    alphabetical order: the menus of the property filters and the breakdown.
+
+    The survey's dashboard properties come first, with their values in the filters' period
+    counted exactly from their tally. Then other names found in the survey's newest
+    PROPERTY_SAMPLE responses, most common first; these are read into Python, one indexed
+    query, only to offer choices and never for a number (a grouped ``jsonb_object_keys``
+    query would do on PostgreSQL, but not on SQLite). Names whose values never repeat
+    (order numbers) are left out, as no value of theirs selects more than one response; so
+    are values that are not text.
     """
+    today = timezone.localdate()
+    since, until = (filters.since, filters.until) if filters else (today - timedelta(days=364), today)
+    choices = {
+        name: sorted(
+            value for value, _ in property_values(survey, name, since, until, limit=PROPERTY_VALUES_OFFERED)
+        )
+        for name in survey.dashboard_properties
+    }
     rows = (
         Response.objects.filter(survey=survey)
         .order_by("-created_at")
@@ -302,17 +317,17 @@ def property_choices(survey: Survey) -> dict[str, list[str]]:
         }
         for name, value in merged.items():
             if (
-                isinstance(value, str)
+                name not in choices
+                and isinstance(value, str)
                 and 0 < len(value) <= PROPERTY_VALUE_MAX_LENGTH
-                and PROPERTY_NAME.fullmatch(name)
+                and is_filterable_property(name)
             ):
                 values[name][value] += 1
     repeated = {name: counter for name, counter in values.items() if counter.most_common(1)[0][1] > 1}
-    names = sorted(repeated, key=lambda name: (-repeated[name].total(), name))[:PROPERTY_NAMES_OFFERED]
-    return {
-        name: sorted(value for value, _ in repeated[name].most_common(PROPERTY_VALUES_OFFERED))
-        for name in names
-    }
+    names = sorted(repeated, key=lambda name: (-repeated[name].total(), name))
+    for name in names[: max(PROPERTY_NAMES_OFFERED - len(choices), 0)]:
+        choices[name] = sorted(value for value, _ in repeated[name].most_common(PROPERTY_VALUES_OFFERED))
+    return choices
 
 
 @dataclass(frozen=True)
@@ -335,7 +350,7 @@ def _controls(form: DashboardFilterForm, survey: Survey | None, filters: Filters
     # Chosen touchpoints of another survey stay visible, so that they can be unticked.
     offered += [(key, name) for key, name in touchpoints.items() if str(key) in chosen_touchpoints]
     offered.append((NO_TOUCHPOINT, touchpoints[NO_TOUCHPOINT]))
-    properties = property_choices(survey) if survey else {}
+    properties = property_choices(survey, filters) if survey else {}
     chosen_properties = dict(reversed(form.properties))
     for name, value in chosen_properties.items():
         if value not in properties.setdefault(name, []):

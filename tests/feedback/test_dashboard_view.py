@@ -260,10 +260,12 @@ def test_a_property_filter_and_a_breakdown_by_property(manager_client, november_
     params = {"survey": november_nps.pk, **NOVEMBER, "breakdown": "plan"}
     html = manager_client.get(URL, params).content.decode()
     rows = table_rows(html, "property-table")
-    # Biggest problem first: "pro" (2 detractors) pulls the total down; 3 answers have no plan.
-    assert [(row[0].split()[0], row[1], row[3].split()[0]) for row in rows] == [
-        ("pro", "-100", "2"),
-        ("basic", "63", "8"),
+    # Biggest problem first: "pro" (2 detractors) pulls the total down most, then the 3 answers
+    # without a plan; the shares are of all 13 answers.
+    assert [(row[0].split(" small")[0], row[1], row[3].split()[0], row[4]) for row in rows] == [
+        ("pro", "-100", "2", "15 %"),
+        ("(not set)", "-33", "3", "23 %"),
+        ("basic", "63", "8", "62 %"),
     ]
     assert '<option value="plan" selected>plan</option>' in html
     assert '<option value="pro">pro</option>' in html
