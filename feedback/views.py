@@ -1,7 +1,7 @@
 """The CX manager's dashboard: where the metric stands, where it is going, where it hurts."""
 
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import wraps
@@ -12,19 +12,21 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import FileResponse, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.utils.safestring import SafeString
-from django.utils.text import capfirst
+from django.utils.text import capfirst, slugify
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
-from feedback import charts
+from feedback import charts, exports
 from feedback.counts import NO_TOUCHPOINT, Filters, property_values
 from feedback.dashboard import NOT_SET, Dashboard, Segment, build_dashboard
 from feedback.forms import PROPERTY_PREFIX, RANGES, DashboardFilterForm, VerbatimFilterForm
+from feedback.models import ExportRecord
 from feedback.verbatims import find_verbatims, highlighted
 from surveys.models import PROPERTY_VALUE_MAX_LENGTH, Response, Survey, is_filterable_property
 
@@ -44,6 +46,10 @@ def can_read_feedback(user: AbstractBaseUser | AnonymousUser) -> bool:
     """Whether a signed-in user may read dashboards: active staff allowed to view responses."""
     return user.is_active and user.is_staff and user.has_perm("surveys.view_response")
 
+
+def can_see_personal_data(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Whether a reader of feedback may also see who answered: email, name, external id."""
+    return can_read_feedback(user) and user.has_perm("surveys.view_contact")
 
 
 class DashboardPageForm(DashboardFilterForm):
@@ -130,6 +136,60 @@ def _dashboard_context(form: DashboardPageForm) -> dict:
     }
 
 
+@feedback_page
+def export_verbatims(request: HttpRequest) -> HttpResponse:
+    """The explorer's answers as a file: CSV and JSON Lines streamed, XLSX once written."""
+    form, chosen = VerbatimFilterForm(request.GET), request.GET.get("format", "")
+    if form.is_valid():
+        export = exports.Export(form.verbatim_query(), personal=can_see_personal_data(request.user))
+        if chosen not in exports.FORMATS:
+            form.add_error(None, gettext("Choose the file format: CSV, XLSX or JSON Lines."))
+        elif chosen == "xlsx" and (rows := export.count()) > exports.XLSX_MAX_ROWS:
+            message = gettext("%(rows)s answers are more than a spreadsheet holds; export them as CSV.")
+            form.add_error(None, message % {"rows": rows})
+    if form.errors:
+        context, _status = _invalid_filters(form)
+        context["search"] = _search_controls(form, form.cleaned_data.get("survey"))
+        return render(request, "feedback/verbatims.html", context, status=400)
+    record = ExportRecord.objects.create(
+        user=request.user,
+        username=request.user.get_username(),
+        format=chosen,
+        filters={key: values for key, values in request.GET.lists() if key != "format"},
+        personal=export.personal,
+    )
+    table = exports.Table(export)
+    content_type, extension = exports.FORMATS[chosen]
+    filename = _export_filename(export, extension)
+    if chosen == "xlsx":
+        file = exports.xlsx_file(table)
+        _finish(record, table)
+        return FileResponse(file, as_attachment=True, filename=filename, content_type=content_type)
+    chunks = exports.csv_chunks(table) if chosen == "csv" else exports.jsonl_chunks(table)
+    response = StreamingHttpResponse(_recorded(chunks, record, table), content_type=content_type)
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
+    return response
+
+
+def _recorded(chunks: Iterator[bytes], record: ExportRecord, table: exports.Table) -> Iterator[bytes]:
+    """The chunks; then the record gets the rows sent, even when the download is cut short."""
+    try:
+        yield from chunks
+    finally:
+        _finish(record, table)
+
+
+def _finish(record: ExportRecord, table: exports.Table) -> None:
+    ExportRecord.objects.filter(pk=record.pk).update(rows=table.count, finished_at=timezone.now())
+
+
+def _export_filename(export: exports.Export, extension: str) -> str:
+    filters = export.query.filters
+    return (
+        f"{slugify(filters.survey.name)}-{filters.since.isoformat()}-{filters.until.isoformat()}.{extension}"
+    )
+
+
 @dataclass(frozen=True)
 class VerbatimRow:
     response: Response
@@ -167,6 +227,7 @@ def _verbatims_context(form: VerbatimFilterForm, request: HttpRequest) -> dict:
         ],
         "page_query": page_query.urlencode(),
         "dashboard_query": _filter_query(form, query.filters).urlencode(),
+        "formats": [(key, label) for key, label in ExportRecord.Format.choices],
     }
 
 

@@ -1,0 +1,272 @@
+"""Exports of verbatims: parsed back and compared with the database, injection, personal data, records."""
+
+import csv
+import io
+import json
+from datetime import date
+
+import openpyxl
+import pytest
+from django.contrib.auth.models import Permission
+from django.http import StreamingHttpResponse
+
+from feedback.models import ExportRecord
+from surveys.models import Response
+from tests.factories import make_survey, make_touchpoint
+from tests.feedback.pages import answer
+
+pytestmark = pytest.mark.django_db
+
+URL = "/verbatims/export/"
+NOVEMBER = {"since": "2026-11-01", "until": "2026-11-30"}
+FORMULAS = ['=HYPERLINK("http://evil.example","click")', "+1", "-2 Sterne", "@SUM(A1)", "\tTab", "\rReturn"]
+BASE_COLUMNS = [
+    "response_id",
+    "created_at",
+    "updated_at",
+    "survey",
+    "kind",
+    "touchpoint",
+    "score",
+    "category",
+    "comment",
+    "language",
+    "channel",
+    "contact_id",
+]
+PERSONAL = ["contact_external_id", "contact_email", "contact_name"]
+
+
+@pytest.fixture
+def survey():
+    return make_survey(kind="nps", name="Weiterempfehlung Küchen")
+
+
+@pytest.fixture
+def answers(survey):
+    """Three answers with comments: by email (contact properties), by link (event properties)."""
+    delivery = make_touchpoint(survey=survey, name="Lieferung")
+    email = answer(
+        survey,
+        3,
+        date(2026, 11, 10),
+        hour=8,
+        touchpoint=delivery,
+        comment='Zu spät, "leider"\nzweite Zeile; mit Komma, und Ümläuten',
+        properties={"plan": "pro", "region": "DE"},
+    )
+    link = answer(survey, 10, date(2026, 11, 12), comment="Alles bestens", properties={"campaign": "winter"})
+    answer(survey, 8, date(2026, 11, 13))  # no comment: not exported by default
+    answer(survey, 9, date(2026, 10, 1), comment="Vor dem Zeitraum")
+    email.contact.email, email.contact.name, email.contact.external_id = (
+        "kunde@example.com",
+        "Eva Kunde",
+        "K-1",
+    )
+    email.contact.save()
+    return [email, link]
+
+
+@pytest.fixture
+def analyst_client(client, cx_manager):
+    """A reader of feedback who may not see contacts."""
+    cx_manager.user_permissions.remove(Permission.objects.get(codename="view_contact"))
+    client.force_login(cx_manager)
+    return client
+
+
+def download(client, survey, file_format, **params) -> bytes:
+    response = client.get(URL, {"survey": survey.pk, **NOVEMBER, "format": file_format, **params})
+    assert response.status_code == 200, response.content[:500]
+    if isinstance(response, StreamingHttpResponse):
+        return b"".join(response.streaming_content)
+    return b"".join(response)
+
+
+def csv_rows(content: bytes) -> list[dict]:
+    assert content.startswith(b"\xef\xbb\xbf")  # the byte-order mark Excel needs for UTF-8
+    return list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"), newline="")))
+
+
+def expected_row(response: Response, *, personal: bool) -> dict:
+    response.refresh_from_db()
+    row = {
+        "response_id": str(response.public_id),
+        "created_at": response.created_at.astimezone(response.created_at.tzinfo).isoformat(),
+        "survey": "Weiterempfehlung Küchen",
+        "kind": "nps",
+        "touchpoint": response.touchpoint.name if response.touchpoint else "",
+        "score": str(response.score),
+        "category": response.category,
+        "comment": response.comment,
+        "language": response.language,
+        "channel": response.channel,
+    }
+    if personal:
+        contact = response.contact
+        row |= {
+            "contact_external_id": contact.external_id,
+            "contact_email": contact.email,
+            "contact_name": contact.name,
+        }
+    return row
+
+
+def test_csv_holds_every_answer_with_its_context(manager_client, survey, answers):
+    rows = csv_rows(download(manager_client, survey, "csv"))
+    email, link = answers
+    assert list(rows[0]) == [*BASE_COLUMNS, *PERSONAL, "contact.plan", "contact.region", "event.campaign"]
+    assert [row["response_id"] for row in rows] == [str(email.public_id), str(link.public_id)]  # oldest first
+    first, second = rows
+    assert first["created_at"] == "2026-11-10T08:00:00+01:00"  # ISO 8601 with the offset
+    assert first["comment"] == 'Zu spät, "leider"\nzweite Zeile; mit Komma, und Ümläuten'
+    assert (first["touchpoint"], first["score"], first["category"], first["channel"]) == (
+        "Lieferung",
+        "3",
+        "detractor",
+        "email",
+    )
+    assert (first["contact_email"], first["contact_name"], first["contact_external_id"]) == (
+        "kunde@example.com",
+        "Eva Kunde",
+        "K-1",
+    )
+    assert (first["contact.plan"], first["contact.region"], first["event.campaign"]) == ("pro", "DE", "")
+    assert (second["touchpoint"], second["contact.plan"], second["event.campaign"]) == ("", "", "winter")
+    assert second["contact_id"] == ""  # an anonymous link answer has no contact
+
+
+def test_csv_quotes_as_rfc_4180_says(manager_client, survey, answers):
+    content = download(manager_client, survey, "csv").decode("utf-8-sig")
+    assert '"Zu spät, ""leider""\nzweite Zeile; mit Komma, und Ümläuten"' in content
+    assert content.count("\r\n") == 3  # header and two rows end in CRLF; the comment keeps its LF
+
+
+def test_xlsx_holds_the_same_rows(manager_client, survey, answers):
+    content = download(manager_client, survey, "xlsx")
+    sheet = openpyxl.load_workbook(io.BytesIO(content), read_only=True).active
+    rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+    header, *data = rows
+    assert header == [*BASE_COLUMNS, *PERSONAL, "contact.plan", "contact.region", "event.campaign"]
+    as_csv = csv_rows(download(manager_client, survey, "csv"))
+    for row, csv_row in zip(data, as_csv, strict=True):
+        cells = [*row, *[None] * (len(header) - len(row))]  # empty cells at the end are not stored
+        assert [("" if value is None else str(value)) for value in cells] == list(csv_row.values())
+
+
+def test_json_lines_keep_values_as_typed(manager_client, survey, answers):
+    lines = download(manager_client, survey, "jsonl").decode().splitlines()
+    first, second = (json.loads(line) for line in lines)
+    assert first["score"] == 3 and isinstance(first["score"], int)
+    assert first["comment"] == answers[0].comment
+    assert first["contact_properties"] == {"plan": "pro", "region": "DE"}
+    assert second["event_properties"] == {"campaign": "winter"}
+    assert second["contact_id"] == ""
+
+
+def test_filters_and_search_apply_to_the_export(manager_client, survey, answers):
+    assert [row["score"] for row in csv_rows(download(manager_client, survey, "csv", q="bestens"))] == ["10"]
+    assert [row["score"] for row in csv_rows(download(manager_client, survey, "csv", comment="any"))] == [
+        "3",
+        "10",
+        "8",
+    ]
+    assert csv_rows(download(manager_client, survey, "csv", category="passive")) == []
+
+
+# Formula injection
+
+
+@pytest.mark.parametrize("text", FORMULAS)
+def test_formulas_are_neutralised_in_csv_and_xlsx_but_kept_in_json(manager_client, survey, text):
+    answer(survey, 1, date(2026, 11, 5), comment=text, properties={"note": text})
+    [row] = csv_rows(download(manager_client, survey, "csv"))
+    assert row["comment"] == "'" + text
+    assert row["event.note"] == "'" + text
+
+    sheet = openpyxl.load_workbook(io.BytesIO(download(manager_client, survey, "xlsx"))).active
+    comment = sheet.cell(row=2, column=BASE_COLUMNS.index("comment") + 1)
+    # The text as typed (XML reads a carriage return as a line feed), as text, never as a formula.
+    assert comment.value == text.replace("\r", "\n")
+    assert comment.data_type == "s"
+    assert comment.quotePrefix
+
+    [line] = download(manager_client, survey, "jsonl").decode().splitlines()
+    assert json.loads(line)["comment"] == text
+
+
+def test_ordinary_text_and_numbers_are_left_alone(manager_client, survey):
+    answer(survey, 0, date(2026, 11, 5), comment="1-2 Tage zu spät")
+    [row] = csv_rows(download(manager_client, survey, "csv"))
+    assert (row["comment"], row["score"]) == ("1-2 Tage zu spät", "0")
+
+
+# Personal data
+
+
+def test_readers_who_may_not_see_contacts_get_a_stable_pseudonym(analyst_client, survey, answers):
+    first = csv_rows(download(analyst_client, survey, "csv"))
+    assert list(first[0]) == [*BASE_COLUMNS, "contact.plan", "contact.region", "event.campaign"]
+    content = download(analyst_client, survey, "csv")
+    assert b"kunde@example.com" not in content and b"Eva Kunde" not in content and b"K-1" not in content
+    pseudonym = first[0]["contact_id"]
+    assert len(pseudonym) == 20 and str(answers[0].contact_id) != pseudonym
+    assert csv_rows(download(analyst_client, survey, "csv"))[0]["contact_id"] == pseudonym
+    assert "contact_email" not in json.loads(download(analyst_client, survey, "jsonl").splitlines()[0])
+
+
+def test_every_export_is_recorded(manager_client, cx_manager, survey, answers):
+    download(manager_client, survey, "csv", q="bestens")
+    download(manager_client, survey, "xlsx")
+    csv_record, xlsx_record = ExportRecord.objects.order_by("created_at", "pk")
+    assert (csv_record.user, csv_record.username, csv_record.format) == (cx_manager, "manager", "csv")
+    assert csv_record.filters == {
+        "survey": [str(survey.pk)],
+        **{k: [v] for k, v in NOVEMBER.items()},
+        "q": ["bestens"],
+    }
+    assert (csv_record.rows, xlsx_record.rows) == (1, 2)
+    assert csv_record.personal and csv_record.finished_at is not None
+
+
+def test_the_first_bytes_leave_before_any_query(manager_client, survey, answers, django_assert_num_queries):
+    response = manager_client.get(URL, {"survey": survey.pk, **NOVEMBER, "format": "csv"})
+    chunks = iter(response.streaming_content)
+    with django_assert_num_queries(0):
+        assert next(chunks) == b"\xef\xbb\xbf"
+    assert b"".join(chunks).count(b"\r\n") == 3
+    assert (
+        response["Content-Disposition"]
+        == 'attachment; filename="weiterempfehlung-kuchen-2026-11-01-2026-11-30.csv"'
+    )
+
+
+# Access and bad input
+
+
+def test_anonymous_visitors_are_sent_to_the_login(client, survey):
+    response = client.get(URL, {"survey": survey.pk, "format": "csv"})
+    assert response.status_code == 302
+    assert ExportRecord.objects.count() == 0
+
+
+def test_staff_who_may_not_view_responses_are_refused(client, cx_manager, survey):
+    cx_manager.user_permissions.remove(Permission.objects.get(codename="view_response"))
+    client.force_login(cx_manager)
+    assert client.get(URL, {"survey": survey.pk, "format": "csv"}).status_code == 403
+    assert ExportRecord.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"format": "pdf"}, "Choose the file format: CSV, XLSX or JSON Lines."),
+        ({}, "Choose the file format: CSV, XLSX or JSON Lines."),
+        ({"format": "csv", "score": "11"}, "Scores of this survey run from 0 to 10."),
+    ],
+)
+def test_bad_requests_explain_themselves_and_export_nothing(manager_client, survey, params, message):
+    response = manager_client.get(URL, {"survey": survey.pk, **params})
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert ExportRecord.objects.count() == 0
