@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "corsheaders",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # the API docs' assets, served by the app itself
     "anymail",
     "surveys",
     "feedback",
@@ -190,6 +192,26 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["surveys.api_auth.TokenRateThrottle"],
     "EXCEPTION_HANDLER": "surveys.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CXSurvey API",
+    "DESCRIPTION": (
+        "Surveys, touchpoints, events, responses, metrics and more. Send an API token as "
+        "`Authorization: Bearer <token>`; read-only tokens may only GET. Every error has the "
+        'shape `{"error": {"code": …, "message": …, "fields": {…}}}`.'
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"LanguageEnum": "surveys.models.Language"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "surveys.api_schema.add_error_responses",
+    ],
 }
 
 LOGGING = {

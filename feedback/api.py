@@ -6,16 +6,83 @@ answers), ``since`` and ``until`` (local dates, inclusive; the last 30 days by d
 """
 
 from django.core.exceptions import NON_FIELD_ERRORS
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 
 from feedback.dashboard import build_dashboard
-from feedback.forms import DashboardFilterForm
+from feedback.forms import RANGES, DashboardFilterForm
 from feedback.metrics import Summary
 
+METRICS_EXAMPLE = {
+    "survey": 1,
+    "kind": "nps",
+    "since": "2026-10-25",
+    "until": "2026-11-23",
+    "interval": "week",
+    "responses": 412,
+    "promoters": 198,
+    "passives": 121,
+    "detractors": 93,
+    "nps": 25.5,
+    "ci95": [18.4, 32.4],
+    "small_sample": False,
+    "previous": {
+        "since": "2026-09-25",
+        "until": "2026-10-24",
+        "responses": 388,
+        "nps": 19.1,
+        "ci95": [11.7, 26.4],
+    },
+    "change": 6.4,
+    "change_significant": False,
+    "response_rate": 0.231,
+    "series": [
+        {
+            "start": "2026-10-20",
+            "responses": 61,
+            "promoters": 30,
+            "passives": 17,
+            "detractors": 14,
+            "nps": 26.2,
+        }
+    ],
+}
 
+
+@extend_schema(
+    summary="The dashboard's numbers",
+    description=(
+        "NPS, CSAT % or CES mean with its 95 % interval, the categories, the previous period and "
+        "the change with its significance, the response rate, and one entry per day, week or month. "
+        "The metric and its interval are null when there are no responses. CSAT answers have "
+        "satisfied/neutral/dissatisfied and mean, CES answers easy/neutral/difficult and easy_share."
+    ),
+    parameters=[
+        OpenApiParameter("survey", int, description="A survey's id; the first active survey by default."),
+        OpenApiParameter(
+            "touchpoint", int, many=True, description="Touchpoint ids; 0 for link and widget answers."
+        ),
+        OpenApiParameter(
+            "range", str, enum=list(RANGES), description="A preset period instead of since/until."
+        ),
+        OpenApiParameter(
+            "since", OpenApiTypes.DATE, description="First local day; 30 days before until by default."
+        ),
+        OpenApiParameter(
+            "until", OpenApiTypes.DATE, description="Last local day (inclusive); today by default."
+        ),
+        OpenApiParameter("interval", str, enum=["day", "week", "month"]),
+        OpenApiParameter(
+            "property.<name>", str, description="e.g. property.plan=pro; the event's property wins."
+        ),
+    ],
+    responses={200: OpenApiResponse(OpenApiTypes.OBJECT, examples=[OpenApiExample("NPS", METRICS_EXAMPLE)])},
+    tags=["metrics"],
+)
 @api_view(["GET"])
 def metrics(request: Request) -> ApiResponse:
     form = DashboardFilterForm(request.query_params)

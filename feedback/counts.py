@@ -91,23 +91,6 @@ def histograms_by_property(filters: Filters, name: str) -> dict[str, Histogram]:
     return dict(groups)
 
 
-def property_values(
-    survey: Survey, name: str, since: date, until: date, *, limit: int | None = None
-) -> list[tuple[str, int]]:
-    """(value, responses) of a property the survey tallies, from ``since`` to ``until``: the
-    most frequent first, then by value. Empty if the survey does not tally the property."""
-    if name not in survey.dashboard_properties:
-        return []
-    rows = (
-        PropertyScore.objects.filter(survey=survey, name=name, day__range=(since, until))
-        .values_list("value")
-        .annotate(n=Sum("responses"))
-        .filter(n__gt=0)
-        .order_by("-n", "value")
-    )
-    return list(rows[:limit])
-
-
 def _grouped(filters: Filters, *, by: str | None) -> list[tuple]:
     """(group, score, count) rows from a tally if one holds exactly the filtered responses."""
     rows = _tally(filters)
@@ -191,14 +174,19 @@ def matching_responses(filters: Filters):
             condition |= Q(touchpoint__isnull=True)
         responses = responses.filter(condition)
     for name, value in filters.properties:
-        # The event's property wins over the contact's of the same name, as in the tallies. JSON
-        # equality matches text only (on SQLite "true", "false" and "null" also match those JSON
-        # values); about a quarter faster on PostgreSQL than comparing ``PropertyValue``.
-        responses = responses.filter(
-            Q(**{f"event_properties__{name}": value})
-            | (Q(**{f"event_properties__{name}__isnull": True}) & Q(**{f"contact_properties__{name}": value}))
-        )
+        responses = responses.filter(has_property(name, value))
     return responses
+
+
+def has_property(name: str, value: str) -> Q:
+    """Responses whose property ``name`` is ``value``: the event's property wins over the
+    contact's of the same name, as in the tallies. ``name`` must be a plain key
+    (``is_filterable_property``). JSON equality matches text only (on SQLite "true", "false"
+    and "null" also match those JSON values); about a quarter faster on PostgreSQL than
+    comparing ``PropertyValue``."""
+    return Q(**{f"event_properties__{name}": value}) | (
+        Q(**{f"event_properties__{name}__isnull": True}) & Q(**{f"contact_properties__{name}": value})
+    )
 
 
 def _as_date(value):

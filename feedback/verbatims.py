@@ -49,11 +49,12 @@ def find_verbatims(query: VerbatimQuery) -> QuerySet[Response]:
     elif query.with_comment is False:
         responses = responses.filter(comment="")
     if query.text:
-        responses = _search(responses, query.text)
+        responses = search(responses, query.text)
     return responses.order_by("-created_at", "-pk")
 
 
-def _search(responses: QuerySet[Response], text: str) -> QuerySet[Response]:
+def search(responses: QuerySet[Response], text: str) -> QuerySet[Response]:
+    """The responses whose comment matches ``text``: full-text on PostgreSQL, substring on SQLite."""
     if connection.vendor != "postgresql":
         return responses.filter(comment__icontains=text)
     condition = Q()

@@ -3,7 +3,6 @@
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import wraps
 
 from django import forms
@@ -23,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from feedback import charts, exports
-from feedback.counts import NO_TOUCHPOINT, Filters, property_values
+from feedback.counts import NO_TOUCHPOINT, Filters
 from feedback.dashboard import NOT_SET, Dashboard, Segment, build_dashboard
 from feedback.forms import PROPERTY_PREFIX, RANGES, DashboardFilterForm, VerbatimFilterForm
 from feedback.models import ExportRecord
@@ -344,26 +343,17 @@ def _segment_label(segment: Segment) -> str:
     return segment.label
 
 
-def property_choices(survey: Survey, filters: Filters | None = None) -> dict[str, list[str]]:
+def property_choices(survey: Survey) -> dict[str, list[str]]:
     """Property names to filter and break down by, each with its most frequent values in
     alphabetical order: the menus of the property filters and the breakdown.
 
-    The survey's dashboard properties come first, with their values in the filters' period
-    counted exactly from their tally. Then other names found in the survey's newest
-    PROPERTY_SAMPLE responses, most common first; these are read into Python, one indexed
-    query, only to offer choices and never for a number (a grouped ``jsonb_object_keys``
-    query would do on PostgreSQL, but not on SQLite). Names whose values never repeat
-    (order numbers) are left out, as no value of theirs selects more than one response; so
-    are values that are not text.
+    The names and values come from the survey's newest PROPERTY_SAMPLE responses, read into
+    Python in one indexed query, only to offer choices and never for a number (a grouped query
+    over the period costs tens of milliseconds per property on large surveys). The survey's
+    dashboard properties come first, then the other names, most common first. Names whose
+    values never repeat (order numbers) are left out, as no value of theirs selects more than
+    one response; so are values that are not text.
     """
-    today = timezone.localdate()
-    since, until = (filters.since, filters.until) if filters else (today - timedelta(days=364), today)
-    choices = {
-        name: sorted(
-            value for value, _ in property_values(survey, name, since, until, limit=PROPERTY_VALUES_OFFERED)
-        )
-        for name in survey.dashboard_properties
-    }
     rows = (
         Response.objects.filter(survey=survey)
         .order_by("-created_at")
@@ -378,17 +368,19 @@ def property_choices(survey: Survey, filters: Filters | None = None) -> dict[str
         }
         for name, value in merged.items():
             if (
-                name not in choices
-                and isinstance(value, str)
+                isinstance(value, str)
                 and 0 < len(value) <= PROPERTY_VALUE_MAX_LENGTH
                 and is_filterable_property(name)
             ):
                 values[name][value] += 1
+    tallied = [name for name in survey.dashboard_properties if name in values]
     repeated = {name: counter for name, counter in values.items() if counter.most_common(1)[0][1] > 1}
-    names = sorted(repeated, key=lambda name: (-repeated[name].total(), name))
-    for name in names[: max(PROPERTY_NAMES_OFFERED - len(choices), 0)]:
-        choices[name] = sorted(value for value, _ in repeated[name].most_common(PROPERTY_VALUES_OFFERED))
-    return choices
+    others = sorted(repeated.keys() - set(tallied), key=lambda name: (-repeated[name].total(), name))
+    names = [*tallied, *others][:PROPERTY_NAMES_OFFERED]
+    return {
+        name: sorted(value for value, _ in values[name].most_common(PROPERTY_VALUES_OFFERED))
+        for name in names
+    }
 
 
 @dataclass(frozen=True)
@@ -411,7 +403,7 @@ def _controls(form: DashboardFilterForm, survey: Survey | None, filters: Filters
     # Chosen touchpoints of another survey stay visible, so that they can be unticked.
     offered += [(key, name) for key, name in touchpoints.items() if str(key) in chosen_touchpoints]
     offered.append((NO_TOUCHPOINT, touchpoints[NO_TOUCHPOINT]))
-    properties = property_choices(survey, filters) if survey else {}
+    properties = property_choices(survey) if survey else {}
     chosen_properties = dict(reversed(form.properties))
     for name, value in chosen_properties.items():
         if value not in properties.setdefault(name, []):

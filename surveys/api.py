@@ -7,6 +7,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, renderers, serializers, status
+from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -27,6 +28,25 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"
     default_detail = "The request conflicts with an earlier one."
+
+
+class Cursor(CursorPagination):
+    """Stable pages however the rows change in between: ``?cursor=`` from ``next``.
+
+    A cursor that was not made here is a bad parameter (400), not a missing page (DRF's 404).
+    """
+
+    page_size = 100
+    page_size_query_param = "limit"
+    max_page_size = 1000
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError(
+                {self.cursor_query_param: [_("This cursor is not valid.")]}
+            ) from None
 
 
 class StrictCharField(serializers.CharField):

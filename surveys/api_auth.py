@@ -72,6 +72,26 @@ class TokenScope(BasePermission):
         return request.method in SAFE_METHODS or token.write
 
 
+class ModelPermission(BasePermission):
+    """The token's user needs the back office's permission for what the request does to the
+    view's model: view to read, add to create, change to update, delete to delete."""
+
+    message = gettext_lazy("The user of this API token lacks the permission for this.")
+    ACTIONS = {
+        "GET": "view",
+        "HEAD": "view",
+        "OPTIONS": "view",
+        "POST": "add",
+        "PUT": "change",
+        "PATCH": "change",
+    }
+
+    def has_permission(self, request: Request, view) -> bool:
+        options = view.queryset.model._meta
+        action = self.ACTIONS.get(request.method, "delete")
+        return request.user.has_perm(f"{options.app_label}.{action}_{options.model_name}")
+
+
 class TokenRateThrottle(BaseThrottle):
     """``settings.RATE_LIMITS["api"]`` requests per minute and token, counted in the cache."""
 

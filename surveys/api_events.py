@@ -14,6 +14,14 @@ from datetime import UTC, datetime, timedelta
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
@@ -36,6 +44,7 @@ _SLUG = re.compile(r"[-a-zA-Z0-9_]{1,100}")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
+@extend_schema_field({"type": "string", "format": "date-time", "nullable": True})
 class OccurredAtField(serializers.Field):
     """An ISO 8601 time with its offset, at most a day ahead of the server's clock."""
 
@@ -68,6 +77,17 @@ class OccurredAtField(serializers.Field):
         return value.isoformat()
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "nullable": True,
+        "additionalProperties": {
+            "oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}],
+            "nullable": True,
+        },
+        "example": {"order_id": "A-1042", "carrier": "DHL"},
+    }
+)
 class PropertiesField(serializers.Field):
     """Up to 50 named values: strings up to 500 characters, numbers, booleans or null."""
 
@@ -199,6 +219,38 @@ class EventOut(serializers.Serializer):
     invitation = InvitationOut()
 
 
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="Retries with the same key and body get the first answer again (Idempotent-Replayed: true); "
+    "the same key with another body gets 409.",
+)
+EVENT_EXAMPLE = OpenApiExample(
+    "An order delivered",
+    value={
+        "touchpoint": "delivery",
+        "email": "eva@example.com",
+        "language": "de",
+        "legal_basis": "customer",
+        "properties": {"order_id": "A-1042", "carrier": "DHL"},
+        "occurred_at": "2026-11-23T10:15:00+01:00",
+    },
+    request_only=True,
+)
+
+
+@extend_schema(
+    summary="Report a touchpoint event",
+    request=EventBody,
+    responses={
+        202: EventOut,
+        409: OpenApiResponse(description="The Idempotency-Key was used with another body."),
+    },
+    parameters=[IDEMPOTENCY_KEY],
+    examples=[EVENT_EXAMPLE],
+    tags=["events"],
+)
 @api_view(["POST"])
 def post_event(request: Request) -> ApiResponse:
     """One event → 202 with the event's id and what became of its invitation."""
@@ -207,6 +259,25 @@ def post_event(request: Request) -> ApiResponse:
     return respond_once(request, lambda: _accept_event(body, now=now), now=now)
 
 
+@extend_schema(
+    summary="Report up to 1,000 events at once",
+    request=inline_serializer("BulkEvents", {"events": EventBody(many=True)}),
+    responses={
+        200: inline_serializer(
+            "BulkResults",
+            {
+                "results": serializers.ListField(
+                    child=serializers.JSONField(),
+                    help_text="Per event, in order: {index, status: 202, event_id, invitation} "
+                    "or {index, status: 400, error}.",
+                )
+            },
+        ),
+        409: OpenApiResponse(description="The Idempotency-Key was used with another body."),
+    },
+    parameters=[IDEMPOTENCY_KEY],
+    tags=["events"],
+)
 @api_view(["POST"])
 def post_events_bulk(request: Request) -> ApiResponse:
     """``{"events": [...]}`` → 200 with one result per event, in order, valid ones stored."""

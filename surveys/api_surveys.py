@@ -7,10 +7,10 @@ cannot be deleted (PROTECT), and switching it off (``active``) is what people me
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import mixins, serializers, viewsets
-from rest_framework.pagination import CursorPagination
 
-from surveys.api import StrictCharField
+from surveys.api import Cursor, StrictCharField
 from surveys.models import Survey, Touchpoint, normalise_origin
 from surveys.scales import DEFAULT_SUBJECT, LANGUAGES
 from surveys.schedule import SendWindow
@@ -20,6 +20,14 @@ MAX_ORIGINS = 50
 SMALL_MAX = 32767  # PositiveSmallIntegerField
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {language: {"type": "string"} for language in LANGUAGES},
+        "additionalProperties": False,
+        "example": {"de": "Wie zufrieden waren Sie?", "en": "How satisfied were you?"},
+    }
+)
 class TextsField(serializers.Field):
     """``{"de": "...", "en": "..."}`` for the columns ``<text>_de`` and ``<text>_en``.
 
@@ -145,6 +153,17 @@ class SurveySerializer(StrictModelSerializer):
         }
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "nullable": True,
+        "properties": {
+            "days": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 6}},
+            "start": {"type": "string", "example": "09:00"},
+            "end": {"type": "string", "example": "18:00"},
+        },
+    }
+)
 class SendWindowField(serializers.Field):
     """``{"days": [0-6], "start": "HH:MM", "end": "HH:MM"}`` in the installation's time zone, or null."""
 
@@ -192,13 +211,8 @@ class TouchpointSerializer(StrictModelSerializer):
         }
 
 
-class ById(CursorPagination):
-    """Stable pages however the rows change in between: ``?cursor=`` from ``next``."""
-
+class ById(Cursor):
     ordering = "id"
-    page_size = 100
-    page_size_query_param = "limit"
-    max_page_size = 1000
 
 
 class _ListCreateRetrieveUpdate(

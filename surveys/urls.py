@@ -1,13 +1,15 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from surveys import api_events, api_surveys, unsubscribe, views, widget
+from surveys import api_contacts, api_events, api_surveys, unsubscribe, views, widget
 
 app_name = "surveys"
 
 api = SimpleRouter()
 api.register("api/v1/surveys", api_surveys.SurveyViewSet, basename="api-survey")
 api.register("api/v1/touchpoints", api_surveys.TouchpointViewSet, basename="api-touchpoint")
+api.register("api/v1/contacts", api_contacts.ContactViewSet, basename="api-contact")
+api.register("api/v1/invitations", api_contacts.InvitationViewSet, basename="api-invitation")
 
 urlpatterns = [
     path("s/<str:token>/", views.answer, name="answer"),

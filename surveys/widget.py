@@ -14,6 +14,7 @@ from django.core import signing
 from django.http import HttpRequest
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import (
     api_view,
@@ -149,6 +150,7 @@ def _answer_out(response: Response) -> dict:
     }
 
 
+@extend_schema(exclude=True)  # the widget's own calls, not an API for programs
 @api_view(["GET"])
 @authentication_classes([])
 @permission_classes([AllowAny])
@@ -187,6 +189,7 @@ def widget_survey(request: Request, key: str) -> ApiResponse:
     )
 
 
+@extend_schema(exclude=True)  # the widget's own calls, not an API for programs
 @api_view(["POST"])
 @authentication_classes([])
 @permission_classes([AllowAny])
@@ -218,6 +221,7 @@ def widget_answer(request: Request) -> ApiResponse:
     )
 
 
+@extend_schema(exclude=True)  # the widget's own calls, not an API for programs
 @api_view(["PATCH"])
 @authentication_classes([])
 @permission_classes([AllowAny])

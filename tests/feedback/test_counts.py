@@ -18,7 +18,6 @@ from feedback.counts import (
     histograms_by_property,
     histograms_by_touchpoint,
     histograms_over_time,
-    property_values,
 )
 from surveys.models import Response, Survey
 from tests.factories import answer_by_link, make_contact, make_invitation, make_survey, make_touchpoint
@@ -271,17 +270,3 @@ def test_what_no_tally_holds_is_counted_from_the_responses(segmented):
     )
     untallied_name = Filters(survey=survey, **period, properties=(("carrier", "DHL"),))
     assert read_from(partial(histogram, untallied_name)) == "response"
-
-
-def test_the_values_of_a_tallied_property_come_most_frequent_first(segmented):
-    survey, untallied, _ = segmented
-    since, until = date(2026, 10, 5), date(2026, 11, 20)
-    everyone = Filters(survey=untallied, since=since, until=until)
-    frequency = {
-        value: sum(counter.values()) for value, counter in histograms_by_property(everyone, "plan").items()
-    }
-    values = property_values(survey, "plan", since, until)
-    assert values == sorted(frequency.items(), key=lambda item: (-item[1], item[0]))
-    assert property_values(survey, "plan", since, until, limit=1) == values[:1]
-    assert property_values(untallied, "plan", since, until) == []
-    assert property_values(survey, "carrier", since, until) == []

@@ -402,3 +402,6 @@ def test_the_property_choices_come_from_the_newest_answers(django_assert_num_que
         choices = property_choices(survey)
     # The event's value wins; order numbers never repeat and are left out; so is a number.
     assert choices == {"plan": ["pro", "trial"], "region": ["DE"]}
+    # The survey's dashboard properties come first, offered even when their values do not repeat.
+    survey.dashboard_properties = ["region", "order_id"]
+    assert list(property_choices(survey)) == ["region", "order_id", "plan"]

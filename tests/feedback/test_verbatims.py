@@ -69,7 +69,7 @@ def test_postgresql_searches_each_comment_in_its_language(survey, period):
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the indexes are PostgreSQL's")
 def test_the_search_uses_the_language_indexes(survey):
     answer(survey, 3, "Die Lieferung war beschädigt")
-    queryset = verbatims._search(Response.objects.all(), "Lieferung")
+    queryset = verbatims.search(Response.objects.all(), "Lieferung")
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         plan = queryset.explain()

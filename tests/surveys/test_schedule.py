@@ -3,6 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from surveys.schedule import SendWindow, default_send_window, next_send_time
 
@@ -72,6 +73,7 @@ def test_no_window_sends_at_once():
     ],
 )
 def test_a_malformed_window_is_refused_with_a_reason(window, message):
-    with pytest.raises(ValidationError) as error:
-        SendWindow.parse(window)
-    assert message in " ".join(error.value.messages)
+    with translation.override("en"):
+        with pytest.raises(ValidationError) as error:
+            SendWindow.parse(window)
+        assert message in " ".join(error.value.messages)

@@ -1,0 +1,263 @@
+"""``GET /api/v1/responses/``: every answer with its context, for notebooks and warehouses.
+
+Filters: ``survey``, ``touchpoint`` (repeatable; 0 for link and widget answers),
+``since`` and ``until`` (a local date, inclusive, or an ISO 8601 moment), ``updated_since``,
+``category``, ``score``, ``has_comment``, ``property.<name>=<value>`` and the search ``q``.
+Pages follow a cursor, so that iterating over millions of answers is stable while
+answers keep arriving; ``ordering=updated_at`` with ``updated_since`` picks up changes.
+Readers who may not view contacts get the contact's pseudonym only.
+"""
+
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
+from rest_framework import exceptions, mixins, serializers, viewsets
+from rest_framework.request import Request
+
+from feedback.counts import NO_TOUCHPOINT, has_property
+from feedback.forms import MAX_PROPERTY_FILTERS, PROPERTY_PREFIX
+from feedback.privacy import pseudonym
+from feedback.verbatims import search
+from surveys.api import Cursor, StrictCharField, StrictChoiceField
+from surveys.api_auth import ModelPermission
+from surveys.models import PROPERTY_VALUE_MAX_LENGTH, Response, Survey, is_filterable_property
+from surveys.scales import SCALES
+
+CATEGORIES = sorted({category.code for scale in SCALES.values() for category in scale.categories})
+ORDERINGS = {
+    "created_at": ("created_at", "id"),
+    "-created_at": ("-created_at", "-id"),
+    "updated_at": ("updated_at", "id"),
+}
+
+
+def may_see_personal_data(request: Request) -> bool:
+    return request.user.has_perm("surveys.view_contact")
+
+
+class MomentField(serializers.Field):
+    """A local date (the day's start; with ``end``, the next day's start) or an ISO 8601 moment."""
+
+    default_error_messages = {
+        "invalid": _("Give a date like 2026-11-30 or a moment like 2026-11-30T14:00:00+01:00.")
+    }
+
+    def __init__(self, *, end: bool = False, **kwargs):
+        self.end = end
+        super().__init__(required=False, **kwargs)
+
+    def to_internal_value(self, data) -> datetime:
+        text = data if isinstance(data, str) else ""
+        try:
+            day, moment = parse_date(text), parse_datetime(text)
+        except ValueError:
+            self.fail("invalid")
+        if isinstance(day, date) and len(text) == 10:
+            start = datetime.combine(day + timedelta(days=1) if self.end else day, time.min)
+            return timezone.make_aware(start)
+        if moment is None:
+            self.fail("invalid")
+        return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+
+    def to_representation(self, value):
+        return value
+
+
+class ResponseQuery(serializers.Serializer):
+    """The list's query parameters, validated as the API validates bodies."""
+
+    survey = serializers.PrimaryKeyRelatedField(queryset=Survey.objects.all(), required=False)
+    touchpoint = serializers.ListField(
+        child=serializers.IntegerField(min_value=0), required=False, max_length=50
+    )
+    since = MomentField()
+    until = MomentField(end=True)
+    updated_since = MomentField()
+    category = StrictChoiceField(CATEGORIES, required=False)
+    score = serializers.IntegerField(min_value=0, max_value=10, required=False)
+    has_comment = serializers.BooleanField(required=False, allow_null=True, default=None)
+    q = StrictCharField(max_length=200, required=False)
+    ordering = StrictChoiceField(list(ORDERINGS), required=False, default="created_at")
+
+    def validate(self, data: dict) -> dict:
+        if data.get("since") and data.get("until") and data["since"] >= data["until"]:
+            raise serializers.ValidationError({"until": [_("The period must end after it starts.")]})
+        return data
+
+
+def property_filters(query_params) -> list[tuple[str, str]]:
+    """``property.<name>=<value>`` pairs, checked as the dashboard checks them."""
+    chosen = [
+        (key.removeprefix(PROPERTY_PREFIX), value)
+        for key, values in query_params.lists()
+        if key.startswith(PROPERTY_PREFIX)
+        for value in values
+        if value
+    ]
+    if len(chosen) > MAX_PROPERTY_FILTERS:
+        raise exceptions.ValidationError(
+            {"property": [_("At most %(limit)d property filters.") % {"limit": MAX_PROPERTY_FILTERS}]}
+        )
+    for name, value in chosen:
+        if not is_filterable_property(name):
+            raise exceptions.ValidationError(
+                {PROPERTY_PREFIX + name[:80]: [_("This is not a property name.")]}
+            )
+        if len(value) > PROPERTY_VALUE_MAX_LENGTH or "\x00" in value:
+            raise exceptions.ValidationError({PROPERTY_PREFIX + name: [_("This value cannot be searched.")]})
+    return chosen
+
+
+def filtered(
+    responses: QuerySet[Response], query: dict, properties: list[tuple[str, str]]
+) -> QuerySet[Response]:
+    if query.get("survey"):
+        responses = responses.filter(survey=query["survey"])
+    if touchpoints := query.get("touchpoint"):
+        condition = Q(touchpoint_id__in=[pk for pk in touchpoints if pk != NO_TOUCHPOINT])
+        if NO_TOUCHPOINT in touchpoints:
+            condition |= Q(touchpoint__isnull=True)
+        responses = responses.filter(condition)
+    for field, lookup in (
+        ("since", "created_at__gte"),
+        ("until", "created_at__lt"),
+        ("updated_since", "updated_at__gte"),
+    ):
+        if query.get(field):
+            responses = responses.filter(**{lookup: query[field]})
+    if code := query.get("category"):
+        in_category = Q(pk__in=[])
+        for scale in SCALES.values():
+            for category in scale.categories:
+                if category.code == code:
+                    in_category |= Q(kind=scale.kind, score__gte=category.low, score__lte=category.high)
+        responses = responses.filter(in_category)
+    if query.get("score") is not None:
+        responses = responses.filter(score=query["score"])
+    if query["has_comment"] is True:
+        responses = responses.exclude(comment="")
+    elif query["has_comment"] is False:
+        responses = responses.filter(comment="")
+    for name, value in properties:
+        responses = responses.filter(has_property(name, value))
+    if query.get("q"):
+        responses = search(responses, query["q"])
+    return responses
+
+
+class RespondentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    email = serializers.EmailField()
+    name = serializers.CharField()
+
+
+class ResponseSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    category = serializers.CharField(read_only=True)
+    contact_id = serializers.SerializerMethodField(
+        help_text="A stable pseudonym of the contact; empty without one."
+    )
+    contact = serializers.SerializerMethodField(
+        help_text="Who answered: only for users who may view contacts, else null."
+    )
+
+    class Meta:
+        model = Response
+        fields = [
+            "id",
+            "survey",
+            "kind",
+            "touchpoint",
+            "channel",
+            "score",
+            "category",
+            "comment",
+            "language",
+            "contact_id",
+            "contact",
+            "contact_properties",
+            "event_properties",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_contact_id(self, response: Response) -> str:
+        return pseudonym(response.contact_id)
+
+    @extend_schema_field(RespondentSerializer(allow_null=True))
+    def get_contact(self, response: Response) -> dict | None:
+        if response.contact is None or not self.context.get("personal"):
+            return None
+        return RespondentSerializer(response.contact).data
+
+
+class ByTime(Cursor):
+    """In the order the query asks for: by creation (either way) or by the last change."""
+
+    def get_ordering(self, request, queryset, view) -> tuple[str, str]:
+        return ORDERINGS[view.query["ordering"]]
+
+
+QUERY_PARAMETERS = [
+    OpenApiParameter("survey", OpenApiTypes.INT, description="A survey's id."),
+    OpenApiParameter(
+        "touchpoint",
+        OpenApiTypes.INT,
+        many=True,
+        description="Touchpoint ids; 0 for answers by link and widget.",
+    ),
+    OpenApiParameter(
+        "since", OpenApiTypes.STR, description="A local date (inclusive) or an ISO 8601 moment."
+    ),
+    OpenApiParameter(
+        "until", OpenApiTypes.STR, description="A local date (inclusive) or an ISO 8601 moment (exclusive)."
+    ),
+    OpenApiParameter("updated_since", OpenApiTypes.STR, description="Answers created or changed since then."),
+    OpenApiParameter("category", OpenApiTypes.STR, enum=CATEGORIES),
+    OpenApiParameter("score", OpenApiTypes.INT),
+    OpenApiParameter("has_comment", OpenApiTypes.BOOL),
+    OpenApiParameter(
+        "q", OpenApiTypes.STR, description="Words in the comment (full-text search on PostgreSQL)."
+    ),
+    OpenApiParameter("ordering", OpenApiTypes.STR, enum=list(ORDERINGS)),
+    OpenApiParameter(
+        "property.<name>",
+        OpenApiTypes.STR,
+        description="A contact or event property's value, e.g. property.plan=pro (the event's wins).",
+    ),
+]
+
+
+@extend_schema_view(list=extend_schema(parameters=QUERY_PARAMETERS))
+class ResponseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = ResponseSerializer
+    pagination_class = ByTime
+    queryset = Response.objects.all()
+    permission_classes = [*viewsets.GenericViewSet.permission_classes, ModelPermission]
+    lookup_field = "public_id"
+    lookup_value_regex = "[0-9a-f-]{36}"
+
+    def get_queryset(self) -> QuerySet[Response]:
+        responses = super().get_queryset()
+        if self.personal:
+            responses = responses.select_related("contact")
+        if self.action != "list":
+            return responses
+        query = ResponseQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        self.query = query.validated_data
+        return filtered(responses, self.query, property_filters(self.request.query_params))
+
+    @property
+    def personal(self) -> bool:
+        return may_see_personal_data(self.request)
+
+    def get_serializer_context(self) -> dict:
+        return {**super().get_serializer_context(), "personal": self.personal}

@@ -1,0 +1,168 @@
+"""Contacts (read and write) and invitations (read) through the API.
+
+Contacts hold personal data: every request needs the back office's contact permissions.
+No delete: erasing a person is its own, audited procedure. Invitations are shown without
+their token, which lets anyone answer in the contact's name.
+"""
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, viewsets
+
+from surveys.api import Cursor, StrictChoiceField
+from surveys.api_auth import ModelPermission
+from surveys.api_events import PropertiesField
+from surveys.api_surveys import StrictModelSerializer
+from surveys.models import Contact, Invitation, Language, LegalBasis
+
+
+class ById(Cursor):
+    ordering = "id"
+
+
+class ContactSerializer(StrictModelSerializer):
+    language = StrictChoiceField([("", "–"), *Language.choices], required=False, allow_blank=True)
+    legal_basis = StrictChoiceField(LegalBasis.values, required=False)
+    properties = PropertiesField(required=False)
+
+    class Meta:
+        model = Contact
+        fields = [
+            "id",
+            "email",
+            "external_id",
+            "name",
+            "language",
+            "legal_basis",
+            "properties",
+            "unsubscribed_at",
+            "bounced_at",
+            "complained_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["unsubscribed_at", "bounced_at", "complained_at", "created_at", "updated_at"]
+        # Checked in validate_external_id, with a message of its own.
+        extra_kwargs = {"external_id": {"validators": []}}
+
+    def validate_email(self, email: str) -> str:
+        if email and self._others().filter(email__iexact=email).exists():
+            raise serializers.ValidationError(_("Another contact has this email address."))
+        return email
+
+    def validate_external_id(self, external_id: str) -> str:
+        if external_id and self._others().filter(external_id=external_id).exists():
+            raise serializers.ValidationError(_("Another contact has this external id."))
+        return external_id
+
+    def validate(self, attrs: dict) -> dict:
+        """The table's other rule, checked before writing so that it is a 400, not a server error."""
+        current = self.instance or Contact()
+        if not attrs.get("email", current.email) and not attrs.get("external_id", current.external_id):
+            raise serializers.ValidationError(_("Give the contact's email or external_id (or both)."))
+        return attrs
+
+    def _others(self):
+        return Contact.objects.exclude(pk=self.instance.pk) if self.instance else Contact.objects.all()
+
+    def update(self, contact: Contact, attrs: dict) -> Contact:
+        return super().update(contact, {**attrs, "updated_at": timezone.now()})
+
+    def validate_properties(self, properties: dict | None) -> dict:
+        return properties or {}
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    skip_reason = serializers.CharField(
+        read_only=True, help_text="Why it was not sent (unsubscribed, recently_invited, …); empty if it was."
+    )
+
+    class Meta:
+        model = Invitation
+        fields = [
+            "id",
+            "survey",
+            "touchpoint",
+            "contact",
+            "event",
+            "status",
+            "skip_reason",
+            "properties",
+            "created_at",
+            "scheduled_for",
+            "attempts",
+            "sent_at",
+            "delivered_at",
+            "opened_at",
+            "reminder_sent_at",
+            "expires_at",
+            "answered_at",
+            "last_error",
+        ]
+        read_only_fields = fields
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("email", str, description="Exactly this address, whatever its case."),
+            OpenApiParameter("external_id", str),
+        ]
+    )
+)
+class ContactViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = Contact.objects.all()
+    serializer_class = ContactSerializer
+    pagination_class = ById
+    permission_classes = [*viewsets.GenericViewSet.permission_classes, ModelPermission]
+
+    def get_queryset(self):
+        contacts = super().get_queryset()
+        if self.action == "list":
+            if email := self.request.query_params.get("email"):
+                contacts = contacts.filter(email__iexact=email)
+            if external_id := self.request.query_params.get("external_id"):
+                contacts = contacts.filter(external_id=external_id)
+        return contacts
+
+
+STATUSES = list(Invitation.Status.values)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("survey", int),
+            OpenApiParameter("touchpoint", int),
+            OpenApiParameter("contact", int),
+            OpenApiParameter("status", str, enum=STATUSES),
+        ]
+    )
+)
+class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = Invitation.objects.all()
+    serializer_class = InvitationSerializer
+    pagination_class = ById
+    permission_classes = [*viewsets.GenericViewSet.permission_classes, ModelPermission]
+
+    def get_queryset(self):
+        invitations = super().get_queryset()
+        if self.action == "list":
+            query = InvitationQuery(data=self.request.query_params)
+            query.is_valid(raise_exception=True)
+            invitations = invitations.filter(**query.validated_data)
+        return invitations
+
+
+class InvitationQuery(serializers.Serializer):
+    survey = serializers.IntegerField(min_value=1, required=False)
+    touchpoint = serializers.IntegerField(min_value=1, required=False)
+    contact = serializers.IntegerField(min_value=1, required=False)
+    status = StrictChoiceField(STATUSES, required=False)

@@ -1,0 +1,94 @@
+"""The OpenAPI 3 schema (``/api/schema/``) and its interactive docs (``/api/docs/``).
+
+drf-spectacular reads the views; this module adds what it cannot see: the bearer
+token scheme and the one error shape that every endpoint answers with, with examples.
+"""
+
+from django.urls import path
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "Stable, for programs: e.g. invalid, not_found."},
+                "message": {"type": "string", "description": "For people, in the request's language."},
+                "fields": {
+                    "type": "object",
+                    "description": "Per field (or item), its messages.",
+                    "additionalProperties": True,
+                },
+            },
+        }
+    },
+}
+ERRORS = {
+    "400": ("The request is not valid.", "invalid", "score: Ensure this value is less than or equal to 10."),
+    "401": ("No valid token.", "not_authenticated", "Authentication credentials were not provided."),
+    "403": ("The token may not do this.", "permission_denied", "This API token can only read."),
+    "404": ("There is no such object.", "not_found", "Not found."),
+    "429": (
+        "Too many requests: wait for the seconds in Retry-After.",
+        "throttled",
+        "Request was throttled. Expected available in 12 seconds.",
+    ),
+}
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "surveys.api_auth.BearerTokenAuthentication"
+    name = "bearerToken"
+
+    def get_security_definition(self, auto_schema) -> dict:
+        return {"type": "http", "scheme": "bearer", "description": "An API token from the back office."}
+
+
+def add_error_responses(result: dict, generator, request, public) -> dict:
+    """Every operation documents the error shape for the statuses it can answer with."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    for route, methods in result.get("paths", {}).items():
+        for method, operation in methods.items():
+            secured = bool(operation.get("security")) and operation["security"] != [{}]
+            wanted = {
+                "400": method not in ("get", "delete") or bool(operation.get("parameters")),
+                "401": secured,
+                "403": secured,
+                "404": "{" in route,
+                "429": secured,
+            }
+            responses = operation.setdefault("responses", {})
+            for status, (description, code, message) in ERRORS.items():
+                if wanted[status]:
+                    responses.setdefault(status, _error_response(description, code, message))
+    return result
+
+
+def _error_response(description: str, code: str, message: str) -> dict:
+    example = {"error": {"code": code, "message": message, "fields": {}}}
+    return {
+        "description": description,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}, "example": example}
+        },
+    }
+
+
+urlpatterns = [
+    path(
+        "api/schema/",
+        SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
+        name="api_schema",
+    ),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(
+            url_name="api_schema", authentication_classes=[], permission_classes=[]
+        ),
+        name="api_docs",
+    ),
+]
