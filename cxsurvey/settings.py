@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "anymail",
     "surveys",
     "feedback",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -144,9 +145,13 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "dispatch": {"task": "surveys.tasks.dispatch", "schedule": 10.0, "options": {"expires": 9}},
     "purge-idempotency-keys": {"task": "surveys.tasks.purge_idempotency_keys", "schedule": 3600.0},
+    "deliver-webhooks": {"task": "webhooks.tasks.deliver", "schedule": 5.0, "options": {"expires": 4}},
 }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+
+# Webhooks are only sent to public addresses; these hosts may receive them anyway (development).
+WEBHOOK_ALLOWED_HOSTS = env.string_list("WEBHOOK_ALLOWED_HOSTS", [])
 
 # Security. TLS settings follow SITE_URL: a site served over https gets the full set.
 _https = _site.scheme == "https"

@@ -6,6 +6,7 @@ from surveys.tracking import webhook_urlpatterns
 urlpatterns = [
     path("", include("surveys.urls")),
     path("", include("feedback.urls")),
+    path("", include("webhooks.urls")),
     path("", include("surveys.api_schema")),
     path("admin/", admin.site.urls),
     # Email providers report deliveries, opens, bounces and complaints here (django-anymail).

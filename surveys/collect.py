@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from surveys.models import MAX_PROPERTIES, PROPERTY_NAME, PROPERTY_VALUE_MAX_LENGTH, Contact, Response, Survey
+from surveys.signals import response_saved
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ def record_public_answer(
             updated_at=now,
         )
         response.tally(score=score, change=+1)
+        response_saved.send(sender=Response, response=response, created=True)
         return response
 
 

@@ -34,6 +34,7 @@ from surveys.scales import (
     Scale,
 )
 from surveys.schedule import default_send_window, validate_send_window
+from surveys.signals import response_saved
 from surveys.texts import validate_email_text
 
 
@@ -731,6 +732,7 @@ class Invitation(models.Model):
                 else:
                     response.tally(score=score, change=+1)
                     Invitation.objects.filter(pk=self.pk, answered_at__isnull=True).update(answered_at=now)
+                    response_saved.send(sender=Response, response=response, created=True)
                     return response
             response.revise(score=score, comment=comment, language=language, now=now)
         return response
@@ -846,6 +848,7 @@ class Response(models.Model):
 
         A changed score moves the response from its old score to the new one in the
         daily tallies, with the row locked so that two changes cannot both move it.
+        Subscribers hear of the change (``response_saved``) in the same transaction.
         """
         changes: dict = {}
         if comment is not None:
@@ -863,9 +866,10 @@ class Response(models.Model):
             if score is not None and score != stored:
                 self.tally(score=stored, change=-1)
                 self.tally(score=score, change=+1)
-        for field, value in changes.items():
-            setattr(self, field, value)
-        self.updated_at = max(now, self.created_at)
+            for field, value in changes.items():
+                setattr(self, field, value)
+            self.updated_at = max(now, self.created_at)
+            response_saved.send(sender=Response, response=self, created=False)
 
     def tally(self, *, score: int, change: int) -> None:
         """Count this response in (+1) or out of (−1) the daily tallies of scores and of properties."""

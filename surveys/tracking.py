@@ -15,6 +15,7 @@ from functools import wraps
 from anymail import urls as anymail_urls
 from anymail.signals import AnymailTrackingEvent, EventType
 from anymail.utils import get_anymail_setting, get_request_basic_auth
+from django.db import transaction
 from django.db.models import Case, DateTimeField, F, Value, When
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
@@ -24,6 +25,7 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 
 from surveys.models import Contact, Invitation
+from surveys.signals import contact_unsubscribed, invitation_bounced
 
 Status = Invitation.Status
 
@@ -65,9 +67,10 @@ def record_tracking_event(sender, event: AnymailTrackingEvent, esp_name: str, **
     elif kind == EventType.OPENED:
         _advance(invitation_id, Status.OPENED, opened_at=at)
     elif kind == EventType.BOUNCED:
-        _advance(invitation_id, Status.BOUNCED)
-        if _is_permanent(event, esp_name):
-            _mark_contact(contact_id, "bounced_at", at)
+        with transaction.atomic():
+            _bounce(invitation_id)
+            if _is_permanent(event, esp_name):
+                _mark_contact(contact_id, "bounced_at", at)
     elif kind == EventType.COMPLAINED:
         _advance(invitation_id, Status.COMPLAINED)
         _mark_contact(contact_id, "complained_at", at)
@@ -103,7 +106,7 @@ def _advance(invitation_id: int, status: str, *, last_error: str = "", **timesta
     Every expression in the UPDATE sees the row as it was, so two events racing each
     other cannot interleave between a read and a write.
     """
-    behind = [earlier for earlier, rank in _RANK.items() if rank < _RANK[status]]
+    behind = _behind(status)
     changes = {"status": Case(When(status__in=behind, then=Value(status)), default=F("status"))}
     if last_error:
         changes["last_error"] = Case(
@@ -118,11 +121,32 @@ def _advance(invitation_id: int, status: str, *, last_error: str = "", **timesta
     Invitation.objects.filter(pk=invitation_id).update(**changes)
 
 
+def _behind(status: str) -> list[str]:
+    return [earlier for earlier, rank in _RANK.items() if rank < _RANK[status]]
+
+
+def _bounce(invitation_id: int) -> None:
+    """Mark the invitation bounced; the first report of the bounce is announced (``invitation_bounced``).
+
+    The row is locked from reading its status to advancing it, so that of two reports of
+    one bounce arriving together only one is announced.
+    """
+    invitation = Invitation.objects.select_for_update().get(pk=invitation_id)
+    _advance(invitation_id, Status.BOUNCED)
+    if invitation.status in _behind(Status.BOUNCED):
+        invitation.status = Status.BOUNCED
+        invitation_bounced.send(sender=Invitation, invitation=invitation)
+
+
 def _mark_contact(contact_id: int, field: str, at: datetime) -> None:
-    """Suppress the contact; the first time is kept."""
-    Contact.objects.filter(pk=contact_id, **{f"{field}__isnull": True}).update(
-        **{field: at, "updated_at": timezone.now()}
-    )
+    """Suppress the contact; the first time is kept, and a first objection is announced
+    (``contact_unsubscribed``)."""
+    with transaction.atomic():
+        marked = Contact.objects.filter(pk=contact_id, **{f"{field}__isnull": True}).update(
+            **{field: at, "updated_at": timezone.now()}
+        )
+        if marked and field == "unsubscribed_at":
+            contact_unsubscribed.send(sender=Contact, contact=Contact.objects.get(pk=contact_id))
 
 
 def _is_permanent(event: AnymailTrackingEvent, esp_name: str) -> bool:

@@ -8,6 +8,7 @@ has the token may unsubscribe anyway. Subscribing again is a separate address wi
 CSRF protection, so that no other site can undo an objection.
 """
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -17,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from surveys.email import read_unsubscribe_token
 from surveys.models import Contact, Invitation
+from surveys.signals import contact_unsubscribed
 from surveys.views import PublicError, check_rate, public_page, use_language
 
 ONE_CLICK = "One-Click"
@@ -54,10 +56,13 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
             )
         if contact is not None:
             now = timezone.now()
-            # Conditional: the first objection's time is the one that counts.
-            Contact.objects.filter(pk=contact.pk, unsubscribed_at__isnull=True).update(
-                unsubscribed_at=now, updated_at=now
-            )
+            with transaction.atomic():
+                # Conditional: the first objection's time is the one that counts, and is announced.
+                if Contact.objects.filter(pk=contact.pk, unsubscribed_at__isnull=True).update(
+                    unsubscribed_at=now, updated_at=now
+                ):
+                    contact.unsubscribed_at = contact.updated_at = now
+                    contact_unsubscribed.send(sender=Contact, contact=contact)
         return _page(request, token, contact, "unsubscribed")
     if contact is None or contact.unsubscribed_at:
         return _page(request, token, contact, "already_unsubscribed")

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from surveys.collect import Identity, record_public_answer
 from surveys.models import ApiToken, Contact, Invitation, Response, Survey, Touchpoint
+from webhooks.models import EventType, Subscription
 
 _sequence = itertools.count(1)
 
@@ -72,3 +73,9 @@ def answer_by_link(survey: Survey, score: int, at: datetime, **fields) -> Respon
         properties=fields.get("properties") or {},
         now=at,
     )
+
+
+def make_subscription(*, owner, url: str = "https://203.0.113.10/hooks", **fields) -> Subscription:
+    """A webhook subscription to every event, stored without checking its URL (tests deliver to loopback)."""
+    fields.setdefault("events", list(EventType.values))
+    return Subscription.objects.create(owner=owner, url=url, **fields)

@@ -1,0 +1,15 @@
+"""What happens in ``surveys`` that other apps act on (webhooks), without ``surveys`` knowing them.
+
+Each signal is sent inside the transaction of the change it reports, so that what a
+receiver writes (an outbox row) commits or rolls back with the change itself. A
+receiver must not do slow work (HTTP, SMTP) here; it queues it.
+"""
+
+from django.dispatch import Signal
+
+# A response was stored (``created=True``) or changed: ``response``, ``created``.
+response_saved = Signal()
+# An invitation's email bounced, reported the first time only: ``invitation``.
+invitation_bounced = Signal()
+# A contact objected to further surveys, reported the first time only: ``contact``.
+contact_unsubscribed = Signal()

@@ -1,0 +1,234 @@
+import json
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from tests.factories import answer_by_link, make_api_token, make_subscription, make_survey
+from webhooks.delivery import deliver_due
+from webhooks.models import Delivery, Message, Subscription
+
+pytestmark = pytest.mark.django_db
+
+WEBHOOKS = "/api/v1/webhooks/"
+PUBLIC_URL = "https://203.0.113.10/hooks"
+
+
+@pytest.fixture(autouse=True)
+def _public_test_address(settings):
+    """203.0.113.0/24 is documentation space, not public; the tests name it as a developer would,
+    and the local receiver too."""
+    settings.WEBHOOK_ALLOWED_HOSTS = ["203.0.113.10", "localhost"]
+
+
+@pytest.fixture
+def cx_manager(cx_manager):
+    """The CX manager, who may manage webhooks too."""
+    cx_manager.user_permissions.add(*Permission.objects.filter(content_type__app_label="webhooks"))
+    return cx_manager
+
+
+@pytest.fixture
+def token(cx_manager):
+    return make_api_token(user=cx_manager, write=True)
+
+
+@pytest.fixture
+def reader(cx_manager):
+    return make_api_token(user=cx_manager, write=False, name="dashboard")
+
+
+def call(client, method, path, token=None, body=None):
+    headers = {"Accept-Language": "en", **({"Authorization": f"Bearer {token}"} if token else {})}
+    if body is None:
+        return getattr(client, method)(path, headers=headers)
+    return getattr(client, method)(path, json.dumps(body), content_type="application/json", headers=headers)
+
+
+def create(client, token, **fields):
+    body = {"url": PUBLIC_URL, "events": ["response.created", "response.updated"], **fields}
+    return call(client, "post", WEBHOOKS, token, body)
+
+
+def test_a_subscription_is_created_and_its_secret_shown_in_that_answer_only(client, token, cx_manager):
+    answer = create(client, token, description="CRM", include_comments=True)
+    assert answer.status_code == 201, answer.content
+    data = answer.json()
+    subscription = Subscription.objects.get()
+    assert data["secret"] == subscription.secret
+    assert data["secret"].startswith("whsec_")
+    assert (subscription.owner, subscription.url, subscription.description) == (cx_manager, PUBLIC_URL, "CRM")
+    assert (subscription.events, subscription.include_comments, subscription.include_personal_data) == (
+        ["response.created", "response.updated"],
+        True,
+        False,
+    )
+    assert data["active"] is True
+    for path in [WEBHOOKS, f"{WEBHOOKS}{subscription.pk}/"]:
+        shown = call(client, "get", path, token)
+        assert shown.status_code == 200
+        assert subscription.secret not in shown.content.decode()
+
+
+def test_a_read_only_token_cannot_create_and_nothing_is_stored(client, reader):
+    answer = create(client, reader)
+    assert answer.status_code == 403
+    assert answer.json()["error"]["code"] == "permission_denied"
+    assert not Subscription.objects.exists()
+
+
+def test_a_user_without_the_permissions_for_webhooks_is_refused(client, outsider):
+    token = make_api_token(user=outsider, write=True)
+    answer = create(client, token)
+    assert answer.status_code == 403
+    assert call(client, "get", WEBHOOKS, token).status_code == 403
+    assert not Subscription.objects.exists()
+
+
+def test_personal_data_and_responses_go_only_to_users_who_may_view_them(client, cx_manager):
+    cx_manager.user_permissions.remove(*Permission.objects.filter(codename="view_contact"))
+    token = make_api_token(user=cx_manager, write=True)
+    answer = create(client, token, include_personal_data=True)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["message"] == (
+        "include_personal_data: The owner may not view contacts, so cannot receive their data."
+    )
+    cx_manager.user_permissions.remove(*Permission.objects.filter(codename="view_response"))
+    assert (
+        create(client, token)
+        .json()["error"]["message"]
+        .startswith("events: The owner may not view responses")
+    )
+    assert create(client, token, events=["invitation.bounced"]).status_code == 201
+
+
+def test_without_a_token_there_is_nothing(client):
+    answer = call(client, "get", WEBHOOKS)
+    assert answer.status_code == 401
+    assert answer["WWW-Authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"url": "http://169.254.169.254/latest/meta-data/"}, "url: “169.254.169.254” is 169.254.169.254"),
+        ({"url": "http://10.1.2.3/hooks"}, "not a public address"),
+        ({"url": "ftp://203.0.113.10/hooks"}, "url:"),
+        ({"events": ["response.deleted"]}, "events: 0: Choose one of: response.created"),
+        ({"events": []}, "events:"),
+        ({"events": ["response.created", "response.created"]}, "events: Name each event once."),
+        ({"events": "response.created"}, "events:"),
+        ({"description": 42}, "description:"),
+    ],
+)
+def test_bad_input_is_refused_with_a_message_and_nothing_stored(client, token, fields, message):
+    answer = create(client, token, **fields)
+    assert answer.status_code == 400, answer.content
+    assert message in answer.json()["error"]["message"]
+    assert not Subscription.objects.exists()
+
+
+def test_each_token_sees_its_own_users_subscriptions_only(client, token, outsider):
+    theirs = make_subscription(owner=outsider)
+    assert call(client, "get", WEBHOOKS, token).json()["results"] == []
+    for method, path in [
+        ("get", f"{WEBHOOKS}{theirs.pk}/"),
+        ("delete", f"{WEBHOOKS}{theirs.pk}/"),
+        ("get", f"{WEBHOOKS}{theirs.pk}/deliveries/"),
+        ("post", f"{WEBHOOKS}{theirs.pk}/rotate-secret/"),
+    ]:
+        answer = call(client, method, path, token)
+        assert answer.status_code == 404
+        assert answer.json()["error"]["code"] == "not_found"
+    assert Subscription.objects.get() == theirs
+
+
+def test_a_subscription_is_changed_and_its_url_checked_again(client, token, cx_manager):
+    subscription = make_subscription(owner=cx_manager, url=PUBLIC_URL)
+    path = f"{WEBHOOKS}{subscription.pk}/"
+    answer = call(
+        client, "patch", path, token, {"events": ["contact.unsubscribed"], "include_personal_data": True}
+    )
+    assert answer.status_code == 200
+    subscription.refresh_from_db()
+    assert (subscription.events, subscription.include_personal_data) == (["contact.unsubscribed"], True)
+    assert call(client, "patch", path, token, {"url": "http://[::1]/"}).status_code == 400
+    subscription.refresh_from_db()
+    assert subscription.url == PUBLIC_URL
+
+
+def test_switching_active_pauses_and_resumes(client, token, cx_manager):
+    subscription = make_subscription(owner=cx_manager, failing_since=timezone.now() - timedelta(days=2))
+    path = f"{WEBHOOKS}{subscription.pk}/"
+    paused = call(client, "patch", path, token, {"active": False}).json()
+    assert paused["active"] is False
+    assert paused["paused_at"] is not None
+    resumed = call(client, "patch", path, token, {"active": True}).json()
+    assert (resumed["active"], resumed["paused_at"]) == (True, None)
+    subscription.refresh_from_db()
+    assert subscription.failing_since is None
+
+
+def test_rotating_the_secret_shows_the_new_one_and_keeps_the_old_for_a_day(client, token, reader, cx_manager):
+    subscription = make_subscription(owner=cx_manager)
+    old = subscription.secret
+    path = f"{WEBHOOKS}{subscription.pk}/rotate-secret/"
+    assert call(client, "post", path, reader).status_code == 403
+    answer = call(client, "post", path, token)
+    assert answer.status_code == 200
+    subscription.refresh_from_db()
+    assert answer.json()["secret"] == subscription.secret != old
+    assert subscription.previous_secret == old
+    assert subscription.previous_secret_expires_at - timezone.now() == pytest.approx(
+        timedelta(hours=24), abs=timedelta(minutes=1)
+    )
+    assert call(client, "get", path, token).status_code == 405
+
+
+def test_deleting_a_subscription_deletes_its_messages(client, token, cx_manager):
+    subscription = make_subscription(owner=cx_manager)
+    answer_by_link(make_survey(), 9, timezone.now())
+    assert call(client, "delete", f"{WEBHOOKS}{subscription.pk}/", token).status_code == 204
+    assert not Subscription.objects.exists()
+    assert not Message.objects.exists()
+
+
+def test_the_delivery_log_lists_attempts_newest_first_with_a_fixed_number_of_queries(
+    client, reader, cx_manager, receiver
+):
+    receiver.status = 500
+    subscription = make_subscription(owner=cx_manager, url=receiver.url())
+    receiver.secret = subscription.secret
+    answer_by_link(make_survey(), 9, timezone.now())
+    deliver_due()
+    path = f"{WEBHOOKS}{subscription.pk}/deliveries/"
+    call(client, "get", path, reader)  # the token's first use is recorded once
+    with CaptureQueriesContext(connection) as few:
+        first = call(client, "get", path, reader)
+    for _ in range(3):
+        answer_by_link(make_survey(), 9, timezone.now())
+    deliver_due()
+    with CaptureQueriesContext(connection) as many:
+        latest = call(client, "get", path, reader)
+    assert len(few) == len(many)
+    (attempt,) = first.json()["results"]
+    message = Message.objects.order_by("id").first()
+    assert attempt["webhook_id"] == message.webhook_id
+    assert (attempt["type"], attempt["attempt"], attempt["status"], attempt["response_code"]) == (
+        "response.created",
+        1,
+        "failed",
+        500,
+    )
+    assert attempt["duration_ms"] >= 0
+    assert attempt["next_attempt_at"] is not None
+    ids = [row["id"] for row in latest.json()["results"]]
+    assert ids == sorted(Delivery.objects.values_list("id", flat=True), reverse=True)
+
+
+def test_the_delivery_log_is_read_only(client, token, cx_manager):
+    subscription = make_subscription(owner=cx_manager)
+    assert call(client, "post", f"{WEBHOOKS}{subscription.pk}/deliveries/", token, {}).status_code == 405

@@ -1,0 +1,81 @@
+"""A real Celery worker against Redis and PostgreSQL: a new answer reaches the receiver at once,
+through the task enqueued when its transaction commits, not the periodic sweep."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from tests.factories import answer_by_link, make_subscription, make_survey
+from tests.surveys.test_dispatch_workers import database_url
+from webhooks.models import Message
+
+# Not the invitation workers' database: suites running side by side must not take each other's tasks.
+BROKER = "redis://127.0.0.1:6379/12"
+
+
+@pytest.fixture
+def broker():
+    if connection.vendor != "postgresql":
+        pytest.skip("workers in other processes need a database server")
+    client = redis.Redis.from_url(BROKER)
+    try:
+        client.flushdb()
+    except redis.RedisError:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip("Redis is not running")
+    yield BROKER
+    client.flushdb()
+
+
+def use_broker(app, **conf) -> None:
+    """Point the test's Celery app at a broker. The app keeps its producers once made, with the
+    queues they declared: another test's broker, or its queues flushed since, would swallow tasks."""
+    app.conf.update(**conf)
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_delivers_a_new_answer_right_after_commit(broker, receiver, admin_user, tmp_path):
+    subscription = make_subscription(owner=admin_user, url=receiver.url())
+    receiver.secret = subscription.secret
+    log = tmp_path / "worker.log"
+    environment = {
+        **os.environ,
+        "DEBUG": "true",
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": broker,
+        "WEBHOOK_ALLOWED_HOSTS": "localhost",
+    }
+    command = [sys.executable, "-m", "celery", "-A", "cxsurvey", "worker", "--pool=solo", "-n", "hooks@test"]
+    command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO"]
+    worker = subprocess.Popen(
+        command, cwd=settings.BASE_DIR, env=environment, stdout=log.open("w"), stderr=subprocess.STDOUT
+    )
+    from cxsurvey.celery import app
+
+    try:
+        use_broker(app, broker_url=broker, task_always_eager=False)
+        response = answer_by_link(make_survey(), 10, timezone.now())
+        deadline = time.monotonic() + 60
+        while not receiver.requests and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        use_broker(app, broker_url=settings.CELERY_BROKER_URL, task_always_eager=True)
+    assert len(receiver.requests) == 1, log.read_text()[-2000:]
+    (request,) = receiver.requests
+    assert request.verified
+    assert json.loads(request.body)["data"]["id"] == str(response.public_id)
+    assert Message.objects.get().status == "delivered"
+    assert "webhooks.tasks.deliver_message" in log.read_text()

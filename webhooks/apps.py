@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class WebhooksConfig(AppConfig):
+    """Webhooks: tells subscribers' systems of responses, bounces and unsubscriptions. Reads ``surveys``."""
+
+    name = "webhooks"
+    verbose_name = _("Webhooks")
+
+    def ready(self) -> None:
+        from surveys.signals import contact_unsubscribed, invitation_bounced, response_saved
+        from webhooks.events import queue_bounce, queue_response, queue_unsubscribe
+
+        response_saved.connect(queue_response, dispatch_uid="webhooks.events.response")
+        invitation_bounced.connect(queue_bounce, dispatch_uid="webhooks.events.bounce")
+        contact_unsubscribed.connect(queue_unsubscribe, dispatch_uid="webhooks.events.unsubscribe")

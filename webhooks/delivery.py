@@ -1,0 +1,217 @@
+"""Delivering queued webhook messages: the database is the queue, any number of workers.
+
+A worker claims a batch of due messages (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a
+conditional UPDATE per row on SQLite), posts each one signed and records the attempt.
+A failed attempt is tried again after growing waits until a day after the first
+attempt, always with the same ``webhook-id``, so that receivers can drop a message they
+have already seen: delivery is at least once. A worker that dies while sending loses
+nothing; its claim expires and the message is sent again.
+
+A subscription whose attempts have all failed for a day is paused and its owner told
+by email. Messages queued for it wait until it is resumed.
+
+Celery's periodic task, the task enqueued for each new message and ``manage.py
+deliver_webhooks`` all call these functions.
+"""
+
+import json
+import logging
+from collections import Counter
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import connection as db
+from django.db import transaction
+from django.db.models import DateTimeField, F, Value
+from django.db.models.functions import Coalesce
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from webhooks import outbound
+from webhooks.models import Delivery, Message, Subscription
+from webhooks.signing import signed_headers
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 10  # an attempt may take half a minute against a slow receiver
+# A claim older than this belongs to a worker that stopped.
+CLAIM_LEASE = timedelta(minutes=10)
+# Waits after the 1st, 2nd, … failed attempt; the last one repeats.
+RETRY_WAITS = (
+    timedelta(seconds=5),
+    timedelta(seconds=30),
+    timedelta(minutes=2),
+    timedelta(minutes=10),
+    timedelta(minutes=30),
+    timedelta(hours=1),
+    timedelta(hours=2),
+    timedelta(hours=4),
+)
+RETRY_PERIOD = timedelta(hours=24)
+PAUSE_AFTER = timedelta(hours=24)
+PAUSE_REASON = "Every delivery failed for 24 hours."
+Status = Message.Status
+
+
+def deliver_due(*, batch_size: int = BATCH_SIZE, max_batches: int | None = None) -> Counter:
+    """Deliver every message that is due now; how many ended how ("delivered", "retry", "failed")."""
+    report: Counter = Counter()
+    release_stalled_claims(now=timezone.now())
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        claimed = claim_due_messages(now=timezone.now(), limit=batch_size)
+        if not claimed:
+            break
+        for message_id in claimed:
+            report[deliver_claimed(message_id)] += 1
+        batches += 1
+    if report:
+        logger.info("Webhooks: %s", ", ".join(f"{count} {outcome}" for outcome, count in report.items()))
+    return report
+
+
+def deliver_if_due(message_id: int) -> str:
+    """Deliver one message now if it is still due; "lost" if it is not (another worker has it)."""
+    now = timezone.now()
+    due = Message.objects.filter(
+        pk=message_id, status=Status.PENDING, next_attempt_at__lte=now, subscription__active=True
+    )
+    if not due.update(**_claim(now)):
+        return "lost"
+    return deliver_claimed(message_id)
+
+
+def claim_due_messages(*, now: datetime, limit: int) -> list[int]:
+    """Mark up to ``limit`` due messages as being sent by this worker; their ids."""
+    due = Message.objects.due(now)
+    with transaction.atomic():
+        if db.features.has_select_for_update_skip_locked:
+            locked = due.select_for_update(skip_locked=True, of=("self",))
+            ids = list(locked.values_list("pk", flat=True)[:limit])
+            Message.objects.filter(pk__in=ids).update(**_claim(now))
+            return ids
+        # SQLite has one writer at a time; a conditional update per row tells who won.
+        candidates = list(due.values_list("pk", flat=True)[:limit])
+        return [
+            pk
+            for pk in candidates
+            if Message.objects.filter(pk=pk, status=Status.PENDING).update(**_claim(now))
+        ]
+
+
+def _claim(now: datetime) -> dict:
+    return {
+        "status": Status.SENDING,
+        "claimed_at": now,
+        "next_attempt_at": None,
+        "attempts": F("attempts") + 1,
+        "first_attempt_at": Coalesce(F("first_attempt_at"), Value(now, output_field=DateTimeField())),
+    }
+
+
+def release_stalled_claims(*, now: datetime) -> None:
+    """Claims of stopped workers go back to the queue: the message may have arrived, and is sent
+    again with the same ``webhook-id``."""
+    Message.objects.filter(status=Status.SENDING, claimed_at__lt=now - CLAIM_LEASE).update(
+        status=Status.PENDING, next_attempt_at=now, claimed_at=None
+    )
+
+
+def deliver_claimed(message_id: int) -> str:
+    """Post one claimed message and record the attempt; what happened ("delivered", "retry", "failed",
+    or "lost" if its subscription was deleted meanwhile)."""
+    message = (
+        Message.objects.select_related("subscription").filter(pk=message_id, status=Status.SENDING).first()
+    )
+    if message is None:
+        return "lost"
+    subscription = message.subscription
+    started = timezone.now()
+    body = json.dumps(message.payload).encode()
+    headers = signed_headers(
+        secrets=subscription.signing_secrets(started),
+        webhook_id=message.webhook_id,
+        timestamp=int(started.timestamp()),
+        body=body,
+    )
+    answer = outbound.post(subscription.url, body=body, headers=headers)
+    return _record(message, answer, started=started, now=timezone.now())
+
+
+def _record(message: Message, answer: outbound.Answer, *, started: datetime, now: datetime) -> str:
+    """Write the attempt to the log and the message's next step; pause a subscription that has
+    failed for a day, and tell its owner after the transaction."""
+    if answer.ok:
+        status, next_attempt_at = Status.DELIVERED, None
+    else:
+        next_attempt_at = next_attempt(
+            first_attempt_at=message.first_attempt_at, attempts=message.attempts, now=now
+        )
+        status = Status.PENDING if next_attempt_at else Status.FAILED
+    with transaction.atomic():
+        # Only the claim's owner moves the message on; a released claim is someone else's now.
+        Message.objects.filter(pk=message.pk, status=Status.SENDING, claimed_at=message.claimed_at).update(
+            status=status, next_attempt_at=next_attempt_at, claimed_at=None
+        )
+        Delivery.objects.create(
+            subscription=message.subscription,
+            message=message,
+            attempt=message.attempts,
+            status=Delivery.Status.SUCCEEDED if answer.ok else Delivery.Status.FAILED,
+            response_code=answer.status,
+            response_body=answer.body,
+            error=answer.error,
+            duration_ms=answer.duration_ms,
+            attempted_at=started,
+            next_attempt_at=next_attempt_at,
+        )
+        paused = _keep_streak(message.subscription, ok=answer.ok, at=started, now=now)
+    if paused:
+        _tell_owner_of_pause(message.subscription, last_error=answer.error or f"HTTP {answer.status}")
+    return {Status.DELIVERED: "delivered", Status.PENDING: "retry", Status.FAILED: "failed"}[status]
+
+
+def next_attempt(*, first_attempt_at: datetime, attempts: int, now: datetime) -> datetime | None:
+    """When to try again after the ``attempts``-th failed attempt: after its wait in ``RETRY_WAITS``,
+    but at the latest ``RETRY_PERIOD`` after the first attempt, which is the last; None after that."""
+    deadline = first_attempt_at + RETRY_PERIOD
+    if now >= deadline:
+        return None
+    return min(now + RETRY_WAITS[min(attempts, len(RETRY_WAITS)) - 1], deadline)
+
+
+def _keep_streak(subscription: Subscription, *, ok: bool, at: datetime, now: datetime) -> bool:
+    """Count the subscription's failures since its last success; True if this one paused it."""
+    subscriptions = Subscription.objects.filter(pk=subscription.pk)
+    if ok:
+        subscriptions.filter(failing_since__isnull=False).update(failing_since=None)
+        return False
+    subscriptions.filter(failing_since__isnull=True).update(failing_since=at)
+    return bool(
+        subscriptions.filter(failing_since__lte=now - PAUSE_AFTER).pause(now=now, reason=PAUSE_REASON)
+    )
+
+
+def _tell_owner_of_pause(subscription: Subscription, *, last_error: str) -> None:
+    """Email the owner that deliveries stopped. A mail that cannot be sent is logged: the pause stands."""
+    subscription.refresh_from_db()
+    owner = subscription.owner
+    if not owner.email:
+        logger.warning("Webhook subscription %s was paused; its owner has no email address", subscription.pk)
+        return
+    context = {
+        "subscription": subscription,
+        "hours": int(PAUSE_AFTER.total_seconds() // 3600),
+        "error": last_error,
+        "link": settings.SITE_URL + reverse("admin:webhooks_subscription_change", args=[subscription.pk]),
+    }
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = " ".join(render_to_string("webhooks/email/paused_subject.txt", context).split())
+        text = render_to_string("webhooks/email/paused.txt", context)
+        html = render_to_string("webhooks/email/paused.html", context)
+    try:
+        send_mail(subject, text, None, [owner.email], html_message=html)
+    except Exception:  # the mail server's trouble must not undo the recorded pause
+        logger.exception("Could not tell the owner of webhook subscription %s of its pause", subscription.pk)

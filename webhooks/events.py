@@ -1,0 +1,132 @@
+"""What subscribers are told, queued as a transactional outbox.
+
+The receivers of ``surveys.signals`` run inside the transaction of the change they
+report and write one message per active subscription that wants the event: the
+change and its messages commit or roll back together, and a broker that is down
+loses nothing. With no subscription it costs one query.
+
+A payload is ``{"type", "timestamp", "data"}`` as the Standard Webhooks specification
+recommends. Data carries ids, scores and back-office links; comments and personal
+data (the contact, the event's properties) only where the subscription opts in.
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+
+from surveys.models import Contact, Invitation, Response
+from webhooks import tasks
+from webhooks.models import EventType, Message, Subscription
+
+Data = Callable[[Subscription], dict]
+
+
+def queue_response(sender, *, response: Response, created: bool, **kwargs) -> None:
+    event = EventType.RESPONSE_CREATED if created else EventType.RESPONSE_UPDATED
+    at = response.created_at if created else response.updated_at
+    _queue(event, at, lambda wants: _response(response, wants))
+
+
+def queue_bounce(sender, *, invitation: Invitation, **kwargs) -> None:
+    _queue(EventType.INVITATION_BOUNCED, timezone.now(), lambda wants: _invitation(invitation, wants))
+
+
+def queue_unsubscribe(sender, *, contact: Contact, **kwargs) -> None:
+    _queue(EventType.CONTACT_UNSUBSCRIBED, contact.unsubscribed_at, lambda wants: _contact(contact, wants))
+
+
+def _queue(event: str, at: datetime, data: Data) -> None:
+    subscribers = [
+        subscription
+        for subscription in Subscription.objects.filter(active=True, owner__is_active=True).only(
+            "events", "include_comments", "include_personal_data"
+        )
+        if event in subscription.events
+    ]
+    if not subscribers:
+        return
+    now = timezone.now()
+    messages = Message.objects.bulk_create(
+        Message(
+            subscription=subscription,
+            type=event,
+            payload={"type": event, "timestamp": _time(at), "data": data(subscription)},
+            created_at=now,
+            next_attempt_at=now,
+        )
+        for subscription in subscribers
+    )
+    tasks.enqueue([message.pk for message in messages])
+
+
+def _response(response: Response, wants: Subscription) -> dict:
+    data = {
+        "id": str(response.public_id),
+        "survey_id": response.survey_id,
+        "touchpoint_id": response.touchpoint_id,
+        "invitation_id": response.invitation_id,
+        "kind": response.kind,
+        "score": response.score,
+        "category": response.category,
+        "channel": response.channel,
+        "language": response.language,
+        "created_at": _time(response.created_at),
+        "updated_at": _time(response.updated_at),
+        "links": {"response": _admin_link("surveys_response_change", response.pk)},
+    }
+    if wants.include_comments:
+        data["comment"] = response.comment
+    if wants.include_personal_data:
+        data["contact"] = _person(response.contact)
+        data["properties"] = response.event_properties
+    return data
+
+
+def _invitation(invitation: Invitation, wants: Subscription) -> dict:
+    data = {
+        "id": invitation.pk,
+        "survey_id": invitation.survey_id,
+        "touchpoint_id": invitation.touchpoint_id,
+        "event_id": invitation.event_id,
+        "sent_at": _time(invitation.sent_at),
+        "links": {"invitation": _admin_link("surveys_invitation_change", invitation.pk)},
+    }
+    if wants.include_personal_data:
+        data["contact"] = _person(invitation.contact)
+        data["properties"] = invitation.properties
+    return data
+
+
+def _contact(contact: Contact, wants: Subscription) -> dict:
+    data = {
+        "id": contact.pk,
+        "unsubscribed_at": _time(contact.unsubscribed_at),
+        "links": {"contact": _admin_link("surveys_contact_change", contact.pk)},
+    }
+    if wants.include_personal_data:
+        data["contact"] = _person(contact)
+    return data
+
+
+def _person(contact: Contact | None) -> dict | None:
+    """Who answered or was asked; None for an anonymous answer."""
+    if contact is None:
+        return None
+    return {
+        "id": contact.pk,
+        "email": contact.email,
+        "name": contact.name,
+        "external_id": contact.external_id,
+    }
+
+
+def _admin_link(view: str, pk: int) -> str:
+    return settings.SITE_URL + reverse(f"admin:{view}", args=[pk])
+
+
+def _time(moment: datetime | None) -> str | None:
+    """As the REST API writes times: ISO 8601 in the installation's time zone."""
+    return timezone.localtime(moment).isoformat() if moment else None

@@ -1,0 +1,300 @@
+"""Webhook subscriptions, the messages queued for them, and the log of every attempt to deliver one.
+
+The database is the queue: a message is a row with a status and a due time, written
+in the transaction of the change it reports, and claimed by whichever worker comes
+first (``webhooks.delivery``).
+"""
+
+import secrets
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from webhooks.outbound import RefusedURL, check_url
+from webhooks.signing import new_secret
+
+# How long a rotated-out secret keeps signing beside the new one.
+SECRET_OVERLAP = timedelta(hours=24)
+
+
+class EventType(models.TextChoices):
+    RESPONSE_CREATED = "response.created", _("response created")
+    RESPONSE_UPDATED = "response.updated", _("response changed")
+    INVITATION_BOUNCED = "invitation.bounced", _("invitation bounced")
+    CONTACT_UNSUBSCRIBED = "contact.unsubscribed", _("contact unsubscribed")
+
+
+def validate_webhook_url(url: str) -> None:
+    try:
+        check_url(url)
+    except RefusedURL as refused:
+        raise ValidationError(str(refused), code="refused") from None
+
+
+def validate_events(value: object) -> None:
+    if not isinstance(value, list) or not value or not all(event in EventType.values for event in value):
+        raise ValidationError(
+            _("Choose one or more of: %(events)s."), params={"events": ", ".join(EventType.values)}
+        )
+    if len(set(value)) < len(value):
+        raise ValidationError(_("Name each event once."))
+
+
+def new_webhook_id() -> str:
+    """The ``webhook-id`` of a message: 128 random bits, the same on every retry."""
+    return "msg_" + secrets.token_urlsafe(16)
+
+
+class SubscriptionQuerySet(models.QuerySet):
+    def pause(self, *, now: datetime, reason: str = "") -> int:
+        """Stop delivering to these subscriptions; how many were active. Queued messages wait."""
+        return self.filter(active=True).update(active=False, paused_at=now, pause_reason=reason)
+
+    def resume(self) -> int:
+        """Deliver again; how many were paused. The streak of failures starts afresh, so that one
+        more failure does not pause a subscription again at once."""
+        return self.filter(active=False).update(
+            active=True, paused_at=None, pause_reason="", failing_since=None
+        )
+
+
+class Subscription(models.Model):
+    """Where to POST which events, signed with a secret that the receiver shares.
+
+    The secret is stored as it is (the HMAC needs it) and shown once, when it is made.
+    During a rotation the previous secret signs beside the new one until it expires.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.CASCADE,
+        related_name="webhook_subscriptions",
+        help_text=_("Told by email when the subscription is paused."),
+    )
+    url = models.URLField(
+        _("URL"),
+        max_length=2000,
+        validators=[validate_webhook_url],
+        help_text=_("A public http or https address. Redirects are not followed."),
+    )
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    events = models.JSONField(_("events"), default=list, validators=[validate_events])
+    include_comments = models.BooleanField(
+        _("include comments"), default=False, help_text=_("Send each response's comment.")
+    )
+    include_personal_data = models.BooleanField(
+        _("include personal data"),
+        default=False,
+        help_text=_("Send the contact's email, name and external id, and event properties."),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    paused_at = models.DateTimeField(_("paused"), null=True, blank=True, editable=False)
+    pause_reason = models.CharField(_("paused because"), max_length=500, blank=True, editable=False)
+    # The first failed attempt since the last success; 24 hours of failing pause the subscription.
+    failing_since = models.DateTimeField(_("failing since"), null=True, blank=True, editable=False)
+    secret = models.CharField(max_length=100, default=new_secret, editable=False)
+    previous_secret = models.CharField(max_length=100, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(
+        _("previous secret valid until"), null=True, blank=True, editable=False
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    objects = SubscriptionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("webhook subscription")
+        verbose_name_plural = _("webhook subscriptions")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(paused_at__isnull=True) | models.Q(active=False),
+                name="webhook_subscription_paused_inactive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(previous_secret="", previous_secret_expires_at__isnull=True)
+                | (~models.Q(previous_secret="") & models.Q(previous_secret_expires_at__isnull=False)),
+                name="webhook_subscription_previous_expires",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def clean(self) -> None:
+        """The owner receives only what the back office would show them: responses need the
+        permission to view responses, personal data the one to view contacts."""
+        if self.owner_id is None:
+            return
+        errors = {}
+        events = self.events if isinstance(self.events, list) else []
+        if any(event.startswith("response.") for event in events) and not self.owner.has_perm(
+            "surveys.view_response"
+        ):
+            errors["events"] = _("The owner may not view responses, so cannot receive them.")
+        if self.include_personal_data and not self.owner.has_perm("surveys.view_contact"):
+            errors["include_personal_data"] = _(
+                "The owner may not view contacts, so cannot receive their data."
+            )
+        if errors:
+            raise ValidationError(errors)
+
+    def signing_secrets(self, now: datetime) -> list[str]:
+        """The current secret, and the previous one while it is still valid."""
+        if self.previous_secret and self.previous_secret_expires_at > now:
+            return [self.secret, self.previous_secret]
+        return [self.secret]
+
+    def rotate_secret(self, *, now: datetime) -> None:
+        """A new secret; the current one keeps signing beside it for ``SECRET_OVERLAP``, so that
+        receivers can switch without losing a message. The row is locked: of two rotations at
+        once, the second keeps the first's new secret as the previous one."""
+        with transaction.atomic():
+            self.previous_secret = (
+                Subscription.objects.select_for_update().only("secret").get(pk=self.pk).secret
+            )
+            self.previous_secret_expires_at = now + SECRET_OVERLAP
+            self.secret = new_secret()
+            self.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
+
+
+class MessageStatus(models.TextChoices):
+    PENDING = "pending", _("pending")
+    SENDING = "sending", _("sending")
+    DELIVERED = "delivered", _("delivered")
+    FAILED = "failed", _("failed")
+
+
+class MessageQuerySet(models.QuerySet):
+    def due(self, now: datetime) -> "MessageQuerySet":
+        """Pending messages of active subscriptions whose next attempt is due, oldest due first."""
+        return self.filter(
+            status=MessageStatus.PENDING, next_attempt_at__lte=now, subscription__active=True
+        ).order_by("next_attempt_at")
+
+    def resend(self, *, now: datetime) -> int:
+        """Queue these messages again at once, with the same ``webhook-id`` and a new day of
+        retries; those being sent are left alone. How many were queued."""
+        return self.exclude(status=MessageStatus.SENDING).update(
+            status=MessageStatus.PENDING, next_attempt_at=now, attempts=0, first_attempt_at=None
+        )
+
+
+class Message(models.Model):
+    """One event for one subscription, as the JSON body it is sent as, and where its delivery stands."""
+
+    Type = EventType
+    Status = MessageStatus
+
+    subscription = models.ForeignKey(
+        Subscription,
+        verbose_name=_("subscription"),
+        on_delete=models.CASCADE,
+        related_name="messages",
+        db_index=False,  # webhook_message_log_idx starts with it
+    )
+    webhook_id = models.CharField(
+        _("webhook-id"), max_length=40, unique=True, default=new_webhook_id, editable=False
+    )
+    type = models.CharField(_("event"), max_length=32, choices=Type.choices)
+    payload = models.JSONField(_("payload"))
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    # Attempts since the message was (re)queued; the back-off follows them.
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # Retries stop a day after this.
+    first_attempt_at = models.DateTimeField(_("first attempt"), null=True, blank=True)
+    claimed_at = models.DateTimeField(_("claimed by a worker"), null=True, blank=True)
+
+    objects = MessageQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("webhook message")
+        verbose_name_plural = _("webhook messages")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(type__in=EventType.values), name="webhook_message_type_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=MessageStatus.values), name="webhook_message_status_valid"
+            ),
+            # A pending message is due some time; any other is not.
+            models.CheckConstraint(
+                condition=models.Q(status=MessageStatus.PENDING, next_attempt_at__isnull=False)
+                | (~models.Q(status=MessageStatus.PENDING) & models.Q(next_attempt_at__isnull=True)),
+                name="webhook_message_due_iff_pending",
+            ),
+        ]
+        indexes = [
+            # The sweep: pending messages that are due.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status="pending"),
+                name="webhook_message_due_idx",
+            ),
+            # The sweep: claims of workers that stopped (status "sending").
+            models.Index(
+                fields=["claimed_at"],
+                condition=models.Q(status="sending"),
+                name="webhook_message_sending_idx",
+            ),
+            # The back office's message list of one subscription, newest first.
+            models.Index(fields=["subscription", "-created_at"], name="webhook_message_log_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.webhook_id}"
+
+
+class DeliveryStatus(models.TextChoices):
+    SUCCEEDED = "succeeded", _("succeeded")
+    FAILED = "failed", _("failed")
+
+
+class Delivery(models.Model):
+    """One attempt to deliver a message: the log that subscribers and the back office read."""
+
+    Status = DeliveryStatus
+
+    # The message's subscription, copied so that its log is read from one index.
+    subscription = models.ForeignKey(
+        Subscription,
+        verbose_name=_("subscription"),
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        db_index=False,  # webhook_delivery_log_idx starts with it
+    )
+    message = models.ForeignKey(
+        Message, verbose_name=_("message"), on_delete=models.CASCADE, related_name="deliveries"
+    )
+    attempt = models.PositiveSmallIntegerField(_("attempt"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    response_code = models.PositiveSmallIntegerField(_("response code"), null=True, blank=True)
+    response_body = models.CharField(_("response (start)"), max_length=1000, blank=True)
+    error = models.CharField(_("error"), max_length=1000, blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"))
+    attempted_at = models.DateTimeField(_("attempted"))
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=DeliveryStatus.values), name="webhook_delivery_status_valid"
+            ),
+        ]
+        indexes = [
+            # A subscription's delivery log, newest first, in pages (API and back office).
+            models.Index(fields=["subscription", "-id"], name="webhook_delivery_log_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} #{self.attempt}: {self.status}"

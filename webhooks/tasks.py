@@ -1,0 +1,41 @@
+"""Celery tasks: thin triggers; the work and its bookkeeping live in ``webhooks.delivery``."""
+
+from celery import shared_task
+from django.db import transaction
+
+from webhooks import delivery
+
+
+@shared_task(ignore_result=True)
+def deliver(batch_size: int = delivery.BATCH_SIZE) -> None:
+    """Deliver one batch of due messages; while more are due, hand the next batch to another free worker.
+
+    The periodic schedule starts one every few seconds. A lost task loses nothing: the
+    messages stay due in the database.
+    """
+    report = delivery.deliver_due(batch_size=batch_size, max_batches=1)
+    if sum(report.values()) >= batch_size and not deliver.app.conf.task_always_eager:
+        deliver.delay(batch_size)
+
+
+@shared_task(ignore_result=True)
+def deliver_message(message_id: int) -> None:
+    """Deliver a new message at once instead of at the next sweep; nothing if another worker has it."""
+    delivery.deliver_if_due(message_id)
+
+
+def enqueue(message_ids: list[int]) -> None:
+    """Hand messages to workers as soon as the transaction that queued them commits.
+
+    Without a broker nothing is enqueued: ``manage.py deliver_webhooks --loop`` sends the
+    messages, outside the request that made them. Nor does a broker that is down lose
+    anything; the request goes on at once and the periodic sweep finds the messages.
+    """
+    if deliver_message.app.conf.task_always_eager:
+        return
+    transaction.on_commit(lambda: _apply(message_ids), robust=True)
+
+
+def _apply(message_ids: list[int]) -> None:
+    for message_id in message_ids:
+        deliver_message.apply_async((message_id,), retry=False)
