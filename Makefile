@@ -34,3 +34,4 @@ lint: venv
 bench: venv
 	DEBUG=true $(BIN)/python bench/dispatch.py
 	DEBUG=true $(BIN)/python bench/dashboard.py
+	DEBUG=true $(BIN)/python bench/export.py

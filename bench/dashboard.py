@@ -245,8 +245,9 @@ def pick(rng: random.Random, weighted: tuple) -> str:
     return rng.choices([value for value, _ in weighted], [weight for _, weight in weighted])[0]
 
 
-def load_responses(total: int, surveys: dict) -> None:
-    """COPY ``total`` generated responses in chunks, generating the next chunk while one loads."""
+def load_responses(total: int, surveys: dict, database: str = DATABASE) -> None:
+    """COPY ``total`` generated responses into ``database`` in chunks, generating the next chunk
+    while one loads. bench/export.py loads its own database with it."""
     import psycopg2
 
     columns = (
@@ -263,7 +264,7 @@ def load_responses(total: int, surveys: dict) -> None:
             raise
 
     generator = threading.Thread(target=produce, daemon=True)
-    connection = psycopg2.connect(f"{SERVER}/{DATABASE}")
+    connection = psycopg2.connect(f"{SERVER}/{database}")
     started = time.perf_counter()
     generator.start()
     with connection.cursor() as cursor:

@@ -116,6 +116,8 @@ STATICFILES_DIRS = [
     # (5 MB) and sample data sets. find_spec gives plotly.__file__ without importing plotly.
     ("plotly", Path(find_spec("plotly").origin).resolve().parent / "package_data"),
 ]
+# Files the app writes (exports prepared in the background). No web server may serve this folder.
+MEDIA_ROOT = Path(env.string("MEDIA_ROOT", str(BASE_DIR / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -145,6 +147,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "dispatch": {"task": "surveys.tasks.dispatch", "schedule": 10.0, "options": {"expires": 9}},
     "purge-idempotency-keys": {"task": "surveys.tasks.purge_idempotency_keys", "schedule": 3600.0},
+    "tidy-exports": {"task": "feedback.tasks.tidy_exports", "schedule": 600.0},
     "deliver-webhooks": {"task": "webhooks.tasks.deliver", "schedule": 5.0, "options": {"expires": 4}},
 }
 CELERY_TASK_IGNORE_RESULT = True

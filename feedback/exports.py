@@ -1,4 +1,4 @@
-"""Verbatims as files: CSV, XLSX and JSON Lines, streamed row by row.
+"""Verbatims as files: CSV, XLSX and JSON Lines, read and written a page of rows at a time.
 
 One list of columns for every format: the response, its survey and touchpoint, the
 answer, the contact, then one column per contact property and per event property
@@ -8,25 +8,44 @@ pseudonym for the contact instead of its external id, email and name.
 Spreadsheets evaluate cells that look like formulas. In CSV such a text gets a
 leading apostrophe; in XLSX it is stored as text with Excel's quote prefix, so
 that it stays text even when the cell is edited. JSON keeps every value exactly.
+
+A download streams while it is written. A large export can instead be prepared in
+the background: a worker writes the file into the default storage, reporting its
+progress on the export's record after every page, and the file is deleted when it
+expires.
 """
 
 import csv
 import io
 import json
+import logging
+import secrets
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from itertools import islice
 
-from django.db import connection
-from django.db.models import QuerySet
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet, TextField
+from django.db.models.functions import Cast, NullIf
+from django.http import QueryDict
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
 from django.utils.functional import cached_property
+from django.utils.translation import gettext
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
+from feedback.forms import VerbatimFilterForm
+from feedback.models import ExportRecord
+from feedback.privacy import pseudonym
 from feedback.verbatims import VerbatimQuery, find_verbatims
 from surveys.models import Response
+
+logger = logging.getLogger(__name__)
 
 FORMATS = {
     "csv": ("text/csv; charset=utf-8", "csv"),
@@ -35,30 +54,40 @@ FORMATS = {
 }
 XLSX_MAX_ROWS = 1_048_575  # a sheet's rows, less the header
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-ROWS_PER_CHUNK = 2000  # read from the database and written out at a time
+# Read from the database, written out and reported as progress at a time: large enough that a
+# page's query costs little beside its rows, small enough that memory stays flat.
+ROWS_PER_PAGE = 10_000
+# Property texts and pseudonyms remembered per export: a contact's properties and pseudonym repeat
+# on each of their answers, while a bound keeps memory flat over a million different ones.
+REMEMBERED = 20_000
 BOM = "\ufeff"  # tells Excel that the CSV is UTF-8
+STORAGE_FOLDER = "exports"
+EXPORT_LIFETIME = timedelta(days=7)  # a prepared file is deleted after this
+# Pages take well under a second; an export this long without progress lost its worker.
+STALLED_AFTER = timedelta(minutes=10)
 
-# (column, field read from the database); the contact's identity follows, then the properties.
+# The contact's identity follows, then the properties.
 ANSWER_COLUMNS = (
-    ("response_id", "public_id"),
-    ("created_at", "created_at"),
-    ("updated_at", "updated_at"),
-    ("survey", "survey__name"),
-    ("kind", "kind"),
-    ("touchpoint", "touchpoint__name"),
-    ("score", "score"),
-    ("category", None),  # from the score
-    ("comment", "comment"),
-    ("language", "language"),
-    ("channel", "channel"),
-    ("contact_id", "contact_id"),  # the pseudonym, never the database id
+    "response_id",
+    "created_at",
+    "updated_at",
+    "survey",
+    "kind",
+    "touchpoint",
+    "score",
+    "category",
+    "comment",
+    "language",
+    "channel",
+    "contact_id",  # the pseudonym, never the database id
 )
-PERSONAL_COLUMNS = (
-    ("contact_external_id", "contact__external_id"),
-    ("contact_email", "contact__email"),
-    ("contact_name", "contact__name"),
-)
+PERSONAL_COLUMNS = ("contact_external_id", "contact_email", "contact_name")
+PERSONAL_FIELDS = ("contact__external_id", "contact__email", "contact__name")
 CONTACT_PREFIX, EVENT_PREFIX = "contact.", "event."
+
+
+class ExportFailed(Exception):
+    """An export that cannot be written; the message tells its reader why."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +97,18 @@ class Export:
     query: VerbatimQuery
     personal: bool
 
+    @classmethod
+    def from_filters(cls, filters: dict[str, list[str]], *, personal: bool) -> "Export":
+        """The export that a record's filters select; ExportFailed if they no longer apply
+        (a touchpoint deleted since)."""
+        data = QueryDict(mutable=True)
+        for key, values in filters.items():
+            data.setlist(key, values)
+        form = VerbatimFilterForm(data)
+        if not form.is_valid():
+            raise ExportFailed(" ".join(message for messages in form.errors.values() for message in messages))
+        return cls(form.verbatim_query(), personal=personal)
+
     def responses(self) -> QuerySet[Response]:
         return find_verbatims(self.query)
 
@@ -75,103 +116,250 @@ class Export:
         return self.responses().count()
 
 
-class Table:
-    """The export's header and its rows as lists of values, read in chunks."""
+def refusal(export: Export, file_format: str) -> str | None:
+    """Why the export cannot be written in this format (one query for XLSX), or None."""
+    if file_format not in FORMATS:
+        return gettext("Choose the file format: CSV, XLSX or JSON Lines.")
+    if file_format == "xlsx" and (rows := export.count()) > XLSX_MAX_ROWS:
+        return _too_many_rows(rows)
+    return None
 
-    def __init__(self, export: Export):
+
+def _too_many_rows(rows: int) -> str:
+    message = gettext("%(rows)s answers are more than a spreadsheet holds; export them as CSV.")
+    return message % {"rows": rows}
+
+
+class Table:
+    """The export's header and its rows, read a page at a time, oldest first.
+
+    A download reads all rows through one cursor. An export with ``progress`` (in the
+    background) reads each page with a query of its own and calls ``progress`` with the
+    rows read after each page, so that what it records there is committed as it goes.
+    """
+
+    def __init__(self, export: Export, *, progress: Callable[[int], object] | None = None):
         self.export = export
         self.count = 0  # rows read so far
+        self._progress = progress
+        self._survey = export.query.filters.survey
         self._responses = export.responses().order_by("created_at", "pk")
         self._identity = ANSWER_COLUMNS + (PERSONAL_COLUMNS if export.personal else ())
-        scale = export.query.filters.survey.scale
+        scale = self._survey.scale
         self._categories = {score: scale.category(score) for score in scale.points}
-        self._pseudonyms: dict[int, str] = {}
+        self._properties = lru_cache(maxsize=REMEMBERED)(_properties)
 
     @cached_property
     def contact_keys(self) -> list[str]:
-        return property_names(self._responses, "contact_properties")
+        return self._property_names["contact_properties"]
 
     @cached_property
     def event_keys(self) -> list[str]:
-        return property_names(self._responses, "event_properties")
+        return self._property_names["event_properties"]
+
+    @cached_property
+    def _property_names(self) -> dict[str, list[str]]:
+        return property_names(self._responses)
 
     @cached_property
     def columns(self) -> list[str]:
         """The header: read from the database on first use, as it lists the properties present."""
         return [
-            *(column for column, _field in self._identity),
+            *self._identity,
             *(CONTACT_PREFIX + key for key in self.contact_keys),
             *(EVENT_PREFIX + key for key in self.event_keys),
         ]
 
-    def records(self) -> Iterator[dict]:
-        """Each row as a dict from column to value, properties nested as typed (JSON Lines)."""
-        names = [column for column, _field in self._identity]
-        for values in self._values():
-            record = dict(zip(names, values[:-2], strict=True))
-            record["contact_properties"], record["event_properties"] = values[-2], values[-1]
-            yield record
-
-    def rows(self) -> Iterator[list]:
-        """Each row as a flat list in the header's order (CSV, XLSX); missing properties empty."""
-        for values in self._values():
-            contact, event = values[-2], values[-1]
+    def records(self) -> Iterator[list[dict]]:
+        """Pages of rows as dicts from column to value, properties nested as typed (JSON Lines)."""
+        properties = self._properties
+        for page in self.rows(flat=False):
             yield [
-                *values[:-2],
-                *(contact.get(key) for key in self.contact_keys),
-                *(event.get(key) for key in self.event_keys),
+                {
+                    **dict(zip(self._identity, row[:-2], strict=True)),
+                    "contact_properties": properties(row[-2]),
+                    "event_properties": properties(row[-1]),
+                }
+                for row in page
             ]
 
-    def _values(self) -> Iterator[list]:
+    def rows(self, *, flat: bool = True) -> Iterator[list[tuple]]:
+        """Pages of rows in the header's order, values as typed (XLSX): missing properties
+        empty, nested ones as JSON text. Not ``flat`` (JSON Lines): each row ends with its
+        two JSON texts instead of the properties' cells."""
         zone = timezone.get_current_timezone()
-        fields = [field for _column, field in self._identity if field] + [
-            "contact_properties",
-            "event_properties",
-        ]
-        for row in self._responses.values_list(*fields).iterator(chunk_size=ROWS_PER_CHUNK):
-            self.count += 1
-            public_id, created, updated, survey, kind, touchpoint, score, *rest = row
-            comment, language, channel, contact_id, *personal = rest[:-2]
-            contact, event = (value if isinstance(value, dict) else {} for value in rest[-2:])
-            yield [
-                str(public_id),
-                created.astimezone(zone).isoformat(),
-                updated.astimezone(zone).isoformat(),
-                survey,
-                kind,
-                touchpoint or "",
-                score,
-                self._categories[score],
-                comment,
-                language,
-                channel,
-                self._pseudonym(contact_id),
-                *personal,
-                contact,
-                event,
-            ]
+        survey, kind, categories = self._survey.name, self._survey.kind, self._categories
+        remembered_pseudonym = lru_cache(maxsize=REMEMBERED)(pseudonym)
+        contact_properties = self._cells(self.contact_keys) if flat else _as_texts
+        event_properties = self._cells(self.event_keys) if flat else _as_texts
+        for page in self._pages():
+            rows = []
+            for (public_id, created, updated, touchpoint, score, comment, language, channel,
+                 contact_json, event_json, _pk, contact_id, *personal) in page:  # fmt: skip
+                rows.append(
+                    (
+                        str(public_id),
+                        created.astimezone(zone).isoformat(),
+                        (updated or created).astimezone(zone).isoformat(),
+                        survey,
+                        kind,
+                        touchpoint or "",
+                        score,
+                        categories[score],
+                        comment,
+                        language,
+                        channel,
+                        remembered_pseudonym(contact_id),
+                        *personal,
+                        *contact_properties(contact_json),
+                        *event_properties(event_json),
+                    )
+                )
+            yield rows
 
-    def _pseudonym(self, contact_id: int | None) -> str:
-        """The same contact always gets the same pseudonym; it cannot be turned back into an id."""
-        if contact_id is None:
-            return ""
-        if contact_id not in self._pseudonyms:
-            self._pseudonyms[contact_id] = salted_hmac(
-                "feedback.exports.contact", str(contact_id)
-            ).hexdigest()[:20]
-        return self._pseudonyms[contact_id]
+    def csv_lines(self) -> Iterator[str]:
+        """Pages of CSV lines, the header left out, exactly as csv.writer would write the rows
+        with every text that a spreadsheet would run as a formula neutralised.
+
+        The hot loop of a large export, so not through csv.writer: what repeats (the
+        survey, touchpoints, scores, contacts, property texts) is written once and
+        remembered, and per row only the times and the comment are formatted. Ids,
+        times, codes and numbers never need quotes.
+        """
+        zone = timezone.get_current_timezone()
+        fixed = _csv_line([neutralised(self._survey.name), self._survey.kind])
+        scores = {score: _csv_line([score, category]) for score, category in self._categories.items()}
+        touchpoints = lru_cache(maxsize=REMEMBERED)(lambda name: _csv_field(neutralised(name or "")))
+        contacts = lru_cache(maxsize=REMEMBERED)(
+            lambda contact_id, *personal: _csv_line([pseudonym(contact_id), *map(neutralised, personal)])
+        )
+        contact_properties = self._csv_cells(self.contact_keys)
+        event_properties = self._csv_cells(self.event_keys)
+        for page in self._pages():
+            lines = []
+            for (public_id, created, updated, touchpoint, score, comment, language, channel,
+                 contact_json, event_json, _pk, *contact) in page:  # fmt: skip
+                created_at = created.astimezone(zone).isoformat()
+                updated_at = created_at if updated is None else updated.astimezone(zone).isoformat()
+                # _csv_field(neutralised(comment)), without the calls
+                if comment.startswith(FORMULA_STARTS):
+                    comment = "'" + comment
+                if "," in comment or '"' in comment or "\n" in comment or "\r" in comment:
+                    comment = '"' + comment.replace('"', '""') + '"'
+                lines.append(
+                    f"{public_id},{created_at},{updated_at},{fixed},{touchpoints(touchpoint)},{scores[score]},"
+                    f"{comment},{language},{channel},{contacts(*contact)}"
+                    f"{contact_properties(contact_json)}{event_properties(event_json)}\r\n"
+                )
+            text = "".join(lines)
+            del page, lines  # see _streamed
+            yield text
+
+    def _cells(self, keys: list[str]) -> Callable[[str | None], tuple]:
+        """A JSON column's text turned into the cells of ``keys``, remembered per text."""
+
+        @lru_cache(maxsize=REMEMBERED)
+        def cells(text: str | None) -> tuple:
+            properties = self._properties(text)
+            return tuple(_cell_text(properties.get(key)) for key in keys)
+
+        return cells
+
+    def _csv_cells(self, keys: list[str]) -> Callable[[str | None], str]:
+        """A JSON column's text turned into the CSV of the cells of ``keys``, each after a
+        comma (nothing without keys), formulas neutralised; remembered per text."""
+
+        @lru_cache(maxsize=REMEMBERED)
+        def cells(text: str | None) -> str:
+            properties = self._properties(text)
+            return "".join("," + _csv_field(neutralised(_cell_text(properties.get(key)))) for key in keys)
+
+        return cells
+
+    def _pages(self) -> Iterator[list[tuple]]:
+        # psycopg2 parses every uuid into a UUID object, only for it to be written as text again.
+        public_id = Cast("public_id", TextField()) if connection.vendor == "postgresql" else "public_id"
+        rows = self._responses.values_list(
+            public_id,
+            "created_at",
+            # None unless the answer was changed, as most never are: a time costs a parse and a format.
+            NullIf("updated_at", "created_at"),
+            "touchpoint__name",
+            "score",
+            "comment",
+            "language",
+            "channel",
+            # As text, decoded here and remembered: Django would decode every row's JSON anew.
+            Cast("contact_properties", TextField()),
+            Cast("event_properties", TextField()),
+            "pk",
+            "contact_id",
+            *(PERSONAL_FIELDS if self.export.personal else ()),
+        )
+        yield from self._streamed(rows) if self._progress is None else self._paged(rows, self._progress)
+
+    def _streamed(self, rows: QuerySet) -> Iterator[list[tuple]]:
+        """All rows through one server-side cursor on PostgreSQL. It takes a transaction:
+        without one, PostgreSQL computes every row before the first leaves (WITH HOLD)."""
+        with transaction.atomic():
+            rows = rows.iterator(chunk_size=ROWS_PER_PAGE)
+            while page := list(islice(rows, ROWS_PER_PAGE)):
+                self.count += len(page)
+                yield page
+                del page  # one page in memory at a time: this one goes before the next is read
+
+    def _paged(self, rows: QuerySet, progress: Callable[[int], object]) -> Iterator[list[tuple]]:
+        """A query a page, each starting after the last row of the page before (created_at,
+        then id), with no transaction around them: the progress between pages commits."""
+        page = list(rows[:ROWS_PER_PAGE])
+        while page:
+            self.count += len(page)
+            last, more = page[-1], len(page) == ROWS_PER_PAGE
+            yield page
+            del page  # see _streamed
+            progress(self.count)
+            if not more:
+                return
+            # The redundant bound lets the database start its index scan at the last row.
+            after = Q(created_at__gte=last[1]) & (Q(created_at__gt=last[1]) | Q(pk__gt=last[10]))
+            page = list(rows.filter(after)[:ROWS_PER_PAGE])
 
 
-def property_names(responses: QuerySet[Response], column: str) -> list[str]:
-    """The keys of a JSON column among the responses, sorted: one grouped query in the database."""
-    sql, params = responses.order_by().values(column).query.sql_with_params()
+def _properties(text: str | None) -> dict:
+    """A JSON column's text as a dict; anything but an object (null) as an empty one."""
+    value = json.loads(text) if text else None
+    return value if isinstance(value, dict) else {}
+
+
+def _as_texts(text: str | None) -> tuple[str | None]:
+    return (text,)
+
+
+def property_names(responses: QuerySet[Response]) -> dict[str, list[str]]:
+    """The keys of the contact and the event properties among the responses, each sorted: one
+    grouped query, on PostgreSQL one pass over the rows (reading the keys is most of its time)."""
+    columns = ("contact_properties", "event_properties")
+    sql, params = responses.order_by().values(*columns).query.sql_with_params()
     if connection.vendor == "postgresql":
-        keys = f"SELECT DISTINCT jsonb_object_keys(rows.{column}) FROM ({sql}) rows WHERE jsonb_typeof(rows.{column}) = 'object'"  # noqa: S608, E501
+        keys = " UNION ALL ".join(
+            f"SELECT '{column}', jsonb_object_keys(CASE jsonb_typeof(rows.{column}) WHEN 'object' "
+            f"THEN rows.{column} ELSE '{{}}' END)"
+            for column in columns
+        )
+        keys = f"SELECT DISTINCT names.* FROM ({sql}) rows, LATERAL ({keys}) names"  # noqa: S608
     else:
-        keys = f"SELECT DISTINCT item.key FROM ({sql}) rows, json_each(rows.{column}) item WHERE json_type(rows.{column}) = 'object'"  # noqa: S608, E501
+        keys = " UNION ".join(
+            f"SELECT '{column}', item.key FROM ({sql}) rows, json_each(rows.{column}) item "  # noqa: S608
+            f"WHERE json_type(rows.{column}) = 'object'"
+            for column in columns
+        )
+        params = params * len(columns)
+    names: dict[str, list[str]] = {column: [] for column in columns}
     with connection.cursor() as cursor:
         cursor.execute(keys, params)
-        return sorted(key for (key,) in cursor.fetchall())
+        for column, key in cursor.fetchall():
+            names[column].append(key)
+    return {column: sorted(keys) for column, keys in names.items()}
 
 
 def neutralised(value: object) -> object:
@@ -186,31 +374,36 @@ def _cell_text(value: object) -> object:
     return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
 
 
+def _csv_field(value: object) -> str:
+    """One cell as csv.writer writes it (RFC 4180): None empty, numbers as text, a text with a
+    comma, quote or line break in quotes with its quotes doubled."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        return str(value)
+    if "," in value or '"' in value or "\n" in value or "\r" in value:
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def _csv_line(cells: list) -> str:
+    return ",".join(map(_csv_field, cells))
+
+
 def csv_chunks(table: Table) -> Iterator[bytes]:
     """RFC 4180 CSV in UTF-8 with a byte-order mark; the mark leaves before the first query."""
     yield BOM.encode()
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(table.columns)
-    for number, row in enumerate(table.rows(), start=1):
-        writer.writerow([neutralised(_cell_text(value)) for value in row])
-        if number % ROWS_PER_CHUNK == 0:
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode()
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\r\n").writerow(table.columns)
+    yield header.getvalue().encode()
+    for lines in table.csv_lines():
+        yield lines.encode()
 
 
 def jsonl_chunks(table: Table) -> Iterator[bytes]:
     """One JSON object a line, values as stored: comments and properties exactly as typed."""
-    lines = []
-    for record in table.records():
-        lines.append(json.dumps(record, ensure_ascii=False))
-        if len(lines) == ROWS_PER_CHUNK:
-            yield ("\n".join(lines) + "\n").encode()
-            lines = []
-    if lines:
-        yield ("\n".join(lines) + "\n").encode()
+    for records in table.records():
+        yield "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records).encode()
 
 
 def write_xlsx(table: Table, file) -> None:
@@ -218,17 +411,17 @@ def write_xlsx(table: Table, file) -> None:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("verbatims")
     sheet.append(table.columns)
-    for row in table.rows():
-        cells = []
-        for value in row:
-            value = _cell_text(value)
-            if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-                cell = WriteOnlyCell(sheet, value=value)
-                cell.data_type = "s"  # openpyxl would store "=…" as a formula
-                cell.quotePrefix = True
-                value = cell
-            cells.append(value)
-        sheet.append(cells)
+    for rows in table.rows():
+        for row in rows:
+            cells = []
+            for value in row:
+                if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+                    cell = WriteOnlyCell(sheet, value=value)
+                    cell.data_type = "s"  # openpyxl would store "=…" as a formula
+                    cell.quotePrefix = True
+                    value = cell
+                cells.append(value)
+            sheet.append(cells)
     workbook.save(file)
 
 
@@ -238,3 +431,86 @@ def xlsx_file(table: Table) -> tempfile.SpooledTemporaryFile:
     write_xlsx(table, file)
     file.seek(0)
     return file
+
+
+# Exports prepared in the background
+
+
+def prepare_export(*, record_id: int) -> None:
+    """Write a queued export's file into the default storage, with its progress on the record.
+
+    Does nothing unless the export is still queued, so a task delivered twice writes one
+    file. A failure is recorded with its reason, and a half-written file never reaches the
+    storage. If the clean-up gave up on the export meanwhile, its file is deleted again.
+    """
+    records = ExportRecord.objects.filter(pk=record_id)
+    if not records.filter(status=ExportRecord.Status.QUEUED).update(
+        status=ExportRecord.Status.RUNNING, progressed_at=timezone.now()
+    ):
+        return
+    record = records.get()
+    running = records.filter(status=ExportRecord.Status.RUNNING)
+    try:
+        name, rows = _write_file(record, running)
+    except ExportFailed as refusal:
+        running.update(status=ExportRecord.Status.FAILED, error=str(refusal), finished_at=timezone.now())
+        return
+    except Exception as error:
+        logger.exception("export %s failed", record.public_id)
+        message = gettext("Writing the file failed: %(error)s") % {
+            "error": str(error) or type(error).__name__
+        }
+        running.update(status=ExportRecord.Status.FAILED, error=message, finished_at=timezone.now())
+        return
+    now = timezone.now()
+    if not running.update(
+        status=ExportRecord.Status.DONE, file=name, rows=rows, finished_at=now, progressed_at=now
+    ):
+        default_storage.delete(name)
+
+
+def _write_file(record: ExportRecord, running: QuerySet[ExportRecord]) -> tuple[str, int]:
+    """The file's name in the storage and the rows it holds."""
+    export = Export.from_filters(record.filters, personal=record.personal)
+    total = export.count()
+    running.update(total=total, rows=0)
+    if record.format == ExportRecord.Format.XLSX and total > XLSX_MAX_ROWS:
+        raise ExportFailed(_too_many_rows(total))
+    table = Table(export, progress=lambda rows: running.update(rows=rows, progressed_at=timezone.now()))
+    with tempfile.TemporaryFile() as file:
+        if record.format == ExportRecord.Format.XLSX:
+            write_xlsx(table, file)
+        else:
+            chunks = csv_chunks(table) if record.format == ExportRecord.Format.CSV else jsonl_chunks(table)
+            file.writelines(chunks)
+        file.seek(0)
+        extension = FORMATS[record.format][1]
+        # Unguessable, so that a storage served by a web server by mistake does not give it away.
+        name = default_storage.save(f"{STORAGE_FOLDER}/{secrets.token_urlsafe(32)}.{extension}", File(file))
+    return name, table.count
+
+
+def tidy_exports(*, now: datetime) -> int:
+    """Delete the files of expired exports, and fail exports that will not finish: those still
+    unfinished at their expiry and those whose worker stopped. Returns the files deleted.
+
+    The records stay: they say who took which answers out.
+    """
+    deleted = 0
+    for record in ExportRecord.objects.expired(now).exclude(file="").only("pk", "file"):
+        default_storage.delete(record.file.name)
+        deleted += ExportRecord.objects.filter(pk=record.pk, file=record.file.name).update(file="")
+    unfinished = ExportRecord.objects.filter(
+        status__in=[ExportRecord.Status.QUEUED, ExportRecord.Status.RUNNING]
+    )
+    unfinished.expired(now).update(
+        status=ExportRecord.Status.FAILED,
+        error=gettext("No worker finished the export before it expired."),
+        finished_at=now,
+    )
+    ExportRecord.objects.stalled(now, STALLED_AFTER).update(
+        status=ExportRecord.Status.FAILED,
+        error=gettext("The export stopped when its worker did. Start it again."),
+        finished_at=now,
+    )
+    return deleted

@@ -1,6 +1,8 @@
-"""What the feedback pages keep: a record of every export (who, when, which filters, how many rows)."""
+"""What the feedback pages keep: a record of every export (who, when, which filters, how many rows),
+and for exports prepared in the background their progress and file until it expires."""
 
 import uuid
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -8,13 +10,38 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
+class ExportRecordQuerySet(models.QuerySet):
+    def prepared(self) -> "ExportRecordQuerySet":
+        """The exports prepared in the background, as files to download later."""
+        return self.filter(background=True)
+
+    def expired(self, now: datetime) -> "ExportRecordQuerySet":
+        return self.filter(expires_at__lte=now)
+
+    def stalled(self, now: datetime, after: timedelta) -> "ExportRecordQuerySet":
+        """Running exports that reported no progress for ``after``: their worker stopped."""
+        return self.filter(status=ExportRecord.Status.RUNNING, progressed_at__lte=now - after)
+
+
 class ExportRecord(models.Model):
-    """One export of verbatims: kept to answer "who took which answers out, and when"."""
+    """One export of verbatims: kept to answer "who took which answers out, and when".
+
+    A download streams at once (``background`` off) and is done when the last byte
+    has left. An export prepared in the background is queued, then written by a worker
+    (``rows`` of ``total`` so far), then done with its ``file`` until ``expires_at``;
+    or failed with an ``error``. The record outlives the file.
+    """
 
     class Format(models.TextChoices):
         CSV = "csv", "CSV"
         XLSX = "xlsx", "XLSX"
         JSONL = "jsonl", "JSON Lines"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     user = models.ForeignKey(
@@ -30,15 +57,65 @@ class ExportRecord(models.Model):
     # The filters as URL parameters ({name: [values]}), enough to run the export again.
     filters = models.JSONField(_("filters"))
     personal = models.BooleanField(_("with personal data"))
-    rows = models.PositiveIntegerField(_("rows"), null=True, blank=True)
+    background = models.BooleanField(_("prepared in the background"), default=False)
+    status = models.CharField(_("status"), max_length=7, choices=Status.choices, default=Status.QUEUED)
+    rows = models.PositiveIntegerField(_("rows"), null=True, blank=True)  # written so far
+    # Counted when a worker starts; answers arriving meanwhile may make ``rows`` exceed it.
+    total = models.PositiveIntegerField(_("rows to write"), null=True, blank=True)
+    # Under a random name in the default storage, never served by it: only the download view reads it.
+    file = models.FileField(_("file"), blank=True)
+    filename = models.CharField(_("file name"), max_length=255, blank=True)  # offered on download
+    error = models.TextField(_("error"), blank=True)
     created_at = models.DateTimeField(_("started"), default=timezone.now)
+    progressed_at = models.DateTimeField(_("last progress"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)  # the file is deleted then
+
+    objects = ExportRecordQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("export")
         verbose_name_plural = _("exports")
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["created_at"], name="export_record_created_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["queued", "running", "done", "failed"]),
+                name="export_record_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(background=False) | models.Q(expires_at__isnull=False),
+                name="export_record_prepared_expires",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="failed") | ~models.Q(error=""),
+                name="export_record_failure_explained",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["created_at"], name="export_record_created_idx"),
+            # The clean-up: files whose time is up.
+            models.Index(
+                fields=["expires_at"], condition=~models.Q(file=""), name="export_record_file_expiry_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.username} {self.format} {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def downloadable(self) -> bool:
+        """Whether the prepared file is there: done, and not yet deleted at its expiry."""
+        return self.status == self.Status.DONE and bool(self.file)
+
+    @property
+    def percent(self) -> int | None:
+        """Rows written in % of the total, at most 100; None while the total is not yet counted."""
+        if self.status == self.Status.DONE:
+            return 100
+        if self.total is None:
+            return None
+        return min(100, (self.rows or 0) * 100 // self.total) if self.total else 100

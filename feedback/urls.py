@@ -13,5 +13,10 @@ urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("verbatims/", views.verbatims, name="verbatims"),
     path("verbatims/export/", views.export_verbatims, name="export_verbatims"),
+    path("verbatims/export/prepare/", views.prepare_export, name="prepare_export"),
+    path("exports/", views.my_exports, name="exports"),
+    path("exports/<uuid:public_id>/", views.export_page, name="export"),
+    path("exports/<uuid:public_id>/status/", views.export_status, name="export_status"),
+    path("exports/<uuid:public_id>/download/", views.download_export, name="download_export"),
     *api_router.urls,
 ]

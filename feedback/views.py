@@ -3,7 +3,8 @@
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import wraps
+from functools import partial, wraps
+from uuid import UUID
 
 from django import forms
 from django.contrib.admin.views.decorators import staff_member_required
@@ -11,17 +12,27 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
-from django.shortcuts import render
-from django.utils import timezone
+from django.db import transaction
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    QueryDict,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import formats, timezone
 from django.utils.http import content_disposition_header
 from django.utils.safestring import SafeString
 from django.utils.text import capfirst, slugify
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
-from feedback import charts, exports
+from feedback import charts, exports, tasks
 from feedback.counts import NO_TOUCHPOINT, Filters
 from feedback.dashboard import NOT_SET, Dashboard, Segment, build_dashboard
 from feedback.forms import PROPERTY_PREFIX, RANGES, DashboardFilterForm, VerbatimFilterForm
@@ -38,6 +49,7 @@ PROPERTY_SAMPLE = 2000  # newest responses read to offer property names and valu
 PROPERTY_NAMES_OFFERED = 10
 PROPERTY_VALUES_OFFERED = 20
 VERBATIMS_PER_PAGE = 50
+EXPORTS_LISTED = 50  # on "My exports"; older ones stay in the back office's record
 BREAKDOWN_ROWS_SHOWN = 25  # the biggest problems; a breakdown by a free-text property can be long
 
 
@@ -138,24 +150,16 @@ def _dashboard_context(form: DashboardPageForm) -> dict:
 @feedback_page
 def export_verbatims(request: HttpRequest) -> HttpResponse:
     """The explorer's answers as a file: CSV and JSON Lines streamed, XLSX once written."""
-    form, chosen = VerbatimFilterForm(request.GET), request.GET.get("format", "")
-    if form.is_valid():
-        export = exports.Export(form.verbatim_query(), personal=can_see_personal_data(request.user))
-        if chosen not in exports.FORMATS:
-            form.add_error(None, gettext("Choose the file format: CSV, XLSX or JSON Lines."))
-        elif chosen == "xlsx" and (rows := export.count()) > exports.XLSX_MAX_ROWS:
-            message = gettext("%(rows)s answers are more than a spreadsheet holds; export them as CSV.")
-            form.add_error(None, message % {"rows": rows})
+    form, export, chosen = _export_request(request.GET, request.user)
     if form.errors:
-        context, _status = _invalid_filters(form)
-        context["search"] = _search_controls(form, form.cleaned_data.get("survey"))
-        return render(request, "feedback/verbatims.html", context, status=400)
+        return _refused_export(request, form)
     record = ExportRecord.objects.create(
         user=request.user,
         username=request.user.get_username(),
         format=chosen,
         filters={key: values for key, values in request.GET.lists() if key != "format"},
         personal=export.personal,
+        status=ExportRecord.Status.RUNNING,
     )
     table = exports.Table(export)
     content_type, extension = exports.FORMATS[chosen]
@@ -170,6 +174,69 @@ def export_verbatims(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@staff_member_required
+@require_POST
+def prepare_export(request: HttpRequest) -> HttpResponse:
+    """The explorer's answers as a file written in the background; then the export's page.
+
+    Without a broker the task runs before the redirect, and the page shows the file ready.
+    """
+    if not can_read_feedback(request.user):
+        raise PermissionDenied
+    form, export, chosen = _export_request(request.POST, request.user)
+    if form.errors:
+        return _refused_export(request, form)
+    now = timezone.now()
+    record = ExportRecord.objects.create(
+        user=request.user,
+        username=request.user.get_username(),
+        format=chosen,
+        filters=_pinned_filters(form, request.POST),
+        personal=export.personal,
+        background=True,
+        filename=_export_filename(export, exports.FORMATS[chosen][1]),
+        created_at=now,
+        expires_at=now + exports.EXPORT_LIFETIME,
+    )
+    transaction.on_commit(partial(tasks.prepare_export.delay, record.pk))
+    return redirect("feedback:export", public_id=record.public_id)
+
+
+def _export_request(
+    data: QueryDict, user: AbstractBaseUser
+) -> tuple[VerbatimFilterForm, exports.Export | None, str]:
+    """The filters and the format asked for; what prevents the export is on the form's errors."""
+    form, chosen = VerbatimFilterForm(data), data.get("format", "")
+    if not form.is_valid():
+        return form, None, chosen
+    export = exports.Export(form.verbatim_query(), personal=can_see_personal_data(user))
+    if refusal := exports.refusal(export, chosen):
+        form.add_error(None, refusal)
+    return form, export, chosen
+
+
+def _refused_export(request: HttpRequest, form: VerbatimFilterForm) -> HttpResponse:
+    """The explorer with the reason the export cannot be written."""
+    context, _status = _invalid_filters(form)
+    context["search"] = _search_controls(form, form.cleaned_data.get("survey"))
+    response = render(request, "feedback/verbatims.html", context, status=400)
+    response["Content-Security-Policy"] = PAGE_CSP
+    return response
+
+
+def _pinned_filters(form: VerbatimFilterForm, data: QueryDict) -> dict[str, list[str]]:
+    """The filters as URL parameters with the survey and the period spelled out: "last 30
+    days" must not move when a worker starts after midnight, nor the record's meaning later."""
+    filters = form.filters()
+    pinned = {
+        "survey": [str(filters.survey.pk)],
+        "since": [filters.since.isoformat()],
+        "until": [filters.until.isoformat()],
+    }
+    left_out = {*pinned, "range", "page", "format", "csrfmiddlewaretoken"}
+    return pinned | {key: values for key, values in data.lists() if key not in left_out}
+
+
 def _recorded(chunks: Iterator[bytes], record: ExportRecord, table: exports.Table) -> Iterator[bytes]:
     """The chunks; then the record gets the rows sent, even when the download is cut short."""
     try:
@@ -179,7 +246,9 @@ def _recorded(chunks: Iterator[bytes], record: ExportRecord, table: exports.Tabl
 
 
 def _finish(record: ExportRecord, table: exports.Table) -> None:
-    ExportRecord.objects.filter(pk=record.pk).update(rows=table.count, finished_at=timezone.now())
+    ExportRecord.objects.filter(pk=record.pk).update(
+        status=ExportRecord.Status.DONE, rows=table.count, finished_at=timezone.now()
+    )
 
 
 def _export_filename(export: exports.Export, extension: str) -> str:
@@ -187,6 +256,88 @@ def _export_filename(export: exports.Export, extension: str) -> str:
     return (
         f"{slugify(filters.survey.name)}-{filters.since.isoformat()}-{filters.until.isoformat()}.{extension}"
     )
+
+
+@feedback_page
+def my_exports(request: HttpRequest) -> HttpResponse:
+    """The exports the user prepared in the background, newest first."""
+    records = ExportRecord.objects.prepared().filter(user=request.user)[:EXPORTS_LISTED]
+    rows = [(record, _export_status(record)) for record in records]
+    return render(request, "feedback/exports.html", {"rows": rows, "lifetime": exports.EXPORT_LIFETIME.days})
+
+
+@feedback_page
+def export_page(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """A prepared export: its progress while it is written, then its file or what went wrong."""
+    record = _get_export_for_user(request.user, public_id)
+    return render(request, "feedback/export.html", {"record": record, "status": _export_status(record)})
+
+
+@feedback_page
+def export_status(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """The export page's progress as JSON, asked for every few seconds while it is written."""
+    return JsonResponse(_export_status(_get_export_for_user(request.user, public_id)))
+
+
+@feedback_page
+def download_export(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """The prepared file, until it expires."""
+    record = _get_export_for_user(request.user, public_id)
+    if not record.downloadable:
+        raise Http404
+    content_type, _extension = exports.FORMATS[record.format]
+    return FileResponse(
+        record.file.open("rb"), as_attachment=True, filename=record.filename, content_type=content_type
+    )
+
+
+def _get_export_for_user(user: AbstractBaseUser, public_id: UUID) -> ExportRecord:
+    """A prepared export, for the user who started it or a superuser; one with personal data
+    only for who may see it now. Anything else is not found, exactly like an unknown id."""
+    record = get_object_or_404(ExportRecord.objects.prepared(), public_id=public_id)
+    if record.user_id != user.pk and not user.is_superuser:
+        raise Http404
+    if record.personal and not can_see_personal_data(user):
+        raise Http404
+    return record
+
+
+def _export_status(record: ExportRecord) -> dict:
+    return {
+        "status": record.status,
+        "label": capfirst(record.get_status_display()),
+        "finished": record.finished,
+        "rows": record.rows,
+        "total": record.total,
+        "percent": record.percent,
+        "text": _progress_text(record),
+        "download": reverse("feedback:download_export", args=[record.public_id])
+        if record.downloadable
+        else None,
+    }
+
+
+def _progress_text(record: ExportRecord) -> str:
+    """One sentence on where the export stands, for the page and its updates alike."""
+    rows = formats.number_format(record.rows or 0, force_grouping=True)
+    if record.status == ExportRecord.Status.QUEUED:
+        return gettext("Waiting for a worker to start.")
+    if record.status == ExportRecord.Status.RUNNING:
+        if record.total is None:
+            return gettext("Counting the answers.")
+        total = formats.number_format(record.total, force_grouping=True)
+        return gettext("%(rows)s of %(total)s answers written.") % {"rows": rows, "total": total}
+    if record.status == ExportRecord.Status.FAILED:
+        return gettext("The export failed: %(error)s") % {"error": record.error}
+    expires = formats.date_format(timezone.localtime(record.expires_at), "DATETIME_FORMAT")
+    if not record.file:
+        return gettext("The file was deleted on %(expires)s. Export the answers again.") % {
+            "expires": expires
+        }
+    return gettext("%(rows)s answers, ready to download until %(expires)s.") % {
+        "rows": rows,
+        "expires": expires,
+    }
 
 
 @dataclass(frozen=True)
@@ -227,6 +378,8 @@ def _verbatims_context(form: VerbatimFilterForm, request: HttpRequest) -> dict:
         "page_query": page_query.urlencode(),
         "dashboard_query": _filter_query(form, query.filters).urlencode(),
         "formats": [(key, label) for key, label in ExportRecord.Format.choices],
+        # The same filters for an export prepared in the background, as the form's hidden fields.
+        "export_fields": [(key, value) for key, values in page_query.lists() for value in values],
     }
 
 

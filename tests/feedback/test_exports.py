@@ -8,8 +8,12 @@ from datetime import date
 import openpyxl
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection
 from django.http import StreamingHttpResponse
+from hypothesis import given
+from hypothesis import strategies as st
 
+from feedback import exports
 from feedback.models import ExportRecord
 from surveys.models import Response
 from tests.factories import make_survey, make_touchpoint
@@ -19,6 +23,7 @@ pytestmark = pytest.mark.django_db
 
 URL = "/verbatims/export/"
 NOVEMBER = {"since": "2026-11-01", "until": "2026-11-30"}
+NOVEMBER_LISTS = {key: [value] for key, value in NOVEMBER.items()}
 FORMULAS = ['=HYPERLINK("http://evil.example","click")', "+1", "-2 Sterne", "@SUM(A1)", "\tTab", "\rReturn"]
 BASE_COLUMNS = [
     "response_id",
@@ -199,6 +204,53 @@ def test_ordinary_text_and_numbers_are_left_alone(manager_client, survey):
     answer(survey, 0, date(2026, 11, 5), comment="1-2 Tage zu spät")
     [row] = csv_rows(download(manager_client, survey, "csv"))
     assert (row["comment"], row["score"]) == ("1-2 Tage zu spät", "0")
+
+
+def test_csv_lines_are_what_csv_writer_writes(manager_client, survey, answers):
+    """The CSV is written without csv.writer for speed: it must come out the same."""
+    answer(survey, 0, date(2026, 11, 20), comment='"Zitat", =1+1\r\nEnde', properties={"n": 1.5, "ok": True})
+    content = download(manager_client, survey, "csv").decode("utf-8-sig")
+    table = exports.Table(
+        exports.Export.from_filters({"survey": [str(survey.pk)], **NOVEMBER_LISTS}, personal=True)
+    )
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\r\n")
+    writer.writerow(table.columns)
+    for rows in table.rows():
+        writer.writerows([exports.neutralised(value) for value in row] for row in rows)
+    assert content == expected.getvalue()
+
+
+@given(st.one_of(st.none(), st.integers(), st.floats(allow_nan=False), st.booleans(), st.text()))
+def test_a_csv_field_is_written_as_csv_writer_writes_it(value):
+    written = io.StringIO()
+    csv.writer(written, lineterminator="\r\n").writerow(["", value])
+    assert written.getvalue() == f",{exports._csv_field(value)}\r\n"
+
+
+def test_answers_come_oldest_first_those_of_one_instant_by_id(manager_client, survey, monkeypatch):
+    monkeypatch.setattr(exports, "ROWS_PER_PAGE", 2)
+    for score in (4, 5, 6, 7, 8):  # all at noon on the same day
+        answer(survey, score, date(2026, 11, 5), comment=f"Antwort {score}")
+    answer(survey, 9, date(2026, 11, 4), comment="Früher")
+    assert [row["score"] for row in csv_rows(download(manager_client, survey, "csv"))] == [
+        "9", "4", "5", "6", "7", "8",
+    ]  # fmt: skip
+
+
+def test_all_rows_come_through_one_cursor(manager_client, survey, monkeypatch, django_assert_num_queries):
+    """On PostgreSQL a server-side cursor in a transaction: rows leave as they are read, and memory
+    stays flat (without the transaction, PostgreSQL would compute all rows first)."""
+    monkeypatch.setattr(exports, "ROWS_PER_PAGE", 2)
+    for day in range(1, 6):
+        answer(survey, day, date(2026, 11, day), comment="Kommentar", properties={"plan": "pro"})
+    response = manager_client.get(URL, {"survey": survey.pk, **NOVEMBER, "format": "csv"})
+    # The property names, the rows between a savepoint and its release, the record.
+    with django_assert_num_queries(5) as queries:
+        assert b"".join(response.streaming_content).count(b"\r\n") == 6
+    assert ExportRecord.objects.get().rows == 5
+    if connection.vendor == "postgresql":
+        assert "CURSOR WITHOUT HOLD FOR SELECT" in queries.captured_queries[2]["sql"]
 
 
 # Personal data
