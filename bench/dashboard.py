@@ -44,7 +44,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from common import SERVER, free_port, recreate_database, wait_for_port
+from common import SERVER, bench_environment, free_port, recreate_database, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "cxsurvey_bench_dashboard"
@@ -132,17 +132,7 @@ def main() -> None:
     options = parser.parse_args()
     total = 10_000_000 if options.big else options.responses
 
-    environment = {
-        **os.environ,
-        "DATABASE_URL": f"{SERVER}/{DATABASE}",
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-" + "x" * 50,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "TIME_ZONE": ZONE,
-        "RATE_LIMIT_API": "1000000",
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "cxsurvey.settings",
-    }
+    environment = bench_environment(DATABASE, TIME_ZONE=ZONE, RATE_LIMIT_API="1000000")
     os.environ.update(environment)
     sys.path.insert(0, str(ROOT))
     recreate_database(DATABASE)

@@ -24,7 +24,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import SERVER, free_port, recreate_database, wait_for_port
+from common import SERVER, bench_environment, free_port, recreate_database, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "cxsurvey_bench"
@@ -39,17 +39,7 @@ def main() -> None:
     parser.add_argument("--emails", type=int, default=20_000)
     options = parser.parse_args()
 
-    environment = {
-        **os.environ,
-        "DATABASE_URL": f"{SERVER}/{DATABASE}",
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-" + "x" * 50,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "RECONTACT_MINIMUM_DAYS": "0",
-        "RATE_LIMIT_API": "1000000",
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "cxsurvey.settings",
-    }
+    environment = bench_environment(DATABASE, RECONTACT_MINIMUM_DAYS="0", RATE_LIMIT_API="1000000")
     os.environ.update(environment)
     sys.path.insert(0, str(ROOT))
     recreate_database(DATABASE)

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
-from common import SERVER, recreate_database
+from common import SERVER, bench_environment, recreate_database
 from dashboard import BERLIN, DAYS, SURVEYS, ZONE, gunicorn, load_responses, set_up
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,18 +51,12 @@ def main() -> None:
     parser.add_argument("--prepare", type=int, help=argparse.SUPPRESS)  # step 4, in its own process
     options = parser.parse_args()
 
-    environment = {
-        **os.environ,
-        "DATABASE_URL": f"{SERVER}/{DATABASE}",
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-" + "x" * 50,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "TIME_ZONE": ZONE,
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "cxsurvey.settings",
+    environment = bench_environment(
+        DATABASE,
+        TIME_ZONE=ZONE,
         # A sync worker streaming a million rows must not be taken for a hung one (30 s by default).
-        "GUNICORN_CMD_ARGS": "--timeout 600",
-    }
+        GUNICORN_CMD_ARGS="--timeout 600",
+    )
     os.environ.update(environment)
     sys.path.insert(0, str(ROOT))
     if options.prepare:

@@ -14,6 +14,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, viewsets
@@ -44,7 +45,7 @@ class MomentField(serializers.Field):
     """A local date (the day's start; with ``end``, the next day's start) or an ISO 8601 moment."""
 
     default_error_messages = {
-        "invalid": _("Give a date like 2026-11-30 or a moment like 2026-11-30T14:00:00+01:00.")
+        "invalid": gettext_lazy("Give a date like 2026-11-30 or a moment like 2026-11-30T14:00:00+01:00.")
     }
 
     def __init__(self, *, end: bool = False, **kwargs):

@@ -8,30 +8,20 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import redis
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from surveys.models import Contact, Invitation
 from tests.factories import make_touchpoint
+from tests.workers import flushed_broker
 
 BROKER = "redis://127.0.0.1:6379/13"
 
 
 @pytest.fixture
 def broker():
-    if connection.vendor != "postgresql":
-        pytest.skip("workers in other processes need a database server")
-    client = redis.Redis.from_url(BROKER)
-    try:
-        client.flushdb()
-    except redis.RedisError:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip("Redis is not running")
-    yield BROKER
-    client.flushdb()
+    yield from flushed_broker(BROKER)
 
 
 def database_url() -> str:

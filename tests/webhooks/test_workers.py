@@ -8,13 +8,12 @@ import sys
 import time
 
 import pytest
-import redis
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from tests.factories import answer_by_link, make_subscription, make_survey
 from tests.surveys.test_dispatch_workers import database_url
+from tests.workers import flushed_broker
 from webhooks.models import Message
 
 # Not the invitation workers' database: suites running side by side must not take each other's tasks.
@@ -23,17 +22,7 @@ BROKER = "redis://127.0.0.1:6379/12"
 
 @pytest.fixture
 def broker():
-    if connection.vendor != "postgresql":
-        pytest.skip("workers in other processes need a database server")
-    client = redis.Redis.from_url(BROKER)
-    try:
-        client.flushdb()
-    except redis.RedisError:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip("Redis is not running")
-    yield BROKER
-    client.flushdb()
+    yield from flushed_broker(BROKER)
 
 
 def use_broker(app, **conf) -> None:

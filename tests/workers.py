@@ -1,0 +1,23 @@
+"""What the tests of Celery workers in other processes share."""
+
+import os
+
+import pytest
+import redis
+from django.db import connection
+
+
+def flushed_broker(url: str):
+    """A Redis database, emptied before and after, as the Celery broker of workers in other
+    processes; those need a database server, so the test is skipped on SQLite."""
+    if connection.vendor != "postgresql":
+        pytest.skip("workers in other processes need a database server")
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    except redis.RedisError:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip("Redis is not running")
+    yield url
+    client.flushdb()
