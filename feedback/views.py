@@ -10,6 +10,7 @@ from django import forms
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -47,6 +48,7 @@ PAGE_CSP = (
 )
 PROPERTY_SAMPLE = 2000  # newest responses read to offer property names and values
 PROPERTY_NAMES_OFFERED = 10
+PROPERTY_CHOICES_SECONDS = 300
 PROPERTY_VALUES_OFFERED = 20
 VERBATIMS_PER_PAGE = 50
 EXPORTS_LISTED = 50  # on "My exports"; older ones stay in the back office's record
@@ -536,6 +538,13 @@ def property_choices(survey: Survey) -> dict[str, list[str]]:
     }
 
 
+def _offered_properties(survey: Survey) -> dict[str, list[str]]:
+    """``property_choices``, remembered for a few minutes: they only fill menus, and reading the
+    sample takes longer than counting a panel."""
+    key = f"feedback:property-choices:{survey.pk}:{','.join(survey.dashboard_properties)}"
+    return cache.get_or_set(key, lambda: property_choices(survey), PROPERTY_CHOICES_SECONDS)
+
+
 @dataclass(frozen=True)
 class Option:
     value: str
@@ -556,7 +565,7 @@ def _controls(form: DashboardFilterForm, survey: Survey | None, filters: Filters
     # Chosen touchpoints of another survey stay visible, so that they can be unticked.
     offered += [(key, name) for key, name in touchpoints.items() if str(key) in chosen_touchpoints]
     offered.append((NO_TOUCHPOINT, touchpoints[NO_TOUCHPOINT]))
-    properties = property_choices(survey) if survey else {}
+    properties = _offered_properties(survey) if survey else {}
     chosen_properties = dict(reversed(form.properties))
     for name, value in chosen_properties.items():
         if value not in properties.setdefault(name, []):
