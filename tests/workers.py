@@ -21,3 +21,11 @@ def flushed_broker(url: str):
         pytest.skip("Redis is not running")
     yield url
     client.flushdb()
+
+
+def use_broker(app, **conf) -> None:
+    """Point the test's Celery app at a broker. The app keeps its producers once made, with the
+    queues they declared: another test's broker, or its queues flushed since, would swallow tasks."""
+    app.conf.update(**conf)
+    app._pool = None
+    app.amqp._producer_pool = None

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from surveys.models import Contact, Invitation
 from tests.factories import make_touchpoint
-from tests.workers import flushed_broker
+from tests.workers import flushed_broker, use_broker
 
 BROKER = "redis://127.0.0.1:6379/13"
 
@@ -72,7 +72,7 @@ def test_two_workers_send_a_thousand_due_invitations_exactly_once(broker, smtp_s
     try:
         from cxsurvey.celery import app
 
-        app.conf.update(broker_url=broker, task_always_eager=False)
+        use_broker(app, broker_url=broker, task_always_eager=False)
         for _ in range(2):
             app.send_task("surveys.tasks.dispatch", kwargs={"batch_size": 50})
         deadline = time.monotonic() + 120
@@ -85,7 +85,7 @@ def test_two_workers_send_a_thousand_due_invitations_exactly_once(broker, smtp_s
             worker.terminate()
         for worker in workers:
             worker.wait(timeout=30)
-        app.conf.update(broker_url=settings.CELERY_BROKER_URL, task_always_eager=True)
+        use_broker(app, broker_url=settings.CELERY_BROKER_URL, task_always_eager=True)
 
     assert Invitation.objects.filter(status=Invitation.Status.SENT).count() == 1000
     received = [message["Message-ID"] for message in smtp_server.messages]

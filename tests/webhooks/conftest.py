@@ -4,7 +4,16 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.utils import translation
 from standardwebhooks import Webhook, WebhookVerificationError
+
+
+@pytest.fixture(autouse=True)
+def _english(client):
+    """The tests read English messages; the installation's default language is German."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    with translation.override("en"):
+        yield
 
 
 @dataclass

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from tests.factories import answer_by_link, make_subscription, make_survey
 from tests.surveys.test_dispatch_workers import database_url
-from tests.workers import flushed_broker
+from tests.workers import flushed_broker, use_broker
 from webhooks.models import Message
 
 # Not the invitation workers' database: suites running side by side must not take each other's tasks.
@@ -23,14 +23,6 @@ BROKER = "redis://127.0.0.1:6379/12"
 @pytest.fixture
 def broker():
     yield from flushed_broker(BROKER)
-
-
-def use_broker(app, **conf) -> None:
-    """Point the test's Celery app at a broker. The app keeps its producers once made, with the
-    queues they declared: another test's broker, or its queues flushed since, would swallow tasks."""
-    app.conf.update(**conf)
-    app._pool = None
-    app.amqp._producer_pool = None
 
 
 @pytest.mark.django_db(transaction=True)
