@@ -29,6 +29,7 @@ from surveys.api_auth import ModelPermission
 from surveys.models import PROPERTY_VALUE_MAX_LENGTH, Response, Survey, is_filterable_property
 from surveys.scales import SCALES
 
+MAX_ID = 2**63 - 1
 CATEGORIES = sorted({category.code for scale in SCALES.values() for category in scale.categories})
 ORDERINGS = {
     "created_at": ("created_at", "id"),
@@ -73,8 +74,9 @@ class ResponseQuery(serializers.Serializer):
     """The list's query parameters, validated as the API validates bodies."""
 
     survey = serializers.PrimaryKeyRelatedField(queryset=Survey.objects.all(), required=False)
+    # Bounded like the database's ids: SQLite cannot even compare a larger number.
     touchpoint = serializers.ListField(
-        child=serializers.IntegerField(min_value=0), required=False, max_length=50
+        child=serializers.IntegerField(min_value=0, max_value=MAX_ID), required=False, max_length=50
     )
     since = MomentField()
     until = MomentField(end=True)

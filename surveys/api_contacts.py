@@ -134,6 +134,7 @@ class ContactViewSet(
 
 
 STATUSES = list(Invitation.Status.values)
+MAX_ID = 2**63 - 1  # the database's ids; SQLite cannot even compare a larger number
 
 
 @extend_schema_view(
@@ -162,7 +163,7 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
 
 
 class InvitationQuery(serializers.Serializer):
-    survey = serializers.IntegerField(min_value=1, required=False)
-    touchpoint = serializers.IntegerField(min_value=1, required=False)
-    contact = serializers.IntegerField(min_value=1, required=False)
+    survey = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    touchpoint = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    contact = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
     status = StrictChoiceField(STATUSES, required=False)

@@ -202,3 +202,10 @@ def test_a_day_boundary_follows_the_installations_time_zone(client, token):
     assert datetime.fromisoformat(since_day[0]["created_at"]) == datetime(
         2026, 11, 9, 23, 0, tzinfo=ZoneInfo("UTC")
     )
+
+
+def test_ids_beyond_the_databases_range_are_a_400_not_a_server_error(client, token, answers):
+    refused = get(client, token, touchpoint=str(2**80))
+    assert refused.status_code == 400
+    assert "touchpoint" in refused.json()["error"]["fields"]
+    assert get(client, token, touchpoint=str(2**63 - 1)).json()["results"] == []
