@@ -18,10 +18,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 run: venv
 	$(DEV_ENV) $(BIN)/python manage.py migrate --no-input
 	$(DEV_ENV) $(BIN)/python manage.py seed_demo
-	@# The embedded default sends invitations and webhooks from loops beside the web server, not Celery.
-	$(DEV_ENV) $(BIN)/python manage.py dispatch --loop & dispatch=$$!; \
-	$(DEV_ENV) $(BIN)/python manage.py deliver_webhooks --loop & webhooks=$$!; \
-	trap 'kill $$dispatch $$webhooks' EXIT INT TERM; \
+	@# The embedded default runs the periodic tasks (invitations, webhooks, clean-ups) in a loop
+	@# beside the web server, not in Celery.
+	$(DEV_ENV) $(BIN)/python manage.py dispatch --loop & trap 'kill $$!' EXIT INT TERM; \
 	$(DEV_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 test: venv

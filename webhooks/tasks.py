@@ -27,7 +27,7 @@ def deliver_message(message_id: int) -> None:
 def enqueue(message_ids: list[int]) -> None:
     """Hand messages to workers as soon as the transaction that queued them commits.
 
-    Without a broker nothing is enqueued: ``manage.py deliver_webhooks --loop`` sends the
+    Without a broker nothing is enqueued: ``manage.py dispatch --loop`` sends the
     messages, outside the request that made them. Nor does a broker that is down lose
     anything; the request goes on at once and the periodic sweep finds the messages.
     """

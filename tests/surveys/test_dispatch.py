@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from surveys import dispatch
 from surveys.dispatch import claim_due_invitations, dispatch_due, send_due_reminders
+from surveys.management.commands import dispatch as dispatch_command
 from surveys.models import Invitation
 from tests.factories import make_contact, make_invitation, make_touchpoint
 
@@ -193,6 +194,30 @@ def test_the_dispatch_command_sends_what_is_due_and_says_so():
     call_command("dispatch", stdout=out)
     assert out.getvalue().endswith("Nothing was due.\n")
     assert len(mail.outbox) == 1
+
+
+class EndOfLoop(Exception):
+    pass
+
+
+def test_the_loop_runs_every_periodic_task_by_name_and_survives_a_failing_one(monkeypatch):
+    """Without a broker, ``dispatch --loop`` does what Celery's beat and a worker would."""
+    due_invitation()
+    schedule = {
+        "broken": {"task": "no.such.task", "schedule": 60.0},
+        "dispatch": {"task": "surveys.tasks.dispatch", "schedule": 10.0},
+    }
+
+    def stop(seconds):
+        raise EndOfLoop
+
+    failed = []
+    monkeypatch.setattr(dispatch_command.time, "sleep", stop)
+    monkeypatch.setattr(dispatch_command.logger, "exception", lambda message, name: failed.append(name))
+    with pytest.raises(EndOfLoop):
+        dispatch_command.run_schedule(schedule)
+    assert len(mail.outbox) == 1
+    assert failed == ["broken"]
 
 
 @pytest.fixture

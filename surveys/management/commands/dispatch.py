@@ -1,35 +1,49 @@
-"""``manage.py dispatch``: send what is due once, or keep sending with ``--loop``.
+"""``manage.py dispatch``: send what is due once, or with ``--loop`` do the periodic work in process.
 
-The embedded default (``make run``) uses the loop instead of Celery workers; both
-call the same function.
+Once, it sends the invitations and reminders that are due. With ``--loop`` (the
+embedded default of ``make run``, without Celery) it runs every task of
+``CELERY_BEAT_SCHEDULE`` at its interval, as Celery's beat and a worker would:
+sending invitations, delivering webhooks, purging idempotency keys, tidying exports.
+Tasks are found by name, so this app imports none of the others.
 """
 
+import logging
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.utils import timezone
 
+from cxsurvey.celery import app
 from surveys.dispatch import dispatch_due
-from surveys.idempotency import purge_idempotency_keys
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
-    help = "Send the invitations and reminders that are due."
+    help = "Send the invitations and reminders that are due; with --loop, run the periodic tasks in process."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--loop", action="store_true", help="Keep running, checking every few seconds.")
-        parser.add_argument("--interval", type=float, default=5.0, help="Seconds between checks (--loop).")
+        parser.add_argument("--loop", action="store_true", help="Keep running the periodic tasks.")
 
-    def handle(self, *, loop: bool, interval: float, **options) -> None:
-        next_purge = time.monotonic()
-        while True:
-            if loop and time.monotonic() >= next_purge:  # what Celery's beat does hourly
-                purge_idempotency_keys(now=timezone.now())
-                next_purge = time.monotonic() + 3600
-            report = dispatch_due()
-            if report or not loop:
-                summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(report.items()))
-                self.stdout.write(summary or "Nothing was due.")
-            if not loop:
-                return
-            time.sleep(interval)
+    def handle(self, *, loop: bool, **options) -> None:
+        if loop:
+            run_schedule(settings.CELERY_BEAT_SCHEDULE)
+        report = dispatch_due()
+        summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(report.items()))
+        self.stdout.write(summary or "Nothing was due.")
+
+
+def run_schedule(schedule: dict) -> None:
+    """Run each scheduled task when its interval has passed, for ever; a failing task is logged
+    and tried again at its next turn."""
+    app.loader.import_default_modules()  # the apps' tasks modules, as a worker loads them
+    due = dict.fromkeys(schedule, 0.0)
+    while True:
+        for name, entry in schedule.items():
+            if time.monotonic() >= due[name]:
+                try:
+                    app.tasks[entry["task"]].apply(kwargs=entry.get("kwargs", {}))
+                except Exception:
+                    logger.exception("The periodic task %s failed.", name)
+                due[name] = time.monotonic() + entry["schedule"]
+        time.sleep(max(0.5, min(due.values()) - time.monotonic()))

@@ -1,10 +1,8 @@
-"""``manage.py deliver_webhooks``: deliver the webhook messages that are due, once or with ``--loop``.
+"""``manage.py deliver_webhooks``: deliver the webhook messages that are due, once.
 
-The embedded default (``make run``) runs the loop beside ``dispatch --loop`` instead of
-Celery workers; both call the same function.
+Celery's beat does this every few seconds; without a broker, ``manage.py dispatch --loop``
+(started by ``make run``) runs the same task.
 """
-
-import time
 
 from django.core.management.base import BaseCommand
 
@@ -14,16 +12,7 @@ from webhooks.delivery import deliver_due
 class Command(BaseCommand):
     help = "Deliver the webhook messages that are due."
 
-    def add_arguments(self, parser) -> None:
-        parser.add_argument("--loop", action="store_true", help="Keep running, checking every few seconds.")
-        parser.add_argument("--interval", type=float, default=2.0, help="Seconds between checks (--loop).")
-
-    def handle(self, *, loop: bool, interval: float, **options) -> None:
-        while True:
-            report = deliver_due()
-            if report or not loop:
-                summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(report.items()))
-                self.stdout.write(summary or "Nothing was due.")
-            if not loop:
-                return
-            time.sleep(interval)
+    def handle(self, **options) -> None:
+        report = deliver_due()
+        summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(report.items()))
+        self.stdout.write(summary or "Nothing was due.")
