@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from itertools import islice
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
@@ -35,6 +36,7 @@ from django.db.models.functions import Cast, NullIf
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.text import slugify
 from django.utils.translation import gettext
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -61,10 +63,14 @@ ROWS_PER_PAGE = 10_000
 # on each of their answers, while a bound keeps memory flat over a million different ones.
 REMEMBERED = 20_000
 BOM = "\ufeff"  # tells Excel that the CSV is UTF-8
+# URL parameters of the explorer that select nothing: kept out of an export's recorded filters.
+IGNORED_PARAMETERS = ("range", "interval", "page", "format", "csrfmiddlewaretoken")
 STORAGE_FOLDER = "exports"
 EXPORT_LIFETIME = timedelta(days=7)  # a prepared file is deleted after this
 # Pages take well under a second; an export this long without progress lost its worker.
 STALLED_AFTER = timedelta(minutes=10)
+# Exports take a minute or two; one queued this long without a worker lost its task.
+UNSTARTED_AFTER = timedelta(hours=1)
 
 # The contact's identity follows, then the properties.
 ANSWER_COLUMNS = (
@@ -114,6 +120,12 @@ class Export:
 
     def count(self) -> int:
         return self.responses().count()
+
+    def filename(self, file_format: str) -> str:
+        """The name a file of this export is offered under: the survey and the period."""
+        filters = self.query.filters
+        name = f"{slugify(filters.survey.name)}-{filters.since.isoformat()}-{filters.until.isoformat()}"
+        return f"{name}.{FORMATS[file_format][1]}"
 
 
 def refusal(export: Export, file_format: str) -> str | None:
@@ -436,6 +448,36 @@ def xlsx_file(table: Table) -> tempfile.SpooledTemporaryFile:
 # Exports prepared in the background
 
 
+def prepared_record(
+    user: AbstractBaseUser, export: Export, file_format: str, parameters: dict[str, list[str]]
+) -> ExportRecord:
+    """The record of an export to prepare in the background, queued for a worker.
+
+    ``parameters`` are the explorer's URL parameters that selected the export. The record
+    keeps them with the survey and the period spelled out: "last 30 days" must not move
+    when a worker starts after midnight, nor the record's meaning later.
+    """
+    filters = export.query.filters
+    pinned = {
+        "survey": [str(filters.survey.pk)],
+        "since": [filters.since.isoformat()],
+        "until": [filters.until.isoformat()],
+    }
+    left_out = {*pinned, *IGNORED_PARAMETERS}
+    now = timezone.now()
+    return ExportRecord.objects.create(
+        user=user,
+        username=user.get_username(),
+        format=file_format,
+        filters=pinned | {key: values for key, values in parameters.items() if key not in left_out},
+        personal=export.personal,
+        background=True,
+        filename=export.filename(file_format),
+        created_at=now,
+        expires_at=now + EXPORT_LIFETIME,
+    )
+
+
 def prepare_export(*, record_id: int) -> None:
     """Write a queued export's file into the default storage, with its progress on the record.
 
@@ -492,7 +534,8 @@ def _write_file(record: ExportRecord, running: QuerySet[ExportRecord]) -> tuple[
 
 def tidy_exports(*, now: datetime) -> int:
     """Delete the files of expired exports, and fail exports that will not finish: those still
-    unfinished at their expiry and those whose worker stopped. Returns the files deleted.
+    unfinished at their expiry, those no worker started and those whose worker stopped.
+    Returns the files deleted.
 
     The records stay: they say who took which answers out.
     """
@@ -506,6 +549,11 @@ def tidy_exports(*, now: datetime) -> int:
     unfinished.expired(now).update(
         status=ExportRecord.Status.FAILED,
         error=gettext("No worker finished the export before it expired."),
+        finished_at=now,
+    )
+    ExportRecord.objects.unstarted(now, UNSTARTED_AFTER).update(
+        status=ExportRecord.Status.FAILED,
+        error=gettext("No worker started the export within an hour. Start it again."),
         finished_at=now,
     )
     ExportRecord.objects.stalled(now, STALLED_AFTER).update(

@@ -18,6 +18,10 @@ class ExportRecordQuerySet(models.QuerySet):
     def expired(self, now: datetime) -> "ExportRecordQuerySet":
         return self.filter(expires_at__lte=now)
 
+    def unstarted(self, now: datetime, after: timedelta) -> "ExportRecordQuerySet":
+        """Exports queued for ``after`` that no worker started: their task was lost."""
+        return self.filter(status=ExportRecord.Status.QUEUED, created_at__lte=now - after)
+
     def stalled(self, now: datetime, after: timedelta) -> "ExportRecordQuerySet":
         """Running exports that reported no progress for ``after``: their worker stopped."""
         return self.filter(status=ExportRecord.Status.RUNNING, progressed_at__lte=now - after)

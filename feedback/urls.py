@@ -1,12 +1,13 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from feedback import api, api_responses, views
+from feedback import api, api_exports, api_responses, views
 
 app_name = "feedback"
 
 api_router = SimpleRouter()
 api_router.register("api/v1/responses", api_responses.ResponseViewSet, basename="api-response")
+api_router.register("api/v1/exports", api_exports.ExportViewSet, basename="api-export")
 
 urlpatterns = [
     path("api/v1/metrics/", api.metrics, name="api_metrics"),

@@ -3,7 +3,7 @@
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import partial, wraps
+from functools import wraps
 from uuid import UUID
 
 from django import forms
@@ -13,7 +13,6 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import (
     FileResponse,
     Http404,
@@ -28,7 +27,7 @@ from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.http import content_disposition_header
 from django.utils.safestring import SafeString
-from django.utils.text import capfirst, slugify
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
@@ -164,8 +163,8 @@ def export_verbatims(request: HttpRequest) -> HttpResponse:
         status=ExportRecord.Status.RUNNING,
     )
     table = exports.Table(export)
-    content_type, extension = exports.FORMATS[chosen]
-    filename = _export_filename(export, extension)
+    content_type, _extension = exports.FORMATS[chosen]
+    filename = export.filename(chosen)
     if chosen == "xlsx":
         file = exports.xlsx_file(table)
         _finish(record, table)
@@ -188,19 +187,8 @@ def prepare_export(request: HttpRequest) -> HttpResponse:
     form, export, chosen = _export_request(request.POST, request.user)
     if form.errors:
         return _refused_export(request, form)
-    now = timezone.now()
-    record = ExportRecord.objects.create(
-        user=request.user,
-        username=request.user.get_username(),
-        format=chosen,
-        filters=_pinned_filters(form, request.POST),
-        personal=export.personal,
-        background=True,
-        filename=_export_filename(export, exports.FORMATS[chosen][1]),
-        created_at=now,
-        expires_at=now + exports.EXPORT_LIFETIME,
-    )
-    transaction.on_commit(partial(tasks.prepare_export.delay, record.pk))
+    record = exports.prepared_record(request.user, export, chosen, dict(request.POST.lists()))
+    tasks.start(record)
     return redirect("feedback:export", public_id=record.public_id)
 
 
@@ -226,19 +214,6 @@ def _refused_export(request: HttpRequest, form: VerbatimFilterForm) -> HttpRespo
     return response
 
 
-def _pinned_filters(form: VerbatimFilterForm, data: QueryDict) -> dict[str, list[str]]:
-    """The filters as URL parameters with the survey and the period spelled out: "last 30
-    days" must not move when a worker starts after midnight, nor the record's meaning later."""
-    filters = form.filters()
-    pinned = {
-        "survey": [str(filters.survey.pk)],
-        "since": [filters.since.isoformat()],
-        "until": [filters.until.isoformat()],
-    }
-    left_out = {*pinned, "range", "page", "format", "csrfmiddlewaretoken"}
-    return pinned | {key: values for key, values in data.lists() if key not in left_out}
-
-
 def _recorded(chunks: Iterator[bytes], record: ExportRecord, table: exports.Table) -> Iterator[bytes]:
     """The chunks; then the record gets the rows sent, even when the download is cut short."""
     try:
@@ -250,13 +225,6 @@ def _recorded(chunks: Iterator[bytes], record: ExportRecord, table: exports.Tabl
 def _finish(record: ExportRecord, table: exports.Table) -> None:
     ExportRecord.objects.filter(pk=record.pk).update(
         status=ExportRecord.Status.DONE, rows=table.count, finished_at=timezone.now()
-    )
-
-
-def _export_filename(export: exports.Export, extension: str) -> str:
-    filters = export.query.filters
-    return (
-        f"{slugify(filters.survey.name)}-{filters.since.isoformat()}-{filters.until.isoformat()}.{extension}"
     )
 
 

@@ -40,6 +40,15 @@ class Cursor(CursorPagination):
     page_size_query_param = "limit"
     max_page_size = 1000
 
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        """DRF's page schema, with examples of this installation's kind instead of DRF's own."""
+        page = super().get_paginated_response_schema(schema)
+        page["properties"]["next"]["example"] = (
+            "https://cx.example.com/api/v1/responses/?cursor=cD0yMDI2LTExLTEz"
+        )
+        page["properties"]["previous"]["example"] = None
+        return page
+
     def decode_cursor(self, request):
         try:
             return super().decode_cursor(request)

@@ -297,8 +297,10 @@ def test_the_clean_up_deletes_expired_files_and_keeps_the_records(cx_manager, su
 
 def test_the_clean_up_fails_exports_that_will_not_finish(cx_manager, survey):
     never_started = queued(cx_manager, survey)
-    stalled, working, waiting = (queued(cx_manager, survey) for _ in range(3))
+    lost, stalled, working, waiting = (queued(cx_manager, survey) for _ in range(4))
     ExportRecord.objects.filter(pk=never_started.pk).update(expires_at=NOW)
+    ExportRecord.objects.filter(pk=lost.pk).update(created_at=NOW - timedelta(minutes=61))
+    ExportRecord.objects.filter(pk=waiting.pk).update(created_at=NOW - timedelta(minutes=59))
     ExportRecord.objects.filter(pk=stalled.pk).update(
         status="running", progressed_at=NOW - timedelta(minutes=11)
     )
@@ -309,6 +311,7 @@ def test_the_clean_up_fails_exports_that_will_not_finish(cx_manager, survey):
     states = dict(ExportRecord.objects.values_list("pk", "status"))
     assert states == {
         never_started.pk: "failed",
+        lost.pk: "failed",
         stalled.pk: "failed",
         working.pk: "running",
         waiting.pk: "queued",
@@ -316,6 +319,10 @@ def test_the_clean_up_fails_exports_that_will_not_finish(cx_manager, survey):
     assert (
         ExportRecord.objects.get(pk=stalled.pk).error
         == "The export stopped when its worker did. Start it again."
+    )
+    assert (
+        ExportRecord.objects.get(pk=lost.pk).error
+        == "No worker started the export within an hour. Start it again."
     )
     assert ExportRecord.objects.get(pk=never_started.pk).finished_at == NOW
 
