@@ -42,6 +42,7 @@ from surveys.models import ApiToken
 # The explorer's URL parameters that select answers; "touchpoint" alone may repeat.
 FILTERS = ("survey", "touchpoint", "range", "since", "until", "category", "score", "comment", "q")
 MAX_FILTER_VALUES = 50
+EXPORT_RETRY_SECONDS = 30  # when the user's exports keep the workers busy
 
 EXPORT_EXAMPLE = {
     "id": "6f1c2a8e-3b7d-4d0e-9a51-2c4e8f0b7d13",
@@ -260,6 +261,8 @@ class ExportViewSet(
         export = exports.Export(form.verbatim_query(), personal=may_see_personal_data(request))
         if refusal := exports.refusal(export, file_format):
             raise exceptions.ValidationError({"format": [refusal]})
+        if busy := exports.too_many_unfinished(request.user):
+            raise exceptions.Throttled(wait=EXPORT_RETRY_SECONDS, detail=busy)
         record = exports.prepared_record(request.user, export, file_format, parameters)
         tasks.start(record)
         record.refresh_from_db()  # without a broker the file is already written

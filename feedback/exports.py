@@ -69,6 +69,9 @@ STORAGE_FOLDER = "exports"
 EXPORT_LIFETIME = timedelta(days=7)  # a prepared file is deleted after this
 # Pages take well under a second; an export this long without progress lost its worker.
 STALLED_AFTER = timedelta(minutes=10)
+# A user's exports being prepared at a time: a million rows take a worker a minute, and one
+# user's impatience must not keep every worker from everyone else's.
+MAX_UNFINISHED_PER_USER = 3
 # Exports take a minute or two; one queued this long without a worker lost its task.
 UNSTARTED_AFTER = timedelta(hours=1)
 
@@ -446,6 +449,18 @@ def xlsx_file(table: Table) -> tempfile.SpooledTemporaryFile:
 
 
 # Exports prepared in the background
+
+
+def too_many_unfinished(user: AbstractBaseUser) -> str | None:
+    """Why the user may not start another export in the background now, or None."""
+    unfinished = ExportRecord.objects.prepared().filter(
+        user=user, status__in=[ExportRecord.Status.QUEUED, ExportRecord.Status.RUNNING]
+    )
+    if unfinished.count() < MAX_UNFINISHED_PER_USER:
+        return None
+    return gettext(
+        "%(count)d of your exports are still being prepared. Start another when one of them is done."
+    ) % {"count": MAX_UNFINISHED_PER_USER}
 
 
 def prepared_record(

@@ -185,6 +185,8 @@ def prepare_export(request: HttpRequest) -> HttpResponse:
     if not can_read_feedback(request.user):
         raise PermissionDenied
     form, export, chosen = _export_request(request.POST, request.user)
+    if not form.errors and (busy := exports.too_many_unfinished(request.user)):
+        form.add_error(None, busy)
     if form.errors:
         return _refused_export(request, form)
     record = exports.prepared_record(request.user, export, chosen, dict(request.POST.lists()))

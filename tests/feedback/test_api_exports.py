@@ -359,6 +359,21 @@ def test_too_many_answers_for_a_spreadsheet_are_refused_at_once(client, token, s
     assert not ExportRecord.objects.exists()
 
 
+def test_a_user_prepares_three_exports_at_a_time(client, token, survey):
+    for _ in range(exports.MAX_UNFINISHED_PER_USER):
+        queued_export(client, token, survey)
+    refused = start(client, token, {"format": "csv", "filters": {"survey": survey.pk}})
+    assert refused.status_code == 429
+    assert refused["Retry-After"] == "30"
+    assert refused.json()["error"]["message"] == (
+        "3 of your exports are still being prepared. Start another when one of them is done. "
+        "Expected available in 30 seconds."
+    )
+    assert ExportRecord.objects.count() == 3
+    ExportRecord.objects.filter(pk=ExportRecord.objects.first().pk).update(status="done")
+    assert start(client, token, {"format": "csv", "filters": {"survey": survey.pk}}).status_code == 202
+
+
 def test_unknown_exports_are_not_found(client, token):
     missing = get(client, token, f"{URL}00000000-0000-4000-8000-000000000000/download/")
     assert missing.status_code == 404

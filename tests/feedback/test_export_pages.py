@@ -179,6 +179,15 @@ def test_too_many_answers_for_a_spreadsheet_are_refused_at_once(
     assert ExportRecord.objects.count() == 0
 
 
+def test_three_exports_at_a_time(manager_client, cx_manager, survey):
+    for _ in range(exports.MAX_UNFINISHED_PER_USER):
+        manager_client.post(PREPARE, {"survey": survey.pk, "format": "csv"})  # queued: no commit in a test
+    response = manager_client.post(PREPARE, {"survey": survey.pk, "format": "csv"})
+    assert response.status_code == 400
+    assert "3 of your exports are still being prepared." in response.content.decode()
+    assert ExportRecord.objects.filter(user=cx_manager, status="queued").count() == 3
+
+
 def test_preparing_takes_only_a_post_with_its_csrf_token(client, cx_manager, survey):
     client.force_login(cx_manager)
     assert client.get(PREPARE, {"survey": survey.pk, "format": "csv"}).status_code == 405
