@@ -4,6 +4,7 @@ Defaults are the embedded set-up: SQLite in the project folder, mail printed to
 the console, no Redis, no broker. Production is the same file with variables set.
 """
 
+from datetime import timedelta
 from importlib.util import find_spec
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -149,12 +150,15 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "surveys.tasks.purge_idempotency_keys", "schedule": 3600.0},
     "tidy-exports": {"task": "feedback.tasks.tidy_exports", "schedule": 600.0},
     "deliver-webhooks": {"task": "webhooks.tasks.deliver", "schedule": 5.0, "options": {"expires": 4}},
+    "delete-old-webhook-messages": {"task": "webhooks.tasks.delete_old_messages", "schedule": 3600.0},
 }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
 # Webhooks are only sent to public addresses; these hosts may receive them anyway (development).
 WEBHOOK_ALLOWED_HOSTS = env.string_list("WEBHOOK_ALLOWED_HOSTS", [])
+# Delivered and failed webhook messages, with their delivery log, are deleted after this long.
+WEBHOOK_MESSAGE_RETENTION = timedelta(days=env.integer("WEBHOOK_MESSAGE_RETENTION_DAYS", 30, minimum=1))
 
 # Security. TLS settings follow SITE_URL: a site served over https gets the full set.
 _https = _site.scheme == "https"

@@ -58,6 +58,12 @@ class Cursor(CursorPagination):
             ) from None
 
 
+class Newest(Cursor):
+    """A growing log, newest first."""
+
+    ordering = "-id"
+
+
 class StrictCharField(serializers.CharField):
     """A JSON string and nothing else: 42 is not silently turned into "42"."""
 

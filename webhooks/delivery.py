@@ -11,7 +11,8 @@ A subscription whose attempts have all failed for a day is paused and its owner 
 by email. Messages queued for it wait until it is resumed.
 
 Celery's periodic task, the task enqueued for each new message and ``manage.py
-deliver_webhooks`` all call these functions.
+deliver_webhooks`` all call these functions. Finished messages are deleted with their
+log after ``settings.WEBHOOK_MESSAGE_RETENTION``, by another periodic task.
 """
 
 import json
@@ -52,6 +53,8 @@ RETRY_WAITS = (
 RETRY_PERIOD = timedelta(hours=24)
 PAUSE_AFTER = timedelta(hours=24)
 PAUSE_REASON = "Every delivery failed for 24 hours."
+# Messages deleted per transaction: a backlog goes in short ones, not in one long lock.
+DELETE_BATCH_SIZE = 5000
 Status = Message.Status
 
 
@@ -215,3 +218,25 @@ def _tell_owner_of_pause(subscription: Subscription, *, last_error: str) -> None
         send_mail(subject, text, None, [owner.email], html_message=html)
     except Exception:  # the mail server's trouble must not undo the recorded pause
         logger.exception("Could not tell the owner of webhook subscription %s of its pause", subscription.pk)
+
+
+def delete_old_messages(*, now: datetime, batch_size: int = DELETE_BATCH_SIZE) -> int:
+    """Delete the delivered and failed messages created more than ``settings.WEBHOOK_MESSAGE_RETENTION``
+    before ``now``, with their delivery log, ``batch_size`` per transaction; how many messages.
+    Pending and sending messages stay, however old."""
+    old = Message.objects.filter(
+        status__in=[Status.DELIVERED, Status.FAILED], created_at__lt=now - settings.WEBHOOK_MESSAGE_RETENTION
+    ).order_by("created_at")
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            # Locked, so that a message resent meanwhile is either deleted before it is queued
+            # again or queued again and kept. Locked ones are left for the next run.
+            ids = list(old.select_for_update(skip_locked=True).values_list("pk", flat=True)[:batch_size])
+            Message.objects.filter(pk__in=ids).only("pk").delete()  # the payloads need not be read
+        deleted += len(ids)
+        if len(ids) < batch_size:
+            break
+    if deleted:
+        logger.info("Webhooks: %d old messages deleted", deleted)
+    return deleted

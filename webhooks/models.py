@@ -244,8 +244,12 @@ class Message(models.Model):
                 condition=models.Q(status="sending"),
                 name="webhook_message_sending_idx",
             ),
-            # The back office's message list of one subscription, newest first.
+            # The back office's message list of one subscription, newest first; the API's resend
+            # of a subscription's failed messages since a moment.
             models.Index(fields=["subscription", "-created_at"], name="webhook_message_log_idx"),
+            # The hourly deletion of old messages (``delete_old_messages``), which would otherwise
+            # read the whole table; and the back office's list of all messages, newest first.
+            models.Index(fields=["created_at"], name="webhook_message_created_idx"),
         ]
 
     def __str__(self) -> str:

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 from django.db import transaction
+from django.utils import timezone
 
 from webhooks import delivery
 
@@ -22,6 +23,12 @@ def deliver(batch_size: int = delivery.BATCH_SIZE) -> None:
 def deliver_message(message_id: int) -> None:
     """Deliver a new message at once instead of at the next sweep; nothing if another worker has it."""
     delivery.deliver_if_due(message_id)
+
+
+@shared_task(ignore_result=True)
+def delete_old_messages() -> None:
+    """Delete finished messages past their retention; the periodic schedule runs it hourly."""
+    delivery.delete_old_messages(now=timezone.now())
 
 
 def enqueue(message_ids: list[int]) -> None:

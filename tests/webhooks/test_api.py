@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.factories import answer_by_link, make_api_token, make_subscription, make_survey
+from webhooks import api, tasks
 from webhooks.delivery import deliver_due
 from webhooks.models import Delivery, Message, Subscription
 
@@ -188,6 +189,15 @@ def test_rotating_the_secret_shows_the_new_one_and_keeps_the_old_for_a_day(clien
     assert call(client, "get", path, token).status_code == 405
 
 
+def test_rotating_the_secret_needs_the_permission_to_change_subscriptions(client, cx_manager):
+    cx_manager.user_permissions.remove(Permission.objects.get(codename="add_subscription"))
+    subscription = make_subscription(owner=cx_manager)
+    path = f"{WEBHOOKS}{subscription.pk}/rotate-secret/"
+    assert call(client, "post", path, make_api_token(user=cx_manager, write=True)).status_code == 200
+    cx_manager.user_permissions.remove(Permission.objects.get(codename="change_subscription"))
+    assert call(client, "post", path, make_api_token(user=cx_manager, write=True)).status_code == 403
+
+
 def test_deleting_a_subscription_deletes_its_messages(client, token, cx_manager):
     subscription = make_subscription(owner=cx_manager)
     answer_by_link(make_survey(), 9, timezone.now())
@@ -232,3 +242,212 @@ def test_the_delivery_log_lists_attempts_newest_first_with_a_fixed_number_of_que
 def test_the_delivery_log_is_read_only(client, token, cx_manager):
     subscription = make_subscription(owner=cx_manager)
     assert call(client, "post", f"{WEBHOOKS}{subscription.pk}/deliveries/", token, {}).status_code == 405
+
+
+def make_message(subscription, *, status="failed", created_at=None, attempts=13) -> Message:
+    """A message as delivery leaves it: failed ones after a day of attempts."""
+    created_at = created_at or timezone.now()
+    return Message.objects.create(
+        subscription=subscription,
+        type="response.created",
+        payload={"type": "response.created"},
+        created_at=created_at,
+        status=status,
+        next_attempt_at=created_at if status == "pending" else None,
+        attempts=attempts,
+        first_attempt_at=created_at,
+        claimed_at=created_at if status == "sending" else None,
+    )
+
+
+def state(message: Message) -> tuple:
+    message.refresh_from_db()
+    return message.status, message.attempts, message.first_attempt_at, message.next_attempt_at
+
+
+def resend(client, token, subscription, body):
+    return call(client, "post", f"{WEBHOOKS}{subscription.pk}/resend/", token, body)
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    """The ids handed to workers (tests have no broker, so ``tasks.enqueue`` would hand none)."""
+    ids = []
+    monkeypatch.setattr(tasks, "enqueue", ids.extend)
+    return ids
+
+
+def test_chosen_messages_are_resent_with_their_webhook_id_and_arrive_again(
+    client, token, cx_manager, receiver, enqueued
+):
+    subscription = make_subscription(owner=cx_manager, url=receiver.url())
+    receiver.secret = subscription.secret
+    answer_by_link(make_survey(), 9, timezone.now())
+    answer_by_link(make_survey(), 3, timezone.now())
+    assert deliver_due() == {"delivered": 2}
+    enqueued.clear()  # the new messages'
+    chosen, other = Message.objects.order_by("id")
+    answer = resend(client, token, subscription, {"webhook_ids": [chosen.webhook_id]})
+    assert answer.status_code == 202, answer.content
+    assert answer.json() == {"queued": 1}
+    status, attempts, first_attempt_at, next_attempt_at = state(chosen)
+    assert (status, attempts, first_attempt_at) == ("pending", 0, None)
+    assert next_attempt_at <= timezone.now()
+    assert state(other)[:2] == ("delivered", 1)
+    assert enqueued == [chosen.pk]
+    tasks.deliver_message(chosen.pk)
+    assert [request.headers["webhook-id"] for request in receiver.requests] == [
+        chosen.webhook_id,
+        other.webhook_id,
+        chosen.webhook_id,
+    ]
+    assert receiver.requests[-1].verified
+    assert receiver.requests[-1].body == receiver.requests[0].body
+    assert state(chosen)[:2] == ("delivered", 1)
+    assert Delivery.objects.filter(message=chosen).count() == 2
+
+
+def test_a_resend_naming_messages_of_another_subscription_or_unknown_ones_resends_nothing(
+    client, token, cx_manager, outsider, enqueued
+):
+    subscription = make_subscription(owner=cx_manager)
+    ours = make_message(subscription)
+    theirs = make_message(make_subscription(owner=outsider))
+    before = state(ours), state(theirs)
+    answer = resend(
+        client, token, subscription, {"webhook_ids": [ours.webhook_id, theirs.webhook_id, "msg_made_up"]}
+    )
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["code"] == "invalid"
+    assert error["message"] == (
+        f"webhook_ids: Not among this subscription's messages: {theirs.webhook_id}, msg_made_up."
+    )
+    assert (state(ours), state(theirs)) == before
+    assert enqueued == []
+
+
+def test_failed_since_resends_only_this_subscriptions_messages_that_failed_since_then(
+    client, token, cx_manager, outsider, enqueued
+):
+    subscription = make_subscription(owner=cx_manager)
+    outage = timezone.now() - timedelta(days=3)
+    failed = [make_message(subscription, created_at=outage + timedelta(hours=hours)) for hours in (0, 30)]
+    left = [
+        make_message(subscription, created_at=outage - timedelta(seconds=1)),
+        make_message(subscription, status="delivered", created_at=outage + timedelta(hours=1)),
+        make_message(subscription, status="pending", created_at=outage + timedelta(hours=2)),
+        make_message(subscription, status="sending", created_at=outage + timedelta(hours=3)),
+        make_message(make_subscription(owner=outsider), created_at=outage + timedelta(hours=4)),
+    ]
+    before = [state(message) for message in left]
+    answer = resend(client, token, subscription, {"failed_since": outage.isoformat()})
+    assert answer.status_code == 202, answer.content
+    assert answer.json() == {"queued": 2}
+    assert [state(message)[:3] for message in failed] == [("pending", 0, None)] * 2
+    assert [state(message) for message in left] == before
+    assert sorted(enqueued) == sorted(message.pk for message in failed)
+
+
+def test_a_large_resend_hands_only_the_first_messages_to_workers_and_queues_all(
+    client, token, cx_manager, enqueued, monkeypatch
+):
+    monkeypatch.setattr(api, "ENQUEUE_AT_MOST", 2)
+    subscription = make_subscription(owner=cx_manager)
+    messages = [make_message(subscription) for _ in range(3)]
+    since = (timezone.now() - timedelta(hours=1)).isoformat()
+    assert resend(client, token, subscription, {"failed_since": since}).json() == {"queued": 3}
+    assert Message.objects.filter(status="pending").count() == 3
+    assert len(enqueued) == 2
+    assert set(enqueued) < {message.pk for message in messages}
+
+
+def test_a_message_being_sent_is_left_alone(client, token, cx_manager, enqueued):
+    subscription = make_subscription(owner=cx_manager)
+    sending, failed = make_message(subscription, status="sending"), make_message(subscription)
+    answer = resend(client, token, subscription, {"webhook_ids": [sending.webhook_id, failed.webhook_id]})
+    assert answer.json() == {"queued": 1}
+    assert state(sending)[0] == "sending"
+    assert state(failed)[0] == "pending"
+    assert enqueued == [failed.pk]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (lambda webhook_id: {}, "Send exactly one of webhook_ids and failed_since."),
+        (
+            lambda webhook_id: {"webhook_ids": [webhook_id], "failed_since": "2026-11-22T18:00:00+01:00"},
+            "Send exactly one of webhook_ids and failed_since.",
+        ),
+        (lambda webhook_id: {"webhook_ids": []}, "webhook_ids:"),
+        (
+            lambda webhook_id: {"webhook_ids": [webhook_id] * 101},
+            "webhook_ids: Ensure this field has no more than 100 elements.",
+        ),
+        (lambda webhook_id: {"webhook_ids": [42]}, "webhook_ids:"),
+        (lambda webhook_id: {"failed_since": "2026-11-22T18:00:00"}, "failed_since: This time has no offset"),
+        (lambda webhook_id: {"failed_since": "yesterday"}, "failed_since: Send a time in ISO 8601"),
+        (lambda webhook_id: {"failed_since": None}, "failed_since:"),
+        (lambda webhook_id: {"webhook_id": webhook_id}, "webhook_id: Unknown field."),
+        (lambda webhook_id: [webhook_id], "Invalid data."),
+    ],
+)
+def test_bad_resend_requests_are_refused_with_a_message_and_nothing_resent(
+    client, token, cx_manager, enqueued, body, message
+):
+    subscription = make_subscription(owner=cx_manager)
+    failed = make_message(subscription, created_at=timezone.now() - timedelta(days=2))
+    before = state(failed)
+    answer = resend(client, token, subscription, body(failed.webhook_id))
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["error"]["code"] == "invalid"
+    assert message in answer.json()["error"]["message"]
+    assert state(failed) == before
+    assert enqueued == []
+
+
+def test_a_read_only_token_cannot_resend(client, reader, cx_manager):
+    subscription = make_subscription(owner=cx_manager)
+    failed = make_message(subscription)
+    answer = resend(client, reader, subscription, {"webhook_ids": [failed.webhook_id]})
+    assert answer.status_code == 403
+    assert answer.json()["error"]["code"] == "permission_denied"
+    assert state(failed)[0] == "failed"
+
+
+@pytest.mark.parametrize("missing", ["change_subscription", "change_message"])
+def test_resending_needs_the_permissions_to_change_subscriptions_and_messages(client, cx_manager, missing):
+    cx_manager.user_permissions.remove(Permission.objects.get(codename=missing))
+    token = make_api_token(user=cx_manager, write=True)
+    subscription = make_subscription(owner=cx_manager)
+    failed = make_message(subscription)
+    answer = resend(client, token, subscription, {"webhook_ids": [failed.webhook_id]})
+    assert answer.status_code == 403
+    assert answer.json()["error"]["message"] == "The user of this API token lacks the permission for this."
+    assert state(failed)[0] == "failed"
+
+
+def test_resending_does_not_need_the_permission_to_add_subscriptions(client, cx_manager, enqueued):
+    cx_manager.user_permissions.remove(Permission.objects.get(codename="add_subscription"))
+    token = make_api_token(user=cx_manager, write=True)
+    subscription = make_subscription(owner=cx_manager)
+    failed = make_message(subscription)
+    assert resend(client, token, subscription, {"webhook_ids": [failed.webhook_id]}).status_code == 202
+    assert state(failed)[0] == "pending"
+
+
+def test_another_users_subscription_cannot_be_resent(client, token, outsider, enqueued):
+    theirs = make_subscription(owner=outsider)
+    failed = make_message(theirs)
+    for body in [{"webhook_ids": [failed.webhook_id]}, {"failed_since": "2000-01-01T00:00:00Z"}]:
+        answer = resend(client, token, theirs, body)
+        assert answer.status_code == 404
+        assert answer.json()["error"]["code"] == "not_found"
+    assert state(failed)[0] == "failed"
+    assert enqueued == []
+
+
+def test_resend_takes_post_only(client, token, cx_manager):
+    subscription = make_subscription(owner=cx_manager)
+    assert call(client, "get", f"{WEBHOOKS}{subscription.pk}/resend/", token).status_code == 405
