@@ -210,11 +210,12 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "CXSurvey API",
     "DESCRIPTION": (
         "Surveys, touchpoints, events, responses, metrics and more. Send an API token as "
-        "`Authorization: Bearer <token>`; read-only tokens may only GET. Every error has the "
+        "`Authorization: Bearer <token>`; read-only tokens may only read (and export). Every error has the "
         'shape `{"error": {"code": …, "message": …, "fields": {…}}}`.'
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1/",  # each resource its own tag in the docs
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -223,6 +224,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "surveys.api_schema.add_error_responses",
+        "surveys.api_schema.link_pages_to_their_list",
     ],
 }
 

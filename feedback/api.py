@@ -20,35 +20,51 @@ from feedback.metrics import Summary
 METRICS_EXAMPLE = {
     "survey": 1,
     "kind": "nps",
-    "since": "2026-10-25",
-    "until": "2026-11-23",
+    "since": "2026-11-09",
+    "until": "2026-11-22",
     "interval": "week",
-    "responses": 412,
-    "promoters": 198,
-    "passives": 121,
-    "detractors": 93,
-    "nps": 25.5,
-    "ci95": [18.4, 32.4],
+    "responses": 205,
+    "detractors": 47,
+    "passives": 61,
+    "promoters": 97,
+    "nps": 24.390243902439025,
+    "ci95": [13.151615359697333, 34.92530771722574],
     "small_sample": False,
     "previous": {
-        "since": "2026-09-25",
-        "until": "2026-10-24",
-        "responses": 388,
-        "nps": 19.1,
-        "ci95": [11.7, 26.4],
+        "since": "2026-10-26",
+        "until": "2026-11-08",
+        "responses": 204,
+        "detractors": 53,
+        "passives": 63,
+        "promoters": 88,
+        "nps": 17.15686274509804,
+        "ci95": [5.842416563211763, 27.97400855756119],
+        "small_sample": False,
     },
-    "change": 6.4,
+    "change": 7.233381157340986,
     "change_significant": False,
-    "response_rate": 0.231,
+    "response_rate": 0.23076923076923078,
     "series": [
         {
-            "start": "2026-10-20",
-            "responses": 61,
-            "promoters": 30,
-            "passives": 17,
-            "detractors": 14,
-            "nps": 26.2,
-        }
+            "start": "2026-11-09",
+            "responses": 102,
+            "detractors": 22,
+            "passives": 28,
+            "promoters": 52,
+            "nps": 29.41176470588235,
+            "ci95": [13.300250198791804, 43.84260694406533],
+            "small_sample": False,
+        },
+        {
+            "start": "2026-11-16",
+            "responses": 103,
+            "detractors": 25,
+            "passives": 33,
+            "promoters": 45,
+            "nps": 19.41747572815534,
+            "ci95": [3.650917187426356, 34.08493186917742],
+            "small_sample": False,
+        },
     ],
 }
 
@@ -59,7 +75,8 @@ METRICS_EXAMPLE = {
         "NPS, CSAT % or CES mean with its 95 % interval, the categories, the previous period and "
         "the change with its significance, the response rate, and one entry per day, week or month. "
         "The metric and its interval are null when there are no responses. CSAT answers have "
-        "satisfied/neutral/dissatisfied and mean, CES answers easy/neutral/difficult and easy_share."
+        "satisfied/neutral/dissatisfied and mean, CES answers easy/neutral/difficult and easy_share. "
+        "Nothing is rounded."
     ),
     parameters=[
         OpenApiParameter("survey", int, description="A survey's id; the first active survey by default."),
@@ -75,13 +92,22 @@ METRICS_EXAMPLE = {
         OpenApiParameter(
             "until", OpenApiTypes.DATE, description="Last local day (inclusive); today by default."
         ),
-        OpenApiParameter("interval", str, enum=["day", "week", "month"]),
+        OpenApiParameter(
+            "interval",
+            str,
+            enum=["day", "week", "month"],
+            description="The series' buckets (weeks from Monday); by default days for periods "
+            "under 45 days, else weeks.",
+        ),
         OpenApiParameter(
             "property.<name>", str, description="e.g. property.plan=pro; the event's property wins."
         ),
     ],
-    responses={200: OpenApiResponse(OpenApiTypes.OBJECT, examples=[OpenApiExample("NPS", METRICS_EXAMPLE)])},
-    tags=["metrics"],
+    responses={
+        200: OpenApiResponse(
+            OpenApiTypes.OBJECT, examples=[OpenApiExample("Two weeks of NPS", METRICS_EXAMPLE)]
+        )
+    },
 )
 @api_view(["GET"])
 def metrics(request: Request) -> ApiResponse:

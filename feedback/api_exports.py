@@ -36,7 +36,7 @@ from feedback import exports, tasks
 from feedback.api_responses import may_see_personal_data
 from feedback.forms import PROPERTY_PREFIX, VerbatimFilterForm
 from feedback.models import ExportRecord
-from surveys.api import Conflict, Cursor, Gone, StrictChoiceField
+from surveys.api import Conflict, Gone, Newest, StrictChoiceField
 from surveys.models import ApiToken
 
 # The explorer's URL parameters that select answers; "touchpoint" alone may repeat.
@@ -113,32 +113,6 @@ class FiltersField(serializers.DictField):
         return parameters
 
 
-@extend_schema_serializer(
-    examples=[
-        OpenApiExample(
-            "Detractors' comments of one quarter",
-            {
-                "format": "csv",
-                "filters": {
-                    "survey": 3,
-                    "since": "2026-09-01",
-                    "until": "2026-11-30",
-                    "category": "detractor",
-                    "property.plan": "pro",
-                },
-            },
-            request_only=True,
-        ),
-        OpenApiExample(
-            "Every answer of two touchpoints, with or without a comment",
-            {
-                "format": "jsonl",
-                "filters": {"survey": 3, "range": "12m", "touchpoint": [4, 7], "comment": "any"},
-            },
-            request_only=True,
-        ),
-    ]
-)
 class ExportStart(serializers.Serializer):
     format = StrictChoiceField(list(exports.FORMATS), help_text="csv, xlsx or jsonl.")
     filters = FiltersField(
@@ -200,10 +174,6 @@ class ExportSerializer(serializers.ModelSerializer):
         )
 
 
-class Newest(Cursor):
-    ordering = "-id"
-
-
 FILE_TYPES = {content_type: OpenApiTypes.BINARY for content_type, _extension in exports.FORMATS.values()}
 
 
@@ -241,6 +211,36 @@ class ExportViewSet(
         summary="Start an export",
         request=ExportStart,
         responses={202: ExportSerializer},
+        examples=[
+            OpenApiExample(
+                "Detractors' comments of one quarter",
+                {
+                    "format": "csv",
+                    "filters": {
+                        "survey": 3,
+                        "since": "2026-09-01",
+                        "until": "2026-11-30",
+                        "category": "detractor",
+                        "property.plan": "pro",
+                    },
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Every answer of two touchpoints, with or without a comment",
+                {
+                    "format": "jsonl",
+                    "filters": {"survey": 3, "range": "12m", "touchpoint": [4, 7], "comment": "any"},
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Queued",
+                EXPORT_EXAMPLE | {"status": "queued", "rows": None, "total": None, "percent": None},
+                response_only=True,
+                status_codes=["202"],
+            ),
+        ],
         description=(
             "Queues the export for a worker and answers at once. Ask the export's URL (also in the "
             "Location header) until its status is done or failed, then get the file from download."

@@ -16,7 +16,14 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import exceptions, mixins, serializers, viewsets
 from rest_framework.request import Request
 
@@ -30,6 +37,7 @@ from surveys.models import PROPERTY_VALUE_MAX_LENGTH, Response, Survey, is_filte
 from surveys.scales import SCALES
 
 MAX_ID = 2**63 - 1
+PUBLIC_ID = "[0-9a-f-]{36}"
 CATEGORIES = sorted({category.code for scale in SCALES.values() for category in scale.categories})
 ORDERINGS = {
     "created_at": ("created_at", "id"),
@@ -160,7 +168,39 @@ class RespondentSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
+RESPONSE_EXAMPLE = OpenApiExample(
+    "A satisfied customer, by email",
+    value={
+        "id": "3f1c9a52-7d4e-4b8a-9f0e-2c6d81a4b5e7",
+        "survey": 2,
+        "kind": "csat",
+        "touchpoint": 3,
+        "channel": "email",
+        "score": 4,
+        "category": "satisfied",
+        "comment": "Pünktlich geliefert, der Fahrer hat die Wärmepumpe bis in den Keller getragen. "
+        "Nur die Sendungsverfolgung war ungenau.",
+        "language": "de",
+        "contact_id": "1895ce801707b21151b5",
+        "contact": {
+            "id": 118,
+            "external_id": "K-100234",
+            "email": "anna.schmidt@example.com",
+            "name": "Anna Schmidt",
+        },
+        "contact_properties": {"plan": "Wartungsvertrag Plus", "region": "Bayern", "customer_since": 2019},
+        "event_properties": {"order_id": "A-1042", "carrier": "DHL"},
+        "created_at": "2026-11-23T12:49:02.318455+01:00",
+        "updated_at": "2026-11-23T12:51:40.902117+01:00",
+    },
+    response_only=True,
+)
+
+
+@extend_schema_serializer(examples=[RESPONSE_EXAMPLE])
 class ResponseSerializer(serializers.ModelSerializer):
+    """An answer: its score and category, the comment, and the contact's and event's properties."""
+
     id = serializers.UUIDField(source="public_id", read_only=True)
     category = serializers.CharField(read_only=True)
     contact_id = serializers.SerializerMethodField(
@@ -223,13 +263,26 @@ QUERY_PARAMETERS = [
         "until", OpenApiTypes.STR, description="A local date (inclusive) or an ISO 8601 moment (exclusive)."
     ),
     OpenApiParameter("updated_since", OpenApiTypes.STR, description="Answers created or changed since then."),
-    OpenApiParameter("category", OpenApiTypes.STR, enum=CATEGORIES),
-    OpenApiParameter("score", OpenApiTypes.INT),
-    OpenApiParameter("has_comment", OpenApiTypes.BOOL),
+    OpenApiParameter(
+        "category",
+        OpenApiTypes.STR,
+        enum=CATEGORIES,
+        description="Answers in this category of their scale, e.g. detractor (NPS) or dissatisfied (CSAT).",
+    ),
+    OpenApiParameter("score", OpenApiTypes.INT, description="Answers with exactly this score."),
+    OpenApiParameter(
+        "has_comment", OpenApiTypes.BOOL, description="true: answers with a comment; false: without."
+    ),
     OpenApiParameter(
         "q", OpenApiTypes.STR, description="Words in the comment (full-text search on PostgreSQL)."
     ),
-    OpenApiParameter("ordering", OpenApiTypes.STR, enum=list(ORDERINGS)),
+    OpenApiParameter(
+        "ordering",
+        OpenApiTypes.STR,
+        enum=list(ORDERINGS),
+        description="created_at (oldest first, the default), -created_at (newest first) or updated_at "
+        "(with updated_since, to pick up changes).",
+    ),
     OpenApiParameter(
         "property.<name>",
         OpenApiTypes.STR,
@@ -238,14 +291,32 @@ QUERY_PARAMETERS = [
 ]
 
 
-@extend_schema_view(list=extend_schema(parameters=QUERY_PARAMETERS))
+@extend_schema_view(
+    list=extend_schema(
+        summary="List the responses",
+        description="Every answer with its context, a page at a time; follow ``next`` to the end.",
+        parameters=QUERY_PARAMETERS,
+    ),
+    retrieve=extend_schema(
+        summary="Get a response",
+        parameters=[
+            OpenApiParameter(
+                "public_id",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                pattern=f"^{PUBLIC_ID}$",
+                description="The response's id (a UUID).",
+            )
+        ],
+    ),
+)
 class ResponseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ResponseSerializer
     pagination_class = ByTime
     queryset = Response.objects.all()
     permission_classes = [*viewsets.GenericViewSet.permission_classes, ModelPermission]
     lookup_field = "public_id"
-    lookup_value_regex = "[0-9a-f-]{36}"
+    lookup_value_regex = PUBLIC_ID
 
     def get_queryset(self) -> QuerySet[Response]:
         responses = super().get_queryset()

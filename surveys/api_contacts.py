@@ -7,7 +7,13 @@ their token, which lets anyone answer in the contact's name.
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, viewsets
 
 from surveys.api import Cursor, StrictChoiceField
@@ -21,7 +27,37 @@ class ById(Cursor):
     ordering = "id"
 
 
+CONTACT_REQUEST_EXAMPLE = OpenApiExample(
+    "A customer",
+    value={
+        "email": "anna.schmidt@example.com",
+        "external_id": "K-100234",
+        "name": "Anna Schmidt",
+        "language": "de",
+        "legal_basis": "customer",
+        "properties": {"plan": "Wartungsvertrag Plus", "region": "Bayern", "customer_since": 2019},
+    },
+    request_only=True,
+)
+CONTACT_EXAMPLE = OpenApiExample(
+    "A customer",
+    value={
+        "id": 118,
+        **CONTACT_REQUEST_EXAMPLE.value,
+        "unsubscribed_at": None,
+        "bounced_at": None,
+        "complained_at": None,
+        "created_at": "2026-03-14T11:02:45.811304+01:00",
+        "updated_at": "2026-11-20T16:27:09.130552+01:00",
+    },
+    response_only=True,
+)
+
+
+@extend_schema_serializer(examples=[CONTACT_REQUEST_EXAMPLE, CONTACT_EXAMPLE])
 class ContactSerializer(StrictModelSerializer):
+    """A person who may be invited, known by email, by your system's ``external_id``, or both."""
+
     language = StrictChoiceField([("", "–"), *Language.choices], required=False, allow_blank=True)
     legal_basis = StrictChoiceField(LegalBasis.values, required=False)
     properties = PropertiesField(required=False)
@@ -73,7 +109,36 @@ class ContactSerializer(StrictModelSerializer):
         return properties or {}
 
 
+INVITATION_EXAMPLE = OpenApiExample(
+    "Opened and answered",
+    value={
+        "id": 40311,
+        "survey": 2,
+        "touchpoint": 3,
+        "contact": 118,
+        "event": 52817,
+        "status": "opened",
+        "skip_reason": "",
+        "properties": {"order_id": "A-1042", "carrier": "DHL"},
+        "created_at": "2026-11-21T10:15:02.447120+01:00",
+        "scheduled_for": "2026-11-23T10:15:00+01:00",
+        "attempts": 1,
+        "sent_at": "2026-11-23T10:15:04.902311+01:00",
+        "delivered_at": "2026-11-23T10:15:06+01:00",
+        "opened_at": "2026-11-23T12:48:31+01:00",
+        "reminder_sent_at": None,
+        "expires_at": "2026-12-07T10:15:00+01:00",
+        "answered_at": "2026-11-23T12:49:02.318455+01:00",
+        "last_error": "",
+    },
+    response_only=True,
+)
+
+
+@extend_schema_serializer(examples=[INVITATION_EXAMPLE])
 class InvitationSerializer(serializers.ModelSerializer):
+    """An invitation to answer a survey, from a touchpoint's event, and how far it got."""
+
     skip_reason = serializers.CharField(
         read_only=True, help_text="Why it was not sent (unsubscribed, recently_invited, …); empty if it was."
     )
@@ -105,11 +170,19 @@ class InvitationSerializer(serializers.ModelSerializer):
 
 @extend_schema_view(
     list=extend_schema(
+        summary="List the contacts",
         parameters=[
             OpenApiParameter("email", str, description="Exactly this address, whatever its case."),
-            OpenApiParameter("external_id", str),
-        ]
-    )
+            OpenApiParameter("external_id", str, description="Exactly this id from your system."),
+        ],
+    ),
+    create=extend_schema(summary="Create a contact"),
+    retrieve=extend_schema(summary="Get a contact"),
+    update=extend_schema(
+        summary="Change a contact",
+        description="Fields left out keep their value; the contact needs an email or external_id.",
+    ),
+    partial_update=extend_schema(summary="Change some of a contact's fields"),
 )
 class ContactViewSet(
     mixins.ListModelMixin,
@@ -139,13 +212,17 @@ MAX_ID = 2**63 - 1  # the database's ids; SQLite cannot even compare a larger nu
 
 @extend_schema_view(
     list=extend_schema(
+        summary="List the invitations",
         parameters=[
-            OpenApiParameter("survey", int),
-            OpenApiParameter("touchpoint", int),
-            OpenApiParameter("contact", int),
-            OpenApiParameter("status", str, enum=STATUSES),
-        ]
-    )
+            OpenApiParameter("survey", int, description="Only this survey's invitations (its id)."),
+            OpenApiParameter("touchpoint", int, description="Only this touchpoint's invitations (its id)."),
+            OpenApiParameter("contact", int, description="Only this contact's invitations (its id)."),
+            OpenApiParameter(
+                "status", str, enum=STATUSES, description="Only invitations in this state, e.g. skipped."
+            ),
+        ],
+    ),
+    retrieve=extend_schema(summary="Get an invitation"),
 )
 class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Invitation.objects.all()

@@ -230,13 +230,105 @@ EVENT_EXAMPLE = OpenApiExample(
     "An order delivered",
     value={
         "touchpoint": "delivery",
-        "email": "eva@example.com",
+        "email": "anna.schmidt@example.com",
+        "name": "Anna Schmidt",
         "language": "de",
         "legal_basis": "customer",
         "properties": {"order_id": "A-1042", "carrier": "DHL"},
-        "occurred_at": "2026-11-23T10:15:00+01:00",
+        "occurred_at": "2026-11-21T10:15:00+01:00",
     },
     request_only=True,
+)
+EVENT_BY_EXTERNAL_ID_EXAMPLE = OpenApiExample(
+    "A known customer, by your id",
+    description="The contact is found (or created) by external_id; contact_properties update the contact.",
+    value={
+        "touchpoint": "delivery",
+        "external_id": "K-100234",
+        "contact_properties": {"plan": "Wartungsvertrag Plus", "region": "Bayern"},
+        "properties": {"order_id": "A-1042", "carrier": "DHL"},
+    },
+    request_only=True,
+)
+ACCEPTED_EXAMPLE = OpenApiExample(
+    "Invitation scheduled",
+    value={
+        "event_id": 52817,
+        "invitation": {
+            "id": 40311,
+            "status": "scheduled",
+            "reason": None,
+            "scheduled_for": "2026-11-23T10:15:00+01:00",
+        },
+    },
+    response_only=True,
+    status_codes=[202],
+)
+BULK_EXAMPLE = OpenApiExample(
+    "Two deliveries and a return",
+    value={
+        "events": [
+            {
+                "touchpoint": "delivery",
+                "email": "anna.schmidt@example.com",
+                "legal_basis": "customer",
+                "properties": {"order_id": "A-1042"},
+                "occurred_at": "2026-11-21T10:15:00+01:00",
+            },
+            {
+                "touchpoint": "delivery",
+                "email": "jonas.weber@example.com",
+                "legal_basis": "customer",
+                "properties": {"order_id": "A-1043"},
+                "occurred_at": "2026-11-21T10:32:00+01:00",
+            },
+            {
+                "touchpoint": "ruecksendung",
+                "external_id": "K-100871",
+                "occurred_at": "2026-11-21T10:40:00+01:00",
+            },
+        ]
+    },
+    request_only=True,
+)
+BULK_RESULTS_EXAMPLE = OpenApiExample(
+    "Scheduled, skipped and refused",
+    value={
+        "results": [
+            {
+                "index": 0,
+                "status": 202,
+                "event_id": 52817,
+                "invitation": {
+                    "id": 40311,
+                    "status": "scheduled",
+                    "reason": None,
+                    "scheduled_for": "2026-11-23T10:15:00+01:00",
+                },
+            },
+            {
+                "index": 1,
+                "status": 202,
+                "event_id": 52818,
+                "invitation": {
+                    "id": 40312,
+                    "status": "skipped",
+                    "reason": "recently_invited",
+                    "scheduled_for": None,
+                },
+            },
+            {
+                "index": 2,
+                "status": 400,
+                "error": {
+                    "code": "invalid",
+                    "message": "touchpoint: No touchpoint has the slug “ruecksendung”.",
+                    "fields": {"touchpoint": ["No touchpoint has the slug “ruecksendung”."]},
+                },
+            },
+        ]
+    },
+    response_only=True,
 )
 
 
@@ -248,8 +340,7 @@ EVENT_EXAMPLE = OpenApiExample(
         409: OpenApiResponse(description="The Idempotency-Key was used with another body."),
     },
     parameters=[IDEMPOTENCY_KEY],
-    examples=[EVENT_EXAMPLE],
-    tags=["events"],
+    examples=[EVENT_EXAMPLE, EVENT_BY_EXTERNAL_ID_EXAMPLE, ACCEPTED_EXAMPLE],
 )
 @api_view(["POST"])
 def post_event(request: Request) -> ApiResponse:
@@ -276,7 +367,7 @@ def post_event(request: Request) -> ApiResponse:
         409: OpenApiResponse(description="The Idempotency-Key was used with another body."),
     },
     parameters=[IDEMPOTENCY_KEY],
-    tags=["events"],
+    examples=[BULK_EXAMPLE, BULK_RESULTS_EXAMPLE],
 )
 @api_view(["POST"])
 def post_events_bulk(request: Request) -> ApiResponse:

@@ -1,8 +1,12 @@
 """The OpenAPI 3 schema (``/api/schema/``) and its interactive docs (``/api/docs/``).
 
 drf-spectacular reads the views; this module adds what it cannot see: the bearer
-token scheme and the one error shape that every endpoint answers with, with examples.
+token scheme, the one error shape that every endpoint answers with, with examples, and
+the path of each list in its example's link to the next page.
 """
+
+import re
+from urllib.parse import urlsplit
 
 from django.urls import path
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -39,6 +43,8 @@ ERRORS = {
     ),
 }
 
+CODES = {"409": "conflict", "410": "gone", "413": "payload_too_large", "415": "unsupported_media_type"}
+
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
     target_class = "surveys.api_auth.BearerTokenAuthentication"
@@ -65,7 +71,35 @@ def add_error_responses(result: dict, generator, request, public) -> dict:
             for status, (description, code, message) in ERRORS.items():
                 if wanted[status]:
                     responses.setdefault(status, _error_response(description, code, message))
+            # The views' own errors (409, 410, ...), documented by their description alone.
+            for status, response in responses.items():
+                if status.startswith("4") and "content" not in response:
+                    code = CODES.get(status, "error")
+                    response.update(_error_response(response["description"], code, response["description"]))
     return result
+
+
+def link_pages_to_their_list(result: dict, generator, request, public) -> dict:
+    """A paginator makes one example of ``next`` for every list it serves, as it cannot know
+    their paths; here each list gets a link to its own next page (of object 7 under an id)."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for route, methods in result.get("paths", {}).items():
+        content = methods.get("get", {}).get("responses", {}).get("200", {}).get("content", {})
+        media = content.get("application/json", {})
+        page = schemas.get(media.get("schema", {}).get("$ref", "").rpartition("/")[2], {})
+        fields = page.get("properties", {})
+        if set(fields) != {"next", "previous", "results"}:
+            continue
+        path = re.sub(r"\{[^}]+\}", "7", route)
+        _repath(fields["next"], "example", path)
+        for example in media.get("examples", {}).values():
+            _repath(example.get("value"), "next", path)
+    return result
+
+
+def _repath(holder: object, key: str, path: str) -> None:
+    if isinstance(holder, dict) and isinstance(holder.get(key), str):
+        holder[key] = urlsplit(holder[key])._replace(path=path).geturl()
 
 
 def _error_response(description: str, code: str, message: str) -> dict:

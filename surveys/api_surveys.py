@@ -7,7 +7,13 @@ cannot be deleted (PROTECT), and switching it off (``active``) is what people me
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, viewsets
 
 from surveys.api import Cursor, StrictCharField
@@ -96,7 +102,78 @@ class StrictModelSerializer(serializers.ModelSerializer):
     }
 
 
+SURVEY_REQUEST_EXAMPLE = OpenApiExample(
+    "A CSAT survey after delivery",
+    value={
+        "name": "Kundenzufriedenheit nach Lieferung",
+        "kind": "csat",
+        "brand": "Kessler Haustechnik",
+        "subject": {"de": "Ihrer Lieferung", "en": "your delivery"},
+        "thank_you": {"de": "Danke! Ihr Feedback geht direkt an unser Logistikteam.", "en": ""},
+        "accent_color": "#0B5394",
+        "sender_name": "Kessler Kundenservice",
+        "reply_to": "kundenservice@example.com",
+        "widget_origins": ["https://www.example.com"],
+        "expires_after_days": 14,
+        "active": True,
+    },
+    request_only=True,
+)
+SURVEY_EXAMPLE = OpenApiExample(
+    "A CSAT survey after delivery",
+    value={
+        "id": 2,
+        "public_key": "POGwSct-XTNYHkkklFa6TQ",
+        "name": "Kundenzufriedenheit nach Lieferung",
+        "kind": "csat",
+        "brand": "Kessler Haustechnik",
+        "subject": {"de": "Ihrer Lieferung", "en": "your delivery"},
+        "question": {"de": "", "en": ""},
+        "follow_up": {"de": "", "en": ""},
+        "thank_you": {"de": "Danke! Ihr Feedback geht direkt an unser Logistikteam.", "en": ""},
+        "email_subject": {"de": "", "en": ""},
+        "email_intro": {"de": "", "en": ""},
+        "effective": {
+            "subject": {"de": "Ihrer Lieferung", "en": "your delivery"},
+            "question": {
+                "de": "Wie zufrieden waren Sie mit Ihrer Lieferung?",
+                "en": "How satisfied were you with your delivery?",
+            },
+            "follow_up": {
+                "de": "Was ist der wichtigste Grund für Ihre Bewertung?",
+                "en": "What is the most important reason for your score?",
+            },
+            "thank_you": {
+                "de": "Danke! Ihr Feedback geht direkt an unser Logistikteam.",
+                "en": "Thank you for your feedback!",
+            },
+            "email_subject": {
+                "de": "Kessler Haustechnik: eine kurze Frage",
+                "en": "Kessler Haustechnik: a quick question",
+            },
+            "email_intro": {
+                "de": "Wir möchten wissen, wie zufrieden Sie mit uns sind. "
+                "Ihre Antwort kostet nur einen Klick.",
+                "en": "We would like to know how we are doing. Your answer takes one click.",
+            },
+        },
+        "accent_color": "#0B5394",
+        "sender_name": "Kessler Kundenservice",
+        "reply_to": "kundenservice@example.com",
+        "widget_origins": ["https://www.example.com"],
+        "expires_after_days": 14,
+        "active": True,
+        "created_at": "2026-11-02T09:41:17.204512+01:00",
+    },
+    response_only=True,
+)
+
+
+@extend_schema_serializer(examples=[SURVEY_REQUEST_EXAMPLE, SURVEY_EXAMPLE])
 class SurveySerializer(StrictModelSerializer):
+    """A survey: its scale (``kind``, fixed once created), its texts per language, its sender and
+    the sites that may embed its widget."""
+
     subject = TextsField("subject")
     question = TextsField("question")
     follow_up = TextsField("follow_up")
@@ -157,6 +234,8 @@ class SurveySerializer(StrictModelSerializer):
     {
         "type": "object",
         "nullable": True,
+        "description": "When invitations go out, in the installation's time zone: days 0 (Monday) to 6, "
+        "start and end as HH:MM. Null: at any time.",
         "properties": {
             "days": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 6}},
             "start": {"type": "string", "example": "09:00"},
@@ -182,7 +261,39 @@ class SendWindowField(serializers.Field):
         return value
 
 
+TOUCHPOINT_REQUEST_EXAMPLE = OpenApiExample(
+    "Two days after delivery",
+    value={
+        "slug": "delivery",
+        "name": "Lieferung zugestellt",
+        "survey": 2,
+        "active": True,
+        "delay_seconds": 172800,
+        "sample_percent": 50,
+        "recontact_days": 90,
+        "send_window": {"days": [0, 1, 2, 3, 4], "start": "09:00", "end": "18:00"},
+        "expires_after_days": None,
+        "reminder_after_days": 3,
+        "require_consent": True,
+    },
+    request_only=True,
+)
+TOUCHPOINT_EXAMPLE = OpenApiExample(
+    "Two days after delivery",
+    value={
+        "id": 3,
+        **TOUCHPOINT_REQUEST_EXAMPLE.value,
+        "created_at": "2026-11-02T09:44:03.518230+01:00",
+    },
+    response_only=True,
+)
+
+
+@extend_schema_serializer(examples=[TOUCHPOINT_REQUEST_EXAMPLE, TOUCHPOINT_EXAMPLE])
 class TouchpointSerializer(StrictModelSerializer):
+    """Where a survey is triggered: the events a system reports under ``slug``, and when and whom
+    their invitations reach."""
+
     send_window = SendWindowField(required=False, allow_null=True)
 
     class Meta:
@@ -225,11 +336,28 @@ class _ListCreateRetrieveUpdate(
     pagination_class = ById
 
 
+@extend_schema_view(
+    list=extend_schema(summary="List the surveys"),
+    create=extend_schema(summary="Create a survey"),
+    retrieve=extend_schema(summary="Get a survey"),
+    update=extend_schema(
+        summary="Change a survey",
+        description="Send name and brand; fields left out keep their value. The kind cannot change.",
+    ),
+    partial_update=extend_schema(summary="Change some of a survey's fields"),
+)
 class SurveyViewSet(_ListCreateRetrieveUpdate):
     queryset = Survey.objects.all()
     serializer_class = SurveySerializer
 
 
+@extend_schema_view(
+    list=extend_schema(summary="List the touchpoints"),
+    create=extend_schema(summary="Create a touchpoint"),
+    retrieve=extend_schema(summary="Get a touchpoint"),
+    update=extend_schema(summary="Change a touchpoint"),
+    partial_update=extend_schema(summary="Change some of a touchpoint's fields"),
+)
 class TouchpointViewSet(_ListCreateRetrieveUpdate):
     queryset = Touchpoint.objects.all()
     serializer_class = TouchpointSerializer

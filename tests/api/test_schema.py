@@ -5,6 +5,7 @@ import schemathesis
 from django.core import signals
 from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
+from jsonschema import Draft202012Validator
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.factories import make_api_token, make_survey, make_touchpoint
@@ -33,6 +34,80 @@ def test_the_schema_is_public_openapi_3_with_the_error_shape(client):
     assert paths["/api/v1/responses/{public_id}/"]["get"]["responses"]["404"]["content"]["application/json"][
         "example"
     ] == {"error": {"code": "not_found", "message": "Not found.", "fields": {}}}
+
+
+def test_every_operation_is_documented_with_examples(client):
+    """A summary or description, a description for each parameter, and an example of each JSON
+    request body and success answer: the list names what is missing where."""
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    schemas = schema["components"]["schemas"]
+    gaps = [
+        f"{method.upper()} {route}: {gap}"
+        for route, methods in schema["paths"].items()
+        for method, operation in methods.items()
+        for gap in _documentation_gaps(operation, schemas)
+    ]
+    assert not gaps, "\n".join(gaps)
+
+
+def _documentation_gaps(operation: dict, schemas: dict) -> list[str]:
+    gaps = [] if operation.get("summary") or operation.get("description") else ["no summary or description"]
+    gaps += [
+        f"parameter {parameter['name']} has no description"
+        for parameter in operation.get("parameters", [])
+        if not parameter.get("description")
+    ]
+    for status, answer in operation["responses"].items():
+        if not status.startswith("2"):
+            continue
+        if not answer.get("content"):
+            if status != "204":
+                gaps.append(f"{status} answer has no body")
+        elif "application/json" in answer["content"] and not _has_example(answer, schemas):
+            gaps.append(f"{status} answer has no example")
+    body = operation.get("requestBody")
+    if body and "application/json" in body["content"] and not _has_example(body, schemas):
+        gaps.append("request body has no example")
+    return gaps
+
+
+def _has_example(part: dict, schemas: dict) -> bool:
+    media = part["content"]["application/json"]
+    component = schemas.get(media.get("schema", {}).get("$ref", "").rpartition("/")[2], {})
+    return "example" in media or bool(media.get("examples")) or "example" in component
+
+
+def test_every_example_fits_its_schema(client):
+    """Examples written by hand drift from the serializers; each is checked against its schema."""
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    components = _json_schema(schema["components"])
+    misfits = []
+    for route, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            parts = {"request": operation.get("requestBody", {}), **operation["responses"]}
+            for name, part in parts.items():
+                media = part.get("content", {}).get("application/json")
+                if media is None:
+                    continue
+                examples = {"example": media["example"]} if "example" in media else {}
+                examples.update({key: example["value"] for key, example in media.get("examples", {}).items()})
+                validator = Draft202012Validator({**_json_schema(media["schema"]), "components": components})
+                misfits += [
+                    f"{method.upper()} {route} {name} {key}: {error.message} at {error.json_path}"
+                    for key, value in examples.items()
+                    for error in validator.iter_errors(value)
+                ]
+    assert not misfits, "\n".join(misfits)
+
+
+def _json_schema(node):
+    """OpenAPI 3.0's dialect of JSON Schema in plain JSON Schema: ``nullable`` becomes a null alternative."""
+    if isinstance(node, list):
+        return [_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _json_schema(value) for key, value in node.items()}
+    return {"anyOf": [node, {"type": "null"}]} if node.pop("nullable", False) else node
 
 
 def test_the_docs_load_their_assets_from_the_app(client):
