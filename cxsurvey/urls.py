@@ -15,3 +15,4 @@ urlpatterns = [
 
 handler400 = "surveys.views.bad_request"
 handler404 = "surveys.views.page_not_found"
+handler500 = "surveys.views.server_error"

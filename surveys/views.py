@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views import defaults
 from django.views.decorators.http import require_http_methods
 
 from surveys import ratelimit
@@ -25,6 +26,17 @@ from surveys.models import Invitation, Response, Survey, is_token_shaped
 from surveys.scales import LANGUAGES
 
 LINK_MEMORY_SECONDS = 24 * 60 * 60
+
+
+# The codes of the API's error shape, for errors answered outside the API's views.
+ERROR_CODES = {
+    400: "bad_request",
+    403: "forbidden",
+    404: "not_found",
+    410: "gone",
+    429: "throttled",
+    500: "server_error",
+}
 
 
 class PublicError(Exception):
@@ -70,7 +82,8 @@ def public_page(view):
 
 def message_page(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
     if _wants_json(request):
-        return JsonResponse({"error": {"code": status, "message": message}}, status=status)
+        error = {"code": ERROR_CODES.get(status, "error"), "message": message, "fields": {}}
+        return JsonResponse({"error": error}, status=status)
     return render(
         request,
         "surveys/message.html",
@@ -80,7 +93,8 @@ def message_page(request: HttpRequest, status: int, title: str, message: str) ->
 
 
 def _wants_json(request: HttpRequest) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
+    """Programs get the API's error shape: the API's callers, and whoever asks for JSON."""
+    return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
 
 
 def use_language(request: HttpRequest, preferred: str = "") -> str:
@@ -394,6 +408,14 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     use_language(request)
     return message_page(request, 404, _("Page not found"), _("There is nothing at this address."))
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _wants_json(request):
+        use_language(request)
+        message = _("Something went wrong on our side. Please try again later.")
+        return message_page(request, 500, message, message)
+    return defaults.server_error(request)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

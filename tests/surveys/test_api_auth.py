@@ -5,6 +5,7 @@ import pytest
 from django.utils import timezone
 
 from surveys.models import ApiToken, Event
+from surveys.views import server_error
 from tests.factories import make_api_token, make_touchpoint
 
 pytestmark = pytest.mark.django_db
@@ -142,3 +143,22 @@ def test_the_widget_still_needs_no_token(client):
     answer = client.get("/api/v1/widget/surveys/unknown-key/", headers={"Accept-Language": "en"})
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "not_found"
+
+
+def test_errors_outside_the_apis_views_have_its_error_shape(client, rf):
+    """An address that is no endpoint, and a server error, answer API callers in JSON too."""
+    missing = get(client, "/api/v1/answers/")
+    assert (missing.status_code, missing["Content-Type"]) == (404, "application/json")
+    assert missing.json() == {
+        "error": {"code": "not_found", "message": "There is nothing at this address.", "fields": {}}
+    }
+    failed = server_error(rf.get("/api/v1/responses/", headers={"Accept-Language": "en"}))
+    assert failed.status_code == 500
+    assert json.loads(failed.content)["error"] == {
+        "code": "server_error",
+        "message": "Something went wrong on our side. Please try again later.",
+        "fields": {},
+    }
+    # People get the page.
+    page = server_error(rf.get("/dashboard/"))
+    assert (page.status_code, page["Content-Type"]) == (500, "text/html; charset=utf-8")
