@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from surveys.collect import Identity, record_public_answer
 from surveys.models import ApiToken, Contact, Invitation, Response, Survey, Touchpoint
-from webhooks.models import EventType, Subscription
+from webhooks.models import EventType, Message, Subscription
 
 _sequence = itertools.count(1)
 
@@ -79,3 +79,19 @@ def make_subscription(*, owner, url: str = "https://203.0.113.10/hooks", **field
     """A webhook subscription to every event, stored without checking its URL (tests deliver to loopback)."""
     fields.setdefault("events", list(EventType.values))
     return Subscription.objects.create(owner=owner, url=url, **fields)
+
+
+def make_message(subscription, *, status="failed", created_at=None, attempts=13) -> Message:
+    """A message as delivery leaves it: failed ones after a day of attempts."""
+    created_at = created_at or timezone.now()
+    return Message.objects.create(
+        subscription=subscription,
+        type="response.created",
+        payload={"type": "response.created"},
+        created_at=created_at,
+        status=status,
+        next_attempt_at=created_at if status == "pending" else None,
+        attempts=attempts,
+        first_attempt_at=created_at,
+        claimed_at=created_at if status == "sending" else None,
+    )

@@ -1,4 +1,7 @@
 import pytest
+from django.contrib.auth.models import Permission
+
+from tests.factories import make_api_token
 
 
 @pytest.fixture(autouse=True)
@@ -10,3 +13,16 @@ def _english(client):
 def manager_client(client, cx_manager):
     client.force_login(cx_manager)
     return client
+
+
+@pytest.fixture
+def token(cx_manager):
+    """An API token of the CX manager that can only read."""
+    return make_api_token(user=cx_manager)
+
+
+@pytest.fixture
+def analyst_token(cx_manager):
+    """An API token of a reader who may not view contacts."""
+    cx_manager.user_permissions.remove(Permission.objects.get(codename="view_contact"))
+    return make_api_token(user=cx_manager)

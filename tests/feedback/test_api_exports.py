@@ -38,19 +38,6 @@ def _storage(settings, tmp_path):
 
 
 @pytest.fixture
-def token(cx_manager):
-    """A token that can only read: enough to export."""
-    return make_api_token(user=cx_manager)
-
-
-@pytest.fixture
-def analyst_token(cx_manager):
-    """A token of a reader who may not view contacts."""
-    cx_manager.user_permissions.remove(Permission.objects.get(codename="view_contact"))
-    return make_api_token(user=cx_manager)
-
-
-@pytest.fixture
 def survey():
     """Four November answers of an NPS survey (two detractors, one on a touchpoint) and one of October."""
     survey = make_survey(kind="nps", name="Kundenzufriedenheit nach Lieferung")

@@ -5,7 +5,6 @@ import pytest
 
 from tests.factories import (
     answer_by_link,
-    make_api_token,
     make_contact,
     make_invitation,
     make_survey,
@@ -17,11 +16,6 @@ pytestmark = pytest.mark.django_db
 BERLIN = ZoneInfo("Europe/Berlin")
 TODAY = date(2026, 11, 23)
 URL = "/api/v1/metrics/"
-
-
-@pytest.fixture
-def token(cx_manager):
-    return make_api_token(user=cx_manager)
 
 
 def get(client, token, **params):

@@ -17,18 +17,6 @@ BERLIN = ZoneInfo("Europe/Berlin")
 URL = "/api/v1/responses/"
 
 
-@pytest.fixture
-def token(cx_manager):
-    return make_api_token(user=cx_manager)
-
-
-@pytest.fixture
-def analyst_token(cx_manager):
-    """A token of a reader who may not view contacts."""
-    cx_manager.user_permissions.remove(Permission.objects.get(codename="view_contact"))
-    return make_api_token(user=cx_manager)
-
-
 def get(client, token, url=URL, **params):
     return client.get(url, params, headers={"Authorization": f"Bearer {token}", "Accept-Language": "en"})
 

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from tests.factories import answer_by_link, make_api_token, make_subscription, make_survey
+from tests.factories import answer_by_link, make_api_token, make_message, make_subscription, make_survey
 from webhooks import api, tasks
 from webhooks.delivery import deliver_due
 from webhooks.models import Delivery, Message, Subscription
@@ -242,22 +242,6 @@ def test_the_delivery_log_lists_attempts_newest_first_with_a_fixed_number_of_que
 def test_the_delivery_log_is_read_only(client, token, cx_manager):
     subscription = make_subscription(owner=cx_manager)
     assert call(client, "post", f"{WEBHOOKS}{subscription.pk}/deliveries/", token, {}).status_code == 405
-
-
-def make_message(subscription, *, status="failed", created_at=None, attempts=13) -> Message:
-    """A message as delivery leaves it: failed ones after a day of attempts."""
-    created_at = created_at or timezone.now()
-    return Message.objects.create(
-        subscription=subscription,
-        type="response.created",
-        payload={"type": "response.created"},
-        created_at=created_at,
-        status=status,
-        next_attempt_at=created_at if status == "pending" else None,
-        attempts=attempts,
-        first_attempt_at=created_at,
-        claimed_at=created_at if status == "sending" else None,
-    )
 
 
 def state(message: Message) -> tuple:

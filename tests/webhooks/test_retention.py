@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from surveys.management.commands import dispatch as dispatch_command
+from tests import factories
 from tests.factories import make_subscription
 from webhooks.delivery import delete_old_messages
 from webhooks.models import Delivery, Message, Subscription
@@ -29,15 +30,7 @@ def subscription(admin_user):
 def make_message(subscription, *, status: str, age: timedelta, now=None) -> Message:
     """A message created ``age`` ago, with one logged attempt unless it is still pending."""
     created_at = (now or timezone.now()) - age
-    message = Message.objects.create(
-        subscription=subscription,
-        type="response.created",
-        payload={"type": "response.created"},
-        created_at=created_at,
-        status=status,
-        next_attempt_at=created_at if status == "pending" else None,
-        claimed_at=created_at if status == "sending" else None,
-    )
+    message = factories.make_message(subscription, status=status, created_at=created_at, attempts=1)
     if status != "pending":
         Delivery.objects.create(
             subscription=subscription,
