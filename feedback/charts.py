@@ -9,7 +9,6 @@ texts with the active language's separators, rounded as the page's templates rou
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import plotly.graph_objects as go
 from django.template.defaultfilters import floatformat
 from django.utils.formats import date_format, get_format
 from django.utils.text import capfirst, slugify
@@ -175,9 +174,7 @@ def score_rows(dashboard: Dashboard) -> list[ScoreRow]:
 def over_time(dashboard: Dashboard, rows: list[BucketRow]) -> dict:
     """Both views of the series chart ("share" and "count") and plotly's config."""
     return {
-        "figures": {
-            view: _over_time_figure(dashboard, rows, view).to_plotly_json() for view in ("share", "count")
-        },
+        "figures": {view: _over_time_figure(dashboard, rows, view) for view in ("share", "count")},
         "config": _config(dashboard, "over-time"),
     }
 
@@ -185,19 +182,23 @@ def over_time(dashboard: Dashboard, rows: list[BucketRow]) -> dict:
 def distribution(dashboard: Dashboard, rows: list[ScoreRow]) -> dict:
     """The score histogram, one trace per category so that the legend names the colours."""
     kind = dashboard.filters.survey.kind
-    figure = go.Figure(layout=_layout(height=300))
+    traces = []
     for code in dict.fromkeys(row.category.code for row in rows):
         points = [row for row in rows if row.category.code == code]
-        figure.add_bar(
-            name=points[0].category.label,
-            x=[str(row.score) for row in points],
-            y=[row.category.count for row in points],
-            marker={"color": points[0].category.colour, "line": {"color": "#ffffff", "width": 1}},
-            customdata=[_score_hover(row) for row in points],
-            hovertemplate="%{customdata}<extra></extra>",
+        traces.append(
+            {
+                "type": "bar",
+                "name": points[0].category.label,
+                "x": [str(row.score) for row in points],
+                "y": [row.category.count for row in points],
+                "marker": {"color": points[0].category.colour, "line": {"color": "#ffffff", "width": 1}},
+                "customdata": [_score_hover(row) for row in points],
+                "hovertemplate": "%{customdata}<extra></extra>",
+            }
         )
     scale = SCALES[kind]
-    figure.update_layout(
+    layout = _layout(
+        height=300,
         bargap=0.15,
         xaxis={
             "type": "category",
@@ -207,44 +208,49 @@ def distribution(dashboard: Dashboard, rows: list[ScoreRow]) -> dict:
         },
         yaxis={"title": {"text": gettext("responses")}, "gridcolor": GRID_COLOUR},
     )
-    return {"figures": {"count": figure.to_plotly_json()}, "config": _config(dashboard, "distribution")}
+    figure = {"data": traces, "layout": layout}
+    return {"figures": {"count": figure}, "config": _config(dashboard, "distribution")}
 
 
-def _over_time_figure(dashboard: Dashboard, rows: list[BucketRow], view: str) -> go.Figure:
+def _over_time_figure(dashboard: Dashboard, rows: list[BucketRow], view: str) -> dict:
     kind = dashboard.filters.survey.kind
     x = [row.label for row in rows]
     small = [row.summary.small_sample for row in rows]
-    figure = go.Figure(layout=_layout(height=380))
+    traces = []
     for index, (code, _count) in enumerate(rows[0].summary.categories):
         figures = [row.categories[index] for row in rows]
-        figure.add_bar(
-            name=figures[0].label,
-            x=x,
-            y=[(item.share if view == "share" else item.count) if item.count else None for item in figures],
-            marker={
-                "color": figures[0].colour,
-                # Small samples are lighter and hatched: shown, but visibly less certain.
-                "opacity": [0.45 if is_small else 1 for is_small in small],
-                "pattern": {
-                    "shape": ["/" if is_small else "" for is_small in small],
-                    "fillmode": "overlay",  # stripes over the colour, not instead of it
-                    "fgcolor": "#ffffff",
-                    "size": 7,
-                    "solidity": 0.35,
+        traces.append(
+            {
+                "type": "bar",
+                "name": figures[0].label,
+                "x": x,
+                "y": [
+                    (item.share if view == "share" else item.count) if item.count else None
+                    for item in figures
+                ],
+                "marker": {
+                    "color": figures[0].colour,
+                    # Small samples are lighter and hatched: shown, but visibly less certain.
+                    "opacity": [0.45 if is_small else 1 for is_small in small],
+                    "pattern": {
+                        "shape": ["/" if is_small else "" for is_small in small],
+                        "fillmode": "overlay",  # stripes over the colour, not instead of it
+                        "fgcolor": "#ffffff",
+                        "size": 7,
+                        "solidity": 0.35,
+                    },
+                    "line": {"color": "#ffffff", "width": 1},
                 },
-                "line": {"color": "#ffffff", "width": 1},
-            },
-            customdata=[
-                f"{item.label}: {number(item.share)} % ({number(item.count)})" if item.count else ""
-                for item in figures
-            ],
-            hovertemplate="%{customdata}<extra></extra>",
-            legendgroup=code,
+                "customdata": [
+                    f"{item.label}: {number(item.share)} % ({number(item.count)})" if item.count else ""
+                    for item in figures
+                ],
+                "hovertemplate": "%{customdata}<extra></extra>",
+                "legendgroup": code,
+            }
         )
-    values = [row.summary.value for row in rows]
-    lows = [row.summary.interval[0] if row.summary.interval else None for row in rows]
-    highs = [row.summary.interval[1] if row.summary.interval else None for row in rows]
     band = {
+        "type": "scatter",
         "x": x,
         "yaxis": "y2",
         "mode": "lines",
@@ -252,38 +258,46 @@ def _over_time_figure(dashboard: Dashboard, rows: list[BucketRow], view: str) ->
         "hoverinfo": "skip",
         "showlegend": False,
     }
-    figure.add_scatter(y=highs, **band)
-    figure.add_scatter(
-        y=lows,
-        fill="tonexty",
-        fillcolor=BAND_COLOUR,
-        # xgettext:no-python-format
-        name=gettext("95 % interval"),
-        **{**band, "showlegend": True},
+    traces.append({**band, "y": [row.summary.interval[1] if row.summary.interval else None for row in rows]})
+    traces.append(
+        {
+            **band,
+            "y": [row.summary.interval[0] if row.summary.interval else None for row in rows],
+            "fill": "tonexty",
+            "fillcolor": BAND_COLOUR,
+            # xgettext:no-python-format
+            "name": gettext("95 % interval"),
+            "showlegend": True,
+        }
     )
-    figure.add_scatter(
-        name=METRIC_NAMES[kind],
-        x=x,
-        y=values,
-        yaxis="y2",
-        mode="lines+markers",
-        line={"color": METRIC_COLOUR, "width": 2.5},
-        marker={
-            "color": METRIC_COLOUR,
-            "size": 7,
-            "symbol": ["circle-open" if is_small else "circle" for is_small in small],
-        },
-        customdata=[_bucket_hover(kind, row) for row in rows],
-        hovertemplate="%{customdata}<extra></extra>",
+    traces.append(
+        {
+            "type": "scatter",
+            "name": METRIC_NAMES[kind],
+            "x": x,
+            "y": [row.summary.value for row in rows],
+            "yaxis": "y2",
+            "mode": "lines+markers",
+            "line": {"color": METRIC_COLOUR, "width": 2.5},
+            "marker": {
+                "color": METRIC_COLOUR,
+                "size": 7,
+                "symbol": ["circle-open" if is_small else "circle" for is_small in small],
+            },
+            "customdata": [_bucket_hover(kind, row) for row in rows],
+            "hovertemplate": "%{customdata}<extra></extra>",
+        }
     )
-    figure.update_layout(
+    step = _tick_step(len(x))
+    layout = _layout(
+        height=380,
         barmode="stack",
         hovermode="x unified",
         xaxis={
             "type": "category",
             "tickmode": "array",
-            "tickvals": x[:: _tick_step(len(x))],
-            "ticktext": [row.tick for row in rows][:: _tick_step(len(x))],
+            "tickvals": x[::step],
+            "ticktext": [row.tick for row in rows][::step],
         },
         yaxis={
             # xgettext:no-python-format
@@ -303,12 +317,12 @@ def _over_time_figure(dashboard: Dashboard, rows: list[BucketRow], view: str) ->
             "zeroline": kind == "nps",
         },
     )
-    return figure
+    return {"data": traces, "layout": layout}
 
 
-def _layout(*, height: int) -> dict:
+def _layout(*, height: int, xaxis: dict, yaxis: dict, **chart) -> dict:
+    """The charts' common layout with the chart's own settings; its axes extend the common ones."""
     return {
-        "template": "none",
         "height": height,
         "margin": {"l": 56, "r": 56, "t": 40, "b": 16},
         "font": {"family": FONT, "size": 13, "color": TEXT_COLOUR},
@@ -316,10 +330,11 @@ def _layout(*, height: int) -> dict:
         "plot_bgcolor": "#ffffff",
         "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
         # Fixed axes: dragging a finger over a chart on a tablet scrolls the page, it does not zoom.
-        "xaxis": {"automargin": True, "fixedrange": True},
-        "yaxis": {"automargin": True, "fixedrange": True},
+        "xaxis": {"automargin": True, "fixedrange": True, **xaxis},
+        "yaxis": {"automargin": True, "fixedrange": True, **yaxis},
         # Decimal and thousands separators of the page's language.
         "separators": f"{get_format('DECIMAL_SEPARATOR')}{get_format('THOUSAND_SEPARATOR')}",
+        **chart,
     }
 
 
