@@ -19,6 +19,7 @@ import json
 import logging
 from collections import Counter
 from datetime import datetime, timedelta
+from http import HTTPStatus
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -53,6 +54,7 @@ RETRY_WAITS = (
 RETRY_PERIOD = timedelta(hours=24)
 PAUSE_AFTER = timedelta(hours=24)
 PAUSE_REASON = "Every delivery failed for 24 hours."
+GONE_REASON = "The receiver answered 410 Gone."
 # Messages deleted per transaction: a backlog goes in short ones, not in one long lock.
 DELETE_BATCH_SIZE = 5000
 Status = Message.Status
@@ -149,8 +151,12 @@ def _record(message: Message, answer: outbound.Answer, *, started: datetime, now
     if answer.ok:
         status, next_attempt_at = Status.DELIVERED, None
     else:
+        retry_after = timedelta(seconds=answer.retry_after) if answer.retry_after is not None else None
         next_attempt_at = next_attempt(
-            first_attempt_at=message.first_attempt_at, attempts=message.attempts, now=now
+            first_attempt_at=message.first_attempt_at,
+            attempts=message.attempts,
+            now=now,
+            retry_after=retry_after,
         )
         status = Status.PENDING if next_attempt_at else Status.FAILED
     with transaction.atomic():
@@ -170,34 +176,44 @@ def _record(message: Message, answer: outbound.Answer, *, started: datetime, now
             attempted_at=started,
             next_attempt_at=next_attempt_at,
         )
-        paused = _keep_streak(message.subscription, ok=answer.ok, at=started, now=now)
+        gone = answer.status == HTTPStatus.GONE
+        paused = _keep_streak(message.subscription, ok=answer.ok, gone=gone, at=started, now=now)
     if paused:
-        _tell_owner_of_pause(message.subscription, last_error=answer.error or f"HTTP {answer.status}")
+        _tell_owner_of_pause(
+            message.subscription, last_error=answer.error or f"HTTP {answer.status}", gone=gone
+        )
     return {Status.DELIVERED: "delivered", Status.PENDING: "retry", Status.FAILED: "failed"}[status]
 
 
-def next_attempt(*, first_attempt_at: datetime, attempts: int, now: datetime) -> datetime | None:
+def next_attempt(
+    *, first_attempt_at: datetime, attempts: int, now: datetime, retry_after: timedelta | None = None
+) -> datetime | None:
     """When to try again after the ``attempts``-th failed attempt: after its wait in ``RETRY_WAITS``,
-    but at the latest ``RETRY_PERIOD`` after the first attempt, which is the last; None after that."""
+    or the longer wait the receiver asked for, but at the latest ``RETRY_PERIOD`` after the first
+    attempt, which is the last; None after that."""
     deadline = first_attempt_at + RETRY_PERIOD
     if now >= deadline:
         return None
-    return min(now + RETRY_WAITS[min(attempts, len(RETRY_WAITS)) - 1], deadline)
+    wait = RETRY_WAITS[min(attempts, len(RETRY_WAITS)) - 1]
+    return min(now + max(wait, retry_after or wait), deadline)
 
 
-def _keep_streak(subscription: Subscription, *, ok: bool, at: datetime, now: datetime) -> bool:
-    """Count the subscription's failures since its last success; True if this one paused it."""
+def _keep_streak(subscription: Subscription, *, ok: bool, gone: bool, at: datetime, now: datetime) -> bool:
+    """Count the subscription's failures since its last success; True if this one paused it: a
+    day of failures, or at once a receiver saying that it is gone (Standard Webhooks' 410)."""
     subscriptions = Subscription.objects.filter(pk=subscription.pk)
     if ok:
         subscriptions.filter(failing_since__isnull=False).update(failing_since=None)
         return False
     subscriptions.filter(failing_since__isnull=True).update(failing_since=at)
+    if gone:
+        return bool(subscriptions.pause(now=now, reason=GONE_REASON))
     return bool(
         subscriptions.filter(failing_since__lte=now - PAUSE_AFTER).pause(now=now, reason=PAUSE_REASON)
     )
 
 
-def _tell_owner_of_pause(subscription: Subscription, *, last_error: str) -> None:
+def _tell_owner_of_pause(subscription: Subscription, *, last_error: str, gone: bool) -> None:
     """Email the owner that deliveries stopped. A mail that cannot be sent is logged: the pause stands."""
     subscription.refresh_from_db()
     owner = subscription.owner
@@ -208,6 +224,7 @@ def _tell_owner_of_pause(subscription: Subscription, *, last_error: str) -> None
         "subscription": subscription,
         "hours": int(PAUSE_AFTER.total_seconds() // 3600),
         "error": last_error,
+        "gone": gone,
         "link": settings.SITE_URL + reverse("admin:webhooks_subscription_change", args=[subscription.pk]),
     }
     with translation.override(settings.LANGUAGE_CODE):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from django.conf import settings
+from django.utils.http import parse_http_date_safe
 from django.utils.translation import gettext as _
 
 CONNECT_TIMEOUT = 5.0  # seconds
@@ -39,12 +40,14 @@ class RefusedURL(Exception):
 @dataclass(frozen=True)
 class Answer:
     """What became of one POST: the HTTP status (None without an answer), the start of the
-    answer's body, why it failed before an answer (else ""), and how long it took."""
+    answer's body, why it failed before an answer (else ""), and how long it took; and the
+    seconds the receiver asked to wait with ``Retry-After``, if it did."""
 
     status: int | None
     body: str
     error: str
     duration_ms: int
+    retry_after: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -155,7 +158,7 @@ def post(url: str, *, body: bytes, headers: dict[str, str]) -> Answer:
     parts = urlsplit(url)
     connection_class = _HTTPSConnection if parts.scheme == "https" else _HTTPConnection
     started = time.monotonic()
-    status, content, error = None, b"", ""
+    status, content, error, retry_after = None, b"", "", None
     try:
         connection = connection_class(*_host_and_port(url))  # addresses are checked on connecting
         try:
@@ -166,6 +169,7 @@ def post(url: str, *, body: bytes, headers: dict[str, str]) -> Answer:
             connection.request("POST", path, body=body, headers=all_headers)
             response = connection.getresponse()
             status = response.status
+            retry_after = _seconds_to_wait(response.getheader("Retry-After"))
             content = _read_start(response, deadline=started + BODY_DEADLINE)
         finally:
             connection.close()
@@ -174,7 +178,19 @@ def post(url: str, *, body: bytes, headers: dict[str, str]) -> Answer:
     except (OSError, http.client.HTTPException, ValueError) as failure:
         error = f"{type(failure).__name__}: {failure}"[:1000]
     duration_ms = round((time.monotonic() - started) * 1000)
-    return Answer(status=status, body=_printable(content), error=error, duration_ms=duration_ms)
+    return Answer(
+        status=status, body=_printable(content), error=error, duration_ms=duration_ms, retry_after=retry_after
+    )
+
+
+def _seconds_to_wait(retry_after: str | None) -> int | None:
+    """``Retry-After`` as seconds from now: a number of seconds or an HTTP date; None if absent or
+    malformed."""
+    value = (retry_after or "").strip()
+    if value.isdigit():
+        return int(value)
+    moment = parse_http_date_safe(value) if value else None
+    return None if moment is None else max(0, moment - int(time.time()))
 
 
 def _read_start(response: http.client.HTTPResponse, *, deadline: float) -> bytes:

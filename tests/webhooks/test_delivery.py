@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
+from django.utils.http import http_date
 
 from tests.factories import answer_by_link, make_subscription, make_survey
 from webhooks import delivery
@@ -125,6 +126,49 @@ def test_a_subscription_failing_for_a_day_is_paused_and_its_owner_told(subscript
     make_due()
     assert deliver_due() == {}, "a paused subscription's messages wait"
     assert Message.objects.get().status == "pending"
+
+
+def test_a_receiver_answering_gone_pauses_its_subscription_at_once(subscription, receiver, smtp):
+    """Standard Webhooks: 410 means the endpoint no longer wants messages; retrying would only pester it."""
+    receiver.status = 410
+    answer()
+    assert deliver_due() == {"retry": 1}
+    subscription.refresh_from_db()
+    assert (subscription.active, subscription.pause_reason) == (False, delivery.GONE_REASON)
+    (mail,) = smtp.messages
+    text = mail.get_body(("plain",)).get_content()
+    assert f"The receiver at {subscription.url} answered 410 Gone" in text
+    assert "failed for 24 hours" not in text
+    make_due()
+    assert deliver_due() == {}, "its messages wait for the subscription to be resumed"
+    assert Message.objects.get().status == "pending"
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "wait"),
+    [
+        ("120", timedelta(minutes=2)),  # longer than the back-off's 5 seconds: the receiver's wins
+        ("1", RETRY_WAITS[0]),  # shorter: the back-off's
+        ("soon", RETRY_WAITS[0]),  # malformed: ignored
+        ("Sun, 06 Nov 1994 08:49:37 GMT", RETRY_WAITS[0]),  # a date in the past: at once, so the back-off
+        ("172800", timedelta(hours=24)),  # beyond the day of retries: the last attempt, at its end
+    ],
+)
+def test_a_receiver_asking_to_wait_is_given_the_time(subscription, receiver, retry_after, wait):
+    receiver.status, receiver.headers = 429, {"Retry-After": retry_after}
+    answer()
+    assert deliver_due() == {"retry": 1}
+    attempt = Delivery.objects.get()
+    assert attempt.response_code == 429
+    assert attempt.next_attempt_at - attempt.attempted_at == pytest.approx(wait, abs=timedelta(seconds=2))
+
+
+def test_a_retry_after_date_counts_from_now(subscription, receiver):
+    later = timezone.now() + timedelta(minutes=10)
+    receiver.status, receiver.headers = 503, {"Retry-After": http_date(later.timestamp())}
+    answer()
+    deliver_due()
+    assert Message.objects.get().next_attempt_at == pytest.approx(later, abs=timedelta(seconds=2))
 
 
 def test_failures_for_less_than_a_day_do_not_pause(subscription, receiver, smtp):
