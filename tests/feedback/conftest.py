@@ -9,6 +9,12 @@ def _english(client):
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
 
 
+@pytest.fixture(autouse=True)
+def _storage(settings, tmp_path):
+    """Files of exports go to the test's own folder, never to the project's media."""
+    settings.MEDIA_ROOT = tmp_path
+
+
 @pytest.fixture
 def manager_client(client, cx_manager):
     client.force_login(cx_manager)

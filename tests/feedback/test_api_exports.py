@@ -32,11 +32,6 @@ NOVEMBER = {"since": "2026-11-01", "until": "2026-11-30"}
 BROKER = "redis://127.0.0.1:6379/11"
 
 
-@pytest.fixture(autouse=True)
-def _storage(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-
-
 @pytest.fixture
 def survey():
     """Four November answers of an NPS survey (two detractors, one on a touchpoint) and one of October."""

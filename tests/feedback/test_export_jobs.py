@@ -23,11 +23,6 @@ NOVEMBER = {"since": ["2026-11-01"], "until": ["2026-11-30"]}
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=BERLIN)
 
 
-@pytest.fixture(autouse=True)
-def _storage(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-
-
 @pytest.fixture
 def survey():
     return make_survey(kind="nps", name="Weiterempfehlung Küchen")

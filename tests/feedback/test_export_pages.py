@@ -22,11 +22,6 @@ PREPARE = "/verbatims/export/prepare/"
 NOVEMBER = {"since": "2026-11-01", "until": "2026-11-30"}
 
 
-@pytest.fixture(autouse=True)
-def _storage(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-
-
 @pytest.fixture
 def survey():
     """Three November answers with comments, the first by a contact with a known email."""
