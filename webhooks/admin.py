@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from webhooks import tasks
+from webhooks import events, tasks
 from webhooks.models import Delivery, EventType, Message, Subscription
 
 SUBSCRIPTION_FIELDS = ["owner", "url", "description", "events", "include_comments", "include_personal_data"]
@@ -67,7 +67,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
     list_filter = ["active"]
     list_select_related = ["owner"]
     search_fields = ["url", "description", "owner__username"]
-    actions = ["rotate_secret", "pause", "resume"]
+    actions = ["send_test", "rotate_secret", "pause", "resume"]
 
     def get_fields(self, request, obj=None):
         return SUBSCRIPTION_FIELDS if obj is None else [*SUBSCRIPTION_FIELDS, *SUBSCRIPTION_STATE]
@@ -101,6 +101,32 @@ class SubscriptionAdmin(admin.ModelAdmin):
         for subscription in rotated:
             subscription.rotate_secret(now=timezone.now())
         return _secrets_page(request, self.admin_site, self.opts, rotated, _("New webhook secrets"))
+
+    @admin.action(description=_("Send a test message"), permissions=["change"])
+    def send_test(self, request: HttpRequest, subscriptions) -> None:
+        active = [subscription for subscription in subscriptions if subscription.active]
+        for subscription in active:
+            events.queue_test(subscription)
+        if active:
+            messages.success(
+                request,
+                ngettext(
+                    "A test message is on its way; the delivery log shows how it went.",
+                    "%(count)d test messages are on their way; the delivery log shows how they went.",
+                    len(active),
+                )
+                % {"count": len(active)},
+            )
+        if paused := len(subscriptions) - len(active):
+            messages.warning(
+                request,
+                ngettext(
+                    "%(count)d subscription is paused: resume it to send a test message.",
+                    "%(count)d subscriptions are paused: resume them to send test messages.",
+                    paused,
+                )
+                % {"count": paused},
+            )
 
     @admin.action(description=_("Pause"), permissions=["change"])
     def pause(self, request: HttpRequest, subscriptions) -> None:

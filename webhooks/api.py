@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiExample,
+    OpenApiResponse,
     extend_schema,
     extend_schema_field,
     extend_schema_view,
@@ -23,11 +24,11 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 
-from surveys.api import Cursor, Newest, StrictCharField, StrictChoiceField
+from surveys.api import Conflict, Cursor, Newest, StrictCharField, StrictChoiceField
 from surveys.api_auth import ModelPermission
 from surveys.api_events import ClosedSerializer, OccurredAtField
 from surveys.api_surveys import StrictModelSerializer
-from webhooks import tasks
+from webhooks import events, tasks
 from webhooks.models import Delivery, EventType, Message, Subscription
 
 MAX_RESEND_IDS = 100
@@ -151,6 +152,10 @@ class ResendBody(ClosedSerializer):
         return attrs
 
 
+class TestOut(serializers.Serializer):
+    webhook_id = serializers.CharField(help_text="The test message's webhook-id, to find it in the log.")
+
+
 class ResendOut(serializers.Serializer):
     queued = serializers.IntegerField(
         help_text="How many messages were queued; those being sent at this moment are left alone."
@@ -200,6 +205,7 @@ class SubscriptionPermission(ModelPermission):
 
     ACTION_PERMISSIONS = {
         "rotate_secret": ["webhooks.change_subscription"],
+        "test": ["webhooks.change_subscription"],
         "resend": ["webhooks.change_subscription", "webhooks.change_message"],
     }
 
@@ -362,3 +368,19 @@ class SubscriptionViewSet(viewsets.ModelViewSet):
         queued = messages.resend(now=now)
         tasks.enqueue(first)
         return ApiResponse(ResendOut({"queued": queued}).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Send a test message",
+        request=None,
+        responses={202: TestOut, 409: OpenApiResponse(description="The subscription is paused.")},
+        examples=[_answer("Queued", {"webhook_id": "msg_Qm3xT0aYc9LpVn2dWk7sRg"}, status_code=202)],
+    )
+    @action(detail=True, methods=["post"])
+    def test(self, request: Request, pk=None) -> ApiResponse:
+        """A message of type `webhook.test`, signed and sent at once like any other, so that the
+        receiver can check that it verifies signatures and answers in time; its attempts are logged."""
+        subscription = self.get_object()
+        if not subscription.active:
+            raise Conflict(_("The subscription is paused. Resume it to send a test message."))
+        message = events.queue_test(subscription)
+        return ApiResponse(TestOut(message).data, status=status.HTTP_202_ACCEPTED)

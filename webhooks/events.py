@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from surveys.models import Contact, Invitation, Response
 from webhooks import tasks
-from webhooks.models import EventType, Message, Subscription
+from webhooks.models import TEST_MESSAGE, EventType, Message, Subscription
 
 Data = Callable[[Subscription], dict]
 
@@ -36,6 +36,25 @@ def queue_bounce(sender, *, invitation: Invitation, **kwargs) -> None:
 
 def queue_unsubscribe(sender, *, contact: Contact, **kwargs) -> None:
     _queue(EventType.CONTACT_UNSUBSCRIBED, contact.unsubscribed_at, lambda wants: _contact(contact, wants))
+
+
+def queue_test(subscription: Subscription) -> Message:
+    """A test message for the subscription, sent at once, so that its receiver can check that it
+    verifies signatures and answers in time. It reports no event, and is logged like the others."""
+    now = timezone.now()
+    data = {
+        "subscription_id": subscription.pk,
+        "links": {"subscription": _admin_link("webhooks_subscription_change", subscription.pk)},
+    }
+    message = Message.objects.create(
+        subscription=subscription,
+        type=TEST_MESSAGE,
+        payload={"type": TEST_MESSAGE, "timestamp": _time(now), "data": data},
+        created_at=now,
+        next_attempt_at=now,
+    )
+    tasks.enqueue([message.pk])
+    return message
 
 
 def _queue(event: str, at: datetime, data: Data) -> None:

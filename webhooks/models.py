@@ -28,6 +28,11 @@ class EventType(models.TextChoices):
     CONTACT_UNSUBSCRIBED = "contact.unsubscribed", _("contact unsubscribed")
 
 
+# A message sent on request to check a receiver; it reports no event, and nobody subscribes to it.
+TEST_MESSAGE = "webhook.test"
+MESSAGE_TYPES = [*EventType.choices, (TEST_MESSAGE, _("test message"))]
+
+
 def validate_webhook_url(url: str) -> None:
     try:
         check_url(url)
@@ -200,7 +205,7 @@ class Message(models.Model):
     webhook_id = models.CharField(
         _("webhook-id"), max_length=40, unique=True, default=new_webhook_id, editable=False
     )
-    type = models.CharField(_("event"), max_length=32, choices=Type.choices)
+    type = models.CharField(_("event"), max_length=32, choices=MESSAGE_TYPES)
     payload = models.JSONField(_("payload"))
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
@@ -219,7 +224,8 @@ class Message(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(type__in=EventType.values), name="webhook_message_type_valid"
+                condition=models.Q(type__in=[value for value, _label in MESSAGE_TYPES]),
+                name="webhook_message_type_valid",
             ),
             models.CheckConstraint(
                 condition=models.Q(status__in=MessageStatus.values), name="webhook_message_status_valid"

@@ -160,3 +160,21 @@ def test_staff_who_may_only_view_can_neither_rotate_nor_pause_nor_resend(client,
     assert (subscription.secret, subscription.active) == (old, True)
     assert 'value="resend"' not in client.get(LOG).content.decode()
     assert 'value="resend"' not in client.get(MESSAGES).content.decode()
+
+
+def test_a_test_message_goes_to_active_subscriptions_only(client, manager, receiver, allow_localhost):
+    active = make_subscription(owner=manager, url=receiver.url())
+    receiver.secret = active.secret
+    paused = make_subscription(owner=manager, url=receiver.url("/other"))
+    Subscription.objects.filter(pk=paused.pk).pause(now=timezone.now())
+    client.force_login(manager)
+    answer = client.post(
+        SUBSCRIPTIONS, {"action": "send_test", "_selected_action": [active.pk, paused.pk]}, follow=True
+    )
+    page = answer.content.decode()
+    assert "A test message is on its way; the delivery log shows how it went." in page
+    assert "1 subscription is paused: resume it to send a test message." in page
+    assert list(Message.objects.values_list("subscription", "type")) == [(active.pk, "webhook.test")]
+    assert deliver_due() == {"delivered": 1}
+    assert [request.path for request in receiver.requests] == ["/hooks"]
+    assert receiver.requests[0].verified

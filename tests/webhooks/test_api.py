@@ -435,3 +435,33 @@ def test_another_users_subscription_cannot_be_resent(client, token, outsider, en
 def test_resend_takes_post_only(client, token, cx_manager):
     subscription = make_subscription(owner=cx_manager)
     assert call(client, "get", f"{WEBHOOKS}{subscription.pk}/resend/", token).status_code == 405
+
+
+def test_a_test_message_is_signed_sent_and_logged(client, token, reader, cx_manager, receiver):
+    subscription = make_subscription(owner=cx_manager, url=receiver.url())
+    receiver.secret = subscription.secret
+    path = f"{WEBHOOKS}{subscription.pk}/test/"
+    assert call(client, "post", path, reader).status_code == 403
+    answer = call(client, "post", path, token)
+    assert answer.status_code == 202, answer.content
+    message = Message.objects.get()
+    assert answer.json() == {"webhook_id": message.webhook_id}
+    assert deliver_due() == {"delivered": 1}
+    (request,) = receiver.requests
+    assert request.verified
+    assert request.headers["webhook-id"] == message.webhook_id
+    body = json.loads(request.body)
+    assert (body["type"], body["data"]["subscription_id"]) == ("webhook.test", subscription.pk)
+    log = call(client, "get", f"{WEBHOOKS}{subscription.pk}/deliveries/", token).json()["results"]
+    assert [(attempt["type"], attempt["status"]) for attempt in log] == [("webhook.test", "succeeded")]
+
+
+def test_a_paused_subscription_sends_no_test_message(client, token, cx_manager):
+    subscription = make_subscription(owner=cx_manager)
+    Subscription.objects.filter(pk=subscription.pk).pause(now=timezone.now())
+    answer = call(client, "post", f"{WEBHOOKS}{subscription.pk}/test/", token)
+    assert answer.status_code == 409
+    assert (
+        answer.json()["error"]["message"] == "The subscription is paused. Resume it to send a test message."
+    )
+    assert not Message.objects.exists()
