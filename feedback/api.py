@@ -5,7 +5,6 @@ answers), ``since`` and ``until`` (local dates, inclusive; the last 30 days by d
 ``interval`` (``day``, ``week`` or ``month``) and ``property.<name>=<value>``.
 """
 
-from django.core.exceptions import NON_FIELD_ERRORS
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
@@ -16,6 +15,7 @@ from rest_framework.response import Response as ApiResponse
 from feedback.dashboard import build_dashboard
 from feedback.forms import RANGES, DashboardFilterForm
 from feedback.metrics import Summary
+from surveys.api import form_errors
 
 METRICS_EXAMPLE = {
     "survey": 1,
@@ -113,12 +113,7 @@ METRICS_EXAMPLE = {
 def metrics(request: Request) -> ApiResponse:
     form = DashboardFilterForm(request.query_params)
     if not form.is_valid():
-        raise exceptions.ValidationError(
-            {
-                "non_field_errors" if field == NON_FIELD_ERRORS else field: list(errors)
-                for field, errors in form.errors.items()
-            }
-        )
+        raise exceptions.ValidationError(form_errors(form))
     filters = form.filters()
     dashboard = build_dashboard(filters, interval=form.cleaned_data["interval"])
     change = dashboard.change

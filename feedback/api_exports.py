@@ -11,10 +11,8 @@ to view contacts the file has the contact's pseudonym instead of who answered, a
 exports made with personal data are not shown. A token sees its user's exports only.
 """
 
-from django.core.exceptions import NON_FIELD_ERRORS
-from django.http import FileResponse, QueryDict
+from django.http import FileResponse
 from django.urls import reverse
-from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
@@ -34,9 +32,9 @@ from rest_framework.response import Response as ApiResponse
 
 from feedback import exports, tasks
 from feedback.api_responses import may_see_personal_data
-from feedback.forms import PROPERTY_PREFIX, VerbatimFilterForm
+from feedback.forms import PROPERTY_PREFIX
 from feedback.models import ExportRecord
-from surveys.api import Conflict, Gone, Newest, StrictChoiceField
+from surveys.api import Conflict, Gone, Newest, StrictChoiceField, form_errors
 from surveys.models import ApiToken
 
 # The explorer's URL parameters that select answers; "touchpoint" alone may repeat.
@@ -252,12 +250,9 @@ class ExportViewSet(
         file_format, parameters = asked.validated_data["format"], asked.validated_data["filters"]
         if "survey" not in parameters:
             raise exceptions.ValidationError({"filters": {"survey": [_("Choose the survey to export.")]}})
-        data = QueryDict(mutable=True)
-        for name, values in parameters.items():
-            data.setlist(name, values)
-        form = VerbatimFilterForm(data)
+        form = exports.filter_form(parameters)
         if not form.is_valid():
-            raise exceptions.ValidationError({"filters": _field_errors(form)})
+            raise exceptions.ValidationError({"filters": form_errors(form)})
         export = exports.Export(form.verbatim_query(), personal=may_see_personal_data(request))
         if refusal := exports.refusal(export, file_format):
             raise exceptions.ValidationError({"format": [refusal]})
@@ -286,23 +281,9 @@ class ExportViewSet(
     def download(self, request: Request, public_id=None) -> FileResponse:
         record = self.get_object()
         if record.status == ExportRecord.Status.FAILED:
-            raise Conflict(_("The export failed: %(error)s") % {"error": record.error})
+            raise Conflict(exports.progress_text(record))
         if record.status != ExportRecord.Status.DONE:
             raise Conflict(_("The export is not done yet; ask for it again when its status is done."))
         if not record.file:
-            expires = formats.date_format(timezone.localtime(record.expires_at), "DATETIME_FORMAT")
-            raise Gone(
-                _("The file was deleted on %(expires)s. Export the answers again.") % {"expires": expires}
-            )
-        content_type, _extension = exports.FORMATS[record.format]
-        return FileResponse(
-            record.file.open("rb"), as_attachment=True, filename=record.filename, content_type=content_type
-        )
-
-
-def _field_errors(form: VerbatimFilterForm) -> dict[str, list[str]]:
-    """The form's errors by field, as the API's error shape names them."""
-    return {
-        "non_field_errors" if field == NON_FIELD_ERRORS else field: list(messages)
-        for field, messages in form.errors.items()
-    }
+            raise Gone(exports.progress_text(record))
+        return exports.prepared_file(record)

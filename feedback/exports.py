@@ -33,8 +33,8 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet, TextField
 from django.db.models.functions import Cast, NullIf
-from django.http import QueryDict
-from django.utils import timezone
+from django.http import FileResponse, QueryDict
+from django.utils import formats, timezone
 from django.utils.functional import cached_property
 from django.utils.text import slugify
 from django.utils.translation import gettext
@@ -99,6 +99,14 @@ class ExportFailed(Exception):
     """An export that cannot be written; the message tells its reader why."""
 
 
+def filter_form(filters: dict[str, list[str]]) -> VerbatimFilterForm:
+    """The explorer's form, bound to filters given as URL parameters ({name: [values]})."""
+    data = QueryDict(mutable=True)
+    for key, values in filters.items():
+        data.setlist(key, values)
+    return VerbatimFilterForm(data)
+
+
 @dataclass(frozen=True)
 class Export:
     """What to export and for whom: ``personal`` if the reader may see who answered."""
@@ -110,10 +118,7 @@ class Export:
     def from_filters(cls, filters: dict[str, list[str]], *, personal: bool) -> "Export":
         """The export that a record's filters select; ExportFailed if they no longer apply
         (a touchpoint deleted since)."""
-        data = QueryDict(mutable=True)
-        for key, values in filters.items():
-            data.setlist(key, values)
-        form = VerbatimFilterForm(data)
+        form = filter_form(filters)
         if not form.is_valid():
             raise ExportFailed(" ".join(message for messages in form.errors.values() for message in messages))
         return cls(form.verbatim_query(), personal=personal)
@@ -449,6 +454,37 @@ def xlsx_file(table: Table) -> tempfile.SpooledTemporaryFile:
 
 
 # Exports prepared in the background
+
+
+def prepared_file(record: ExportRecord) -> FileResponse:
+    """The download of a prepared export's file, which must be there."""
+    content_type, _extension = FORMATS[record.format]
+    return FileResponse(
+        record.file.open("rb"), as_attachment=True, filename=record.filename, content_type=content_type
+    )
+
+
+def progress_text(record: ExportRecord) -> str:
+    """One sentence on where a prepared export stands, for its page and the API alike."""
+    rows = formats.number_format(record.rows or 0, force_grouping=True)
+    if record.status == ExportRecord.Status.QUEUED:
+        return gettext("Waiting for a worker to start.")
+    if record.status == ExportRecord.Status.RUNNING:
+        if record.total is None:
+            return gettext("Counting the answers.")
+        total = formats.number_format(record.total, force_grouping=True)
+        return gettext("%(rows)s of %(total)s answers written.") % {"rows": rows, "total": total}
+    if record.status == ExportRecord.Status.FAILED:
+        return gettext("The export failed: %(error)s") % {"error": record.error}
+    expires = formats.date_format(timezone.localtime(record.expires_at), "DATETIME_FORMAT")
+    if not record.file:
+        return gettext("The file was deleted on %(expires)s. Export the answers again.") % {
+            "expires": expires
+        }
+    return gettext("%(rows)s answers, ready to download until %(expires)s.") % {
+        "rows": rows,
+        "expires": expires,
+    }
 
 
 def too_many_unfinished(user: AbstractBaseUser) -> str | None:

@@ -24,7 +24,7 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.safestring import SafeString
 from django.utils.text import capfirst
@@ -257,10 +257,7 @@ def download_export(request: HttpRequest, public_id: UUID) -> HttpResponse:
     record = _get_export_for_user(request.user, public_id)
     if not record.downloadable:
         raise Http404
-    content_type, _extension = exports.FORMATS[record.format]
-    return FileResponse(
-        record.file.open("rb"), as_attachment=True, filename=record.filename, content_type=content_type
-    )
+    return exports.prepared_file(record)
 
 
 def _get_export_for_user(user: AbstractBaseUser, public_id: UUID) -> ExportRecord:
@@ -282,33 +279,10 @@ def _export_status(record: ExportRecord) -> dict:
         "rows": record.rows,
         "total": record.total,
         "percent": record.percent,
-        "text": _progress_text(record),
+        "text": exports.progress_text(record),
         "download": reverse("feedback:download_export", args=[record.public_id])
         if record.downloadable
         else None,
-    }
-
-
-def _progress_text(record: ExportRecord) -> str:
-    """One sentence on where the export stands, for the page and its updates alike."""
-    rows = formats.number_format(record.rows or 0, force_grouping=True)
-    if record.status == ExportRecord.Status.QUEUED:
-        return gettext("Waiting for a worker to start.")
-    if record.status == ExportRecord.Status.RUNNING:
-        if record.total is None:
-            return gettext("Counting the answers.")
-        total = formats.number_format(record.total, force_grouping=True)
-        return gettext("%(rows)s of %(total)s answers written.") % {"rows": rows, "total": total}
-    if record.status == ExportRecord.Status.FAILED:
-        return gettext("The export failed: %(error)s") % {"error": record.error}
-    expires = formats.date_format(timezone.localtime(record.expires_at), "DATETIME_FORMAT")
-    if not record.file:
-        return gettext("The file was deleted on %(expires)s. Export the answers again.") % {
-            "expires": expires
-        }
-    return gettext("%(rows)s answers, ready to download until %(expires)s.") % {
-        "rows": rows,
-        "expires": expires,
     }
 
 

@@ -2,14 +2,29 @@
 "fields": {...}}}``, from one exception handler; the JSON renderer; body reading; strict fields.
 """
 
+from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, renderers, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.views import exception_handler as drf_exception_handler
+
+# The error shape's codes for statuses answered without an exception of DRF's, which brings its own:
+# the views' own errors as the schema documents them, and errors answered outside the API's views.
+ERROR_CODES = {
+    400: "bad_request",
+    403: "forbidden",
+    404: "not_found",
+    409: "conflict",
+    410: "gone",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "throttled",
+    500: "server_error",
+}
 
 
 class Gone(exceptions.APIException):
@@ -39,15 +54,6 @@ class Cursor(CursorPagination):
     page_size = 100
     page_size_query_param = "limit"
     max_page_size = 1000
-
-    def get_paginated_response_schema(self, schema: dict) -> dict:
-        """DRF's page schema, with examples of this installation's kind instead of DRF's own."""
-        page = super().get_paginated_response_schema(schema)
-        page["properties"]["next"]["example"] = (
-            "https://cx.example.com/api/v1/responses/?cursor=cD0yMDI2LTExLTEz"
-        )
-        page["properties"]["previous"]["example"] = None
-        return page
 
     def decode_cursor(self, request):
         try:
@@ -140,6 +146,14 @@ def invalid(detail) -> dict:
     if not isinstance(detail, dict):
         detail = {"non_field_errors": detail if isinstance(detail, list) else [detail]}
     return {"code": "invalid", "message": _first_message(detail), "fields": detail}
+
+
+def form_errors(form: forms.Form) -> dict[str, list[str]]:
+    """A Django form's errors by field, named as the error shape names them."""
+    return {
+        "non_field_errors" if field == NON_FIELD_ERRORS else field: list(messages)
+        for field, messages in form.errors.items()
+    }
 
 
 def exception_handler(exc, context):

@@ -295,17 +295,7 @@ BULK_RESULTS_EXAMPLE = OpenApiExample(
     "Scheduled, skipped and refused",
     value={
         "results": [
-            {
-                "index": 0,
-                "status": 202,
-                "event_id": 52817,
-                "invitation": {
-                    "id": 40311,
-                    "status": "scheduled",
-                    "reason": None,
-                    "scheduled_for": "2026-11-23T10:15:00+01:00",
-                },
-            },
+            {"index": 0, "status": 202, **ACCEPTED_EXAMPLE.value},
             {
                 "index": 1,
                 "status": 202,

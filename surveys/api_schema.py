@@ -2,15 +2,16 @@
 
 drf-spectacular reads the views; this module adds what it cannot see: the bearer
 token scheme, the one error shape that every endpoint answers with, with examples, and
-the path of each list in its example's link to the next page.
+each list's own links in its examples.
 """
 
 import re
-from urllib.parse import urlsplit
 
 from django.urls import path
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from surveys.api import ERROR_CODES
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -31,6 +32,7 @@ ERROR_SCHEMA = {
         }
     },
 }
+EXAMPLE_SITE = "https://cx.example.com"
 ERRORS = {
     "400": ("The request is not valid.", "invalid", "score: Ensure this value is less than or equal to 10."),
     "401": ("No valid token.", "not_authenticated", "Authentication credentials were not provided."),
@@ -42,8 +44,6 @@ ERRORS = {
         "Request was throttled. Expected available in 12 seconds.",
     ),
 }
-
-CODES = {"409": "conflict", "410": "gone", "413": "payload_too_large", "415": "unsupported_media_type"}
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
@@ -74,14 +74,14 @@ def add_error_responses(result: dict, generator, request, public) -> dict:
             # The views' own errors (409, 410, ...), documented by their description alone.
             for status, response in responses.items():
                 if status.startswith("4") and "content" not in response:
-                    code = CODES.get(status, "error")
+                    code = ERROR_CODES.get(int(status), "error")
                     response.update(_error_response(response["description"], code, response["description"]))
     return result
 
 
 def link_pages_to_their_list(result: dict, generator, request, public) -> dict:
-    """A paginator makes one example of ``next`` for every list it serves, as it cannot know
-    their paths; here each list gets a link to its own next page (of object 7 under an id)."""
+    """DRF's paginator gives every list the same example links, to another API's accounts; here
+    each list's examples link to its own next page (of object 7 under an id) and no previous one."""
     schemas = result.get("components", {}).get("schemas", {})
     for route, methods in result.get("paths", {}).items():
         content = methods.get("get", {}).get("responses", {}).get("200", {}).get("content", {})
@@ -90,16 +90,15 @@ def link_pages_to_their_list(result: dict, generator, request, public) -> dict:
         fields = page.get("properties", {})
         if set(fields) != {"next", "previous", "results"}:
             continue
-        path = re.sub(r"\{[^}]+\}", "7", route)
-        _repath(fields["next"], "example", path)
+        links = {
+            "next": EXAMPLE_SITE + re.sub(r"\{[^}]+\}", "7", route) + "?cursor=cD0yMDI2LTExLTEz",
+            "previous": None,
+        }
+        for name, link in links.items():
+            fields[name]["example"] = link
         for example in media.get("examples", {}).values():
-            _repath(example.get("value"), "next", path)
+            example["value"].update(links)
     return result
-
-
-def _repath(holder: object, key: str, path: str) -> None:
-    if isinstance(holder, dict) and isinstance(holder.get(key), str):
-        holder[key] = urlsplit(holder[key])._replace(path=path).geturl()
 
 
 def _error_response(description: str, code: str, message: str) -> dict:

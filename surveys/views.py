@@ -20,23 +20,13 @@ from django.views import defaults
 from django.views.decorators.http import require_http_methods
 
 from surveys import ratelimit
+from surveys.api import ERROR_CODES
 from surveys.collect import record_public_answer
 from surveys.forms import AnswerForm, LinkParamsForm, is_valid_utf8_form
 from surveys.models import Invitation, Response, Survey, is_token_shaped
 from surveys.scales import LANGUAGES
 
 LINK_MEMORY_SECONDS = 24 * 60 * 60
-
-
-# The codes of the API's error shape, for errors answered outside the API's views.
-ERROR_CODES = {
-    400: "bad_request",
-    403: "forbidden",
-    404: "not_found",
-    410: "gone",
-    429: "throttled",
-    500: "server_error",
-}
 
 
 class PublicError(Exception):

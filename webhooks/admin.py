@@ -148,8 +148,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
 
 def _resend(request: HttpRequest, message_ids: list[int]) -> None:
-    count = Message.objects.filter(pk__in=message_ids).resend(now=timezone.now())
-    tasks.enqueue(message_ids)
+    count = tasks.resend(Message.objects.filter(pk__in=message_ids), now=timezone.now())
     messages.success(
         request,
         ngettext("%(count)d message will be sent again.", "%(count)d messages will be sent again.", count)

@@ -32,9 +32,6 @@ from webhooks import events, tasks
 from webhooks.models import Delivery, EventType, Message, Subscription
 
 MAX_RESEND_IDS = 100
-# Messages handed to workers at once by a resend; the periodic sweep, a few seconds later,
-# takes any others, so that a resend of thousands does not hold the request up.
-ENQUEUE_AT_MOST = 100
 
 
 class EventsField(serializers.ListField):
@@ -361,12 +358,7 @@ class SubscriptionViewSet(viewsets.ModelViewSet):
             messages = messages.filter(
                 status=Message.Status.FAILED, created_at__gte=body.validated_data["failed_since"]
             )
-        first = list(
-            messages.exclude(status=Message.Status.SENDING).values_list("pk", flat=True)[:ENQUEUE_AT_MOST]
-        )
-        # Queued by the query rather than by their ids, which can be many thousands.
-        queued = messages.resend(now=now)
-        tasks.enqueue(first)
+        queued = tasks.resend(messages, now=now)
         return ApiResponse(ResendOut({"queued": queued}).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(

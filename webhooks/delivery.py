@@ -151,12 +151,11 @@ def _record(message: Message, answer: outbound.Answer, *, started: datetime, now
     if answer.ok:
         status, next_attempt_at = Status.DELIVERED, None
     else:
-        retry_after = timedelta(seconds=answer.retry_after) if answer.retry_after is not None else None
         next_attempt_at = next_attempt(
             first_attempt_at=message.first_attempt_at,
             attempts=message.attempts,
             now=now,
-            retry_after=retry_after,
+            retry_after=answer.retry_after,
         )
         status = Status.PENDING if next_attempt_at else Status.FAILED
     with transaction.atomic():

@@ -46,13 +46,8 @@ def queue_test(subscription: Subscription) -> Message:
         "subscription_id": subscription.pk,
         "links": {"subscription": _admin_link("webhooks_subscription_change", subscription.pk)},
     }
-    message = Message.objects.create(
-        subscription=subscription,
-        type=TEST_MESSAGE,
-        payload={"type": TEST_MESSAGE, "timestamp": _time(now), "data": data},
-        created_at=now,
-        next_attempt_at=now,
-    )
+    message = _message(subscription, TEST_MESSAGE, at=now, data=data, now=now)
+    message.save()
     tasks.enqueue([message.pk])
     return message
 
@@ -69,16 +64,20 @@ def _queue(event: str, at: datetime, data: Data) -> None:
         return
     now = timezone.now()
     messages = Message.objects.bulk_create(
-        Message(
-            subscription=subscription,
-            type=event,
-            payload={"type": event, "timestamp": _time(at), "data": data(subscription)},
-            created_at=now,
-            next_attempt_at=now,
-        )
-        for subscription in subscribers
+        _message(subscription, event, at=at, data=data(subscription), now=now) for subscription in subscribers
     )
     tasks.enqueue([message.pk for message in messages])
+
+
+def _message(subscription: Subscription, event: str, *, at: datetime, data: dict, now: datetime) -> Message:
+    """A message due at once, its payload in the Standard Webhooks envelope."""
+    return Message(
+        subscription=subscription,
+        type=event,
+        payload={"type": event, "timestamp": _time(at), "data": data},
+        created_at=now,
+        next_attempt_at=now,
+    )
 
 
 def _response(response: Response, wants: Subscription) -> dict:

@@ -15,6 +15,7 @@ import ipaddress
 import socket
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import quote, urlsplit
 
 from django.conf import settings
@@ -41,13 +42,13 @@ class RefusedURL(Exception):
 class Answer:
     """What became of one POST: the HTTP status (None without an answer), the start of the
     answer's body, why it failed before an answer (else ""), and how long it took; and the
-    seconds the receiver asked to wait with ``Retry-After``, if it did."""
+    wait the receiver asked for with ``Retry-After``, if it did."""
 
     status: int | None
     body: str
     error: str
     duration_ms: int
-    retry_after: int | None = None
+    retry_after: timedelta | None = None
 
     @property
     def ok(self) -> bool:
@@ -169,7 +170,7 @@ def post(url: str, *, body: bytes, headers: dict[str, str]) -> Answer:
             connection.request("POST", path, body=body, headers=all_headers)
             response = connection.getresponse()
             status = response.status
-            retry_after = _seconds_to_wait(response.getheader("Retry-After"))
+            retry_after = _wait(response.getheader("Retry-After"))
             content = _read_start(response, deadline=started + BODY_DEADLINE)
         finally:
             connection.close()
@@ -183,14 +184,14 @@ def post(url: str, *, body: bytes, headers: dict[str, str]) -> Answer:
     )
 
 
-def _seconds_to_wait(retry_after: str | None) -> int | None:
-    """``Retry-After`` as seconds from now: a number of seconds or an HTTP date; None if absent or
+def _wait(retry_after: str | None) -> timedelta | None:
+    """``Retry-After`` as the wait from now: a number of seconds or an HTTP date; None if absent or
     malformed."""
     value = (retry_after or "").strip()
     if value.isdigit():
-        return int(value)
+        return timedelta(seconds=int(value))
     moment = parse_http_date_safe(value) if value else None
-    return None if moment is None else max(0, moment - int(time.time()))
+    return None if moment is None else timedelta(seconds=max(0, moment - int(time.time())))
 
 
 def _read_start(response: http.client.HTTPResponse, *, deadline: float) -> bytes:

@@ -1,10 +1,16 @@
 """Celery tasks: thin triggers; the work and its bookkeeping live in ``webhooks.delivery``."""
 
+from datetime import datetime
+
 from celery import shared_task
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from webhooks import delivery
+from webhooks.models import Message
+
+ENQUEUE_AT_MOST = 100  # messages handed to workers at once by a resend
 
 
 @shared_task(ignore_result=True)
@@ -29,6 +35,18 @@ def deliver_message(message_id: int) -> None:
 def delete_old_messages() -> None:
     """Delete finished messages past their retention; the periodic schedule runs it hourly."""
     delivery.delete_old_messages(now=timezone.now())
+
+
+def resend(messages: QuerySet[Message], *, now: datetime) -> int:
+    """Queue messages again (``MessageQuerySet.resend``) and hand the first of them to workers at
+    once; the periodic sweep takes any others a few seconds later, so that a resend of thousands
+    does not hold a request up. How many were queued."""
+    first = list(
+        messages.exclude(status=Message.Status.SENDING).values_list("pk", flat=True)[:ENQUEUE_AT_MOST]
+    )
+    queued = messages.resend(now=now)
+    enqueue(first)
+    return queued
 
 
 def enqueue(message_ids: list[int]) -> None:

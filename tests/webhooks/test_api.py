@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.factories import answer_by_link, make_api_token, make_message, make_subscription, make_survey
-from webhooks import api, tasks
+from webhooks import tasks
 from webhooks.delivery import deliver_due
 from webhooks.models import Delivery, Message, Subscription
 
@@ -336,7 +336,7 @@ def test_failed_since_resends_only_this_subscriptions_messages_that_failed_since
 def test_a_large_resend_hands_only_the_first_messages_to_workers_and_queues_all(
     client, token, cx_manager, enqueued, monkeypatch
 ):
-    monkeypatch.setattr(api, "ENQUEUE_AT_MOST", 2)
+    monkeypatch.setattr(tasks, "ENQUEUE_AT_MOST", 2)
     subscription = make_subscription(owner=cx_manager)
     messages = [make_message(subscription) for _ in range(3)]
     since = (timezone.now() - timedelta(hours=1)).isoformat()
