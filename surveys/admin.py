@@ -478,6 +478,9 @@ class ResponseAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False  # responses come from respondents only
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # what a respondent said is read here, never edited: the page has no Save
+
     @admin.display(description=_("category"))
     def category(self, response: Response) -> str:
         return response.category

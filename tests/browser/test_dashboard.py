@@ -148,7 +148,7 @@ def test_the_dashboard_in_german_on_a_tablet(browser, live_server, demo):
     metrics = api_metrics(live_server, make_api_token(user=demo_user()), f"survey={csat.pk}&range=12m")
     expect(page.locator("#headline-value")).to_have_text(displayed("csat", metrics["csat"], separator=","))
     expect(page.locator("#property-table tbody tr")).to_have_count(4)
-    segments = [text.split("\n")[0] for text in page.locator("#property-table tbody th").all_inner_texts()]
+    segments = page.locator("#property-table tbody th .segment").all_inner_texts()
     assert sorted(segments) == ["(nicht gesetzt)", "basic", "plus", "pro"]  # anonymous answers have no plan
 
     # Usable at 768 px: nothing wider than the screen, the panels stacked.

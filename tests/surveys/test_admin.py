@@ -86,3 +86,19 @@ def test_comments_are_escaped_in_the_admin(client, cx_manager, data):
 def test_responses_cannot_be_added_by_hand(client, cx_manager):
     client.force_login(cx_manager)
     assert client.get(reverse("admin:surveys_response_add")).status_code == 403
+
+
+def test_a_response_has_a_page_to_read_and_none_to_change(client, cx_manager, data):
+    client.force_login(cx_manager)
+    response = data.response
+    url = reverse("admin:surveys_response_change", args=[response.pk])
+    page = client.get(url, headers={"Accept-Language": "en"})
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "| View response |" in html.split("</title>")[0]
+    assert "Change response" not in html
+    assert 'name="_save"' not in html
+    assert "&lt;i&gt;hi&lt;/i&gt;" in html
+    assert client.post(url, {"comment": "changed"}).status_code == 403
+    response.refresh_from_db()
+    assert response.comment == "<i>hi</i>"

@@ -31,7 +31,8 @@ class Receiver:
 
     It answers 500 to the first ``failures`` requests, then ``status`` with ``headers``; a
     request whose signature does not verify gets 401. ``stream_bytes`` makes it answer with
-    that many bytes of body, ``trickle`` with one byte per ``trickle`` seconds.
+    that many bytes of body, ``trickle`` with one byte per ``trickle`` seconds; ``delay`` makes
+    it think that many seconds before it answers at all.
     """
 
     host: str
@@ -42,6 +43,7 @@ class Receiver:
     headers: dict[str, str] = field(default_factory=dict)
     stream_bytes: int = 0
     trickle: float = 0.0
+    delay: float = 0.0
     requests: list[Received] = field(default_factory=list)
     sent_bytes: int = 0
     cut_off: bool = False
@@ -64,6 +66,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             headers = {name.lower(): value for name, value in self.headers.items()}
             verified = receiver.verify(body, headers)
             receiver.requests.append(Received(self.path, headers, body, verified))
+            time.sleep(receiver.delay)
             if not verified:
                 self.answer(401)
             elif len(receiver.requests) <= receiver.failures:

@@ -209,7 +209,7 @@ def test_deleting_a_subscription_deletes_its_messages(client, token, cx_manager)
 def test_the_delivery_log_lists_attempts_newest_first_with_a_fixed_number_of_queries(
     client, reader, cx_manager, receiver
 ):
-    receiver.status = 500
+    receiver.status, receiver.delay = 500, 0.05
     subscription = make_subscription(owner=cx_manager, url=receiver.url())
     receiver.secret = subscription.secret
     answer_by_link(make_survey(), 9, timezone.now())
@@ -233,7 +233,8 @@ def test_the_delivery_log_lists_attempts_newest_first_with_a_fixed_number_of_que
         "failed",
         500,
     )
-    assert attempt["duration_ms"] >= 0
+    assert attempt["duration_ms"] == Delivery.objects.get(pk=attempt["id"]).duration_ms
+    assert 50 <= attempt["duration_ms"] < 5000  # the receiver thought for 50 ms before answering
     assert attempt["next_attempt_at"] is not None
     ids = [row["id"] for row in latest.json()["results"]]
     assert ids == sorted(Delivery.objects.values_list("id", flat=True), reverse=True)
