@@ -32,10 +32,10 @@ from rest_framework.response import Response as ApiResponse
 
 from feedback import exports, tasks
 from feedback.api_responses import may_see_personal_data
-from feedback.forms import PROPERTY_PREFIX
 from feedback.models import ExportRecord
 from surveys.api import Conflict, Gone, Newest, StrictChoiceField, form_errors
 from surveys.models import ApiToken
+from surveys.properties import PROPERTY_PREFIX
 
 # The explorer's URL parameters that select answers; "touchpoint" alone may repeat.
 FILTERS = ("survey", "touchpoint", "range", "since", "until", "category", "score", "comment", "q")

@@ -28,12 +28,12 @@ from rest_framework import exceptions, mixins, serializers, viewsets
 from rest_framework.request import Request
 
 from feedback.counts import NO_TOUCHPOINT, has_property
-from feedback.forms import MAX_PROPERTY_FILTERS, PROPERTY_PREFIX
 from feedback.privacy import pseudonym
 from feedback.verbatims import search
 from surveys.api import Cursor, StrictCharField, StrictChoiceField
 from surveys.api_auth import ModelPermission
-from surveys.models import PROPERTY_VALUE_MAX_LENGTH, Response, Survey, is_filterable_property
+from surveys.models import Response, Survey
+from surveys.properties import filter_pairs, filters_problem
 from surveys.scales import SCALES
 
 MAX_ID = 2**63 - 1
@@ -101,31 +101,17 @@ class ResponseQuery(serializers.Serializer):
         return data
 
 
-def property_filters(query_params) -> list[tuple[str, str]]:
+def property_filters(query_params) -> tuple[tuple[str, str], ...]:
     """``property.<name>=<value>`` pairs, checked as the dashboard checks them."""
-    chosen = [
-        (key.removeprefix(PROPERTY_PREFIX), value)
-        for key, values in query_params.lists()
-        if key.startswith(PROPERTY_PREFIX)
-        for value in values
-        if value
-    ]
-    if len(chosen) > MAX_PROPERTY_FILTERS:
-        raise exceptions.ValidationError(
-            {"property": [_("At most %(limit)d property filters.") % {"limit": MAX_PROPERTY_FILTERS}]}
-        )
-    for name, value in chosen:
-        if not is_filterable_property(name):
-            raise exceptions.ValidationError(
-                {PROPERTY_PREFIX + name[:80]: [_("This is not a property name.")]}
-            )
-        if len(value) > PROPERTY_VALUE_MAX_LENGTH or "\x00" in value:
-            raise exceptions.ValidationError({PROPERTY_PREFIX + name: [_("This value cannot be searched.")]})
+    chosen = filter_pairs(query_params)
+    if problem := filters_problem(chosen):
+        parameter, message = problem
+        raise exceptions.ValidationError({parameter: [message]})
     return chosen
 
 
 def filtered(
-    responses: QuerySet[Response], query: dict, properties: list[tuple[str, str]]
+    responses: QuerySet[Response], query: dict, properties: tuple[tuple[str, str], ...]
 ) -> QuerySet[Response]:
     if query.get("survey"):
         responses = responses.filter(survey=query["survey"])

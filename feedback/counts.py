@@ -18,7 +18,8 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Trunc, TruncMonth, TruncWeek
 from django.utils import timezone
 
-from surveys.models import DailyScore, PropertyScore, PropertyValue, Response, Survey
+from surveys.models import DailyScore, PropertyScore, Response, Survey
+from surveys.properties import PropertyValue
 
 INTERVALS = ("day", "week", "month")
 NO_TOUCHPOINT = 0  # answers by link or widget

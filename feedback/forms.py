@@ -10,10 +10,9 @@ from django.utils.translation import gettext_lazy as _
 
 from feedback.counts import NO_TOUCHPOINT, Filters
 from feedback.verbatims import VerbatimQuery
-from surveys.models import PROPERTY_VALUE_MAX_LENGTH, Survey, Touchpoint, is_filterable_property
+from surveys.models import Survey, Touchpoint
+from surveys.properties import filter_pairs, filters_problem
 
-PROPERTY_PREFIX = "property."
-MAX_PROPERTY_FILTERS = 5
 RANGES = {
     "30d": _("last 30 days"),
     "90d": _("last 90 days"),
@@ -40,18 +39,7 @@ class DashboardFilterForm(forms.Form):
         self.today = today or timezone.localdate()
         touchpoints = [(touchpoint.pk, touchpoint.name) for touchpoint in Touchpoint.objects.order_by("name")]
         self.fields["touchpoint"].choices = [*touchpoints, (NO_TOUCHPOINT, _("link and widget"))]
-        self.properties = self._properties(data)
-
-    def _properties(self, data: QueryDict) -> tuple[tuple[str, str], ...]:
-        chosen = []
-        for key, values in data.lists():
-            if not key.startswith(PROPERTY_PREFIX):
-                continue
-            name = key.removeprefix(PROPERTY_PREFIX)
-            for value in values:
-                if value:
-                    chosen.append((name, value))
-        return tuple(sorted(chosen))
+        self.properties = filter_pairs(data)
 
     def clean(self):
         data = super().clean()
@@ -63,15 +51,8 @@ class DashboardFilterForm(forms.Form):
         data["interval"] = data.get("interval") or (
             "day" if (data["until"] - data["since"]).days < 45 else "week"
         )
-        if len(self.properties) > MAX_PROPERTY_FILTERS:
-            raise ValidationError(
-                _("At most %(limit)d property filters."), params={"limit": MAX_PROPERTY_FILTERS}
-            )
-        for name, value in self.properties:
-            if not is_filterable_property(name):
-                raise ValidationError(_("“%(name)s” is not a property name."), params={"name": name[:80]})
-            if len(value) > PROPERTY_VALUE_MAX_LENGTH or "\x00" in value:
-                raise ValidationError(_("The value of “%(name)s” cannot be searched."), params={"name": name})
+        if problem := filters_problem(self.properties):
+            raise ValidationError(problem[1])
         return data
 
     def _period(self, data: dict) -> tuple[date, date]:

@@ -35,10 +35,11 @@ from django.views.decorators.http import require_GET, require_POST
 from feedback import charts, exports, tasks
 from feedback.counts import NO_TOUCHPOINT, Filters
 from feedback.dashboard import NOT_SET, Dashboard, Segment, build_dashboard
-from feedback.forms import PROPERTY_PREFIX, RANGES, DashboardFilterForm, VerbatimFilterForm
+from feedback.forms import RANGES, DashboardFilterForm, VerbatimFilterForm
 from feedback.models import ExportRecord
 from feedback.verbatims import find_verbatims, highlighted
-from surveys.models import PROPERTY_VALUE_MAX_LENGTH, Response, Survey, is_filterable_property
+from surveys.models import Response, Survey
+from surveys.properties import PROPERTY_PREFIX, counted_value, is_filterable_property, not_filterable_message
 
 # plotly.js styles its SVG inline and injects a stylesheet; it needs no eval and no other origin.
 PAGE_CSP = (
@@ -72,7 +73,7 @@ class DashboardPageForm(DashboardFilterForm):
     def clean_breakdown(self) -> str:
         name = self.cleaned_data["breakdown"]
         if name and not is_filterable_property(name):
-            raise forms.ValidationError(_("“%(value)s” is not a property name."), params={"value": name})
+            raise forms.ValidationError(not_filterable_message(name))
         return name
 
 
@@ -460,17 +461,10 @@ def property_choices(survey: Survey) -> dict[str, list[str]]:
     )
     values: dict[str, Counter] = defaultdict(Counter)
     for contact, event in rows:
-        # The event's property wins over the contact's of the same name, as in the filters.
-        merged = {
-            **(contact if isinstance(contact, dict) else {}),
-            **(event if isinstance(event, dict) else {}),
-        }
-        for name, value in merged.items():
-            if (
-                isinstance(value, str)
-                and 0 < len(value) <= PROPERTY_VALUE_MAX_LENGTH
-                and is_filterable_property(name)
-            ):
+        names = {*(contact if isinstance(contact, dict) else ()), *(event if isinstance(event, dict) else ())}
+        for name in names:
+            value = counted_value(name, event=event, contact=contact)
+            if value is not None and is_filterable_property(name):
                 values[name][value] += 1
     tallied = [name for name in survey.dashboard_properties if name in values]
     repeated = {name: counter for name, counter in values.items() if counter.most_common(1)[0][1] > 1}

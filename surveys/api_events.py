@@ -6,7 +6,6 @@ endpoint stores nothing when anything is wrong; the bulk endpoint stores the val
 events and reports the others by their index.
 """
 
-import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -28,20 +27,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 
 from surveys.api import StrictCharField, StrictChoiceField, invalid, read_json
-from surveys.collect import MAX_PROPERTIES, PROPERTY_NAME, PROPERTY_VALUE_MAX_LENGTH
 from surveys.idempotency import respond_once
 from surveys.ingest import EventIn, ingest_events
 from surveys.models import LegalBasis, Touchpoint
+from surveys.properties import printable, properties_problem
 from surveys.scales import LANGUAGES
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_BULK_EVENTS = 1000
 MAX_FUTURE = timedelta(days=1)
-# JSON numbers beyond 64 bits are almost certainly mistakes (ids sent as numbers lose digits).
-MAX_INTEGER = 2**63
 _SLUG = re.compile(r"[-a-zA-Z0-9_]{1,100}")
-# PostgreSQL cannot store U+0000, and a lone surrogate cannot be encoded as UTF-8.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @extend_schema_field({"type": "string", "format": "date-time", "nullable": True})
@@ -89,66 +84,29 @@ class OccurredAtField(serializers.Field):
     }
 )
 class PropertiesField(serializers.Field):
-    """Up to 50 named values: strings up to 500 characters, numbers, booleans or null."""
+    """Up to 50 named values: strings up to 500 characters, numbers, booleans or null; with
+    ``as_text`` (the widget) text only, numbers taken as their text."""
 
     default_error_messages = {"not_an_object": gettext_lazy("Send the properties as a JSON object.")}
+
+    def __init__(self, *, as_text: bool = False, **kwargs):
+        self.as_text = as_text
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):
             self.fail("not_an_object")
-        if len(data) > MAX_PROPERTIES:
-            raise serializers.ValidationError(
-                _("At most %(limit)d properties can be sent.") % {"limit": MAX_PROPERTIES}
-            )
-        for name, value in data.items():
-            if not PROPERTY_NAME.fullmatch(name):
-                raise serializers.ValidationError(
-                    _("“%(name)s” is not a valid property name (letters, digits, _ . - up to 64).")
-                    % {"name": _printable(name)}
-                )
-            if problem := _value_problem(name, value):
-                raise serializers.ValidationError(problem)
+        if self.as_text:
+            data = {
+                name: str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+                for name, value in data.items()
+            }
+        if problem := properties_problem(data, as_text=self.as_text):
+            raise serializers.ValidationError(problem)
         return data
 
     def to_representation(self, value):
         return value
-
-
-def _value_problem(name: str, value: object) -> str | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        if -MAX_INTEGER < value < MAX_INTEGER:
-            return None
-        return _("The number in property “%(name)s” is too large; send it as a string.") % {"name": name}
-    if isinstance(value, float):
-        return (
-            None
-            if math.isfinite(value)
-            else _("The number in property “%(name)s” is too large.") % {"name": name}
-        )
-    if isinstance(value, str):
-        if len(value) > PROPERTY_VALUE_MAX_LENGTH:
-            return _("The value of property “%(name)s” is longer than %(limit)d characters.") % {
-                "name": name,
-                "limit": PROPERTY_VALUE_MAX_LENGTH,
-            }
-        if _UNSTORABLE.search(value):
-            return _(
-                "The value of property “%(name)s” contains a NUL or an unpaired surrogate character."
-            ) % {"name": name}
-        return None
-    return _(
-        "Property “%(name)s” must be a string, a number, true, false or null, not a list or an object."
-    ) % {"name": name}
-
-
-def _printable(name: str) -> str:
-    """A name sent by a client, fit to be echoed in an answer that may be stored as jsonb.
-
-    PostgreSQL's jsonb refuses U+0000 and lone surrogates, so those are spelled out.
-    """
-    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in name[:64])
 
 
 class ClosedSerializer(serializers.Serializer):
@@ -157,7 +115,7 @@ class ClosedSerializer(serializers.Serializer):
     def to_internal_value(self, data):
         if isinstance(data, Mapping) and (unknown := sorted(set(data) - set(self.fields))):
             raise serializers.ValidationError(
-                {_printable(name): [_("Unknown field.")] for name in unknown[:10]}
+                {printable(name): [_("Unknown field.")] for name in unknown[:10]}
             )
         return super().to_internal_value(data)
 

@@ -4,9 +4,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.utils.translation import gettext as _
 
-from surveys.models import MAX_PROPERTIES, PROPERTY_NAME, PROPERTY_VALUE_MAX_LENGTH, Contact, Response, Survey
+from surveys.models import Contact, Response, Survey
 from surveys.signals import response_saved
 
 
@@ -76,22 +75,3 @@ def record_public_answer(
         response.tally(score=score, change=+1)
         response_saved.send(sender=Response, response=response, created=True)
         return response
-
-
-def property_problem(properties: dict[str, str]) -> str | None:
-    """What is wrong with properties sent by a respondent's link or widget, or None."""
-    if len(properties) > MAX_PROPERTIES:
-        return _("At most %(limit)d properties can be sent.") % {"limit": MAX_PROPERTIES}
-    for name, value in properties.items():
-        if not PROPERTY_NAME.fullmatch(name):
-            return _("“%(name)s” is not a valid property name (letters, digits, _ . - up to 64).") % {
-                "name": name[:80]
-            }
-        if len(value) > PROPERTY_VALUE_MAX_LENGTH:
-            return _("The value of property “%(name)s” is longer than %(limit)d characters.") % {
-                "name": name,
-                "limit": PROPERTY_VALUE_MAX_LENGTH,
-            }
-        if "\x00" in value:
-            return _("The value of property “%(name)s” contains a NUL character.") % {"name": name}
-    return None

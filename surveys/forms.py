@@ -5,7 +5,8 @@ from urllib.parse import unquote_to_bytes
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from surveys.collect import Identity, property_problem
+from surveys.collect import Identity
+from surveys.properties import properties_problem
 from surveys.scales import Scale
 
 COMMENT_MAX_LENGTH = 5000
@@ -73,7 +74,7 @@ class LinkParamsForm(forms.Form):
         cleaned = super().clean()
         prefix = "p_"
         properties = {key[len(prefix) :]: value for key, value in self.data.items() if key.startswith(prefix)}
-        if problem := property_problem(properties):
+        if problem := properties_problem(properties, as_text=True):
             raise forms.ValidationError(problem)
         cleaned["properties"] = properties
         return cleaned

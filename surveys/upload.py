@@ -18,9 +18,9 @@ from django.db import transaction
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from surveys.collect import PROPERTY_NAME, PROPERTY_VALUE_MAX_LENGTH
 from surveys.ingest import EventIn, Outcome, ingest_events
 from surveys.models import Event, LegalBasis, Touchpoint
+from surveys.properties import PROPERTY_NAME, value_problem
 from surveys.scales import LANGUAGES
 
 MAX_ROWS = 50_000
@@ -107,8 +107,8 @@ def _event(row: dict[str, str], properties: list[str], touchpoint: Touchpoint, n
                 _("occurred_at must be a time with its offset, like 2026-03-01T10:00+01:00.")
             )
     for name in properties:
-        if len(value[name]) > PROPERTY_VALUE_MAX_LENGTH:
-            raise ValidationError(_("The value of “%(name)s” is too long.") % {"name": name})
+        if problem := value_problem(name, value[name], as_text=True):
+            raise ValidationError(problem)
     return EventIn(
         touchpoint=touchpoint,
         occurred_at=occurred_at,

@@ -27,7 +27,8 @@ from rest_framework.response import Response as ApiResponse
 
 from surveys import ratelimit
 from surveys.api import Gone, PayloadTooLarge
-from surveys.collect import Identity, property_problem, record_public_answer
+from surveys.api_events import PropertiesField
+from surveys.collect import Identity, record_public_answer
 from surveys.forms import COMMENT_MAX_LENGTH
 from surveys.models import Response, Survey, is_token_shaped, normalise_origin
 from surveys.scales import LANGUAGES
@@ -53,16 +54,6 @@ class StrictIntegerField(serializers.IntegerField):
         if type(data) is not int:
             self.fail("invalid")
         return super().to_internal_value(data)
-
-
-class PropertiesField(serializers.DictField):
-    child = serializers.CharField(max_length=500, allow_blank=True, trim_whitespace=False)
-
-    def to_internal_value(self, data):
-        properties = super().to_internal_value(data)
-        if problem := property_problem(properties):
-            raise serializers.ValidationError(problem)
-        return properties
 
 
 def _comment_field() -> serializers.CharField:
@@ -96,7 +87,7 @@ class AnswerIn(_ScoreInScale, serializers.Serializer):
     comment = _comment_field()
     language = serializers.ChoiceField(choices=LANGUAGES, required=False)
     contact = ContactIn(required=False)
-    properties = PropertiesField(required=False)
+    properties = PropertiesField(as_text=True, required=False)
 
 
 class RevisionIn(_ScoreInScale, serializers.Serializer):

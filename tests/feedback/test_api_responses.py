@@ -162,7 +162,7 @@ def test_one_answer_by_its_id(client, token, answers):
         ),
         ({"survey": "999999"}, "survey", 'Invalid pk "999999" - object does not exist.'),
         ({"touchpoint": "x"}, "touchpoint", "A valid integer is required."),
-        ({"property.isnull": "1"}, "property.isnull", "This is not a property name."),
+        ({"property.isnull": "1"}, "property.isnull", "“isnull” is not a property name."),
         ({"ordering": "score"}, "ordering", "Choose one of: created_at, -created_at, updated_at."),
         ({"q": "a\x00b"}, "q", "Null characters are not allowed."),
     ],

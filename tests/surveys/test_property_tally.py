@@ -9,7 +9,8 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import translation
 
-from surveys.models import PropertyScore, PropertyValue, Response, Survey, rebuild_tallies
+from surveys.models import PropertyScore, Response, Survey, rebuild_tallies
+from surveys.properties import PropertyValue
 from tests.factories import answer_by_link, make_contact, make_invitation, make_survey, make_touchpoint
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,55 @@
+"""Surveys, touchpoints, contacts, events, invitations, responses, their tallies, and tokens.
+
+Personal data lives in two places only: ``Contact`` (email, name, external id,
+properties) and ``Response`` (comment and the property snapshot). Erasure and
+access exports start from these two models.
+
+Every model is importable from here, as the migrations and the other apps import them.
+"""
+
+from surveys.models.contact import Contact, ContactQuerySet, LegalBasis
+from surveys.models.invitation import Event, EventSource, Invitation, InvitationStatus, SkipReason
+from surveys.models.response import Response, ResponseChannel
+from surveys.models.survey import Language, Survey, Touchpoint, normalise_origin, validate_origins
+from surveys.models.tallies import DailyScore, PropertyScore, rebuild_tallies
+from surveys.models.tokens import (
+    TOKEN_PREFIX,
+    ApiToken,
+    IdempotentRequest,
+    digest_token,
+    is_token_shaped,
+    new_public_key,
+    new_token,
+)
+
+# Named by migration 0005 as a field's validator; it lives with the other property rules.
+from surveys.properties import validate_dashboard_properties
+
+__all__ = [
+    "TOKEN_PREFIX",
+    "ApiToken",
+    "Contact",
+    "ContactQuerySet",
+    "DailyScore",
+    "Event",
+    "EventSource",
+    "IdempotentRequest",
+    "Invitation",
+    "InvitationStatus",
+    "Language",
+    "LegalBasis",
+    "PropertyScore",
+    "Response",
+    "ResponseChannel",
+    "SkipReason",
+    "Survey",
+    "Touchpoint",
+    "digest_token",
+    "is_token_shaped",
+    "new_public_key",
+    "new_token",
+    "normalise_origin",
+    "rebuild_tallies",
+    "validate_dashboard_properties",
+    "validate_origins",
+]

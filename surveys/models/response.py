@@ -1,0 +1,156 @@
+"""Responses: one answer to a survey, its comment (the verbatim) and a snapshot of properties."""
+
+import uuid
+from datetime import datetime
+
+from django.db import models, transaction
+from django.db.models.functions import Greatest
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from surveys.models.contact import Contact
+from surveys.models.survey import Language, Survey, Touchpoint
+from surveys.properties import counted_value
+from surveys.scales import LANGUAGES, SCALES
+from surveys.signals import response_saved
+
+
+def _score_in_scale() -> models.Q:
+    condition = models.Q()
+    for scale in SCALES.values():
+        condition |= models.Q(kind=scale.kind, score__gte=scale.low, score__lte=scale.high)
+    return condition
+
+
+class ResponseChannel(models.TextChoices):
+    EMAIL = "email", _("email")
+    LINK = "link", _("link")
+    WIDGET = "widget", _("widget")
+
+
+class Response(models.Model):
+    Channel = ResponseChannel
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    survey = models.ForeignKey(
+        Survey,
+        verbose_name=_("survey"),
+        on_delete=models.PROTECT,
+        related_name="responses",
+    )
+    # A copy of survey.kind, so that the database can check the score against its scale.
+    kind = models.CharField(_("kind"), max_length=4, choices=Survey.Kind.choices, editable=False)
+    touchpoint = models.ForeignKey(
+        Touchpoint,
+        verbose_name=_("touchpoint"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="responses",
+    )
+    invitation = models.OneToOneField(
+        "surveys.Invitation",
+        verbose_name=_("invitation"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="response",
+    )
+    contact = models.ForeignKey(
+        Contact,
+        verbose_name=_("contact"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="responses",
+    )
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    score = models.SmallIntegerField(_("score"))
+    comment = models.TextField(_("comment"), blank=True, max_length=5000)
+    language = models.CharField(_("language"), max_length=2, choices=Language.choices)
+    contact_properties = models.JSONField(_("contact properties"), default=dict, blank=True)
+    event_properties = models.JSONField(_("event properties"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("response")
+        verbose_name_plural = _("responses")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=_score_in_scale(), name="response_score_in_scale"),
+            models.CheckConstraint(
+                condition=models.Q(channel__in=ResponseChannel.values),
+                name="response_channel_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(language__in=LANGUAGES),
+                name="response_language_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(updated_at__gte=models.F("created_at")),
+                name="response_updated_after_created",
+            ),
+        ]
+        indexes = [
+            # Dashboards: one survey over a period, counting scores (index-only scans).
+            models.Index(
+                fields=["survey", "created_at"],
+                include=["score"],
+                name="response_survey_time_idx",
+            ),
+            # Dashboards split by touchpoint over a period.
+            models.Index(
+                fields=["touchpoint", "created_at"],
+                include=["score"],
+                name="response_touchpoint_time_idx",
+            ),
+            # Exports and API sync: "what changed since".
+            models.Index(fields=["updated_at"], name="response_updated_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey}: {self.score}"
+
+    @property
+    def category(self) -> str:
+        return SCALES[self.kind].category(self.score)
+
+    def revise(self, *, score: int | None, comment: str | None, now: datetime, language: str = "") -> None:
+        """Change the score, comment or language; None (or "") leaves a field as it is.
+
+        A changed score moves the response from its old score to the new one in the
+        daily tallies, with the row locked so that two changes cannot both move it.
+        Subscribers hear of the change (``response_saved``) in the same transaction.
+        """
+        changes: dict = {}
+        if comment is not None:
+            changes["comment"] = comment
+        if language:
+            changes["language"] = language
+        with transaction.atomic():
+            if score is not None:
+                changes["score"] = score
+                stored = Response.objects.select_for_update().only("score").get(pk=self.pk).score
+            # A concurrent first answer may have been created a moment after our clock read.
+            Response.objects.filter(pk=self.pk).update(
+                **changes, updated_at=Greatest(models.F("created_at"), models.Value(now))
+            )
+            if score is not None and score != stored:
+                self.tally(score=stored, change=-1)
+                self.tally(score=score, change=+1)
+            for field, value in changes.items():
+                setattr(self, field, value)
+            self.updated_at = max(now, self.created_at)
+            response_saved.send(sender=Response, response=self, created=False)
+
+    def tally(self, *, score: int, change: int) -> None:
+        """Count this response in (+1) or out of (−1) the daily tallies of scores and of properties."""
+        from surveys.models.tallies import DailyScore, PropertyScore
+
+        DailyScore.objects.tally(self, score=score, change=change)
+        PropertyScore.objects.tally(self, score=score, change=change)
+
+    def property_value(self, name: str) -> str | None:
+        """The value of a property as the dashboards count it (``surveys.properties.counted_value``)."""
+        return counted_value(name, event=self.event_properties, contact=self.contact_properties)

@@ -1,0 +1,352 @@
+"""Surveys (the question, its scale and texts) and the touchpoints that trigger them."""
+
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from surveys.models.tokens import new_public_key
+from surveys.properties import validate_dashboard_properties
+from surveys.scales import (
+    DEFAULT_EMAIL_INTRO,
+    DEFAULT_EMAIL_SUBJECT,
+    DEFAULT_FOLLOW_UP,
+    DEFAULT_SUBJECT,
+    DEFAULT_THANK_YOU,
+    SCALES,
+    Scale,
+)
+from surveys.schedule import default_send_window, validate_send_window
+from surveys.texts import validate_email_text
+
+
+def validate_origins(value: str) -> None:
+    for line in value.splitlines():
+        if line.strip() and normalise_origin(line) is None:
+            raise ValidationError(
+                _("“%(origin)s” is not an origin like https://www.example.com (no path)."),
+                params={"origin": line.strip()},
+            )
+
+
+def normalise_origin(value: str) -> str | None:
+    """``https://Shop.Example.com:443`` → ``https://shop.example.com``; None if not an origin."""
+    value = value.strip()
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        return None
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    suffix = f":{port}" if port and port != default_port else ""
+    return f"{parts.scheme}://{host}{suffix}"
+
+
+class Language(models.TextChoices):
+    DE = "de", _("German")
+    EN = "en", _("English")
+
+
+class Survey(models.Model):
+    class Kind(models.TextChoices):
+        NPS = "nps", _("NPS (0–10)")
+        CSAT = "csat", _("CSAT (1–5)")
+        CES = "ces", _("CES (1–7)")
+
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(
+        _("kind"),
+        max_length=4,
+        choices=Kind.choices,
+        help_text=_("Fixes the scale. It cannot be changed once the survey exists."),
+    )
+    brand = models.CharField(_("brand"), max_length=100, help_text=_("Fills {brand} in texts."))
+    subject_de = models.CharField(
+        _("subject (German)"),
+        max_length=200,
+        blank=True,
+        help_text=_("Fills {subject} in CSAT questions, e.g. “Ihrer Lieferung”."),
+    )
+    subject_en = models.CharField(
+        _("subject (English)"),
+        max_length=200,
+        blank=True,
+        help_text=_("Fills {subject} in CSAT questions, e.g. “your delivery”."),
+    )
+    question_de = models.CharField(
+        _("question (German)"),
+        max_length=500,
+        blank=True,
+        help_text=_("Empty: the standard text."),
+    )
+    question_en = models.CharField(
+        _("question (English)"),
+        max_length=500,
+        blank=True,
+        help_text=_("Empty: the standard text."),
+    )
+    follow_up_de = models.CharField(
+        _("follow-up question (German)"),
+        max_length=500,
+        blank=True,
+        help_text=_("Empty: the standard text."),
+    )
+    follow_up_en = models.CharField(
+        _("follow-up question (English)"),
+        max_length=500,
+        blank=True,
+        help_text=_("Empty: the standard text."),
+    )
+    thank_you_de = models.CharField(
+        _("thank-you text (German)"),
+        max_length=500,
+        blank=True,
+        help_text=_("Empty: the standard text."),
+    )
+    thank_you_en = models.CharField(
+        _("thank-you text (English)"),
+        max_length=500,
+        blank=True,
+        help_text=_("Empty: the standard text."),
+    )
+    email_subject_de = models.CharField(
+        _("email subject (German)"),
+        max_length=200,
+        blank=True,
+        validators=[validate_email_text],
+        help_text=_("Empty: the standard text. May use {{ contact.name }} and {{ properties.order_id }}."),
+    )
+    email_subject_en = models.CharField(
+        _("email subject (English)"),
+        max_length=200,
+        blank=True,
+        validators=[validate_email_text],
+        help_text=_("Empty: the standard text. May use {{ contact.name }} and {{ properties.order_id }}."),
+    )
+    email_intro_de = models.TextField(
+        _("email introduction (German)"),
+        max_length=2000,
+        blank=True,
+        validators=[validate_email_text],
+        help_text=_("Shown above the scale. Empty: the standard text. Placeholders as in the subject."),
+    )
+    email_intro_en = models.TextField(
+        _("email introduction (English)"),
+        max_length=2000,
+        blank=True,
+        validators=[validate_email_text],
+        help_text=_("Shown above the scale. Empty: the standard text. Placeholders as in the subject."),
+    )
+    sender_name = models.CharField(
+        _("sender name"),
+        max_length=100,
+        blank=True,
+        help_text=_("Shown as the sender of the emails. Empty: the brand."),
+    )
+    reply_to = models.EmailField(
+        _("reply-to address"),
+        blank=True,
+        help_text=_("Where answers to the email go. Empty: no Reply-To header."),
+    )
+    accent_color = models.CharField(
+        _("accent colour"),
+        max_length=7,
+        default="#2456a6",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Enter a colour like #2456a6."))],
+    )
+    public_key = models.CharField(
+        _("public key"),
+        max_length=32,
+        unique=True,
+        default=new_public_key,
+        editable=False,
+    )
+    widget_origins = models.TextField(
+        _("allowed widget origins"),
+        blank=True,
+        validators=[validate_origins],
+        help_text=_("One per line, e.g. https://www.example.com. Only these sites may embed the widget."),
+    )
+    expires_after_days = models.PositiveSmallIntegerField(
+        _("invitations can be answered for (days)"), default=30
+    )
+    active = models.BooleanField(_("active"), default=True)
+    dashboard_properties = models.JSONField(
+        _("properties on the dashboard"),
+        default=list,
+        blank=True,
+        validators=[validate_dashboard_properties],
+        help_text=_(
+            'Contact or event properties that name segments, e.g. ["plan", "region"] (not identifiers '
+            "such as order numbers), counted day by day so that the dashboard filters and breaks down "
+            "by them quickly on large surveys. Other properties work too, more slowly."
+        ),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("survey")
+        verbose_name_plural = _("surveys")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=list(SCALES)),
+                name="survey_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(accent_color__regex=r"^#[0-9a-fA-F]{6}$"),
+                name="survey_accent_color_hex",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def scale(self) -> Scale:
+        return SCALES[self.kind]
+
+    def _text(self, field: str, language: str, default: str) -> str:
+        custom = getattr(self, f"{field}_{language}")
+        return (
+            (custom or default)
+            .replace("{brand}", self.brand)
+            .replace(
+                "{subject}",
+                getattr(self, f"subject_{language}") or DEFAULT_SUBJECT[language],
+            )
+        )
+
+    def question(self, language: str) -> str:
+        return self._text("question", language, self.scale.question[language])
+
+    def follow_up(self, language: str) -> str:
+        return self._text("follow_up", language, DEFAULT_FOLLOW_UP[language])
+
+    def thank_you(self, language: str) -> str:
+        return self._text("thank_you", language, DEFAULT_THANK_YOU[language])
+
+    def email_subject(self, language: str) -> str:
+        """The subject as a template: {{ contact.name }} and {{ properties.… }} are filled per mail."""
+        return self._text("email_subject", language, DEFAULT_EMAIL_SUBJECT[language])
+
+    def email_intro(self, language: str) -> str:
+        return self._text("email_intro", language, DEFAULT_EMAIL_INTRO[language])
+
+    @property
+    def on_accent_color(self) -> str:
+        """Black or white, whichever contrasts more with the accent colour (WCAG luminance)."""
+        channels = [int(self.accent_color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+        return "#000000" if (luminance + 0.05) / 0.05 > 1.05 / (luminance + 0.05) else "#ffffff"
+
+    def allowed_origins(self) -> set[str]:
+        return {
+            origin
+            for origin in (normalise_origin(line) for line in self.widget_origins.splitlines())
+            if origin
+        }
+
+
+class Touchpoint(models.Model):
+    """A moment in the customer journey that the company's systems report as events.
+
+    Its rules decide, in this order, whether and when an event's contact is asked:
+    suppression, legal basis, recontact protection, sampling, delay, send window.
+    """
+
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    survey = models.ForeignKey(
+        Survey,
+        verbose_name=_("survey"),
+        on_delete=models.PROTECT,
+        related_name="touchpoints",
+    )
+    active = models.BooleanField(
+        _("active"), default=True, help_text=_("Events of a paused touchpoint are stored, nobody is asked.")
+    )
+    delay_seconds = models.PositiveIntegerField(
+        _("delay (seconds)"),
+        default=0,
+        help_text=_("How long after the event the survey is sent, e.g. 172800 for two days."),
+    )
+    sample_percent = models.PositiveSmallIntegerField(
+        _("sample (%)"),
+        default=100,
+        validators=[MaxValueValidator(100)],
+        help_text=_("Share of events whose contact is asked. The same event always decides the same."),
+    )
+    recontact_days = models.PositiveSmallIntegerField(
+        _("recontact protection (days)"),
+        default=30,
+        help_text=_("Nobody invited by any survey within this many days is asked again."),
+    )
+    send_window = models.JSONField(
+        _("send window"),
+        default=default_send_window,
+        null=True,
+        blank=True,
+        validators=[validate_send_window],
+        help_text=_(
+            'Weekdays (0 = Monday) and local hours when emails go out, e.g. {"days": [0, 1, 2, 3, 4], '
+            '"start": "09:00", "end": "18:00"}. Empty: any time.'
+        ),
+    )
+    expires_after_days = models.PositiveSmallIntegerField(
+        _("answerable for (days)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("Empty: the survey's setting."),
+    )
+    reminder_after_days = models.PositiveSmallIntegerField(
+        _("reminder after (days)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("One reminder to those who have not answered. Empty: no reminder."),
+    )
+    require_consent = models.BooleanField(
+        _("require a legal basis"),
+        default=False,
+        help_text=_(
+            "Ask only contacts who consented or are existing customers (§ 7(3) UWG). German courts "
+            "treat satisfaction surveys by email as advertising."
+        ),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("touchpoint")
+        verbose_name_plural = _("touchpoints")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(sample_percent__lte=100), name="touchpoint_sample_percent_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(expires_after_days__isnull=True) | models.Q(expires_after_days__gte=1),
+                name="touchpoint_expiry_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(reminder_after_days__isnull=True) | models.Q(reminder_after_days__gte=1),
+                name="touchpoint_reminder_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def answerable_days(self) -> int:
+        return self.expires_after_days or self.survey.expires_after_days
