@@ -197,12 +197,12 @@ CORS_PREFLIGHT_MAX_AGE = 3600
 
 REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["surveys.api.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["surveys.api.renderers.JSONRenderer"],
     # Bearer tokens with read or write scope; public views (the widget) opt out explicitly.
-    "DEFAULT_AUTHENTICATION_CLASSES": ["surveys.api_auth.BearerTokenAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["surveys.api_auth.TokenScope"],
-    "DEFAULT_THROTTLE_CLASSES": ["surveys.api_auth.TokenRateThrottle"],
-    "EXCEPTION_HANDLER": "surveys.api.exception_handler",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["surveys.api.auth.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["surveys.api.auth.TokenScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["surveys.api.auth.TokenRateThrottle"],
+    "EXCEPTION_HANDLER": "surveys.api.base.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
@@ -223,8 +223,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"LanguageEnum": "surveys.models.Language"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "surveys.api_schema.add_error_responses",
-        "surveys.api_schema.link_pages_to_their_list",
+        "surveys.api.schema.add_error_responses",
+        "surveys.api.schema.link_pages_to_their_list",
     ],
 }
 

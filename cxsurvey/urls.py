@@ -7,7 +7,7 @@ urlpatterns = [
     path("", include("surveys.urls")),
     path("", include("feedback.urls")),
     path("", include("webhooks.urls")),
-    path("", include("surveys.api_schema")),
+    path("", include("surveys.api.schema")),
     path("admin/", admin.site.urls),
     # Email providers report deliveries, opens, bounces and complaints here (django-anymail).
     path("webhooks/email/", include((webhook_urlpatterns(), "anymail"))),

@@ -1,16 +1,17 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from feedback import api, api_exports, api_responses, views
+from feedback import views
+from feedback.api import exports, metrics, responses
 
 app_name = "feedback"
 
 api_router = SimpleRouter()
-api_router.register("api/v1/responses", api_responses.ResponseViewSet, basename="api-response")
-api_router.register("api/v1/exports", api_exports.ExportViewSet, basename="api-export")
+api_router.register("api/v1/responses", responses.ResponseViewSet, basename="api-response")
+api_router.register("api/v1/exports", exports.ExportViewSet, basename="api-export")
 
 urlpatterns = [
-    path("api/v1/metrics/", api.metrics, name="api_metrics"),
+    path("api/v1/metrics/", metrics.metrics, name="api_metrics"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("verbatims/", views.verbatims, name="verbatims"),
     path("verbatims/export/", views.export_verbatims, name="export_verbatims"),

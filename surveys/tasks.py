@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.utils import timezone
 
-from surveys import idempotency
+from surveys.api import idempotency
 from surveys.dispatch import BATCH_SIZE, dispatch_due
 
 

@@ -1,15 +1,17 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from surveys import api_contacts, api_events, api_surveys, unsubscribe, views, widget
+from surveys import unsubscribe, views, widget
+from surveys.api import contacts, events
+from surveys.api import surveys as surveys_and_touchpoints
 
 app_name = "surveys"
 
 api = SimpleRouter()
-api.register("api/v1/surveys", api_surveys.SurveyViewSet, basename="api-survey")
-api.register("api/v1/touchpoints", api_surveys.TouchpointViewSet, basename="api-touchpoint")
-api.register("api/v1/contacts", api_contacts.ContactViewSet, basename="api-contact")
-api.register("api/v1/invitations", api_contacts.InvitationViewSet, basename="api-invitation")
+api.register("api/v1/surveys", surveys_and_touchpoints.SurveyViewSet, basename="api-survey")
+api.register("api/v1/touchpoints", surveys_and_touchpoints.TouchpointViewSet, basename="api-touchpoint")
+api.register("api/v1/contacts", contacts.ContactViewSet, basename="api-contact")
+api.register("api/v1/invitations", contacts.InvitationViewSet, basename="api-invitation")
 
 urlpatterns = [
     path("s/<str:token>/", views.answer, name="answer"),
@@ -26,7 +28,7 @@ urlpatterns = [
         widget.widget_revise,
         name="widget_revise",
     ),
-    path("api/v1/events/", api_events.post_event, name="api_events"),
-    path("api/v1/events/bulk/", api_events.post_events_bulk, name="api_events_bulk"),
+    path("api/v1/events/", events.post_event, name="api_events"),
+    path("api/v1/events/bulk/", events.post_events_bulk, name="api_events_bulk"),
     *api.urls,
 ]

@@ -20,7 +20,7 @@ from django.views import defaults
 from django.views.decorators.http import require_http_methods
 
 from surveys import ratelimit
-from surveys.api import ERROR_CODES
+from surveys.api.base import ERROR_CODES
 from surveys.collect import record_public_answer
 from surveys.forms import AnswerForm, LinkParamsForm, is_valid_utf8_form
 from surveys.models import Invitation, Response, Survey, is_token_shaped

@@ -24,10 +24,17 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 
-from surveys.api import Conflict, Cursor, Newest, StrictCharField, StrictChoiceField
-from surveys.api_auth import ModelPermission
-from surveys.api_events import ClosedSerializer, OccurredAtField
-from surveys.api_surveys import StrictModelSerializer
+from surveys.api.auth import ModelPermission
+from surveys.api.base import (
+    AwareDateTimeField,
+    ById,
+    ClosedSerializer,
+    Conflict,
+    Newest,
+    StrictCharField,
+    StrictChoiceField,
+    StrictModelSerializer,
+)
 from webhooks import events, tasks
 from webhooks.models import Delivery, EventType, Message, Subscription
 
@@ -110,7 +117,7 @@ class DeliverySerializer(serializers.ModelSerializer):
 
 
 @extend_schema_field({"type": "string", "format": "date-time"})
-class MomentField(OccurredAtField):
+class MomentField(AwareDateTimeField):
     """An ISO 8601 time with its offset; never null."""
 
 
@@ -190,10 +197,6 @@ def _request(name: str, value: dict, summary: str = "") -> OpenApiExample:
 
 def _answer(name: str, value: dict, *, status_code: int = 200) -> OpenApiExample:
     return OpenApiExample(name, value=value, response_only=True, status_codes=[status_code])
-
-
-class ById(Cursor):
-    ordering = "id"
 
 
 class SubscriptionPermission(ModelPermission):

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from feedback.api import summary_json
+from feedback.api.metrics import summary_json
 from feedback.counts import Filters
 from feedback.dashboard import build_dashboard
 from feedback.verbatims import VerbatimQuery, find_verbatims

@@ -8,7 +8,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from surveys.idempotency import purge_idempotency_keys
+from surveys.api.idempotency import purge_idempotency_keys
 from surveys.models import Contact, Event, IdempotentRequest, Invitation
 from tests.factories import make_api_token, make_contact, make_touchpoint
 

@@ -15,7 +15,7 @@ from rest_framework.response import Response as ApiResponse
 from feedback.dashboard import build_dashboard
 from feedback.forms import RANGES, DashboardFilterForm
 from feedback.metrics import Summary
-from surveys.api import form_errors
+from surveys.api.base import form_errors
 
 METRICS_EXAMPLE = {
     "survey": 1,

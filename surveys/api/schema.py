@@ -11,7 +11,7 @@ from django.urls import path
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from surveys.api import ERROR_CODES
+from surveys.api.base import ERROR_CODES
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -47,7 +47,7 @@ ERRORS = {
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "surveys.api_auth.BearerTokenAuthentication"
+    target_class = "surveys.api.auth.BearerTokenAuthentication"
     name = "bearerToken"
 
     def get_security_definition(self, auto_schema) -> dict:

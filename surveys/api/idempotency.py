@@ -21,7 +21,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 
-from surveys.api import Conflict
+from surveys.api.base import Conflict
 from surveys.models import IdempotentRequest
 
 KEY_LIFETIME = timedelta(hours=24)

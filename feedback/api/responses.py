@@ -30,8 +30,8 @@ from rest_framework.request import Request
 from feedback.counts import NO_TOUCHPOINT, has_property
 from feedback.privacy import pseudonym
 from feedback.verbatims import search
-from surveys.api import Cursor, StrictCharField, StrictChoiceField
-from surveys.api_auth import ModelPermission
+from surveys.api.auth import ModelPermission
+from surveys.api.base import Cursor, StrictCharField, StrictChoiceField
 from surveys.models import Response, Survey
 from surveys.properties import filter_pairs, filters_problem
 from surveys.scales import SCALES

@@ -1,16 +1,28 @@
 """What every API endpoint shares: one error shape, ``{"error": {"code": ..., "message": ...,
-"fields": {...}}}``, from one exception handler; the JSON renderer; body reading; strict fields.
+"fields": {...}}}``, from one exception handler; reading a JSON body; strict fields and
+serializers; cursor pagination and the view set of plain CRUD.
+
+Who may call lives in ``surveys.api.auth`` and the renderer in ``surveys.api.renderers``: DRF
+imports its default classes while its views start, and this module imports DRF's views.
 """
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import models
 from django.http import Http404
 from django.utils.translation import gettext as _
-from rest_framework import exceptions, renderers, serializers, status
+from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from surveys.properties import printable, properties_problem
 
 # The error shape's codes for statuses answered without an exception of DRF's, which brings its own:
 # the views' own errors as the schema documents them, and errors answered outside the API's views.
@@ -25,6 +37,8 @@ ERROR_CODES = {
     429: "throttled",
     500: "server_error",
 }
+# How far ahead of the server's clock a client's time may lie (clocks differ a little).
+MAX_FUTURE = timedelta(days=1)
 
 
 class Gone(exceptions.APIException):
@@ -70,6 +84,25 @@ class Newest(Cursor):
     ordering = "-id"
 
 
+class ById(Cursor):
+    """Objects in the order they were made."""
+
+    ordering = "id"
+
+
+class ListCreateRetrieveUpdate(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Plain CRUD without delete, in pages by id: what the API keeps of a survey, touchpoint or
+    contact has answers hanging on it, and switching it off or erasing it are their own procedures."""
+
+    pagination_class = ById
+
+
 class StrictCharField(serializers.CharField):
     """A JSON string and nothing else: 42 is not silently turned into "42"."""
 
@@ -93,19 +126,95 @@ class StrictChoiceField(serializers.ChoiceField):
         )
 
 
-class JSONRenderer(renderers.JSONRenderer):
-    """DRF's renderer, except that a lone surrogate does not end in a server error.
+class StrictModelSerializer(serializers.ModelSerializer):
+    """Text columns take JSON strings only."""
 
-    JSON may carry ``"\\ud800"``, which Python decodes to a string that UTF-8 cannot
-    encode; an error message that quotes such input is then rendered ASCII-escaped.
-    """
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+    }
 
-    def render(self, data, accepted_media_type=None, renderer_context=None):
+
+class ClosedSerializer(serializers.Serializer):
+    """Refuses fields it does not know, so that a typo ("propertis") is not silently dropped."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping) and (unknown := sorted(set(data) - set(self.fields))):
+            raise serializers.ValidationError(
+                {printable(name): [_("Unknown field.")] for name in unknown[:10]}
+            )
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "string", "format": "date-time", "nullable": True})
+class AwareDateTimeField(serializers.Field):
+    """An ISO 8601 time with its offset, at most a day ahead of the server's clock."""
+
+    default_error_messages = {
+        "invalid": gettext_lazy("Send a time in ISO 8601 with its offset, e.g. 2025-03-01T14:30:00+01:00."),
+        "naive": gettext_lazy(
+            "This time has no offset (Z or +01:00), so it is ambiguous. Send it with its offset."
+        ),
+        "future": gettext_lazy("This time lies more than a day in the future."),
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or len(data) > 40:
+            self.fail("invalid")
         try:
-            return super().render(data, accepted_media_type, renderer_context)
-        except UnicodeEncodeError:
-            self.ensure_ascii = True
-            return super().render(data, accepted_media_type, renderer_context)
+            value = datetime.fromisoformat(data)
+        except ValueError:
+            self.fail("invalid")
+        if value.utcoffset() is None:
+            self.fail("naive")
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:  # the year 1 or 9999 shifted by its offset
+            self.fail("invalid")
+        if value > self.context["now"] + MAX_FUTURE:
+            self.fail("future")
+        return value
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "nullable": True,
+        "additionalProperties": {
+            "oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}],
+            "nullable": True,
+        },
+        "example": {"order_id": "A-1042", "carrier": "DHL"},
+    }
+)
+class PropertiesField(serializers.Field):
+    """Up to 50 named values: strings up to 500 characters, numbers, booleans or null; with
+    ``as_text`` (the widget) text only, numbers taken as their text."""
+
+    default_error_messages = {"not_an_object": gettext_lazy("Send the properties as a JSON object.")}
+
+    def __init__(self, *, as_text: bool = False, **kwargs):
+        self.as_text = as_text
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            self.fail("not_an_object")
+        if self.as_text:
+            data = {
+                name: str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+                for name, value in data.items()
+            }
+        if problem := properties_problem(data, as_text=self.as_text):
+            raise serializers.ValidationError(problem)
+        return data
+
+    def to_representation(self, value):
+        return value
 
 
 def read_json(request: Request, *, max_bytes: int) -> object:

@@ -16,16 +16,15 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, viewsets
 
-from surveys.api import Cursor, StrictChoiceField
-from surveys.api_auth import ModelPermission
-from surveys.api_events import PropertiesField
-from surveys.api_surveys import StrictModelSerializer
+from surveys.api.auth import ModelPermission
+from surveys.api.base import (
+    ById,
+    ListCreateRetrieveUpdate,
+    PropertiesField,
+    StrictChoiceField,
+    StrictModelSerializer,
+)
 from surveys.models import Contact, Invitation, Language, LegalBasis
-
-
-class ById(Cursor):
-    ordering = "id"
-
 
 CONTACT_REQUEST_EXAMPLE = OpenApiExample(
     "A customer",
@@ -184,16 +183,9 @@ class InvitationSerializer(serializers.ModelSerializer):
     ),
     partial_update=extend_schema(summary="Change some of a contact's fields"),
 )
-class ContactViewSet(
-    mixins.ListModelMixin,
-    mixins.CreateModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
-    viewsets.GenericViewSet,
-):
+class ContactViewSet(ListCreateRetrieveUpdate):
     queryset = Contact.objects.all()
     serializer_class = ContactSerializer
-    pagination_class = ById
     permission_classes = [*viewsets.GenericViewSet.permission_classes, ModelPermission]
 
     def get_queryset(self):

@@ -7,18 +7,15 @@ events and reports the others by their index.
 """
 
 import re
-from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    extend_schema_field,
     inline_serializer,
 )
 from rest_framework import serializers, status
@@ -26,98 +23,23 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 
-from surveys.api import StrictCharField, StrictChoiceField, invalid, read_json
-from surveys.idempotency import respond_once
+from surveys.api.base import (
+    AwareDateTimeField,
+    ClosedSerializer,
+    PropertiesField,
+    StrictCharField,
+    StrictChoiceField,
+    invalid,
+    read_json,
+)
+from surveys.api.idempotency import respond_once
 from surveys.ingest import EventIn, ingest_events
 from surveys.models import LegalBasis, Touchpoint
-from surveys.properties import printable, properties_problem
 from surveys.scales import LANGUAGES
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_BULK_EVENTS = 1000
-MAX_FUTURE = timedelta(days=1)
 _SLUG = re.compile(r"[-a-zA-Z0-9_]{1,100}")
-
-
-@extend_schema_field({"type": "string", "format": "date-time", "nullable": True})
-class OccurredAtField(serializers.Field):
-    """An ISO 8601 time with its offset, at most a day ahead of the server's clock."""
-
-    default_error_messages = {
-        "invalid": gettext_lazy("Send a time in ISO 8601 with its offset, e.g. 2025-03-01T14:30:00+01:00."),
-        "naive": gettext_lazy(
-            "This time has no offset (Z or +01:00), so it is ambiguous. Send it with its offset."
-        ),
-        "future": gettext_lazy("This time lies more than a day in the future."),
-    }
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str) or len(data) > 40:
-            self.fail("invalid")
-        try:
-            value = datetime.fromisoformat(data)
-        except ValueError:
-            self.fail("invalid")
-        if value.utcoffset() is None:
-            self.fail("naive")
-        try:
-            value = value.astimezone(UTC)
-        except OverflowError:  # the year 1 or 9999 shifted by its offset
-            self.fail("invalid")
-        if value > self.context["now"] + MAX_FUTURE:
-            self.fail("future")
-        return value
-
-    def to_representation(self, value):
-        return value.isoformat()
-
-
-@extend_schema_field(
-    {
-        "type": "object",
-        "nullable": True,
-        "additionalProperties": {
-            "oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}],
-            "nullable": True,
-        },
-        "example": {"order_id": "A-1042", "carrier": "DHL"},
-    }
-)
-class PropertiesField(serializers.Field):
-    """Up to 50 named values: strings up to 500 characters, numbers, booleans or null; with
-    ``as_text`` (the widget) text only, numbers taken as their text."""
-
-    default_error_messages = {"not_an_object": gettext_lazy("Send the properties as a JSON object.")}
-
-    def __init__(self, *, as_text: bool = False, **kwargs):
-        self.as_text = as_text
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        if not isinstance(data, dict):
-            self.fail("not_an_object")
-        if self.as_text:
-            data = {
-                name: str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
-                for name, value in data.items()
-            }
-        if problem := properties_problem(data, as_text=self.as_text):
-            raise serializers.ValidationError(problem)
-        return data
-
-    def to_representation(self, value):
-        return value
-
-
-class ClosedSerializer(serializers.Serializer):
-    """Refuses fields it does not know, so that a typo ("propertis") is not silently dropped."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, Mapping) and (unknown := sorted(set(data) - set(self.fields))):
-            raise serializers.ValidationError(
-                {printable(name): [_("Unknown field.")] for name in unknown[:10]}
-            )
-        return super().to_internal_value(data)
 
 
 def _text(max_length: int) -> StrictCharField:
@@ -139,7 +61,7 @@ class EventBody(ClosedSerializer):
     legal_basis = StrictChoiceField(LegalBasis.values, required=False, allow_blank=True, allow_null=True)
     contact_properties = _properties()
     properties = _properties()
-    occurred_at = OccurredAtField(required=False, allow_null=True)
+    occurred_at = AwareDateTimeField(required=False, allow_null=True)
 
     def validate_touchpoint(self, slug: str) -> Touchpoint:
         touchpoint = self.context["touchpoints"].get(slug)

@@ -5,7 +5,6 @@ cannot be deleted (PROTECT), and switching it off (``active``) is what people me
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import models
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -14,9 +13,9 @@ from drf_spectacular.utils import (
     extend_schema_serializer,
     extend_schema_view,
 )
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import serializers
 
-from surveys.api import Cursor, StrictCharField
+from surveys.api.base import ListCreateRetrieveUpdate, StrictCharField, StrictModelSerializer
 from surveys.models import Survey, Touchpoint, normalise_origin
 from surveys.scales import DEFAULT_SUBJECT, LANGUAGES
 from surveys.schedule import SendWindow
@@ -90,16 +89,6 @@ class OriginsField(serializers.ListField):
             if origin not in origins:
                 origins.append(origin)
         return "\n".join(origins)
-
-
-class StrictModelSerializer(serializers.ModelSerializer):
-    """Text columns take JSON strings only."""
-
-    serializer_field_mapping = {
-        **serializers.ModelSerializer.serializer_field_mapping,
-        models.CharField: StrictCharField,
-        models.TextField: StrictCharField,
-    }
 
 
 SURVEY_REQUEST_EXAMPLE = OpenApiExample(
@@ -312,20 +301,6 @@ class TouchpointSerializer(StrictModelSerializer):
         }
 
 
-class ById(Cursor):
-    ordering = "id"
-
-
-class _ListCreateRetrieveUpdate(
-    mixins.ListModelMixin,
-    mixins.CreateModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
-    viewsets.GenericViewSet,
-):
-    pagination_class = ById
-
-
 @extend_schema_view(
     list=extend_schema(summary="List the surveys"),
     create=extend_schema(summary="Create a survey"),
@@ -336,7 +311,7 @@ class _ListCreateRetrieveUpdate(
     ),
     partial_update=extend_schema(summary="Change some of a survey's fields"),
 )
-class SurveyViewSet(_ListCreateRetrieveUpdate):
+class SurveyViewSet(ListCreateRetrieveUpdate):
     queryset = Survey.objects.all()
     serializer_class = SurveySerializer
 
@@ -348,6 +323,6 @@ class SurveyViewSet(_ListCreateRetrieveUpdate):
     update=extend_schema(summary="Change a touchpoint"),
     partial_update=extend_schema(summary="Change some of a touchpoint's fields"),
 )
-class TouchpointViewSet(_ListCreateRetrieveUpdate):
+class TouchpointViewSet(ListCreateRetrieveUpdate):
     queryset = Touchpoint.objects.all()
     serializer_class = TouchpointSerializer

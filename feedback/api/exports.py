@@ -31,10 +31,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 
 from feedback import exports, tasks
-from feedback.api_responses import may_see_personal_data
+from feedback.api.responses import may_see_personal_data
 from feedback.models import ExportRecord
-from surveys.api import Conflict, Gone, Newest, StrictChoiceField, form_errors
-from surveys.models import ApiToken
+from surveys.api.auth import AnyScope
+from surveys.api.base import Conflict, Gone, Newest, StrictChoiceField, form_errors
 from surveys.properties import PROPERTY_PREFIX
 
 # The explorer's URL parameters that select answers; "touchpoint" alone may repeat.
@@ -71,13 +71,6 @@ DONE_EXAMPLE = EXPORT_EXAMPLE | {
     "finished_at": "2026-12-01T09:00:06.870+01:00",
     "download": "https://cx.example.com/api/v1/exports/6f1c2a8e-3b7d-4d0e-9a51-2c4e8f0b7d13/download/",
 }
-
-
-class AnyScope(BasePermission):
-    """Any valid token, whatever its scope: for requests that only read, whatever their method."""
-
-    def has_permission(self, request: Request, view) -> bool:
-        return isinstance(request.auth, ApiToken)  # else DRF answers 401 with WWW-Authenticate
 
 
 class ReadsResponses(BasePermission):

@@ -1,7 +1,9 @@
-"""Who may use the REST API: bearer tokens, their read or write scope, and a rate per token.
+"""Who calls the REST API and what they may do: bearer tokens, their read or write scope, the
+back office's permissions of their user, and a rate per token.
 
-These are the project's DRF defaults (``REST_FRAMEWORK`` in settings): every API
-view needs a token unless it says otherwise, as the widget's public views do.
+The project's DRF defaults (``REST_FRAMEWORK`` in settings) come from here: every API view
+needs a token unless it says otherwise, as the widget's public views do. DRF imports them
+while it starts, so this module must not import DRF's views (nor ``surveys.api.base``).
 """
 
 from datetime import timedelta
@@ -90,6 +92,13 @@ class ModelPermission(BasePermission):
         options = view.queryset.model._meta
         action = self.ACTIONS.get(request.method, "delete")
         return request.user.has_perm(f"{options.app_label}.{action}_{options.model_name}")
+
+
+class AnyScope(BasePermission):
+    """Any valid token, whatever its scope: for requests that only read, whatever their method."""
+
+    def has_permission(self, request: Request, view) -> bool:
+        return isinstance(request.auth, ApiToken)  # else DRF answers 401 with WWW-Authenticate
 
 
 class TokenRateThrottle(BaseThrottle):

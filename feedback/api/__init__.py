@@ -1,0 +1,1 @@
+"""The feedback pages' numbers and answers for programs: metrics, responses and exports."""
