@@ -198,13 +198,13 @@ class smtp_sink:
 
 def dispatch_with(processes: int, emails: int, environment: dict) -> float:
     """Send ``emails`` due invitations with this many dispatch processes; emails per second."""
-    from surveys.dispatch import BATCH_SIZE
+    from surveys.email.dispatch import BATCH_SIZE
     from surveys.models import Invitation
 
     before = Invitation.objects.filter(status="sent").count()
     batches = emails // BATCH_SIZE // processes
     code = (
-        "import django; django.setup(); from surveys.dispatch import dispatch_due; "
+        "import django; django.setup(); from surveys.email.dispatch import dispatch_due; "
         f"dispatch_due(max_batches={batches})"
     )
     started = time.perf_counter()
@@ -222,7 +222,7 @@ def dispatch_with(processes: int, emails: int, environment: dict) -> float:
 
 def send_prerendered(port: int, count: int) -> float:
     """The hand-written limit: the same kind of mail, rendered beforehand, over one connection."""
-    from surveys.email import invitation_message
+    from surveys.email.messages import invitation_message
     from surveys.models import Invitation
 
     invitation = (

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from surveys.tracking import webhook_urlpatterns
+from surveys.email.tracking import webhook_urlpatterns
 
 urlpatterns = [
     path("", include("surveys.urls")),

@@ -20,7 +20,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from surveys.email import render_preview, send_test_email
+from surveys.email.messages import render_preview, send_test_email
 from surveys.models import ApiToken, Contact, Event, Invitation, PropertyScore, Response, Survey, Touchpoint
 from surveys.scales import LANGUAGES
 from surveys.stats import touchpoint_funnels

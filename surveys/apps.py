@@ -10,7 +10,7 @@ class SurveysConfig(AppConfig):
         from anymail.signals import tracking
         from corsheaders.signals import check_request_enabled
 
-        from surveys.tracking import record_tracking_event
+        from surveys.email.tracking import record_tracking_event
         from surveys.widget import allow_widget_origin
 
         check_request_enabled.connect(allow_widget_origin, dispatch_uid="surveys.widget.origin")

@@ -1,10 +1,10 @@
-"""Celery tasks: thin triggers; the work and its bookkeeping live in ``surveys.dispatch``."""
+"""Celery tasks: thin triggers; the work and its bookkeeping live in ``surveys.email.dispatch``."""
 
 from celery import shared_task
 from django.utils import timezone
 
 from surveys.api import idempotency
-from surveys.dispatch import BATCH_SIZE, dispatch_due
+from surveys.email.dispatch import BATCH_SIZE, dispatch_due
 
 
 @shared_task(ignore_result=True)

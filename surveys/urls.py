@@ -1,9 +1,10 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from surveys import unsubscribe, views, widget
+from surveys import views, widget
 from surveys.api import contacts, events
 from surveys.api import surveys as surveys_and_touchpoints
+from surveys.email import unsubscribe
 
 app_name = "surveys"
 

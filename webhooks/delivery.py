@@ -22,15 +22,14 @@ from datetime import datetime, timedelta
 from http import HTTPStatus
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import connection as db
 from django.db import transaction
 from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Coalesce
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 
+from surveys.email.messages import render_email
 from webhooks import outbound
 from webhooks.models import Delivery, Message, Subscription
 from webhooks.signing import signed_headers
@@ -226,12 +225,11 @@ def _tell_owner_of_pause(subscription: Subscription, *, last_error: str, gone: b
         "gone": gone,
         "link": settings.SITE_URL + reverse("admin:webhooks_subscription_change", args=[subscription.pk]),
     }
-    with translation.override(settings.LANGUAGE_CODE):
-        subject = " ".join(render_to_string("webhooks/email/paused_subject.txt", context).split())
-        text = render_to_string("webhooks/email/paused.txt", context)
-        html = render_to_string("webhooks/email/paused.html", context)
+    message = render_email(
+        "webhooks/email/paused", context, language=settings.LANGUAGE_CODE, to=[owner.email]
+    )
     try:
-        send_mail(subject, text, None, [owner.email], html_message=html)
+        message.send()
     except Exception:  # the mail server's trouble must not undo the recorded pause
         logger.exception("Could not tell the owner of webhook subscription %s of its pause", subscription.pk)
 

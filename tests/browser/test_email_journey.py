@@ -7,7 +7,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from surveys.dispatch import dispatch_due
+from surveys.email.dispatch import dispatch_due
 from surveys.models import Response
 from tests.factories import make_api_token, make_survey, make_touchpoint
 

@@ -8,8 +8,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from surveys import dispatch
-from surveys.dispatch import claim_due_invitations, dispatch_due, send_due_reminders
+from surveys.email import dispatch
+from surveys.email.dispatch import claim_due_invitations, dispatch_due, send_due_reminders
 from surveys.management.commands import dispatch as dispatch_command
 from surveys.models import Invitation
 from tests.factories import make_contact, make_invitation, make_touchpoint

@@ -8,14 +8,8 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.mail import get_connection
 
-from surveys.email import (
-    contact_for_unsubscribe_token,
-    invitation_message,
-    read_unsubscribe_token,
-    render_preview,
-    send_test_email,
-    unsubscribe_token,
-)
+from surveys.email.messages import invitation_message, render_preview, send_test_email
+from surveys.email.unsubscribe import contact_for_unsubscribe_token, read_unsubscribe_token, unsubscribe_token
 from surveys.models import Contact, LegalBasis, Survey
 from surveys.texts import validate_email_text
 from tests.factories import make_contact, make_invitation, make_survey

@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from surveys.email import unsubscribe_token
+from surveys.email.unsubscribe import unsubscribe_token
 from surveys.models import Contact
 from tests.factories import make_contact, make_invitation, make_survey
 

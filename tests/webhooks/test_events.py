@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from surveys.collect import Identity, record_public_answer
-from surveys.email import unsubscribe_token
+from surveys.email.unsubscribe import unsubscribe_token
 from surveys.models import Contact, Response
 from tests.factories import answer_by_link, make_contact, make_invitation, make_subscription, make_survey
 from tests.surveys.test_tracking import bounce, post
@@ -191,7 +191,7 @@ def test_an_unsubscription_is_told_once(client, admin_user):
 def test_an_unsubscription_reported_by_the_mail_provider_is_told_too(admin_user):
     from anymail.signals import AnymailTrackingEvent, EventType
 
-    from surveys.tracking import record_tracking_event
+    from surveys.email.tracking import record_tracking_event
 
     make_subscription(owner=admin_user, events=["contact.unsubscribed"])
     invitation = make_invitation(message_id="<9.1@cx.example.com>")

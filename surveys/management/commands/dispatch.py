@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from cxsurvey.celery import app
-from surveys.dispatch import dispatch_due
+from surveys.email.dispatch import dispatch_due
 
 logger = logging.getLogger(__name__)
 

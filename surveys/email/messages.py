@@ -1,14 +1,13 @@
-"""Survey invitations by email: the message, its personalised texts, unsubscribe tokens, previews.
+"""The emails the product sends, and survey invitations among them: the message, its
+personalised texts, previews and test sends.
 
-An email is three templates under ``templates/surveys/email/`` (``<name>_subject.txt``,
-``<name>.txt``, ``<name>.html``) rendered by ``render_email``. The survey's own subject
-and introduction are small templates written in the back office; they see plain data
-only (``contact.name``, ``contact.email``, ``properties.…``) and a broken one falls back
-to the standard text instead of stopping the send.
+Every email is three templates (``<prefix>_subject.txt``, ``<prefix>.txt``, ``<prefix>.html``)
+rendered by ``render_email``: a new email is three files and one call. The survey's own subject
+and introduction are small templates written in the back office; they see plain data only
+(``contact.name``, ``contact.email``, ``properties.…``) and a broken one falls back to the
+standard text instead of stopping the send.
 """
 
-import base64
-import binascii
 import copy
 from email.utils import formataddr, parseaddr
 
@@ -17,9 +16,9 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
-from django.utils.crypto import constant_time_compare, salted_hmac
 
-from surveys.models import Contact, Invitation, LegalBasis, Survey, is_token_shaped
+from surveys.email.unsubscribe import unsubscribe_token
+from surveys.models import Contact, Invitation, LegalBasis, Survey
 from surveys.scales import LANGUAGES
 from surveys.texts import render_survey_text
 
@@ -35,13 +34,21 @@ def _standard_text(survey: Survey, field: str, language: str) -> str:
     return getattr(plain, field)(language)
 
 
-def render_email(name: str, context: dict) -> tuple[str, str, str]:
-    """Subject (one line), plain text and HTML of the email ``templates/surveys/email/<name>…``."""
-    subject = render_to_string(f"surveys/email/{name}_subject.txt", context)
-    text = render_to_string(f"surveys/email/{name}.txt", context)
-    html = render_to_string(f"surveys/email/{name}.html", context)
+def render_email(
+    template_prefix: str, context: dict, *, language: str, to: list[str], **message
+) -> EmailMultiAlternatives:
+    """The email of three templates, ``<template_prefix>_subject.txt``, ``<template_prefix>.txt`` and
+    ``<template_prefix>.html``, rendered in ``language`` for ``to``; ``message`` holds the rest of
+    ``EmailMultiAlternatives``'s arguments (``from_email``, ``reply_to``, ``headers``). Send it with
+    ``send()``, or over a connection that sends many."""
+    with translation.override(language):
+        subject = render_to_string(f"{template_prefix}_subject.txt", context)
+        text = render_to_string(f"{template_prefix}.txt", context)
+        html = render_to_string(f"{template_prefix}.html", context)
     # A line break in a subject would end the header; Django refuses to send such a mail.
-    return " ".join(subject.split()), text, html
+    email = EmailMultiAlternatives(subject=" ".join(subject.split()), body=text, to=to, **message)
+    email.attach_alternative(html, "text/html")
+    return email
 
 
 def invitation_message(invitation: Invitation, *, reminder: bool = False) -> EmailMultiAlternatives:
@@ -83,22 +90,21 @@ def _message(invitation: Invitation, *, kind: str) -> EmailMultiAlternatives:
     unsubscribe_url = _site_url(reverse("surveys:unsubscribe", args=[unsubscribe_token(contact)]))
     with translation.override(language):
         context = _context(invitation, language, kind=kind)
-        subject, text, html = render_email("invitation", {**context, "unsubscribe_url": unsubscribe_url})
     headers = {
         "List-Unsubscribe": f"<{unsubscribe_url}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
     if invitation.message_id and kind == "invitation":
         headers["Message-ID"] = invitation.message_id
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=text,
-        from_email=_address(survey.sender_name or survey.brand, parseaddr(settings.DEFAULT_FROM_EMAIL)[1]),
+    message = render_email(
+        "surveys/email/invitation",
+        {**context, "unsubscribe_url": unsubscribe_url},
+        language=language,
         to=[_address(contact.name, contact.email)],
+        from_email=_address(survey.sender_name or survey.brand, parseaddr(settings.DEFAULT_FROM_EMAIL)[1]),
         reply_to=[survey.reply_to] if survey.reply_to else None,
         headers=headers,
     )
-    message.attach_alternative(html, "text/html")
     # Read by django-anymail's provider backends (tracking webhooks find the invitation by
     # it); Django's SMTP backend ignores both. Some providers put metadata in a header the
     # recipient sees: our random Message-ID tells nothing, an integer id would.
@@ -161,52 +167,3 @@ def _address(name: str, address: str) -> str:
     # Names may hold commas, quotes and umlauts; formataddr quotes or encodes them. A line
     # break would end the header, so whitespace is collapsed first.
     return formataddr((" ".join(name.split()), address))
-
-
-# Unsubscribe tokens. The contact's id must not be readable in the link (integer ids never
-# appear in emails), so it is hidden with a synthetic IV: tag = HMAC(id), then the id is
-# XORed with HMAC(tag). The tag authenticates the id (128 bits), the same contact always
-# gets the same token, and the salts keep it apart from every other signed value.
-_TAG_SALT = "surveys.unsubscribe.tag"
-_PAD_SALT = "surveys.unsubscribe.pad"
-_TAG_BYTES, _ID_BYTES = 16, 8
-
-
-def unsubscribe_token(contact: Contact) -> str:
-    """A permanent, URL-safe token that unsubscribes ``contact`` from all surveys.
-
-    An unsaved contact (the sample of a test email) gets a valid token that matches nobody:
-    its link works and changes nothing.
-    """
-    identifier = (contact.pk or 0).to_bytes(_ID_BYTES, "big")
-    tag = salted_hmac(_TAG_SALT, identifier, algorithm="sha256").digest()[:_TAG_BYTES]
-    pad = salted_hmac(_PAD_SALT, tag, algorithm="sha256").digest()[:_ID_BYTES]
-    hidden = bytes(a ^ b for a, b in zip(identifier, pad, strict=True))
-    return base64.urlsafe_b64encode(tag + hidden).decode()
-
-
-def read_unsubscribe_token(token: str) -> int | None:
-    """The contact id a token was made for (the contact may be gone since), or None if it is not ours."""
-    if not is_token_shaped(token):
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(token)
-    except (binascii.Error, ValueError):
-        return None
-    if len(raw) != _TAG_BYTES + _ID_BYTES:
-        return None
-    tag, hidden = raw[:_TAG_BYTES], raw[_TAG_BYTES:]
-    # Tokens made before a SECRET_KEY rotation stay valid while the old key is a fallback.
-    for secret in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]:
-        pad = salted_hmac(_PAD_SALT, tag, secret=secret, algorithm="sha256").digest()[:_ID_BYTES]
-        identifier = bytes(a ^ b for a, b in zip(hidden, pad, strict=True))
-        expected = salted_hmac(_TAG_SALT, identifier, secret=secret, algorithm="sha256").digest()
-        if constant_time_compare(tag, expected[:_TAG_BYTES]):
-            return int.from_bytes(identifier, "big")
-    return None
-
-
-def contact_for_unsubscribe_token(token: str) -> Contact | None:
-    """The contact a token unsubscribes; None for a token that is not ours or a deleted contact."""
-    contact_id = read_unsubscribe_token(token)
-    return None if contact_id is None else Contact.objects.filter(pk=contact_id).first()

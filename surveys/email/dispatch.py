@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from surveys.email import invitation_message
+from surveys.email.messages import invitation_message
 from surveys.models import Invitation
 
 logger = logging.getLogger(__name__)

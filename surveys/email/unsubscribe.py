@@ -8,16 +8,20 @@ has the token may unsubscribe anyway. Subscribing again is a separate address wi
 CSRF protection, so that no other site can undo an objection.
 """
 
+import base64
+import binascii
+
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from surveys.email import read_unsubscribe_token
-from surveys.models import Contact, Invitation
+from surveys.models import Contact, Invitation, is_token_shaped
 from surveys.signals import contact_unsubscribed
 from surveys.views import PublicError, check_rate, public_page, use_language
 
@@ -98,3 +102,52 @@ def _page(request: HttpRequest, token: str, contact: Contact | None, state: str)
         "can_resubscribe": contact is not None,
     }
     return render(request, "surveys/unsubscribe.html", context)
+
+
+# Unsubscribe tokens. The contact's id must not be readable in the link (integer ids never
+# appear in emails), so it is hidden with a synthetic IV: tag = HMAC(id), then the id is
+# XORed with HMAC(tag). The tag authenticates the id (128 bits), the same contact always
+# gets the same token, and the salts keep it apart from every other signed value.
+_TAG_SALT = "surveys.unsubscribe.tag"
+_PAD_SALT = "surveys.unsubscribe.pad"
+_TAG_BYTES, _ID_BYTES = 16, 8
+
+
+def unsubscribe_token(contact: Contact) -> str:
+    """A permanent, URL-safe token that unsubscribes ``contact`` from all surveys.
+
+    An unsaved contact (the sample of a test email) gets a valid token that matches nobody:
+    its link works and changes nothing.
+    """
+    identifier = (contact.pk or 0).to_bytes(_ID_BYTES, "big")
+    tag = salted_hmac(_TAG_SALT, identifier, algorithm="sha256").digest()[:_TAG_BYTES]
+    pad = salted_hmac(_PAD_SALT, tag, algorithm="sha256").digest()[:_ID_BYTES]
+    hidden = bytes(a ^ b for a, b in zip(identifier, pad, strict=True))
+    return base64.urlsafe_b64encode(tag + hidden).decode()
+
+
+def read_unsubscribe_token(token: str) -> int | None:
+    """The contact id a token was made for (the contact may be gone since), or None if it is not ours."""
+    if not is_token_shaped(token):
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token)
+    except (binascii.Error, ValueError):
+        return None
+    if len(raw) != _TAG_BYTES + _ID_BYTES:
+        return None
+    tag, hidden = raw[:_TAG_BYTES], raw[_TAG_BYTES:]
+    # Tokens made before a SECRET_KEY rotation stay valid while the old key is a fallback.
+    for secret in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]:
+        pad = salted_hmac(_PAD_SALT, tag, secret=secret, algorithm="sha256").digest()[:_ID_BYTES]
+        identifier = bytes(a ^ b for a, b in zip(hidden, pad, strict=True))
+        expected = salted_hmac(_TAG_SALT, identifier, secret=secret, algorithm="sha256").digest()
+        if constant_time_compare(tag, expected[:_TAG_BYTES]):
+            return int.from_bytes(identifier, "big")
+    return None
+
+
+def contact_for_unsubscribe_token(token: str) -> Contact | None:
+    """The contact a token unsubscribes; None for a token that is not ours or a deleted contact."""
+    contact_id = read_unsubscribe_token(token)
+    return None if contact_id is None else Contact.objects.filter(pk=contact_id).first()
