@@ -174,7 +174,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
-CSRF_FAILURE_VIEW = "surveys.views.csrf_failure"
+CSRF_FAILURE_VIEW = "surveys.public.csrf_failure"
 # How many reverse proxies in front of the app append to X-Forwarded-For; 0 trusts none.
 TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0)
 

@@ -13,6 +13,6 @@ urlpatterns = [
     path("webhooks/email/", include((webhook_urlpatterns(), "anymail"))),
 ]
 
-handler400 = "surveys.views.bad_request"
-handler404 = "surveys.views.page_not_found"
-handler500 = "surveys.views.server_error"
+handler400 = "surveys.public.bad_request"
+handler404 = "surveys.public.page_not_found"
+handler500 = "surveys.public.server_error"

@@ -10,8 +10,8 @@ class SurveysConfig(AppConfig):
         from anymail.signals import tracking
         from corsheaders.signals import check_request_enabled
 
+        from surveys.answering.widget import allow_widget_origin
         from surveys.email.tracking import record_tracking_event
-        from surveys.widget import allow_widget_origin
 
-        check_request_enabled.connect(allow_widget_origin, dispatch_uid="surveys.widget.origin")
-        tracking.connect(record_tracking_event, dispatch_uid="surveys.tracking.event")
+        check_request_enabled.connect(allow_widget_origin, dispatch_uid="surveys.answering.widget.origin")
+        tracking.connect(record_tracking_event, dispatch_uid="surveys.email.tracking.event")

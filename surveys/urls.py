@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from surveys import views, widget
+from surveys.answering import pages, widget
 from surveys.api import contacts, events
 from surveys.api import surveys as surveys_and_touchpoints
 from surveys.email import unsubscribe
@@ -15,13 +15,13 @@ api.register("api/v1/contacts", contacts.ContactViewSet, basename="api-contact")
 api.register("api/v1/invitations", contacts.InvitationViewSet, basename="api-invitation")
 
 urlpatterns = [
-    path("s/<str:token>/", views.answer, name="answer"),
-    path("s/<str:token>/thanks/", views.answer_thanks, name="answer_thanks"),
-    path("l/<str:key>/", views.link_survey, name="link"),
-    path("l/<str:key>/thanks/", views.link_thanks, name="link_thanks"),
+    path("s/<str:token>/", pages.answer, name="answer"),
+    path("s/<str:token>/thanks/", pages.answer_thanks, name="answer_thanks"),
+    path("l/<str:key>/", pages.link_survey, name="link"),
+    path("l/<str:key>/thanks/", pages.link_thanks, name="link_thanks"),
     path("u/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
     path("u/<str:token>/resubscribe/", unsubscribe.resubscribe, name="resubscribe"),
-    path("preview/<str:key>/", views.preview, name="preview"),
+    path("preview/<str:key>/", pages.preview, name="preview"),
     path("api/v1/widget/surveys/<str:key>/", widget.widget_survey, name="widget_survey"),
     path("api/v1/widget/responses/", widget.widget_answer, name="widget_answer"),
     path(

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from surveys.collect import Identity, record_public_answer
+from surveys.answering.collect import Identity, record_public_answer
 from surveys.models import ApiToken, Contact, Invitation, Response, Survey, Touchpoint
 from webhooks.models import EventType, Message, Subscription
 

@@ -22,8 +22,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from surveys.models import Contact, Invitation, is_token_shaped
+from surveys.public import PublicError, check_rate, public_page, use_language
 from surveys.signals import contact_unsubscribed
-from surveys.views import PublicError, check_rate, public_page, use_language
 
 ONE_CLICK = "One-Click"
 

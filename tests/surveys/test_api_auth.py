@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from surveys.models import ApiToken, Event
-from surveys.views import server_error
+from surveys.public import server_error
 from tests.factories import make_api_token, make_touchpoint
 
 pytestmark = pytest.mark.django_db

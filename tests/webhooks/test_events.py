@@ -5,7 +5,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from surveys.collect import Identity, record_public_answer
+from surveys.answering.collect import Identity, record_public_answer
 from surveys.email.unsubscribe import unsubscribe_token
 from surveys.models import Contact, Response
 from tests.factories import answer_by_link, make_contact, make_invitation, make_subscription, make_survey

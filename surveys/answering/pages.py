@@ -6,105 +6,22 @@ JavaScript the respondent presses Send.
 """
 
 from datetime import datetime
-from functools import wraps
 
-from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views import defaults
 from django.views.decorators.http import require_http_methods
 
-from surveys import ratelimit
-from surveys.api.base import ERROR_CODES
-from surveys.collect import record_public_answer
-from surveys.forms import AnswerForm, LinkParamsForm, is_valid_utf8_form
+from surveys.answering.collect import record_public_answer
+from surveys.answering.forms import AnswerForm, LinkParamsForm, is_valid_utf8_form
 from surveys.models import Invitation, Response, Survey, is_token_shaped
-from surveys.scales import LANGUAGES
+from surveys.public import PublicError, check_rate, public_page, use_language, wants_json
 
 LINK_MEMORY_SECONDS = 24 * 60 * 60
-
-
-class PublicError(Exception):
-    """A request a respondent cannot go on with; shown as a page with this status."""
-
-    def __init__(self, status: int, title: str, message: str, retry_after: int | None = None):
-        super().__init__(message)
-        self.status, self.title, self.message, self.retry_after = (
-            status,
-            title,
-            message,
-            retry_after,
-        )
-
-
-# Respondent pages load only their own script and stylesheet. Inline style attributes
-# carry the survey's accent colour; nothing else inline runs, and nobody may frame them.
-RESPONDENT_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"
-)
-
-
-def public_page(view):
-    """Security headers for respondent pages; a PublicError becomes a page in the respondent's language."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        try:
-            response = view(request, *args, **kwargs)
-        except PublicError as error:
-            response = message_page(request, error.status, error.title, error.message)
-            if error.retry_after:
-                response["Retry-After"] = str(error.retry_after)
-        response["Content-Security-Policy"] = RESPONDENT_CSP
-        # The URL carries a token or key: never send it to another host. Not "no-referrer":
-        # browsers then send "Origin: null" with the form, and the CSRF check refuses it.
-        response["Referrer-Policy"] = "same-origin"
-        return response
-
-    return wrapper
-
-
-def message_page(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
-    if _wants_json(request):
-        error = {"code": ERROR_CODES.get(status, "error"), "message": message, "fields": {}}
-        return JsonResponse({"error": error}, status=status)
-    return render(
-        request,
-        "surveys/message.html",
-        {"title": title, "message": message},
-        status=status,
-    )
-
-
-def _wants_json(request: HttpRequest) -> bool:
-    """Programs get the API's error shape: the API's callers, and whoever asks for JSON."""
-    return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
-
-
-def use_language(request: HttpRequest, preferred: str = "") -> str:
-    """Activate the respondent's language: the preferred one, else the browser's (de or en)."""
-    language = preferred if preferred in LANGUAGES else translation.get_language_from_request(request)
-    if language not in LANGUAGES:
-        language = settings.LANGUAGE_CODE
-    translation.activate(language)
-    request.LANGUAGE_CODE = language
-    return language
-
-
-def check_rate(request: HttpRequest, scope: str) -> None:
-    if wait := ratelimit.retry_after(request, scope):
-        raise PublicError(
-            429,
-            _("Too many requests"),
-            _("Too many answers came from your network in a short time. Please try again in a minute."),
-            retry_after=wait,
-        )
 
 
 def get_invitation_by_token(request: HttpRequest, token: str) -> Invitation:
@@ -234,7 +151,7 @@ def _initial(request: HttpRequest, survey: Survey, saved: Response | None) -> di
 
 
 def _saved(request: HttpRequest, response: Response, thanks_url: str, next_url: str | None) -> HttpResponse:
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse({"saved": True, "score": response.score})
     return redirect(next_url or thanks_url)
 
@@ -267,7 +184,7 @@ def answer(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _reject(request, survey, language, form, saved) -> HttpResponse:
-    if _wants_json(request):
+    if wants_json(request):
         message = " ".join(error for errors in form.errors.values() for error in errors)
         return JsonResponse({"error": {"code": "invalid", "message": message}}, status=400)
     return _render_answer_page(request, survey, language, form, saved, status=400)
@@ -382,40 +299,3 @@ def preview(request: HttpRequest, key: str) -> HttpResponse:
     language = use_language(request, request.GET.get("lang", "").lower())
     form = AnswerForm(initial=_initial(request, survey, None), scale=survey.scale)
     return _render_answer_page(request, survey, language, form, None, preview=True)
-
-
-def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """Requests Django refuses before any view runs: bodies over the size limit, bad hosts."""
-    use_language(request)
-    return message_page(
-        request,
-        400,
-        _("Request not accepted"),
-        _("What was sent is too large or malformed. Please go back and try again."),
-    )
-
-
-def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    use_language(request)
-    return message_page(request, 404, _("Page not found"), _("There is nothing at this address."))
-
-
-def server_error(request: HttpRequest) -> HttpResponse:
-    if _wants_json(request):
-        use_language(request)
-        message = _("Something went wrong on our side. Please try again later.")
-        return message_page(request, 500, message, message)
-    return defaults.server_error(request)
-
-
-def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    use_language(request)
-    return message_page(
-        request,
-        403,
-        _("Your answer could not be saved"),
-        _(
-            "The page was open for too long or your browser blocked its security cookie. "
-            "Please reload the page and answer again."
-        ),
-    )

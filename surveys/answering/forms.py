@@ -5,7 +5,7 @@ from urllib.parse import unquote_to_bytes
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from surveys.collect import Identity
+from surveys.answering.collect import Identity
 from surveys.properties import properties_problem
 from surveys.scales import Scale
 

@@ -26,9 +26,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 
 from surveys import ratelimit
+from surveys.answering.collect import Identity, record_public_answer
+from surveys.answering.forms import COMMENT_MAX_LENGTH
 from surveys.api.base import Gone, PayloadTooLarge, PropertiesField
-from surveys.collect import Identity, record_public_answer
-from surveys.forms import COMMENT_MAX_LENGTH
 from surveys.models import Response, Survey, is_token_shaped, normalise_origin
 from surveys.scales import LANGUAGES
 

@@ -1,0 +1,134 @@
+"""The frame of every page a respondent sees, and the site-wide error pages.
+
+Respondent pages (answering, thanks, unsubscribing) load only their own script and stylesheet,
+speak the respondent's language, and turn a ``PublicError`` into a page that says what is
+wrong; programs (the API's callers, whoever asks for JSON) get the API's error shape instead.
+"""
+
+from functools import wraps
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views import defaults
+
+from surveys import ratelimit
+from surveys.api.base import ERROR_CODES
+from surveys.scales import LANGUAGES
+
+
+class PublicError(Exception):
+    """A request a respondent cannot go on with; shown as a page with this status."""
+
+    def __init__(self, status: int, title: str, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.status, self.title, self.message, self.retry_after = (
+            status,
+            title,
+            message,
+            retry_after,
+        )
+
+
+# Respondent pages load only their own script and stylesheet. Inline style attributes
+# carry the survey's accent colour; nothing else inline runs, and nobody may frame them.
+RESPONDENT_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def public_page(view):
+    """Security headers for respondent pages; a PublicError becomes a page in the respondent's language."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            response = view(request, *args, **kwargs)
+        except PublicError as error:
+            response = message_page(request, error.status, error.title, error.message)
+            if error.retry_after:
+                response["Retry-After"] = str(error.retry_after)
+        response["Content-Security-Policy"] = RESPONDENT_CSP
+        # The URL carries a token or key: never send it to another host. Not "no-referrer":
+        # browsers then send "Origin: null" with the form, and the CSRF check refuses it.
+        response["Referrer-Policy"] = "same-origin"
+        return response
+
+    return wrapper
+
+
+def message_page(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
+    if wants_json(request):
+        error = {"code": ERROR_CODES.get(status, "error"), "message": message, "fields": {}}
+        return JsonResponse({"error": error}, status=status)
+    return render(
+        request,
+        "surveys/message.html",
+        {"title": title, "message": message},
+        status=status,
+    )
+
+
+def wants_json(request: HttpRequest) -> bool:
+    """Programs get the API's error shape: the API's callers, and whoever asks for JSON."""
+    return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
+
+
+def use_language(request: HttpRequest, preferred: str = "") -> str:
+    """Activate the respondent's language: the preferred one, else the browser's (de or en)."""
+    language = preferred if preferred in LANGUAGES else translation.get_language_from_request(request)
+    if language not in LANGUAGES:
+        language = settings.LANGUAGE_CODE
+    translation.activate(language)
+    request.LANGUAGE_CODE = language
+    return language
+
+
+def check_rate(request: HttpRequest, scope: str) -> None:
+    if wait := ratelimit.retry_after(request, scope):
+        raise PublicError(
+            429,
+            _("Too many requests"),
+            _("Too many answers came from your network in a short time. Please try again in a minute."),
+            retry_after=wait,
+        )
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Requests Django refuses before any view runs: bodies over the size limit, bad hosts."""
+    use_language(request)
+    return message_page(
+        request,
+        400,
+        _("Request not accepted"),
+        _("What was sent is too large or malformed. Please go back and try again."),
+    )
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    use_language(request)
+    return message_page(request, 404, _("Page not found"), _("There is nothing at this address."))
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if wants_json(request):
+        use_language(request)
+        message = _("Something went wrong on our side. Please try again later.")
+        return message_page(request, 500, message, message)
+    return defaults.server_error(request)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    use_language(request)
+    return message_page(
+        request,
+        403,
+        _("Your answer could not be saved"),
+        _(
+            "The page was open for too long or your browser blocked its security cookie. "
+            "Please reload the page and answer again."
+        ),
+    )
