@@ -14,15 +14,14 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, F, QuerySet, Sum
 from django.db.models.functions import Trunc, TruncMonth, TruncWeek
 from django.utils import timezone
 
-from surveys.models import DailyScore, PropertyScore, Response, Survey
+from surveys.models import NO_TOUCHPOINT, DailyScore, PropertyScore, Response, ResponseQuerySet, Survey
 from surveys.properties import PropertyValue
 
 INTERVALS = ("day", "week", "month")
-NO_TOUCHPOINT = 0  # answers by link or widget
 
 
 @dataclass(frozen=True)
@@ -34,6 +33,14 @@ class Filters:
     until: date
     touchpoints: tuple[int, ...] = ()  # touchpoint ids; NO_TOUCHPOINT for link and widget answers
     properties: tuple[tuple[str, str], ...] = ()  # (name, value): contact or event property
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        """The period as moments: the first day's start and the start of the day after the last."""
+        zone = timezone.get_current_timezone()
+        return (
+            datetime.combine(self.since, time.min, zone),
+            datetime.combine(self.until + timedelta(days=1), time.min, zone),
+        )
 
     def previous(self) -> "Filters":
         """The period of equal length just before this one."""
@@ -162,32 +169,13 @@ def _count(rows, group, count) -> list[tuple]:
     return [(_as_date(value), score, n) for value, score, n in counted]
 
 
-def matching_responses(filters: Filters):
+def matching_responses(filters: Filters) -> ResponseQuerySet:
     """The responses the filters select (for breakdowns by property, verbatims, exports)."""
-    zone = timezone.get_current_timezone()
-    start = datetime.combine(filters.since, time.min, zone)
-    end = datetime.combine(filters.until + timedelta(days=1), time.min, zone)
-    responses = Response.objects.filter(survey=filters.survey, created_at__gte=start, created_at__lt=end)
-    if filters.touchpoints:
-        wanted = [touchpoint for touchpoint in filters.touchpoints if touchpoint != NO_TOUCHPOINT]
-        condition = Q(touchpoint_id__in=wanted)
-        if NO_TOUCHPOINT in filters.touchpoints:
-            condition |= Q(touchpoint__isnull=True)
-        responses = responses.filter(condition)
+    responses = Response.objects.filter(survey=filters.survey).in_period(*filters.bounds())
+    responses = responses.at_touchpoints(filters.touchpoints)
     for name, value in filters.properties:
-        responses = responses.filter(has_property(name, value))
+        responses = responses.with_property(name, value)
     return responses
-
-
-def has_property(name: str, value: str) -> Q:
-    """Responses whose property ``name`` is ``value``: the event's property wins over the
-    contact's of the same name, as in the tallies. ``name`` must be a plain key
-    (``is_filterable_property``). JSON equality matches text only (on SQLite "true", "false"
-    and "null" also match those JSON values); about a quarter faster on PostgreSQL than
-    comparing ``PropertyValue``."""
-    return Q(**{f"event_properties__{name}": value}) | (
-        Q(**{f"event_properties__{name}__isnull": True}) & Q(**{f"contact_properties__{name}": value})
-    )
 
 
 def _as_date(value):

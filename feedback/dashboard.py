@@ -6,15 +6,14 @@ Each panel is one grouped query (see ``feedback.counts``); the statistics come f
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date
 
 from django.db.models import Count, Q
-from django.utils import timezone
 
 from feedback import counts
-from feedback.counts import NO_TOUCHPOINT, Filters
+from feedback.counts import Filters
 from feedback.metrics import Change, Summary, compare, summarise
-from surveys.models import Invitation, Response, Touchpoint
+from surveys.models import NO_TOUCHPOINT, Invitation, Response, Touchpoint
 from surveys.stats import response_rate
 
 LATEST_VERBATIMS = 10
@@ -121,17 +120,9 @@ def _touchpoint_names() -> dict[int, str]:
     return names
 
 
-def _period(filters: Filters) -> tuple[datetime, datetime]:
-    zone = timezone.get_current_timezone()
-    return (
-        datetime.combine(filters.since, time.min, zone),
-        datetime.combine(filters.until + timedelta(days=1), time.min, zone),
-    )
-
-
 def _response_rate(filters: Filters) -> float | None:
     """Answered among the period's invitations that reached the contact (sent minus bounced)."""
-    start, end = _period(filters)
+    start, end = filters.bounds()
     invitations = Invitation.objects.filter(survey=filters.survey, created_at__gte=start, created_at__lt=end)
     if filters.touchpoints:
         invitations = invitations.filter(touchpoint__in=filters.touchpoints)
@@ -149,7 +140,7 @@ def _latest_verbatims(filters: Filters) -> list[Response]:
     lowest = scale.categories[0]
     comments = (
         counts.matching_responses(filters)
-        .exclude(comment="")
+        .with_comment()
         .select_related("touchpoint")
         .only("public_id", "score", "comment", "created_at", "language", "touchpoint__name", "kind")
     )

@@ -8,9 +8,9 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from feedback.counts import NO_TOUCHPOINT, Filters
+from feedback.counts import Filters
 from feedback.verbatims import VerbatimQuery
-from surveys.models import Survey, Touchpoint
+from surveys.models import NO_TOUCHPOINT, Survey, Touchpoint
 from surveys.properties import filter_pairs, filters_problem
 
 RANGES = {

@@ -37,17 +37,13 @@ class VerbatimQuery:
 
 def find_verbatims(query: VerbatimQuery) -> QuerySet[Response]:
     """The matching responses, newest first, with ``headline`` set when searching on PostgreSQL."""
-    responses = matching_responses(query.filters).select_related("touchpoint")
-    scale = query.filters.survey.scale
+    responses = (
+        matching_responses(query.filters).select_related("touchpoint").with_comment(query.with_comment)
+    )
     if query.category:
-        category = next(c for c in scale.categories if c.code == query.category)
-        responses = responses.filter(score__gte=category.low, score__lte=category.high)
+        responses = responses.in_category(query.category)
     if query.score is not None:
         responses = responses.filter(score=query.score)
-    if query.with_comment is True:
-        responses = responses.exclude(comment="")
-    elif query.with_comment is False:
-        responses = responses.filter(comment="")
     if query.text:
         responses = search(responses, query.text)
     return responses.order_by("-created_at", "-pk")

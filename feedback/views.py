@@ -33,12 +33,12 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from feedback import charts, exports, tasks
-from feedback.counts import NO_TOUCHPOINT, Filters
+from feedback.counts import Filters
 from feedback.dashboard import NOT_SET, Dashboard, Segment, build_dashboard
 from feedback.forms import RANGES, DashboardFilterForm, VerbatimFilterForm
 from feedback.models import ExportRecord
 from feedback.verbatims import find_verbatims, highlighted
-from surveys.models import Response, Survey
+from surveys.models import NO_TOUCHPOINT, Response, Survey
 from surveys.properties import PROPERTY_PREFIX, counted_value, is_filterable_property, not_filterable_message
 
 # plotly.js styles its SVG inline and injects a stylesheet; it needs no eval and no other origin.

@@ -37,6 +37,13 @@ class Scale:
                 return category.code
         raise ValueError(f"{score} is outside the {self.kind} scale {self.low}–{self.high}")
 
+    def category_range(self, code: str) -> tuple[int, int] | None:
+        """The lowest and highest score of the category ``code``; None if this scale has no such category."""
+        for category in self.categories:
+            if category.code == code:
+                return category.low, category.high
+        return None
+
     def end_labels(self, language: str) -> tuple[str, str]:
         labels = self.labels[language]
         return labels[0], labels[-1]

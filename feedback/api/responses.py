@@ -10,7 +10,7 @@ Readers who may not view contacts get the contact's pseudonym only.
 
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
@@ -27,12 +27,11 @@ from drf_spectacular.utils import (
 from rest_framework import exceptions, mixins, serializers, viewsets
 from rest_framework.request import Request
 
-from feedback.counts import NO_TOUCHPOINT, has_property
 from feedback.privacy import pseudonym
 from feedback.verbatims import search
 from surveys.api.auth import ModelPermission
 from surveys.api.base import Cursor, StrictCharField, StrictChoiceField
-from surveys.models import Response, Survey
+from surveys.models import Response, ResponseQuerySet, Survey
 from surveys.properties import filter_pairs, filters_problem
 from surveys.scales import SCALES
 
@@ -111,37 +110,21 @@ def property_filters(query_params) -> tuple[tuple[str, str], ...]:
 
 
 def filtered(
-    responses: QuerySet[Response], query: dict, properties: tuple[tuple[str, str], ...]
-) -> QuerySet[Response]:
+    responses: ResponseQuerySet, query: dict, properties: tuple[tuple[str, str], ...]
+) -> ResponseQuerySet:
     if query.get("survey"):
         responses = responses.filter(survey=query["survey"])
-    if touchpoints := query.get("touchpoint"):
-        condition = Q(touchpoint_id__in=[pk for pk in touchpoints if pk != NO_TOUCHPOINT])
-        if NO_TOUCHPOINT in touchpoints:
-            condition |= Q(touchpoint__isnull=True)
-        responses = responses.filter(condition)
-    for field, lookup in (
-        ("since", "created_at__gte"),
-        ("until", "created_at__lt"),
-        ("updated_since", "updated_at__gte"),
-    ):
-        if query.get(field):
-            responses = responses.filter(**{lookup: query[field]})
+    responses = responses.at_touchpoints(query.get("touchpoint") or ())
+    responses = responses.in_period(query.get("since"), query.get("until"))
+    if query.get("updated_since"):
+        responses = responses.filter(updated_at__gte=query["updated_since"])
     if code := query.get("category"):
-        in_category = Q(pk__in=[])
-        for scale in SCALES.values():
-            for category in scale.categories:
-                if category.code == code:
-                    in_category |= Q(kind=scale.kind, score__gte=category.low, score__lte=category.high)
-        responses = responses.filter(in_category)
+        responses = responses.in_category(code)
     if query.get("score") is not None:
         responses = responses.filter(score=query["score"])
-    if query["has_comment"] is True:
-        responses = responses.exclude(comment="")
-    elif query["has_comment"] is False:
-        responses = responses.filter(comment="")
+    responses = responses.with_comment(query["has_comment"])
     for name, value in properties:
-        responses = responses.filter(has_property(name, value))
+        responses = responses.with_property(name, value)
     if query.get("q"):
         responses = search(responses, query["q"])
     return responses

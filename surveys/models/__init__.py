@@ -9,7 +9,7 @@ Every model is importable from here, as the migrations and the other apps import
 
 from surveys.models.contact import Contact, ContactQuerySet, LegalBasis
 from surveys.models.invitation import Event, EventSource, Invitation, InvitationStatus, SkipReason
-from surveys.models.response import Response, ResponseChannel
+from surveys.models.response import NO_TOUCHPOINT, Response, ResponseChannel, ResponseQuerySet
 from surveys.models.survey import Language, Survey, Touchpoint, normalise_origin, validate_origins
 from surveys.models.tallies import DailyScore, PropertyScore, rebuild_tallies
 from surveys.models.tokens import (
@@ -26,6 +26,7 @@ from surveys.models.tokens import (
 from surveys.properties import validate_dashboard_properties
 
 __all__ = [
+    "NO_TOUCHPOINT",
     "TOKEN_PREFIX",
     "ApiToken",
     "Contact",
@@ -41,6 +42,7 @@ __all__ = [
     "PropertyScore",
     "Response",
     "ResponseChannel",
+    "ResponseQuerySet",
     "SkipReason",
     "Survey",
     "Touchpoint",

@@ -12,14 +12,13 @@ from django.utils import timezone
 from feedback import counts
 from feedback.counts import (
     INTERVALS,
-    NO_TOUCHPOINT,
     Filters,
     histogram,
     histograms_by_property,
     histograms_by_touchpoint,
     histograms_over_time,
 )
-from surveys.models import Response, Survey
+from surveys.models import NO_TOUCHPOINT, Response, Survey
 from tests.factories import answer_by_link, make_contact, make_invitation, make_survey, make_touchpoint
 
 pytestmark = pytest.mark.django_db
