@@ -9,7 +9,6 @@ from uuid import UUID
 from django import forms
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.core.paginator import Paginator
@@ -38,6 +37,7 @@ from feedback.dashboard import NOT_SET, Dashboard, Segment, build_dashboard
 from feedback.forms import RANGES, DashboardFilterForm, VerbatimFilterForm
 from feedback.models import ExportRecord
 from feedback.verbatims import find_verbatims, highlighted
+from surveys.access import may_read_feedback, may_see_personal_data
 from surveys.models import NO_TOUCHPOINT, Response, Survey
 from surveys.properties import PROPERTY_PREFIX, counted_value, is_filterable_property, not_filterable_message
 
@@ -53,16 +53,6 @@ PROPERTY_VALUES_OFFERED = 20
 VERBATIMS_PER_PAGE = 50
 EXPORTS_LISTED = 50  # on "My exports"; older ones stay in the back office's record
 BREAKDOWN_ROWS_SHOWN = 25  # the biggest problems; a breakdown by a free-text property can be long
-
-
-def can_read_feedback(user: AbstractBaseUser | AnonymousUser) -> bool:
-    """Whether a signed-in user may read dashboards: active staff allowed to view responses."""
-    return user.is_active and user.is_staff and user.has_perm("surveys.view_response")
-
-
-def can_see_personal_data(user: AbstractBaseUser | AnonymousUser) -> bool:
-    """Whether a reader of feedback may also see who answered: email, name, external id."""
-    return can_read_feedback(user) and user.has_perm("surveys.view_contact")
 
 
 class DashboardPageForm(DashboardFilterForm):
@@ -84,7 +74,7 @@ def feedback_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
     @require_GET
     @wraps(view)
     def page(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not can_read_feedback(request.user):
+        if not may_read_feedback(request.user):
             raise PermissionDenied
         response = view(request, *args, **kwargs)
         response["Content-Security-Policy"] = PAGE_CSP
@@ -183,7 +173,7 @@ def prepare_export(request: HttpRequest) -> HttpResponse:
 
     Without a broker the task runs before the redirect, and the page shows the file ready.
     """
-    if not can_read_feedback(request.user):
+    if not may_read_feedback(request.user):
         raise PermissionDenied
     form, export, chosen = _export_request(request.POST, request.user)
     if not form.errors and (busy := exports.too_many_unfinished(request.user)):
@@ -202,7 +192,7 @@ def _export_request(
     form, chosen = VerbatimFilterForm(data), data.get("format", "")
     if not form.is_valid():
         return form, None, chosen
-    export = exports.Export(form.verbatim_query(), personal=can_see_personal_data(user))
+    export = exports.Export(form.verbatim_query(), personal=may_see_personal_data(user))
     if refusal := exports.refusal(export, chosen):
         form.add_error(None, refusal)
     return form, export, chosen
@@ -267,7 +257,7 @@ def _get_export_for_user(user: AbstractBaseUser, public_id: UUID) -> ExportRecor
     record = get_object_or_404(ExportRecord.objects.prepared(), public_id=public_id)
     if record.user_id != user.pk and not user.is_superuser:
         raise Http404
-    if record.personal and not can_see_personal_data(user):
+    if record.personal and not may_see_personal_data(user):
         raise Http404
     return record
 

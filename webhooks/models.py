@@ -14,6 +14,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from surveys.access import may_read_responses, may_see_personal_data
 from webhooks.outbound import RefusedURL, check_url
 from webhooks.signing import new_secret
 
@@ -137,11 +138,9 @@ class Subscription(models.Model):
             return
         errors = {}
         events = self.events if isinstance(self.events, list) else []
-        if any(event.startswith("response.") for event in events) and not self.owner.has_perm(
-            "surveys.view_response"
-        ):
+        if any(event.startswith("response.") for event in events) and not may_read_responses(self.owner):
             errors["events"] = _("The owner may not view responses, so cannot receive them.")
-        if self.include_personal_data and not self.owner.has_perm("surveys.view_contact"):
+        if self.include_personal_data and not may_see_personal_data(self.owner):
             errors["include_personal_data"] = _(
                 "The owner may not view contacts, so cannot receive their data."
             )

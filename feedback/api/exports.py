@@ -31,8 +31,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 
 from feedback import exports, tasks
-from feedback.api.responses import may_see_personal_data
 from feedback.models import ExportRecord
+from surveys.access import may_read_responses, may_see_personal_data
 from surveys.api.auth import AnyScope
 from surveys.api.base import Conflict, Gone, Newest, StrictChoiceField, form_errors
 from surveys.properties import PROPERTY_PREFIX
@@ -77,7 +77,7 @@ class ReadsResponses(BasePermission):
     message = gettext_lazy("The user of this API token lacks the permission to view responses.")
 
     def has_permission(self, request: Request, view) -> bool:
-        return request.user.has_perm("surveys.view_response")
+        return may_read_responses(request.user)
 
 
 class FiltersField(serializers.DictField):
@@ -192,7 +192,7 @@ class ExportViewSet(
     def get_queryset(self):
         records = super().get_queryset().filter(user=self.request.user)
         # Made when the user could see personal data; no longer theirs if they cannot now.
-        return records if may_see_personal_data(self.request) else records.filter(personal=False)
+        return records if may_see_personal_data(self.request.user) else records.filter(personal=False)
 
     def perform_content_negotiation(self, request: Request, force: bool = False):
         # A file is what it is, whatever the client accepts; errors about it are JSON.
@@ -246,7 +246,7 @@ class ExportViewSet(
         form = exports.filter_form(parameters)
         if not form.is_valid():
             raise exceptions.ValidationError({"filters": form_errors(form)})
-        export = exports.Export(form.verbatim_query(), personal=may_see_personal_data(request))
+        export = exports.Export(form.verbatim_query(), personal=may_see_personal_data(request.user))
         if refusal := exports.refusal(export, file_format):
             raise exceptions.ValidationError({"format": [refusal]})
         if busy := exports.too_many_unfinished(request.user):

@@ -25,10 +25,10 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import exceptions, mixins, serializers, viewsets
-from rest_framework.request import Request
 
 from feedback.privacy import pseudonym
 from feedback.verbatims import search
+from surveys.access import may_see_personal_data
 from surveys.api.auth import ModelPermission
 from surveys.api.base import Cursor, StrictCharField, StrictChoiceField
 from surveys.models import Response, ResponseQuerySet, Survey
@@ -43,10 +43,6 @@ ORDERINGS = {
     "-created_at": ("-created_at", "-id"),
     "updated_at": ("updated_at", "id"),
 }
-
-
-def may_see_personal_data(request: Request) -> bool:
-    return request.user.has_perm("surveys.view_contact")
 
 
 class MomentField(serializers.Field):
@@ -300,7 +296,7 @@ class ResponseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     @property
     def personal(self) -> bool:
-        return may_see_personal_data(self.request)
+        return may_see_personal_data(self.request.user)
 
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "personal": self.personal}

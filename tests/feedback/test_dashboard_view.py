@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.contrib.auth.models import Permission
 
-from feedback.views import can_read_feedback, property_choices
+from feedback.views import property_choices
+from surveys.access import may_read_feedback
 from tests.factories import make_response, make_survey, make_touchpoint
 from tests.feedback.pages import answer, by_id
 
@@ -103,7 +104,7 @@ def test_who_may_read_feedback(django_user_model, is_staff, is_active, permissio
     user = django_user_model.objects.create_user("someone", is_staff=is_staff, is_active=is_active)
     if permission:
         user.user_permissions.add(Permission.objects.get(codename="view_response"))
-    assert can_read_feedback(django_user_model.objects.get(pk=user.pk)) is allowed
+    assert may_read_feedback(django_user_model.objects.get(pk=user.pk)) is allowed
 
 
 # Numbers
