@@ -20,7 +20,7 @@ run: venv
 	$(DEV_ENV) $(BIN)/python manage.py seed_demo
 	@# The embedded default runs the periodic tasks (invitations, webhooks, clean-ups) in a loop
 	@# beside the web server, not in Celery.
-	$(DEV_ENV) $(BIN)/python manage.py dispatch --loop & trap 'kill $$!' EXIT INT TERM; \
+	$(DEV_ENV) $(BIN)/python manage.py runtasks & trap 'kill $$!' EXIT INT TERM; \
 	$(DEV_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 test: venv

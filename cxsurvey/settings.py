@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # the API docs' assets, served by the app itself
     "anymail",
+    "cxsurvey",  # the project's own commands (runtasks)
     "surveys",
     "feedback",
     "webhooks",

@@ -1,7 +1,7 @@
 """Small factories: each test builds what it needs, with readable defaults."""
 
 import itertools
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
@@ -46,6 +46,22 @@ def make_invitation(
     fields.setdefault("sent_at", now)
     return Invitation.objects.create(
         survey=survey, contact=contact or make_contact(), created_at=now, **fields
+    )
+
+
+def make_due_invitation(touchpoint=None, *, minutes_ago=1, **fields):
+    """A scheduled invitation in English, due ``minutes_ago``, waiting for the dispatcher."""
+    now = timezone.now()
+    touchpoint = touchpoint or make_touchpoint()
+    fields.setdefault("contact", make_contact(language="en"))
+    return make_invitation(
+        survey=touchpoint.survey,
+        touchpoint=touchpoint,
+        status=Invitation.Status.SCHEDULED,
+        scheduled_for=now - timedelta(minutes=minutes_ago),
+        now=now,
+        sent_at=None,
+        **fields,
     )
 
 

@@ -52,7 +52,7 @@ def resend(messages: QuerySet[Message], *, now: datetime) -> int:
 def enqueue(message_ids: list[int]) -> None:
     """Hand messages to workers as soon as the transaction that queued them commits.
 
-    Without a broker nothing is enqueued: ``manage.py dispatch --loop`` sends the
+    Without a broker nothing is enqueued: ``manage.py runtasks`` sends the
     messages, outside the request that made them. Nor does a broker that is down lose
     anything; the request goes on at once and the periodic sweep finds the messages.
     """

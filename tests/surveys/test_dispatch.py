@@ -10,32 +10,16 @@ from django.utils import timezone
 
 from surveys.email import dispatch
 from surveys.email.dispatch import claim_due_invitations, dispatch_due, send_due_reminders
-from surveys.management.commands import dispatch as dispatch_command
 from surveys.models import Invitation
-from tests.factories import make_contact, make_invitation, make_touchpoint
+from tests.factories import make_contact, make_due_invitation, make_invitation, make_touchpoint
 
 pytestmark = pytest.mark.django_db
 
 
-def due_invitation(touchpoint=None, *, minutes_ago=1, **fields):
-    now = timezone.now()
-    touchpoint = touchpoint or make_touchpoint()
-    fields.setdefault("contact", make_contact(language="en"))
-    return make_invitation(
-        survey=touchpoint.survey,
-        touchpoint=touchpoint,
-        status=Invitation.Status.SCHEDULED,
-        scheduled_for=now - timedelta(minutes=minutes_ago),
-        now=now,
-        sent_at=None,
-        **fields,
-    )
-
-
 def test_due_invitations_are_sent_once_and_recorded():
     touchpoint = make_touchpoint(expires_after_days=10)
-    first, second = due_invitation(touchpoint), due_invitation(touchpoint)
-    later = due_invitation(touchpoint, minutes_ago=-60)
+    first, second = make_due_invitation(touchpoint), make_due_invitation(touchpoint)
+    later = make_due_invitation(touchpoint, minutes_ago=-60)
 
     assert dispatch_due() == {"sent": 2}
     assert dispatch_due() == {}
@@ -54,7 +38,7 @@ def test_due_invitations_are_sent_once_and_recorded():
 
 
 def test_a_contact_who_unsubscribed_after_scheduling_is_not_emailed():
-    invitation = due_invitation(contact=make_contact(unsubscribed_at=timezone.now()))
+    invitation = make_due_invitation(contact=make_contact(unsubscribed_at=timezone.now()))
     assert dispatch_due() == {"skipped": 1}
     invitation.refresh_from_db()
     assert (invitation.status, invitation.skip_reason) == ("skipped", "unsubscribed")
@@ -62,7 +46,7 @@ def test_a_contact_who_unsubscribed_after_scheduling_is_not_emailed():
 
 
 def test_a_paused_touchpoint_sends_nothing_more():
-    invitation = due_invitation(make_touchpoint(active=False))
+    invitation = make_due_invitation(make_touchpoint(active=False))
     dispatch_due()
     invitation.refresh_from_db()
     assert (invitation.status, invitation.skip_reason) == ("skipped", "paused")
@@ -70,7 +54,7 @@ def test_a_paused_touchpoint_sends_nothing_more():
 
 
 def test_a_claim_of_a_stopped_sender_that_sent_nothing_goes_back_to_the_queue():
-    invitation = due_invitation()
+    invitation = make_due_invitation()
     Invitation.objects.filter(pk=invitation.pk).update(
         status="sending", claimed_at=timezone.now() - timedelta(minutes=11)
     )
@@ -79,7 +63,7 @@ def test_a_claim_of_a_stopped_sender_that_sent_nothing_goes_back_to_the_queue():
 
 
 def test_a_send_that_may_have_reached_the_mail_server_is_never_repeated_blindly():
-    invitation = due_invitation()
+    invitation = make_due_invitation()
     Invitation.objects.filter(pk=invitation.pk).update(
         status="sending",
         claimed_at=timezone.now() - timedelta(minutes=11),
@@ -94,7 +78,7 @@ def test_a_send_that_may_have_reached_the_mail_server_is_never_repeated_blindly(
 
 
 def test_a_fresh_claim_of_a_working_sender_is_left_alone():
-    invitation = due_invitation()
+    invitation = make_due_invitation()
     Invitation.objects.filter(pk=invitation.pk).update(status="sending", claimed_at=timezone.now())
     assert dispatch_due() == {}
     invitation.refresh_from_db()
@@ -102,7 +86,7 @@ def test_a_fresh_claim_of_a_working_sender_is_left_alone():
 
 
 def test_an_invitation_that_cannot_be_rendered_fails_alone(monkeypatch):
-    broken, fine = due_invitation(), due_invitation()
+    broken, fine = make_due_invitation(), make_due_invitation()
     render = dispatch.invitation_message
 
     def render_or_break(invitation, **options):
@@ -118,7 +102,7 @@ def test_an_invitation_that_cannot_be_rendered_fails_alone(monkeypatch):
 
 
 def test_senders_claim_disjoint_batches():
-    invitations = [due_invitation(minutes_ago=minutes) for minutes in range(1, 8)]
+    invitations = [make_due_invitation(minutes_ago=minutes) for minutes in range(1, 8)]
     now = timezone.now()
     first = claim_due_invitations(now=now, limit=4)
     second = claim_due_invitations(now=now, limit=4)
@@ -134,7 +118,7 @@ def test_concurrent_senders_on_postgresql_never_take_the_same_invitation():
         pytest.skip("SKIP LOCKED is PostgreSQL's")
     touchpoint = make_touchpoint()
     for _ in range(60):
-        due_invitation(touchpoint)
+        make_due_invitation(touchpoint)
     barrier = threading.Barrier(3)
     claims = []
 
@@ -180,44 +164,20 @@ def test_one_reminder_goes_to_those_who_have_not_answered():
 
 
 def test_the_sent_time_starts_the_reminder_clock():
-    invitation = due_invitation(make_touchpoint(reminder_after_days=4))
+    invitation = make_due_invitation(make_touchpoint(reminder_after_days=4))
     dispatch_due()
     invitation.refresh_from_db()
     assert invitation.reminder_due_at == invitation.sent_at + timedelta(days=4)
 
 
 def test_the_dispatch_command_sends_what_is_due_and_says_so():
-    due_invitation()
+    make_due_invitation()
     out = io.StringIO()
     call_command("dispatch", stdout=out)
     assert out.getvalue() == "1 sent\n"
     call_command("dispatch", stdout=out)
     assert out.getvalue().endswith("Nothing was due.\n")
     assert len(mail.outbox) == 1
-
-
-class EndOfLoop(Exception):
-    pass
-
-
-def test_the_loop_runs_every_periodic_task_by_name_and_survives_a_failing_one(monkeypatch):
-    """Without a broker, ``dispatch --loop`` does what Celery's beat and a worker would."""
-    due_invitation()
-    schedule = {
-        "broken": {"task": "no.such.task", "schedule": 60.0},
-        "dispatch": {"task": "surveys.tasks.dispatch", "schedule": 10.0},
-    }
-
-    def stop(seconds):
-        raise EndOfLoop
-
-    failed = []
-    monkeypatch.setattr(dispatch_command.time, "sleep", stop)
-    monkeypatch.setattr(dispatch_command.logger, "exception", lambda message, name: failed.append(name))
-    with pytest.raises(EndOfLoop):
-        dispatch_command.run_schedule(schedule)
-    assert len(mail.outbox) == 1
-    assert failed == ["broken"]
 
 
 @pytest.fixture
@@ -229,8 +189,8 @@ def smtp(settings, smtp_server):
 
 
 def test_a_mail_server_asking_to_try_later_gets_the_invitation_again_later(smtp):
-    busy = due_invitation(contact=make_contact(email="busy@example.com"))
-    fine = due_invitation(contact=make_contact(email="fine@example.com"))
+    busy = make_due_invitation(contact=make_contact(email="busy@example.com"))
+    fine = make_due_invitation(contact=make_contact(email="fine@example.com"))
     smtp.replies["busy@example.com"] = "451 4.3.0 Try again later"
     started = timezone.now()
 
@@ -244,7 +204,7 @@ def test_a_mail_server_asking_to_try_later_gets_the_invitation_again_later(smtp)
 
 
 def test_a_mail_server_refusing_for_good_fails_the_invitation_with_the_reason(smtp):
-    invitation = due_invitation(contact=make_contact(email="nobody@example.com"))
+    invitation = make_due_invitation(contact=make_contact(email="nobody@example.com"))
     smtp.replies["nobody@example.com"] = "550 5.1.1 No such user"
     assert dispatch_due() == {"failed": 1}
     invitation.refresh_from_db()
@@ -255,7 +215,7 @@ def test_a_mail_server_refusing_for_good_fails_the_invitation_with_the_reason(sm
 
 
 def test_temporary_failures_give_up_after_the_last_attempt(smtp):
-    invitation = due_invitation(contact=make_contact(email="busy@example.com"))
+    invitation = make_due_invitation(contact=make_contact(email="busy@example.com"))
     Invitation.objects.filter(pk=invitation.pk).update(attempts=dispatch.MAX_ATTEMPTS - 1)
     smtp.replies["busy@example.com"] = "421 4.7.0 Too many connections"
     assert dispatch_due() == {"failed": 1}
@@ -273,7 +233,7 @@ def test_the_beat_schedule_names_tasks_that_exist(settings):
 def test_the_dispatch_task_sends_a_batch():
     from surveys.tasks import dispatch as dispatch_task
 
-    due_invitation()
+    make_due_invitation()
     dispatch_task(batch_size=10)
     assert Invitation.objects.get().status == "sent"
     assert len(mail.outbox) == 1

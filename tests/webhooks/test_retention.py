@@ -4,11 +4,12 @@ messages still to be delivered stay however old."""
 from datetime import timedelta
 
 import pytest
+from celery import current_app
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from surveys.management.commands import dispatch as dispatch_command
+from cxsurvey.management.commands import runtasks
 from tests import factories
 from tests.factories import make_subscription
 from webhooks.delivery import delete_old_messages
@@ -88,7 +89,7 @@ class EndOfLoop(Exception):
 
 
 def test_the_hourly_task_runs_in_the_loop_without_a_broker(subscription, settings, monkeypatch):
-    """``dispatch --loop`` runs the beat schedule in process, this entry included."""
+    """``runtasks`` runs the beat schedule in process, this entry included."""
     entry = settings.CELERY_BEAT_SCHEDULE["delete-old-webhook-messages"]
     assert entry["schedule"] == 3600
     make_message(subscription, status="failed", age=timedelta(days=31))
@@ -97,7 +98,7 @@ def test_the_hourly_task_runs_in_the_loop_without_a_broker(subscription, setting
     def stop(seconds):
         raise EndOfLoop
 
-    monkeypatch.setattr(dispatch_command.time, "sleep", stop)
+    monkeypatch.setattr(runtasks.time, "sleep", stop)
     with pytest.raises(EndOfLoop):
-        dispatch_command.run_schedule({"delete-old-webhook-messages": entry})
+        runtasks.run_schedule({"delete-old-webhook-messages": entry}, app=current_app)
     assert list(Message.objects.all()) == [kept]

@@ -1,6 +1,6 @@
 """``manage.py deliver_webhooks``: deliver the webhook messages that are due, once.
 
-Celery's beat does this every few seconds; without a broker, ``manage.py dispatch --loop``
+Celery's beat does this every few seconds; without a broker, ``manage.py runtasks``
 (started by ``make run``) runs the same task.
 """
 

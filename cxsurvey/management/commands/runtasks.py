@@ -1,0 +1,40 @@
+"""``manage.py runtasks``: the periodic tasks in this process, for installations without a broker.
+
+``make run`` starts it beside the web server. It runs every task of the Celery app's beat
+schedule (``CELERY_BEAT_SCHEDULE``) at its interval, as Celery's beat and a worker would:
+sending invitations and reminders, delivering webhooks, purging idempotency keys, tidying
+exports. Tasks are found by name through ``celery.current_app``, so nothing here imports the
+apps that define them.
+"""
+
+import logging
+import time
+from typing import NoReturn
+
+from celery import Celery, current_app
+from django.core.management.base import BaseCommand
+
+logger = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = "Run the periodic tasks (invitations, webhooks, clean-ups) in this process, without a broker."
+
+    def handle(self, **options) -> None:
+        run_schedule(current_app.conf.beat_schedule, app=current_app)
+
+
+def run_schedule(schedule: dict, *, app: Celery) -> NoReturn:
+    """Run each scheduled task when its interval (in seconds) has passed, for ever; a failing task
+    is logged and tried again at its next turn."""
+    app.loader.import_default_modules()  # the apps' tasks modules, as a worker loads them
+    due = dict.fromkeys(schedule, 0.0)
+    while True:
+        for name, entry in schedule.items():
+            if time.monotonic() >= due[name]:
+                try:
+                    app.tasks[entry["task"]].apply(kwargs=entry.get("kwargs", {}))
+                except Exception:
+                    logger.exception("The periodic task %s failed.", name)
+                due[name] = time.monotonic() + entry["schedule"]
+        time.sleep(max(0.5, min(due.values()) - time.monotonic()))
