@@ -237,7 +237,10 @@ def pick(rng: random.Random, weighted: tuple) -> str:
 
 def load_responses(total: int, surveys: dict, database: str = DATABASE) -> None:
     """COPY ``total`` generated responses into ``database`` in chunks, generating the next chunk
-    while one loads. bench/export.py loads its own database with it."""
+    while one loads. bench/export.py loads its own database with it.
+
+    The triggers that keep the tallies are off during the load, as for any bulk load of this
+    size: the caller recounts the tallies (``rebuild_tallies``) if it reads them."""
     import psycopg2
 
     columns = (
@@ -259,11 +262,14 @@ def load_responses(total: int, surveys: dict, database: str = DATABASE) -> None:
     generator.start()
     with connection.cursor() as cursor:
         cursor.execute("SET synchronous_commit = off")
+        cursor.execute("ALTER TABLE surveys_response DISABLE TRIGGER USER")
         while (chunk := chunks.get()) is not None:
             if isinstance(chunk, BaseException):
                 raise RuntimeError("generating the responses failed") from chunk
             cursor.copy_expert(f"COPY surveys_response ({columns}) FROM STDIN", io.StringIO(chunk))
             connection.commit()
+        cursor.execute("ALTER TABLE surveys_response ENABLE TRIGGER USER")
+        connection.commit()
     elapsed = time.perf_counter() - started
     connection.close()
     print(f"  loaded {total:,} responses with COPY in {elapsed:.1f} s ({total / elapsed:,.0f} rows/s)")

@@ -23,6 +23,25 @@ def _fresh_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _tallies_equal_a_fresh_count(request):
+    """After every test that uses the database, the dashboards' tallies equal a fresh count of the
+    responses: no write path, deletes included, may leave them drifting. A test that sets a tally
+    by hand says so with ``@pytest.mark.drifts_tallies``."""
+    uses_database = (
+        request.node.get_closest_marker("django_db") or "_django_db_helper" in request.fixturenames
+    )
+    if not uses_database or request.node.get_closest_marker("drifts_tallies"):
+        yield
+        return
+    request.getfixturevalue("db")  # torn down after this fixture: the check sees the test's rows
+    yield
+    from surveys.models import tally_drift
+
+    drift = tally_drift()
+    assert not drift, f"the tallies differ from a fresh count in {len(drift)} rows, e.g. {drift[:3]}"
+
+
 @pytest.fixture
 def admin_user(django_user_model):
     return django_user_model.objects.create_superuser("admin", "admin@example.com", "admin-password")

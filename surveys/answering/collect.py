@@ -72,6 +72,5 @@ def record_public_answer(
             created_at=now,
             updated_at=now,
         )
-        response.tally(score=score, change=+1)
         response_saved.send(sender=Response, response=response, created=True)
         return response

@@ -11,7 +11,15 @@ from surveys.models.contact import Contact, ContactQuerySet, LegalBasis
 from surveys.models.invitation import Event, EventSource, Invitation, InvitationStatus, SkipReason
 from surveys.models.response import NO_TOUCHPOINT, Response, ResponseChannel, ResponseQuerySet
 from surveys.models.survey import Language, Survey, Touchpoint, normalise_origin, validate_origins
-from surveys.models.tallies import DailyScore, PropertyScore, rebuild_tallies
+from surveys.models.tallies import (
+    DailyScore,
+    Drift,
+    PropertyScore,
+    TallyZone,
+    rebuild_tallies,
+    sync_tally_zone,
+    tally_drift,
+)
 from surveys.models.tokens import (
     TOKEN_PREFIX,
     ApiToken,
@@ -32,6 +40,7 @@ __all__ = [
     "Contact",
     "ContactQuerySet",
     "DailyScore",
+    "Drift",
     "Event",
     "EventSource",
     "IdempotentRequest",
@@ -45,6 +54,7 @@ __all__ = [
     "ResponseQuerySet",
     "SkipReason",
     "Survey",
+    "TallyZone",
     "Touchpoint",
     "digest_token",
     "is_token_shaped",
@@ -52,6 +62,8 @@ __all__ = [
     "new_token",
     "normalise_origin",
     "rebuild_tallies",
+    "sync_tally_zone",
+    "tally_drift",
     "validate_dashboard_properties",
     "validate_origins",
 ]

@@ -234,7 +234,6 @@ class Invitation(models.Model):
                 except IntegrityError:
                     response = Response.objects.select_for_update().get(invitation=self)
                 else:
-                    response.tally(score=score, change=+1)
                     Invitation.objects.filter(pk=self.pk, answered_at__isnull=True).update(answered_at=now)
                     response_saved.send(sender=Response, response=response, created=True)
                     return response

@@ -178,37 +178,27 @@ class Response(models.Model):
     def revise(self, *, score: int | None, comment: str | None, now: datetime, language: str = "") -> None:
         """Change the score, comment or language; None (or "") leaves a field as it is.
 
-        A changed score moves the response from its old score to the new one in the
-        daily tallies, with the row locked so that two changes cannot both move it.
-        Subscribers hear of the change (``response_saved``) in the same transaction.
+        A changed score moves the response from one count of the daily tallies to another
+        (the database's triggers do it, with the row locked by the UPDATE, so that two changes
+        cannot both move it). Subscribers hear of the change (``response_saved``) in the same
+        transaction.
         """
         changes: dict = {}
         if comment is not None:
             changes["comment"] = comment
         if language:
             changes["language"] = language
+        if score is not None:
+            changes["score"] = score
         with transaction.atomic():
-            if score is not None:
-                changes["score"] = score
-                stored = Response.objects.select_for_update().only("score").get(pk=self.pk).score
             # A concurrent first answer may have been created a moment after our clock read.
             Response.objects.filter(pk=self.pk).update(
                 **changes, updated_at=Greatest(models.F("created_at"), models.Value(now))
             )
-            if score is not None and score != stored:
-                self.tally(score=stored, change=-1)
-                self.tally(score=score, change=+1)
             for field, value in changes.items():
                 setattr(self, field, value)
             self.updated_at = max(now, self.created_at)
             response_saved.send(sender=Response, response=self, created=False)
-
-    def tally(self, *, score: int, change: int) -> None:
-        """Count this response in (+1) or out of (−1) the daily tallies of scores and of properties."""
-        from surveys.models.tallies import DailyScore, PropertyScore
-
-        DailyScore.objects.tally(self, score=score, change=change)
-        PropertyScore.objects.tally(self, score=score, change=change)
 
     def property_value(self, name: str) -> str | None:
         """The value of a property as the dashboards count it (``surveys.properties.counted_value``)."""

@@ -1,11 +1,18 @@
 """Daily tallies of responses per score, and per value of a survey's dashboard properties.
 
-Derived data that the dashboards count instead of millions of responses: nothing personal,
-and ``rebuild_tallies()`` recreates it from the responses.
+Derived data that the dashboards count instead of millions of responses, holding nothing
+personal. The database keeps them: triggers on the responses table (migration 0006) count
+every response in when it is written and out when it is changed or deleted, whichever path
+does it (answers, the admin, a contact's deletion, a bulk load, a console), in the time zone
+that ``TallyZone`` names. ``rebuild_tallies`` recounts them from the responses, and
+``tally_drift`` says where they differ from a fresh count (``manage.py check_tallies``).
 """
 
-from collections import defaultdict
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
@@ -14,64 +21,33 @@ from surveys.models.response import Response
 from surveys.models.survey import Survey
 from surveys.properties import PROPERTY_VALUE_MAX_LENGTH, PropertyValue
 
+logger = logging.getLogger(__name__)
+
+
+class TallyZone(models.Model):
+    """The time zone whose local days the tallies count, read by the triggers: the installation's
+    ``TIME_ZONE`` when the tallies were last counted afresh (``counted_at``, None until then)."""
+
+    name = models.CharField(max_length=64)
+    counted_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="tally_zone_one_row")]
+
+    def __str__(self) -> str:
+        return self.name
+
 
 class DailyScoreQuerySet(models.QuerySet):
-    def tally(self, response: "Response", *, score: int, change: int) -> None:
-        """Count a response in (+1) or out of (−1) its local day and score, atomically.
-
-        In: an upsert. Out: an update of the row that counted it (the check constraint
-        would refuse the negative row an upsert proposes before it meets the conflict).
-        """
-        key = {"survey_id": response.survey_id, "touchpoint_key": response.touchpoint_id or 0, "score": score}
-        if change < 0:
-            self.filter(**key, day=timezone.localdate(response.created_at)).update(
-                responses=models.F("responses") + change
-            )
-            return
-        table = self.model._meta.db_table
-        day = connection.ops.adapt_datefield_value(timezone.localdate(response.created_at))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (survey_id, touchpoint_key, day, score, responses) "  # noqa: S608
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (survey_id, day, touchpoint_key, score) "
-                f"DO UPDATE SET responses = {table}.responses + excluded.responses",
-                [response.survey_id, response.touchpoint_id or 0, day, score, change],
-            )
-
-    def rebuild(self) -> int:
-        """Count every response afresh, after bulk loads or to repair; returns the rows written."""
-        zone = timezone.get_current_timezone()
-        counts = (
-            Response.objects.annotate(day=TruncDate("created_at", tzinfo=zone))
-            .values("survey_id", "touchpoint_id", "day", "score")
-            .annotate(responses=models.Count("pk"))
-            .order_by()
-        )
-        with transaction.atomic():
-            self.all().delete()
-            rows = self.bulk_create(
-                (
-                    DailyScore(
-                        survey_id=row["survey_id"],
-                        touchpoint_key=row["touchpoint_id"] or 0,
-                        day=row["day"],
-                        score=row["score"],
-                        responses=row["responses"],
-                    )
-                    for row in counts.iterator()
-                ),
-                batch_size=5000,
-            )
-        return len(rows)
+    def rebuild(self, survey: Survey | None = None) -> int:
+        """Count the responses of one survey (or of all) afresh, in one INSERT … SELECT; rows written."""
+        surveys = Survey.objects.all() if survey is None else Survey.objects.filter(pk=survey.pk)
+        self.filter(survey__in=surveys).delete()
+        return _insert(self.model, _daily_counts(surveys))
 
 
 class DailyScore(models.Model):
-    """How many responses each survey got per local day, touchpoint and score.
-
-    Kept in step with every response written or changed, so that dashboards count
-    thousands of tally rows instead of millions of responses. Derived data: it holds
-    nothing personal and ``DailyScore.objects.rebuild()`` recreates it.
-    """
+    """How many responses each survey got per local day, touchpoint and score."""
 
     survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="+")
     # The touchpoint's id, 0 for answers without one (link, widget): a unique key needs no NULL.
@@ -96,90 +72,15 @@ class DailyScore(models.Model):
 
 
 class PropertyScoreQuerySet(models.QuerySet):
-    def tally(self, response: "Response", *, score: int, change: int) -> None:
-        """Count a response in (+1) or out of (−1) its local day, score and the value of each of
-        its survey's dashboard properties that it has, atomically, as ``DailyScore.objects.tally``.
-
-        The survey's list is read with a share lock: a change of the list, which rebuilds these
-        rows, waits for this answer's transaction, and this answer waits for the change's; so
-        no answer is counted under a list that the rebuild did not see.
-        """
-        values = {
-            name: value
-            for name in _locked_dashboard_properties(response.survey_id)
-            if (value := response.property_value(name)) is not None
-        }
-        if not values:
-            return
-        key = {"survey_id": response.survey_id, "touchpoint_key": response.touchpoint_id or 0, "score": score}
-        day = timezone.localdate(response.created_at)
-        if change < 0:
-            counted = models.Q()
-            for name, value in values.items():
-                counted |= models.Q(name=name, value=value)
-            self.filter(counted, **key, day=day).update(responses=models.F("responses") + change)
-            return
-        table = self.model._meta.db_table
-        day = connection.ops.adapt_datefield_value(day)
-        rows = sorted(values.items())  # one order for every writer: no deadlocks between two answers
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (survey_id, name, day, touchpoint_key, value, score, responses) "  # noqa: S608
-                f"VALUES {', '.join(['(%s, %s, %s, %s, %s, %s, %s)'] * len(rows))} "
-                "ON CONFLICT (survey_id, name, day, touchpoint_key, value, score) "
-                f"DO UPDATE SET responses = {table}.responses + excluded.responses",
-                [
-                    field
-                    for name, value in rows
-                    for field in (key["survey_id"], name, day, key["touchpoint_key"], value, score, change)
-                ],
-            )
-
     def rebuild(self, survey: Survey | None = None) -> int:
-        """Count every response of one survey (or of all) afresh for its survey's dashboard
-        properties, with one grouped INSERT … SELECT per property name; returns the rows written."""
+        """Count the responses of one survey (or of all) afresh for its dashboard properties, with
+        one INSERT … SELECT per property name; rows written."""
         surveys = Survey.objects.all() if survey is None else Survey.objects.filter(pk=survey.pk)
-        surveys_by_name = defaultdict(list)
-        for survey_id, names in surveys.values_list("pk", "dashboard_properties"):
-            for name in names:
-                surveys_by_name[name].append(survey_id)
-        zone = timezone.get_current_timezone()
-        table = self.model._meta.db_table
-        written = 0
-        with transaction.atomic(), connection.cursor() as cursor:
-            self.filter(survey__in=surveys).delete()
-            for name, survey_ids in sorted(surveys_by_name.items()):
-                counts, parameters = (
-                    Response.objects.filter(survey_id__in=survey_ids)
-                    .annotate(
-                        day=TruncDate("created_at", tzinfo=zone),
-                        touchpoint_key=Coalesce("touchpoint_id", 0),
-                        value=PropertyValue(name),
-                    )
-                    .values("survey_id", "day", "touchpoint_key", "value", "score")
-                    .annotate(responses=models.Count("pk"))
-                    .order_by()
-                    .query.sql_with_params()
-                )
-                # Into the table in the same statement: a property with a few values has rows by
-                # the hundred thousand on a large survey, too many to carry through Python.
-                cursor.execute(
-                    f"INSERT INTO {table} (survey_id, name, day, touchpoint_key, value, score, responses) "  # noqa: S608
-                    "SELECT survey_id, %s, day, touchpoint_key, value, score, responses "
-                    f"FROM ({counts}) AS counts WHERE value IS NOT NULL",
-                    [name, *parameters],
-                )
-                written += cursor.rowcount
-        return written
-
-
-def _locked_dashboard_properties(survey_id: int) -> list[str]:
-    """The survey's dashboard properties, share-locked until the transaction ends where the
-    database has row locks (SQLite has one writer at a time and needs none)."""
-    lock = " FOR SHARE" if connection.features.has_select_for_update else ""
-    table = Survey._meta.db_table
-    query = f"SELECT id, dashboard_properties FROM {table} WHERE id = %s{lock}"  # noqa: S608
-    return Survey.objects.raw(query, [survey_id])[0].dashboard_properties
+        self.filter(survey__in=surveys).delete()
+        return sum(
+            _insert(self.model, _property_counts(name, survey_ids), name=name)
+            for name, survey_ids in sorted(_surveys_by_property(surveys).items())
+        )
 
 
 class PropertyScore(models.Model):
@@ -187,9 +88,7 @@ class PropertyScore(models.Model):
     of its dashboard properties (``Survey.dashboard_properties``).
 
     The property filters and breakdowns of large surveys count these rows instead of
-    reading the properties of every response. Kept in step with every response written or
-    changed. Derived data: counts per segment (plan, region), nothing personal, no contact;
-    ``PropertyScore.objects.rebuild()`` recreates it.
+    reading the properties of every response: counts per segment (plan, region), no contact.
     """
 
     survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="+")
@@ -217,8 +116,155 @@ class PropertyScore(models.Model):
         return f"{self.survey_id} {self.name}={self.value} {self.day} {self.score}: {self.responses}"
 
 
-def rebuild_tallies() -> None:
-    """Count every response afresh into both daily tallies, after bulk loads or to repair."""
-    with transaction.atomic():
-        DailyScore.objects.rebuild()
-        PropertyScore.objects.rebuild()
+def _daily_counts(surveys) -> models.QuerySet:
+    """The surveys' responses grouped as DailyScore counts them."""
+    return (
+        Response.objects.filter(survey__in=surveys)
+        .annotate(
+            day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()),
+            touchpoint_key=Coalesce("touchpoint_id", 0),
+        )
+        .values("survey_id", "day", "touchpoint_key", "score")
+        .annotate(responses=models.Count("pk"))
+        .order_by()
+    )
+
+
+def _property_counts(name: str, survey_ids: list[int]) -> models.QuerySet:
+    """The surveys' responses with a counted value of ``name``, grouped as PropertyScore counts them."""
+    return (
+        Response.objects.filter(survey_id__in=survey_ids)
+        .annotate(
+            day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()),
+            touchpoint_key=Coalesce("touchpoint_id", 0),
+            value=PropertyValue(name),
+        )
+        .filter(value__isnull=False)
+        .values("survey_id", "day", "touchpoint_key", "value", "score")
+        .annotate(responses=models.Count("pk"))
+        .order_by()
+    )
+
+
+def _surveys_by_property(surveys) -> dict[str, list[int]]:
+    """The surveys that tally each property name."""
+    by_name: dict[str, list[int]] = {}
+    for survey_id, names in surveys.values_list("pk", "dashboard_properties"):
+        for name in names:
+            by_name.setdefault(name, []).append(survey_id)
+    return by_name
+
+
+def _insert(model: type[models.Model], counts: models.QuerySet, *, name: str | None = None) -> int:
+    """Write grouped counts into a tally in the same statement: a large survey's counts run to
+    hundreds of thousands of rows, too many to carry through Python. The property tally's rows
+    get the property's ``name``."""
+    select, parameters = counts.query.sql_with_params()
+    columns = "survey_id, day, touchpoint_key, score, responses"
+    named = ", name, value" if name is not None else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {model._meta.db_table} ({columns}{named}) "  # noqa: S608
+            f"SELECT {columns}{', %s, value' if named else ''} FROM ({select}) AS counts",
+            (name, *parameters) if named else parameters,
+        )
+        return cursor.rowcount
+
+
+def rebuild_tallies(surveys: Iterable[Survey] | None = None) -> int:
+    """Count the responses of these surveys (all by default) afresh into both tallies, in the
+    installation's time zone; rows written.
+
+    A survey at a time, with its row locked: each answer's trigger share-locks its survey's
+    row before it counts, so no answer is counted half before and half after. Answers to the
+    survey wait meanwhile. Recounting all surveys moves the triggers to the installation's
+    time zone first, so that answers arriving meanwhile count in the zone of the recount.
+    """
+    everything = surveys is None
+    if everything:
+        with transaction.atomic():
+            TallyZone.objects.update_or_create(pk=1, defaults={"name": settings.TIME_ZONE})
+        surveys = Survey.objects.order_by("pk")
+    written = 0
+    for survey in surveys:
+        with transaction.atomic():
+            Survey.objects.select_for_update().filter(pk=survey.pk).exists()
+            written += DailyScore.objects.rebuild(survey) + PropertyScore.objects.rebuild(survey)
+    if everything:
+        TallyZone.objects.filter(pk=1).update(counted_at=timezone.now())
+    return written
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One tally row that differs from a fresh count: ``key`` is (day, touchpoint, score), with
+    the property's name and value in front for the property tally."""
+
+    survey_id: int
+    tally: str  # "daily" or "property"
+    key: tuple
+    stored: int
+    counted: int
+
+
+def tally_drift(surveys: Iterable[Survey] | None = None) -> list[Drift]:
+    """Where the tallies of these surveys (all by default) differ from a fresh count of their
+    responses, in the installation's time zone; empty when they agree.
+
+    Rows that count nothing are left out on both sides: a response counted out leaves a zero.
+    """
+    selected = (
+        Survey.objects.all() if surveys is None else Survey.objects.filter(pk__in=[s.pk for s in surveys])
+    )
+    drift = _compare(
+        "daily",
+        stored={
+            (row.survey_id, (row.day, row.touchpoint_key, row.score)): row.responses
+            for row in DailyScore.objects.filter(survey__in=selected, responses__gt=0)
+        },
+        counted={
+            (row["survey_id"], (row["day"], row["touchpoint_key"], row["score"])): row["responses"]
+            for row in _daily_counts(selected)
+        },
+    )
+    counted = {}
+    for name, survey_ids in _surveys_by_property(selected).items():
+        for row in _property_counts(name, survey_ids):
+            key = (name, row["value"], row["day"], row["touchpoint_key"], row["score"])
+            counted[(row["survey_id"], key)] = row["responses"]
+    stored = {
+        (row.survey_id, (row.name, row.value, row.day, row.touchpoint_key, row.score)): row.responses
+        for row in PropertyScore.objects.filter(survey__in=selected, responses__gt=0)
+    }
+    return sorted(drift + _compare("property", stored=stored, counted=counted), key=lambda row: row.survey_id)
+
+
+def _compare(tally: str, *, stored: dict, counted: dict) -> list[Drift]:
+    return [
+        Drift(survey_id, tally, key, stored.get((survey_id, key), 0), counted.get((survey_id, key), 0))
+        for survey_id, key in sorted(
+            stored.keys() | counted.keys(), key=lambda pair: (pair[0], repr(pair[1]))
+        )
+        if stored.get((survey_id, key), 0) != counted.get((survey_id, key), 0)
+    ]
+
+
+def tally_zone() -> TallyZone | None:
+    return TallyZone.objects.filter(pk=1).first()
+
+
+def sync_tally_zone(*, apps=None, **kwargs) -> None:
+    """After ``migrate`` (and after a test database is flushed): recount the tallies if they have
+    never been counted or count days in another zone than the installation's ``TIME_ZONE``.
+    Nothing while the database is migrated back to before the tallies had a zone (``apps``)."""
+    if apps is not None:
+        try:
+            apps.get_model("surveys", "TallyZone")
+        except LookupError:
+            return
+    zone = tally_zone()
+    if zone is not None and zone.name == settings.TIME_ZONE and zone.counted_at is not None:
+        return
+    if Response.objects.exists():
+        logger.warning("Counting the dashboards' tallies afresh, in %s.", settings.TIME_ZONE)
+    rebuild_tallies()

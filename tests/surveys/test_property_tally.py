@@ -194,6 +194,7 @@ def test_changing_the_dashboard_properties_in_the_admin_counts_the_responses_afr
     assert tally() == {(survey.pk, "region", "AT", response.touchpoint_id, "2026-11-23", 9): 1}
 
 
+@pytest.mark.drifts_tallies
 def test_saving_a_survey_with_the_same_dashboard_properties_counts_nothing_afresh(client, cx_manager):
     survey = make_survey(kind="nps", dashboard_properties=["plan"])
     by_email(survey, 9, contact_properties={"plan": "pro"})

@@ -31,7 +31,6 @@ from surveys.models import (
     Survey,
     Touchpoint,
     normalise_origin,
-    rebuild_tallies,
 )
 from surveys.scales import Scale
 
@@ -516,7 +515,6 @@ class Command(BaseCommand):
             company.create_touchpoints()
             company.create_contacts(contacts)
             invitation_count, response_count = company.create_answers(responses)
-            rebuild_tallies()  # bulk_create bypasses the tallies kept per answer
         self.stdout.write(
             f"Created {len(company.surveys)} surveys, {len(company.touchpoints)} touchpoints, "
             f"{len(company.contacts)} contacts, {invitation_count} invitations "
