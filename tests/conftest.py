@@ -7,6 +7,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.core.cache import cache
 
+from tests.factories import SURVEY_PERMISSIONS, make_staff
+
 
 def pytest_configure(config):
     from django.conf import settings
@@ -42,27 +44,37 @@ def _tallies_equal_a_fresh_count(request):
     assert not drift, f"the tallies differ from a fresh count in {len(drift)} rows, e.g. {drift[:3]}"
 
 
+# The cast: four people, each a distinct user, for every view's and endpoint's tests.
+
+
 @pytest.fixture
 def admin_user(django_user_model):
     return django_user_model.objects.create_superuser("admin", "admin@example.com", "admin-password")
 
 
 @pytest.fixture
-def cx_manager(django_user_model):
-    """Staff with the survey permissions a CX manager gets in the admin."""
-    from django.contrib.auth.models import Permission
-
-    user = django_user_model.objects.create_user("manager", "manager@example.com", "manager-password")
-    user.is_staff = True
-    user.save(update_fields=["is_staff"])
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label="surveys"))
-    return user
+def cx_manager(db):
+    """Staff with every permission on surveys, touchpoints, contacts, invitations and responses."""
+    return make_staff("manager", SURVEY_PERMISSIONS)
 
 
 @pytest.fixture
-def outsider(django_user_model):
-    """A signed-up user with no staff rights."""
-    return django_user_model.objects.create_user("outsider", "outsider@example.com", "outsider-password")
+def analyst(db):
+    """Staff of the product team: may read surveys and answers, never who answered (no contacts)."""
+    readable = [codename for codename in SURVEY_PERMISSIONS if codename.startswith("view_")]
+    return make_staff("analyst", [codename for codename in readable if codename != "view_contact"])
+
+
+@pytest.fixture
+def outsider(db):
+    """Staff without any permission: signed in to the back office, allowed nothing."""
+    return make_staff("outsider", [])
+
+
+@pytest.fixture
+def non_staff(django_user_model):
+    """A signed-up user without staff rights, who has no business in the back office at all."""
+    return django_user_model.objects.create_user("visitor", "visitor@example.com", "visitor-password")
 
 
 @dataclass

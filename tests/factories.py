@@ -3,6 +3,8 @@
 import itertools
 from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from surveys.answering.collect import Identity, record_public_answer
@@ -10,6 +12,24 @@ from surveys.models import ApiToken, Contact, Invitation, Response, Survey, Touc
 from webhooks.models import EventType, Message, Subscription
 
 _sequence = itertools.count(1)
+# What a CX manager may do in the back office: everything about surveys and their answers.
+SURVEY_PERMISSIONS = [
+    f"{action}_{model}"
+    for model in ("survey", "touchpoint", "contact", "event", "invitation", "response", "apitoken")
+    for action in ("add", "change", "delete", "view")
+]
+
+
+def make_staff(username: str, permissions: list[str]):
+    """A member of staff with these permissions of the surveys app (codenames), who signs in with
+    ``<username>-password``."""
+    user = get_user_model().objects.create_user(
+        username, f"{username}@example.com", f"{username}-password", is_staff=True
+    )
+    user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="surveys", codename__in=permissions)
+    )
+    return user
 
 
 def make_survey(*, kind: str = Survey.Kind.NPS, **fields) -> Survey:

@@ -29,3 +29,10 @@ def use_broker(app, **conf) -> None:
     app.conf.update(**conf)
     app._pool = None
     app.amqp._producer_pool = None
+
+
+def database_url() -> str:
+    """The test database, for workers in other processes."""
+    db = connection.settings_dict
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"

@@ -5,7 +5,6 @@ from datetime import date
 from urllib.parse import quote
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -32,15 +31,6 @@ def survey():
     return survey
 
 
-@pytest.fixture
-def manager(django_user_model):
-    user = django_user_model.objects.create_user("manager", "manager@example.com", "manager-password")
-    user.is_staff = True
-    user.save(update_fields=["is_staff"])
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label="surveys"))
-    return user
-
-
 def log_in(page, live_server, path: str) -> None:
     page.goto(f"{live_server.url}/admin/login/?next={quote(path)}")
     page.fill("#id_username", "manager")
@@ -50,7 +40,7 @@ def log_in(page, live_server, path: str) -> None:
     page.errors.clear()  # the admin's login page asks for a favicon.ico it does not have
 
 
-def test_the_button_under_the_comments_prepares_the_file(page, live_server, manager, survey):
+def test_the_button_under_the_comments_prepares_the_file(page, live_server, cx_manager, survey):
     log_in(page, live_server, f"/verbatims/?survey={survey.pk}&{NOVEMBER}")
     page.select_option("#f-format", "jsonl")
     page.click("#prepare-export button")
@@ -63,9 +53,9 @@ def test_the_button_under_the_comments_prepares_the_file(page, live_server, mana
     assert page.errors == []
 
 
-def test_the_progress_bar_follows_the_worker(page, live_server, manager, survey):
+def test_the_progress_bar_follows_the_worker(page, live_server, cx_manager, survey):
     record = ExportRecord.objects.create(
-        user=manager,
+        user=cx_manager,
         username="manager",
         format="csv",
         filters={"survey": [str(survey.pk)], "since": ["2026-11-01"], "until": ["2026-11-30"]},

@@ -1,5 +1,4 @@
 import pytest
-from django.contrib.auth.models import Permission
 
 from tests.factories import make_api_token
 
@@ -28,7 +27,6 @@ def token(cx_manager):
 
 
 @pytest.fixture
-def analyst_token(cx_manager):
+def analyst_token(analyst):
     """An API token of a reader who may not view contacts."""
-    cx_manager.user_permissions.remove(Permission.objects.get(codename="view_contact"))
-    return make_api_token(user=cx_manager)
+    return make_api_token(user=analyst)

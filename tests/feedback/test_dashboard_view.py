@@ -63,11 +63,16 @@ def test_anonymous_visitors_are_sent_to_the_admin_login(client):
     assert page.url == "/admin/login/?next=/dashboard/%3Frange%3D90d"
 
 
-def test_signed_in_users_without_staff_rights_are_sent_to_the_login(client, outsider):
-    client.force_login(outsider)
+def test_signed_in_users_without_staff_rights_are_sent_to_the_login(client, non_staff):
+    client.force_login(non_staff)
     page = client.get(URL)
     assert page.status_code == 302
     assert page.url.startswith("/admin/login/?next=/dashboard/")
+
+
+def test_staff_without_permissions_are_refused(client, outsider):
+    client.force_login(outsider)
+    assert client.get(URL).status_code == 403
 
 
 def test_staff_who_may_not_view_responses_are_refused(client, cx_manager):

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from feedback import exports
 from feedback.models import ExportRecord
-from tests.factories import make_survey, make_touchpoint
+from tests.factories import SURVEY_PERMISSIONS, make_staff, make_survey, make_touchpoint
 from tests.feedback.pages import answer, by_id
 
 pytestmark = pytest.mark.django_db
@@ -37,13 +37,9 @@ def survey():
 
 
 @pytest.fixture
-def colleague(django_user_model):
+def colleague(db):
     """Another CX manager, with the same rights as the one who exports."""
-    user = django_user_model.objects.create_user("colleague", "colleague@example.com", "colleague-password")
-    user.is_staff = True
-    user.save(update_fields=["is_staff"])
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label="surveys"))
-    return user
+    return make_staff("colleague", SURVEY_PERMISSIONS)
 
 
 def prepare(client, survey, django_capture_on_commit_callbacks, **params):

@@ -73,10 +73,9 @@ def answers(survey):
 
 
 @pytest.fixture
-def analyst_client(client, cx_manager):
+def analyst_client(client, analyst):
     """A reader of feedback who may not see contacts."""
-    cx_manager.user_permissions.remove(Permission.objects.get(codename="view_contact"))
-    client.force_login(cx_manager)
+    client.force_login(analyst)
     return client
 
 

@@ -31,11 +31,17 @@ def test_a_cx_manager_can_list_search_and_filter(
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_anonymous_visitors_and_outsiders_are_sent_to_the_login(client, outsider, model):
+def test_anonymous_visitors_and_users_without_staff_rights_are_sent_to_the_login(client, non_staff, model):
     changelist = reverse(f"admin:surveys_{model}_changelist")
     assert client.get(changelist)["Location"].startswith("/admin/login/")
-    client.force_login(outsider)
+    client.force_login(non_staff)
     assert client.get(changelist)["Location"].startswith("/admin/login/")
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_staff_without_permissions_are_refused(client, outsider, model):
+    client.force_login(outsider)
+    assert client.get(reverse(f"admin:surveys_{model}_changelist")).status_code == 403
 
 
 def queries_for_list(client, model: str) -> int:

@@ -62,6 +62,11 @@ def test_a_superuser_issues_tokens_for_anyone(client, cx_manager, admin_user):
     assert "for the manager" in client.get(CHANGELIST).content.decode()
 
 
-def test_outsiders_are_sent_to_the_login(client, outsider):
-    client.force_login(outsider)
+def test_users_without_staff_rights_are_sent_to_the_login(client, non_staff):
+    client.force_login(non_staff)
     assert client.get(ADD)["Location"].startswith("/admin/login/")
+
+
+def test_staff_without_permissions_are_refused(client, outsider):
+    client.force_login(outsider)
+    assert client.get(ADD).status_code == 403

@@ -9,7 +9,7 @@ from surveys.answering.collect import Identity, record_public_answer
 from surveys.email.unsubscribe import unsubscribe_token
 from surveys.models import Contact, Response
 from tests.factories import answer_by_link, make_contact, make_invitation, make_subscription, make_survey
-from tests.surveys.test_tracking import bounce, post
+from tests.surveys.email.test_tracking import bounce, post
 from webhooks.models import Message
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from tests.factories import answer_by_link, make_subscription, make_survey
-from tests.surveys.test_dispatch_workers import database_url
-from tests.workers import flushed_broker, use_broker
+from tests.workers import database_url, flushed_broker, use_broker
 from webhooks.models import Message
 
 # Not the invitation workers' database: suites running side by side must not take each other's tasks.

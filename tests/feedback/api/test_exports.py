@@ -21,8 +21,7 @@ from feedback.privacy import pseudonym
 from surveys.models import Response
 from tests.factories import make_api_token, make_survey, make_touchpoint
 from tests.feedback.pages import answer
-from tests.surveys.test_dispatch_workers import database_url
-from tests.workers import flushed_broker, use_broker
+from tests.workers import database_url, flushed_broker, use_broker
 
 pytestmark = pytest.mark.django_db
 

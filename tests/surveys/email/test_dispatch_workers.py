@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from surveys.models import Contact, Invitation
 from tests.factories import make_touchpoint
-from tests.workers import flushed_broker, use_broker
+from tests.workers import database_url, flushed_broker, use_broker
 
 BROKER = "redis://127.0.0.1:6379/13"
 
@@ -22,12 +21,6 @@ BROKER = "redis://127.0.0.1:6379/13"
 @pytest.fixture
 def broker():
     yield from flushed_broker(BROKER)
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 def start_worker(name: str, log: Path, *, broker: str, smtp) -> subprocess.Popen:

@@ -260,6 +260,17 @@ def test_bad_properties_are_refused(client, survey):
     assert not Response.objects.exists()
 
 
+def test_numbers_are_kept_as_text_and_anything_else_that_is_not_text_is_refused(client, survey):
+    for refused in ({"trial": True}, {"plan": None}, {"plan": {"name": "pro"}}):
+        answer = post(client, {"key": survey.public_key, "score": 5, "properties": refused})
+        assert answer.status_code == 400, refused
+        assert "must be text" in answer.json()["error"]["fields"]["properties"][0]
+    assert not Response.objects.exists()
+    answer = post(client, {"key": survey.public_key, "score": 5, "properties": {"cart": 3, "share": 0.5}})
+    assert answer.status_code == 201
+    assert Response.objects.get().event_properties == {"cart": "3", "share": "0.5"}
+
+
 def test_a_body_over_32_kb_is_refused(client, survey):
     raw = json.dumps({"key": survey.public_key, "score": 5, "properties": {"padding": "x" * 40_000}})
     answer = post(client, None, raw=raw)
