@@ -29,6 +29,8 @@ test: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@# The type checker's Django plugin loads the settings, which need DEBUG or a SECRET_KEY.
+	DEBUG=true $(BIN)/mypy
 
 bench: venv
 	DEBUG=true $(BIN)/python bench/dispatch.py

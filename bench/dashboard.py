@@ -301,7 +301,7 @@ def generate(total: int, surveys: dict, chunks: queue.Queue) -> None:
     ]
     plans = survey_plans(surveys)
     kinds, kind_weights = [kind for kind, *_ in SURVEYS], [share for _k, _n, share, _t in SURVEYS]
-    channels, channel_weights = zip(*CHANNELS, strict=True)
+    channels, channel_weights = [channel for channel, _ in CHANNELS], [weight for _, weight in CHANNELS]
     version = 0x4000 << 64 | 0x8000 << 48  # a version 4, RFC 4122 variant UUID
     mask = ~(0xF000 << 64 | 0xC000 << 48)
 
@@ -679,7 +679,7 @@ def check_exact(port: int, token: str, surveys: dict, properties: dict | None = 
                     f"raw {current.get(weeks[0])}"
                 )
             for name, figures, raw in (("headline", body, current), ("previous", body["previous"], previous)):
-                totals = defaultdict(int)
+                totals: defaultdict[str, int] = defaultdict(int)
                 for week in raw.values():
                     for code, count in week.items():
                         totals[code] += count

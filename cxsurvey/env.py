@@ -74,7 +74,7 @@ def http_url(name: str, default: str) -> str:
     return value.rstrip("/")
 
 
-def database(name: str, default: str) -> dict:
+def database(name: str, default: str) -> dj_database_url.DBConfig:
     value = string(name, default)
     try:
         config = dj_database_url.parse(value)
@@ -122,7 +122,7 @@ def email(name: str, default: str) -> dict:
     if parts.scheme not in _EMAIL_SCHEMES:
         schemes = ", ".join([*(f"{scheme}://" for scheme in _EMAIL_SCHEMES), "anymail+<provider>://"])
         raise ImproperlyConfigured(f"{name}: expected one of {schemes}, got {value!r}")
-    config = {"EMAIL_BACKEND": _EMAIL_SCHEMES[parts.scheme]}
+    config: dict[str, object] = {"EMAIL_BACKEND": _EMAIL_SCHEMES[parts.scheme]}
     if parts.scheme == "console":
         return config
     try:

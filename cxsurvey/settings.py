@@ -30,7 +30,7 @@ if not SECRET_KEY:
 SITE_URL = env.http_url("SITE_URL", "http://127.0.0.1:8000")
 _site = urlsplit(SITE_URL)
 ALLOWED_HOSTS = env.string_list(
-    "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [_site.hostname]
+    "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [_site.hostname or ""]
 )
 CSRF_TRUSTED_ORIGINS = [f"{_site.scheme}://{_site.netloc}"]
 
@@ -111,12 +111,15 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+_plotly = find_spec("plotly")
+if _plotly is None or _plotly.origin is None:
+    raise ImproperlyConfigured("plotly: the package is not installed")
 STATICFILES_DIRS = [
     BASE_DIR / "static",
     # plotly.js from the pinned plotly package, served by the app itself as plotly/plotly.min.js
     # (no CDN). collectstatic also copies the package's other public data: its Jupyter bundle
     # (5 MB) and sample data sets. find_spec gives plotly.__file__ without importing plotly.
-    ("plotly", Path(find_spec("plotly").origin).resolve().parent / "package_data"),
+    ("plotly", Path(_plotly.origin).resolve().parent / "package_data"),
 ]
 # Files the app writes (exports prepared in the background). No web server may serve this folder.
 MEDIA_ROOT = Path(env.string("MEDIA_ROOT", str(BASE_DIR / "media")))

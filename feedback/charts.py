@@ -216,7 +216,7 @@ def _over_time_figure(dashboard: Dashboard, rows: list[BucketRow], view: str) ->
     kind = dashboard.filters.survey.kind
     x = [row.label for row in rows]
     small = [row.summary.small_sample for row in rows]
-    traces = []
+    traces: list[dict] = []
     for index, (code, _count) in enumerate(rows[0].summary.categories):
         figures = [row.categories[index] for row in rows]
         traces.append(

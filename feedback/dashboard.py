@@ -84,7 +84,7 @@ def build_dashboard(filters: Filters, *, interval: str, breakdown_property: str 
 def _property_groups(filters: Filters, name: str, histogram: Counter) -> dict:
     """The histograms by the property's value, and under NOT_SET those of responses without it,
     so that the segments add up to all responses."""
-    groups = counts.histograms_by_property(filters, name)
+    groups: dict[str | None, Counter] = dict(counts.histograms_by_property(filters, name).items())
     not_set = histogram - sum(groups.values(), Counter())
     if not_set:
         groups[NOT_SET] = not_set

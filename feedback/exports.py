@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from itertools import islice
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
@@ -120,7 +120,9 @@ class Export:
         (a touchpoint deleted since)."""
         form = filter_form(filters)
         if not form.is_valid():
-            raise ExportFailed(" ".join(message for messages in form.errors.values() for message in messages))
+            raise ExportFailed(
+                " ".join(str(message) for messages in form.errors.values() for message in messages)
+            )
         return cls(form.verbatim_query(), personal=personal)
 
     def responses(self) -> QuerySet[Response]:
@@ -322,8 +324,8 @@ class Table:
         """All rows through one server-side cursor on PostgreSQL. It takes a transaction:
         without one, PostgreSQL computes every row before the first leaves (WITH HOLD)."""
         with transaction.atomic():
-            rows = rows.iterator(chunk_size=ROWS_PER_PAGE)
-            while page := list(islice(rows, ROWS_PER_PAGE)):
+            cursor = rows.iterator(chunk_size=ROWS_PER_PAGE)
+            while page := list(islice(cursor, ROWS_PER_PAGE)):
                 self.count += len(page)
                 yield page
                 del page  # one page in memory at a time: this one goes before the next is read
@@ -487,7 +489,7 @@ def progress_text(record: ExportRecord) -> str:
     }
 
 
-def too_many_unfinished(user: AbstractBaseUser) -> str | None:
+def too_many_unfinished(user: User) -> str | None:
     """Why the user may not start another export in the background now, or None."""
     unfinished = ExportRecord.objects.prepared().filter(
         user=user, status__in=[ExportRecord.Status.QUEUED, ExportRecord.Status.RUNNING]
@@ -500,7 +502,7 @@ def too_many_unfinished(user: AbstractBaseUser) -> str | None:
 
 
 def prepared_record(
-    user: AbstractBaseUser, export: Export, file_format: str, parameters: dict[str, list[str]]
+    user: User, export: Export, file_format: str, parameters: dict[str, list[str]]
 ) -> ExportRecord:
     """The record of an export to prepare in the background, queued for a worker.
 

@@ -1,11 +1,13 @@
 """The dashboard's filters, read from the URL by the page and by the metrics API alike."""
 
 from datetime import date, timedelta
+from typing import cast
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from feedback.counts import Filters
@@ -22,7 +24,11 @@ RANGES = {
 }
 
 
+INTERVALS = [("day", _("day")), ("week", _("week")), ("month", _("month"))]
+
+
 class DashboardFilterForm(forms.Form):
+    data: QueryDict
     survey = forms.ModelChoiceField(Survey.objects.all(), label=_("survey"), required=False)
     touchpoint = forms.TypedMultipleChoiceField(label=_("touchpoints"), required=False, coerce=int)
     range = forms.ChoiceField(label=_("period"), choices=RANGES.items(), required=False)
@@ -30,7 +36,7 @@ class DashboardFilterForm(forms.Form):
     until = forms.DateField(label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     interval = forms.ChoiceField(
         label=_("interval"),
-        choices=[("day", _("day")), ("week", _("week")), ("month", _("month"))],
+        choices=INTERVALS,
         required=False,
     )
 
@@ -38,11 +44,16 @@ class DashboardFilterForm(forms.Form):
         super().__init__(data)
         self.today = today or timezone.localdate()
         touchpoints = [(touchpoint.pk, touchpoint.name) for touchpoint in Touchpoint.objects.order_by("name")]
-        self.fields["touchpoint"].choices = [*touchpoints, (NO_TOUCHPOINT, _("link and widget"))]
+        self.touchpoint_choices: list[tuple[int, str | Promise]] = [
+            *touchpoints,
+            (NO_TOUCHPOINT, _("link and widget")),
+        ]
+        cast(forms.ChoiceField, self.fields["touchpoint"]).choices = self.touchpoint_choices
         self.properties = filter_pairs(data)
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not data.get("survey"):
             data["survey"] = Survey.objects.order_by("-active", "name").first()
         if data["survey"] is None:

@@ -131,7 +131,7 @@ def summarise(kind: str, histogram: Mapping[int, int]) -> Summary:
         interval = _wilson_interval(counts["satisfied"], n)
     elif kind == "ces" and n:
         value = mean
-        if sd is not None:
+        if sd is not None and mean is not None:  # both set for n ≥ 2
             half = t_quantile(0.975, n - 1) * sd / sqrt(n)
             # A mean of 1–7 scores cannot leave the scale; tiny samples would draw a band beyond it.
             interval = (max(float(scale.low), mean - half), min(float(scale.high), mean + half))
@@ -162,7 +162,7 @@ def compare(current: Summary, previous: Summary) -> Change:
     """
     if current.kind != previous.kind:
         raise ValueError(f"cannot compare {current.kind} with {previous.kind}")
-    if not current.n or not previous.n:
+    if not current.n or not previous.n or current.value is None or previous.value is None:
         return Change(delta=None, z=None, significant=None)
     delta = current.value - previous.value
     if current.kind == "nps":
@@ -174,7 +174,7 @@ def compare(current: Summary, previous: Summary) -> Change:
         pooled = (s1 + s2) / (n1 + n2)
         z, critical = _z(s1 / n1 - s2 / n2, sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))), Z_95
     else:
-        if current.sd is None or previous.sd is None:
+        if current.sd is None or previous.sd is None or current.mean is None or previous.mean is None:
             return Change(delta=delta, z=None, significant=None)
         v1, v2 = current.sd**2 / current.n, previous.sd**2 / previous.n
         z = _z(current.mean - previous.mean, sqrt(v1 + v2))

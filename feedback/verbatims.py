@@ -16,7 +16,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from feedback.counts import Filters, matching_responses
-from surveys.models import Response
+from surveys.models import Response, ResponseQuerySet
 
 # Django's SearchVector("comment", config=...) compiles to exactly the expression the
 # indexes of migration surveys 0004 are built on; keep the two in step.
@@ -49,7 +49,7 @@ def find_verbatims(query: VerbatimQuery) -> QuerySet[Response]:
     return responses.order_by("-created_at", "-pk")
 
 
-def search(responses: QuerySet[Response], text: str) -> QuerySet[Response]:
+def search(responses: ResponseQuerySet, text: str) -> ResponseQuerySet:
     """The responses whose comment matches ``text``: full-text on PostgreSQL, substring on SQLite."""
     if connection.vendor != "postgresql":
         return responses.filter(comment__icontains=text)

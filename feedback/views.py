@@ -8,7 +8,7 @@ from uuid import UUID
 
 from django import forms
 from django.contrib.admin.views.decorators import staff_member_required
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.core.paginator import Paginator
@@ -21,9 +21,11 @@ from django.http import (
     QueryDict,
     StreamingHttpResponse,
 )
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.http import content_disposition_header
 from django.utils.safestring import SafeString
 from django.utils.text import capfirst
@@ -34,7 +36,7 @@ from django.views.decorators.http import require_GET, require_POST
 from feedback import charts, exports, tasks
 from feedback.counts import Filters
 from feedback.dashboard import NOT_SET, Dashboard, Segment, build_dashboard
-from feedback.forms import RANGES, DashboardFilterForm, VerbatimFilterForm
+from feedback.forms import INTERVALS, RANGES, DashboardFilterForm, VerbatimFilterForm
 from feedback.models import ExportRecord
 from feedback.verbatims import find_verbatims, highlighted
 from surveys.access import may_read_feedback, may_see_personal_data
@@ -55,6 +57,12 @@ EXPORTS_LISTED = 50  # on "My exports"; older ones stay in the back office's rec
 BREAKDOWN_ROWS_SHOWN = 25  # the biggest problems; a breakdown by a free-text property can be long
 
 
+class AuthenticatedHttpRequest(HttpRequest):
+    """A request behind the login (staff_member_required): its user is signed in."""
+
+    user: User
+
+
 class DashboardPageForm(DashboardFilterForm):
     """The metrics filters plus the page's own choice: the property to break the metric down by."""
 
@@ -67,13 +75,13 @@ class DashboardPageForm(DashboardFilterForm):
         return name
 
 
-def feedback_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def feedback_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """A page for those who may read feedback: behind the login, GET only, with the pages' CSP."""
 
     @staff_member_required  # anonymous and non-staff users go to the admin login, as in the back office
     @require_GET
     @wraps(view)
-    def page(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def page(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
         if not may_read_feedback(request.user):
             raise PermissionDenied
         response = view(request, *args, **kwargs)
@@ -140,10 +148,10 @@ def _dashboard_context(form: DashboardPageForm) -> dict:
 
 
 @feedback_page
-def export_verbatims(request: HttpRequest) -> HttpResponse:
+def export_verbatims(request: AuthenticatedHttpRequest) -> HttpResponseBase:
     """The explorer's answers as a file: CSV and JSON Lines streamed, XLSX once written."""
     form, export, chosen = _export_request(request.GET, request.user)
-    if form.errors:
+    if form.errors or export is None:  # no export without errors
         return _refused_export(request, form)
     record = ExportRecord.objects.create(
         user=request.user,
@@ -168,7 +176,7 @@ def export_verbatims(request: HttpRequest) -> HttpResponse:
 
 @staff_member_required
 @require_POST
-def prepare_export(request: HttpRequest) -> HttpResponse:
+def prepare_export(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The explorer's answers as a file written in the background; then the export's page.
 
     Without a broker the task runs before the redirect, and the page shows the file ready.
@@ -178,7 +186,7 @@ def prepare_export(request: HttpRequest) -> HttpResponse:
     form, export, chosen = _export_request(request.POST, request.user)
     if not form.errors and (busy := exports.too_many_unfinished(request.user)):
         form.add_error(None, busy)
-    if form.errors:
+    if form.errors or export is None:  # no export without errors
         return _refused_export(request, form)
     record = exports.prepared_record(request.user, export, chosen, dict(request.POST.lists()))
     tasks.start(record)
@@ -186,7 +194,7 @@ def prepare_export(request: HttpRequest) -> HttpResponse:
 
 
 def _export_request(
-    data: QueryDict, user: AbstractBaseUser
+    data: QueryDict, user: User | AnonymousUser
 ) -> tuple[VerbatimFilterForm, exports.Export | None, str]:
     """The filters and the format asked for; what prevents the export is on the form's errors."""
     form, chosen = VerbatimFilterForm(data), data.get("format", "")
@@ -243,7 +251,7 @@ def export_status(request: HttpRequest, public_id: UUID) -> HttpResponse:
 
 
 @feedback_page
-def download_export(request: HttpRequest, public_id: UUID) -> HttpResponse:
+def download_export(request: HttpRequest, public_id: UUID) -> HttpResponseBase:
     """The prepared file, until it expires."""
     record = _get_export_for_user(request.user, public_id)
     if not record.downloadable:
@@ -251,7 +259,7 @@ def download_export(request: HttpRequest, public_id: UUID) -> HttpResponse:
     return exports.prepared_file(record)
 
 
-def _get_export_for_user(user: AbstractBaseUser, public_id: UUID) -> ExportRecord:
+def _get_export_for_user(user: User | AnonymousUser, public_id: UUID) -> ExportRecord:
     """A prepared export, for the user who started it or a superuser; one with personal data
     only for who may see it now. Anything else is not found, exactly like an unknown id."""
     record = get_object_or_404(ExportRecord.objects.prepared(), public_id=public_id)
@@ -451,8 +459,11 @@ def property_choices(survey: Survey) -> dict[str, list[str]]:
     )
     values: dict[str, Counter] = defaultdict(Counter)
     for contact, event in rows:
-        names = {*(contact if isinstance(contact, dict) else ()), *(event if isinstance(event, dict) else ())}
-        for name in names:
+        present = {
+            *(contact if isinstance(contact, dict) else ()),
+            *(event if isinstance(event, dict) else ()),
+        }
+        for name in present:
             value = counted_value(name, event=event, contact=contact)
             if value is not None and is_filterable_property(name):
                 values[name][value] += 1
@@ -470,13 +481,13 @@ def _offered_properties(survey: Survey) -> dict[str, list[str]]:
     """``property_choices``, remembered for a few minutes: they only fill menus, and reading the
     sample takes longer than counting a panel."""
     key = f"feedback:property-choices:{survey.pk}:{','.join(survey.dashboard_properties)}"
-    return cache.get_or_set(key, lambda: property_choices(survey), PROPERTY_CHOICES_SECONDS)
+    return cache.get_or_set(key, lambda: property_choices(survey), PROPERTY_CHOICES_SECONDS) or {}
 
 
 @dataclass(frozen=True)
 class Option:
     value: str
-    label: str
+    label: str | Promise  # lazy translations too
     selected: bool
 
 
@@ -488,8 +499,10 @@ def _controls(form: DashboardFilterForm, survey: Survey | None, filters: Filters
     until = filters.until.isoformat() if filters else data.get("until", "")
     interval = form.cleaned_data.get("interval") if filters else data.get("interval", "")
     chosen_touchpoints = set(data.getlist("touchpoint"))
-    touchpoints = dict(form.fields["touchpoint"].choices)
-    offered = list(survey.touchpoints.order_by("name").values_list("pk", "name")) if survey else []
+    touchpoints = dict(form.touchpoint_choices)
+    offered: list[tuple[int, str | Promise]] = (
+        list(survey.touchpoints.order_by("name").values_list("pk", "name")) if survey else []
+    )
     # Chosen touchpoints of another survey stay visible, so that they can be unticked.
     offered += [(key, name) for key, name in touchpoints.items() if str(key) in chosen_touchpoints]
     offered.append((NO_TOUCHPOINT, touchpoints[NO_TOUCHPOINT]))
@@ -507,7 +520,7 @@ def _controls(form: DashboardFilterForm, survey: Survey | None, filters: Filters
         "ranges": [Option(key, label, key == chosen_range) for key, label in RANGES.items()],
         "since": since,
         "until": until,
-        "intervals": [Option(key, label, key == interval) for key, label in form.fields["interval"].choices],
+        "intervals": [Option(key, label, key == interval) for key, label in INTERVALS],
         "touchpoints": [
             Option(str(key), name, str(key) in chosen_touchpoints) for key, name in dict(offered).items()
         ],

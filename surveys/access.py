@@ -4,10 +4,9 @@ They read the back office's permissions (``surveys.view_response``, ``surveys.vi
 which Django grants to active users only, so an inactive user may do nothing here.
 """
 
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AbstractUser, AnonymousUser
 
-User = AbstractBaseUser | AnonymousUser
+User = AbstractUser | AnonymousUser
 
 
 def may_read_responses(user: User) -> bool:

@@ -122,7 +122,7 @@ class SurveyAdmin(admin.ModelAdmin):
     @admin.display(description=_("preview"))
     def email_preview(self, survey: Survey) -> str:
         if not survey.pk:
-            return _("Save the survey to see its email.")
+            return gettext("Save the survey to see its email.")
         url = reverse("admin:surveys_survey_email", args=[survey.pk])
         return format_html('<a href="{}">{}</a>', url, _("Show the email and send yourself a test"))
 
@@ -135,7 +135,9 @@ class SurveyAdmin(admin.ModelAdmin):
         survey = get_object_or_404(Survey, pk=survey_id)
         if not self.has_view_permission(request, survey):
             raise PermissionDenied
-        form = TestEmailForm(request.POST or None, initial={"to": request.user.email})
+        form = TestEmailForm(
+            request.POST or None, initial={"to": request.user.email if request.user.is_authenticated else ""}
+        )
         if request.method == "POST" and form.is_valid():
             address, language = form.cleaned_data["to"], form.cleaned_data["language"]
             try:
@@ -191,7 +193,8 @@ class PeriodForm(forms.Form):
     until = forms.DateField(label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
             raise ValidationError(_("The period must end after it starts."))
         return data
@@ -430,7 +433,7 @@ class InvitationAdmin(admin.ModelAdmin):
 
     def get_changeform_initial_data(self, request):
         return {
-            "expires_at": timezone.now() + timezone.timedelta(days=30),
+            "expires_at": timezone.now() + timedelta(days=30),
             **super().get_changeform_initial_data(request),
         }
 

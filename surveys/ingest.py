@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet
 from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
@@ -90,7 +90,7 @@ def _resolve_contacts(events: list[EventIn], *, now: datetime) -> list[Contact |
     external_ids = {event.external_id for event in events if event.external_id}
 
     def known() -> tuple[dict[str, Contact], dict[str, Contact]]:
-        found = Contact.objects.alias(email_lower=Lower("email")).filter(
+        found: QuerySet[Contact] = Contact.objects.alias(email_lower=Lower("email")).filter(
             Q(email_lower__in=emails) | Q(external_id__in=external_ids)
         )
         by_email = {contact.email.lower(): contact for contact in found if contact.email}
@@ -102,9 +102,9 @@ def _resolve_contacts(events: list[EventIn], *, now: datetime) -> list[Contact |
     for event in events:
         if _match(event, by_email, by_external_id) is None and _key(event) not in missing:
             # Created with what the event says, so that it needs no update afterwards.
-            contact = Contact(created_at=now, updated_at=now)
-            _update_contact(contact, event)
-            missing[_key(event)] = contact
+            new = Contact(created_at=now, updated_at=now)
+            _update_contact(new, event)
+            missing[_key(event)] = new
     if missing:
         # A concurrent request may create the same contact; the unique constraints decide.
         Contact.objects.bulk_create(missing.values(), ignore_conflicts=True)

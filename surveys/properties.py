@@ -101,7 +101,7 @@ def properties_problem(properties: Mapping[str, object], *, as_text: bool = Fals
 def is_filterable_property(name: str) -> bool:
     """Whether a property name is valid and reads as a JSON key in a query, not as a lookup
     (``isnull``, ``a__contains``): the names dashboards can filter and break down by."""
-    lookups = KeyTransform.get_lookups().keys() | models.JSONField.get_lookups().keys()
+    lookups = KeyTransform.get_class_lookups().keys() | models.JSONField.get_class_lookups().keys()
     return (
         bool(PROPERTY_NAME.fullmatch(name))
         and "__" not in name
@@ -195,7 +195,7 @@ class PropertyValue(models.Func):
             text="({} ->> %s)",
         )
 
-    def as_sqlite(self, compiler, connection):
+    def as_sqlite(self, compiler, connection, **extra_context):
         # A JSON path, quoted so that a name with a dot stays one key.
         return self._compile(
             compiler,

@@ -5,8 +5,10 @@ Response rate follows PRODUCT.md: answered / (sent − bounced).
 """
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Count, Q
 
@@ -69,12 +71,12 @@ def touchpoint_funnels(*, since: datetime, until: datetime) -> list[Funnel]:
         skipped[row["touchpoint"]][row["skip_reason"]] = row["count"]
     funnels = []
     for touchpoint in Touchpoint.objects.select_related("survey").order_by("name"):
-        row = counts.get(touchpoint.pk, {})
+        counted: Mapping[str, Any] = counts.get(touchpoint.pk, {})
         funnels.append(
             Funnel(
                 touchpoint=touchpoint,
                 skipped=skipped.get(touchpoint.pk, {}),
-                **{name: count for name, count in row.items() if name in COUNTED},
+                **{name: count for name, count in counted.items() if name in COUNTED},
             )
         )
     return funnels

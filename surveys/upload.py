@@ -101,11 +101,12 @@ def _event(row: dict[str, str], properties: list[str], touchpoint: Touchpoint, n
         )
     occurred_at = now
     if value["occurred_at"]:
-        occurred_at = parse_datetime(value["occurred_at"])
-        if occurred_at is None or occurred_at.tzinfo is None:
+        parsed = parse_datetime(value["occurred_at"])
+        if parsed is None or parsed.tzinfo is None:
             raise ValidationError(
                 _("occurred_at must be a time with its offset, like 2026-03-01T10:00+01:00.")
             )
+        occurred_at = parsed
     for name in properties:
         if problem := value_problem(name, value[name], as_text=True):
             raise ValidationError(problem)
@@ -140,9 +141,10 @@ def import_contacts(upload: Upload, *, now: datetime, dry_run: bool = False) -> 
 
 
 def _tally(decisions: Counter, refused: list, line: int, outcome: Outcome) -> None:
-    if outcome.error:
+    invitation = outcome.invitation  # None exactly when there is an error
+    if outcome.error or invitation is None:
         refused.append((line, outcome.error))
-    elif outcome.invitation.skip_reason:
-        decisions[outcome.invitation.skip_reason] += 1
+    elif invitation.skip_reason:
+        decisions[invitation.skip_reason] += 1
     else:
-        decisions[outcome.invitation.status] += 1
+        decisions[invitation.status] += 1

@@ -160,8 +160,15 @@ class DeliveryInline(admin.TabularInline):
     model = Delivery
     extra = 0
     can_delete = False
-    fields = ["attempt", "attempted_at", "status", "response_code", "duration_ms", "error", "next_attempt_at"]
-    readonly_fields = fields
+    readonly_fields = fields = (
+        "attempt",
+        "attempted_at",
+        "status",
+        "response_code",
+        "duration_ms",
+        "error",
+        "next_attempt_at",
+    )
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -176,7 +183,7 @@ class MessageAdmin(admin.ModelAdmin):
     list_select_related = ["subscription"]
     search_fields = ["webhook_id"]
     date_hierarchy = "created_at"
-    fields = [
+    readonly_fields = fields = (
         "subscription",
         "webhook_id",
         "type",
@@ -186,8 +193,7 @@ class MessageAdmin(admin.ModelAdmin):
         "attempts",
         "first_attempt_at",
         "next_attempt_at",
-    ]
-    readonly_fields = fields
+    )
     inlines = [DeliveryInline]
     actions = ["resend"]
 

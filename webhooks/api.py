@@ -210,7 +210,7 @@ class SubscriptionPermission(ModelPermission):
     }
 
     def has_permission(self, request: Request, view) -> bool:
-        if needed := self.ACTION_PERMISSIONS.get(getattr(view, "action", None)):
+        if needed := self.ACTION_PERMISSIONS.get(getattr(view, "action", "")):
             return request.user.has_perms(needed)
         return super().has_permission(request, view)
 
@@ -255,7 +255,7 @@ class SubscriptionViewSet(viewsets.ModelViewSet):
     permission_classes = [*viewsets.ModelViewSet.permission_classes, SubscriptionPermission]
 
     def get_queryset(self):
-        return Subscription.objects.filter(owner=self.request.user)
+        return Subscription.objects.filter(owner_id=self.request.user.pk)
 
     def get_serializer_class(self):
         if self.action in ("create", "rotate_secret"):

@@ -151,7 +151,7 @@ def _record(message: Message, answer: outbound.Answer, *, started: datetime, now
         status, next_attempt_at = Status.DELIVERED, None
     else:
         next_attempt_at = next_attempt(
-            first_attempt_at=message.first_attempt_at,
+            first_attempt_at=message.first_attempt_at or started,  # set by the claim
             attempts=message.attempts,
             now=now,
             retry_after=answer.retry_after,

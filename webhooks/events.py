@@ -35,7 +35,8 @@ def queue_bounce(sender, *, invitation: Invitation, **kwargs) -> None:
 
 
 def queue_unsubscribe(sender, *, contact: Contact, **kwargs) -> None:
-    _queue(EventType.CONTACT_UNSUBSCRIBED, contact.unsubscribed_at, lambda wants: _contact(contact, wants))
+    at = contact.unsubscribed_at or timezone.now()  # set before the signal is sent
+    _queue(EventType.CONTACT_UNSUBSCRIBED, at, lambda wants: _contact(contact, wants))
 
 
 def queue_test(subscription: Subscription) -> Message:

@@ -149,7 +149,8 @@ class Subscription(models.Model):
 
     def signing_secrets(self, now: datetime) -> list[str]:
         """The current secret, and the previous one while it is still valid."""
-        if self.previous_secret and self.previous_secret_expires_at > now:
+        expires_at = self.previous_secret_expires_at  # set exactly when previous_secret is (constraint)
+        if self.previous_secret and expires_at is not None and expires_at > now:
             return [self.secret, self.previous_secret]
         return [self.secret]
 

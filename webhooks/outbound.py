@@ -151,7 +151,9 @@ class _HTTPConnection(http.client.HTTPConnection):
 class _HTTPSConnection(http.client.HTTPSConnection):
     def connect(self) -> None:
         # The certificate is checked against the host's name (sent as SNI), not the address.
-        self.sock = self._context.wrap_socket(open_socket(self.host, self.port), server_hostname=self.host)
+        # typeshed leaves out _context, the TLS context HTTPSConnection keeps (default or given).
+        context = self._context  # type: ignore[attr-defined]
+        self.sock = context.wrap_socket(open_socket(self.host, self.port), server_hostname=self.host)
 
 
 def post(url: str, *, body: bytes, headers: dict[str, str]) -> Answer:

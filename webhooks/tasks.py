@@ -4,11 +4,10 @@ from datetime import datetime
 
 from celery import shared_task
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from webhooks import delivery
-from webhooks.models import Message
+from webhooks.models import Message, MessageQuerySet
 
 ENQUEUE_AT_MOST = 100  # messages handed to workers at once by a resend
 
@@ -37,7 +36,7 @@ def delete_old_messages() -> None:
     delivery.delete_old_messages(now=timezone.now())
 
 
-def resend(messages: QuerySet[Message], *, now: datetime) -> int:
+def resend(messages: MessageQuerySet, *, now: datetime) -> int:
     """Queue messages again (``MessageQuerySet.resend``) and hand the first of them to workers at
     once; the periodic sweep takes any others a few seconds later, so that a resend of thousands
     does not hold a request up. How many were queued."""

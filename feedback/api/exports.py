@@ -11,6 +11,7 @@ to view contacts the file has the contact's pseudonym instead of who answered, a
 exports made with personal data are not shown. A token sees its user's exports only.
 """
 
+from django.contrib.auth.models import User
 from django.http import FileResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -249,9 +250,12 @@ class ExportViewSet(
         export = exports.Export(form.verbatim_query(), personal=may_see_personal_data(request.user))
         if refusal := exports.refusal(export, file_format):
             raise exceptions.ValidationError({"format": [refusal]})
-        if busy := exports.too_many_unfinished(request.user):
+        user = request.user
+        if not isinstance(user, User):  # TokenScope lets only a token's user this far
+            raise exceptions.NotAuthenticated
+        if busy := exports.too_many_unfinished(user):
             raise exceptions.Throttled(wait=EXPORT_RETRY_SECONDS, detail=busy)
-        record = exports.prepared_record(request.user, export, file_format, parameters)
+        record = exports.prepared_record(user, export, file_format, parameters)
         tasks.start(record)
         record.refresh_from_db()  # without a broker the file is already written
         url = reverse("feedback:api-export-detail", args=[record.public_id])

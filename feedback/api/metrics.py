@@ -144,7 +144,10 @@ def summary_json(summary: Summary) -> dict:
     """n, the categories, the metric (null without responses) and its 95 % interval."""
     # NPS counts people ("promoters"); CSAT and CES name answers ("satisfied", "easy").
     plural = "s" if summary.kind == "nps" else ""
-    figures = {"responses": summary.n, **{f"{code}{plural}": count for code, count in summary.categories}}
+    figures: dict[str, object] = {
+        "responses": summary.n,
+        **{f"{code}{plural}": count for code, count in summary.categories},
+    }
     figures[summary.kind] = summary.value
     figures["ci95"] = list(summary.interval) if summary.interval else None
     if summary.kind == "csat":

@@ -9,6 +9,7 @@ Readers who may not view contacts get the contact's pseudonym only.
 """
 
 from datetime import date, datetime, time, timedelta
+from typing import cast
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -284,7 +285,8 @@ class ResponseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     lookup_value_regex = PUBLIC_ID
 
     def get_queryset(self) -> QuerySet[Response]:
-        responses = super().get_queryset()
+        # The class's queryset, Response.objects.all(); DRF's stubs know only a plain QuerySet.
+        responses = cast(ResponseQuerySet, super().get_queryset())
         if self.personal:
             responses = responses.select_related("contact")
         if self.action != "list":

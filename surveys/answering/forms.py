@@ -71,7 +71,8 @@ class LinkParamsForm(forms.Form):
     external_id = forms.CharField(required=False, max_length=200)
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         prefix = "p_"
         properties = {key[len(prefix) :]: value for key, value in self.data.items() if key.startswith(prefix)}
         if problem := properties_problem(properties, as_text=True):

@@ -5,7 +5,7 @@ page shows the chosen score and its script posts it at once; without
 JavaScript the respondent presses Send.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core import signing
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -220,14 +220,14 @@ def _remembered_link_response(request: HttpRequest, survey: Survey, now: datetim
         public_id=public_id,
         survey=survey,
         channel=Response.Channel.LINK,
-        created_at__gte=now - timezone.timedelta(seconds=LINK_MEMORY_SECONDS),
+        created_at__gte=now - timedelta(seconds=LINK_MEMORY_SECONDS),
     ).first()
 
 
 def _link_params(request: HttpRequest) -> LinkParamsForm:
     params = LinkParamsForm(request.GET)
     if not params.is_valid():
-        message = " ".join(error for errors in params.errors.values() for error in errors)
+        message = " ".join(str(error) for errors in params.errors.values() for error in errors)
         raise PublicError(400, _("Link not valid"), message)
     return params
 

@@ -70,7 +70,7 @@ class ContactIn(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
 
-class _ScoreInScale:
+class _ScoreInScale(serializers.Serializer):
     def validate_score(self, value: int) -> int:
         scale = self.context["survey"].scale
         if value not in scale.points:

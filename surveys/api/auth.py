@@ -90,7 +90,7 @@ class ModelPermission(BasePermission):
 
     def has_permission(self, request: Request, view) -> bool:
         options = view.queryset.model._meta
-        action = self.ACTIONS.get(request.method, "delete")
+        action = self.ACTIONS.get(request.method or "", "delete")
         return request.user.has_perm(f"{options.app_label}.{action}_{options.model_name}")
 
 
@@ -105,7 +105,7 @@ class TokenRateThrottle(BaseThrottle):
     """``settings.RATE_LIMITS["api"]`` requests per minute and token, counted in the cache."""
 
     def __init__(self) -> None:
-        self.seconds = None
+        self.seconds: int | None = None
 
     def allow_request(self, request: Request, view) -> bool:
         if not isinstance(request.auth, ApiToken):

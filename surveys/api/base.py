@@ -260,7 +260,7 @@ def invalid(detail) -> dict:
 def form_errors(form: forms.Form) -> dict[str, list[str]]:
     """A Django form's errors by field, named as the error shape names them."""
     return {
-        "non_field_errors" if field == NON_FIELD_ERRORS else field: list(messages)
+        "non_field_errors" if field == NON_FIELD_ERRORS else field: [str(message) for message in messages]
         for field, messages in form.errors.items()
     }
 

@@ -79,7 +79,7 @@ class ContactSerializer(StrictModelSerializer):
         ]
         read_only_fields = ["unsubscribed_at", "bounced_at", "complained_at", "created_at", "updated_at"]
         # Checked in validate_external_id, with a message of its own.
-        extra_kwargs = {"external_id": {"validators": []}}
+        extra_kwargs: dict[str, dict[str, list]] = {"external_id": {"validators": []}}
 
     def validate_email(self, email: str) -> str:
         if email and self._others().filter(email__iexact=email).exists():

@@ -22,7 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 
 from surveys.api.base import Conflict
-from surveys.models import IdempotentRequest
+from surveys.models import ApiToken, IdempotentRequest
 
 KEY_LIFETIME = timedelta(hours=24)
 _KEY_SHAPE = re.compile(r"[\x20-\x7e]{1,255}")
@@ -44,6 +44,8 @@ def respond_once(request: Request, answer: Callable[[], ApiResponse], *, now: da
             {"Idempotency-Key": [_("An idempotency key is 1 to 255 printable ASCII characters.")]}
         )
     token = request.auth
+    if not isinstance(token, ApiToken):  # only views behind BearerTokenAuthentication answer once
+        raise exceptions.NotAuthenticated
     fingerprint = _fingerprint(request)
     fresh = IdempotentRequest.objects.filter(token=token, key=key, created_at__gt=now - KEY_LIFETIME)
     if stored := fresh.first():

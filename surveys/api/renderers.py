@@ -17,5 +17,6 @@ class JSONRenderer(renderers.JSONRenderer):
         try:
             return super().render(data, accepted_media_type, renderer_context)
         except UnicodeEncodeError:
-            self.ensure_ascii = True
+            # One renderer per request; the stubs declare the option a class variable.
+            self.ensure_ascii = True  # type: ignore[misc]
             return super().render(data, accepted_media_type, renderer_context)

@@ -4,7 +4,10 @@ Plain CRUD without delete: a survey or touchpoint with invitations or responses
 cannot be deleted (PROTECT), and switching it off (``active``) is what people mean.
 """
 
+from typing import Any, cast
+
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -41,10 +44,11 @@ class TextsField(serializers.Field):
 
     def __init__(self, text: str, **kwargs):
         self.text = text
-        max_length = Survey._meta.get_field(f"{text}_{LANGUAGES[0]}").max_length
+        max_length = cast(models.CharField, Survey._meta.get_field(f"{text}_{LANGUAGES[0]}")).max_length
         self.child = StrictCharField(max_length=max_length, allow_blank=True)
         super().__init__(source="*", required=False, **kwargs)
-        self.child.bind(field_name="", parent=self)
+        # As DRF's ListField binds its child; the stubs allow only a serializer as the parent.
+        self.child.bind(field_name="", parent=self)  # type: ignore[arg-type]
 
     def to_representation(self, survey: Survey) -> dict:
         return {language: getattr(survey, f"{self.text}_{language}") for language in LANGUAGES}
@@ -52,7 +56,8 @@ class TextsField(serializers.Field):
     def to_internal_value(self, data) -> dict:
         if not isinstance(data, dict):
             raise serializers.ValidationError(_('Send the texts per language, e.g. {"de": "…", "en": "…"}.'))
-        values, errors = {}, {}
+        values: dict[str, str] = {}
+        errors: dict[str, Any] = {}
         for language, value in data.items():
             if language not in LANGUAGES:
                 errors[language[:10]] = [_("Texts are given in de and en.")]
@@ -74,10 +79,11 @@ class OriginsField(serializers.ListField):
     def __init__(self, **kwargs):
         super().__init__(max_length=MAX_ORIGINS, required=False, **kwargs)
 
-    def to_representation(self, value: str) -> list[str]:
+    # Stored as text, one origin per line; the list is only what the API shows and takes.
+    def to_representation(self, value: str) -> list[str]:  # type: ignore[override]
         return [line.strip() for line in value.splitlines() if line.strip()]
 
-    def to_internal_value(self, data) -> str:
+    def to_internal_value(self, data) -> str:  # type: ignore[override]
         origins = []
         for value in super().to_internal_value(data):
             origin = normalise_origin(value)

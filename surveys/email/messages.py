@@ -63,7 +63,8 @@ def invitation_message(invitation: Invitation, *, reminder: bool = False) -> Ema
 def render_preview(survey: Survey, language: str) -> tuple[str, str, str]:
     """Subject, text and HTML of the survey's email to a sample contact, scored on the preview page."""
     message = _message(_sample_invitation(survey, language), kind="preview")
-    return message.subject, message.body, message.alternatives[0].content
+    html, _mimetype = message.alternatives[0]
+    return str(message.subject), str(message.body), str(html)
 
 
 def send_test_email(survey: Survey, *, to: str, language: str) -> None:
@@ -108,9 +109,10 @@ def _message(invitation: Invitation, *, kind: str) -> EmailMultiAlternatives:
     # Read by django-anymail's provider backends (tracking webhooks find the invitation by
     # it); Django's SMTP backend ignores both. Some providers put metadata in a header the
     # recipient sees: our random Message-ID tells nothing, an integer id would.
+    # (Ad-hoc attributes that anymail reads from any EmailMessage; Django's stubs do not know them.)
     if invitation.pk and invitation.message_id:
-        message.metadata = {"invitation": invitation.message_id}
-    message.tags = [kind]
+        message.metadata = {"invitation": invitation.message_id}  # type: ignore[attr-defined]
+    message.tags = [kind]  # type: ignore[attr-defined]
     return message
 
 

@@ -31,7 +31,7 @@ Status = Invitation.Status
 
 # How far an invitation has got; tracking only moves it forward. "sending" is missing on
 # purpose: the sender that claimed the row still owns its status.
-_RANK = {
+_RANK: dict[str, int] = {
     Status.SENT: 1,
     Status.REVIEW: 1,  # a provider's report settles whether the mail went out
     Status.DELIVERED: 2,

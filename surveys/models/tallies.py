@@ -180,17 +180,14 @@ def rebuild_tallies(surveys: Iterable[Survey] | None = None) -> int:
     survey wait meanwhile. Recounting all surveys moves the triggers to the installation's
     time zone first, so that answers arriving meanwhile count in the zone of the recount.
     """
-    everything = surveys is None
-    if everything:
-        with transaction.atomic():
-            TallyZone.objects.update_or_create(pk=1, defaults={"name": settings.TIME_ZONE})
-        surveys = Survey.objects.order_by("pk")
+    if surveys is None:
+        TallyZone.objects.update_or_create(pk=1, defaults={"name": settings.TIME_ZONE})
     written = 0
-    for survey in surveys:
+    for survey in Survey.objects.order_by("pk") if surveys is None else surveys:
         with transaction.atomic():
             Survey.objects.select_for_update().filter(pk=survey.pk).exists()
             written += DailyScore.objects.rebuild(survey) + PropertyScore.objects.rebuild(survey)
-    if everything:
+    if surveys is None:
         TallyZone.objects.filter(pk=1).update(counted_at=timezone.now())
     return written
 

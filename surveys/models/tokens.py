@@ -34,6 +34,7 @@ def is_token_shaped(value: object) -> bool:
 
 
 TOKEN_PREFIX = "cxs_"  # noqa: S105 - a marker that secret scanners can match, not a secret
+TOKEN_NAME_MAX_LENGTH = 100
 
 
 def digest_token(token: str) -> str:
@@ -50,7 +51,9 @@ class ApiToken(models.Model):
         on_delete=models.CASCADE,
         related_name="api_tokens",
     )
-    name = models.CharField(_("name"), max_length=100, help_text=_("What uses it, e.g. “shop backend”."))
+    name = models.CharField(
+        _("name"), max_length=TOKEN_NAME_MAX_LENGTH, help_text=_("What uses it, e.g. “shop backend”.")
+    )
     digest = models.CharField(max_length=64, unique=True, editable=False)
     # The first characters, so that a token can be recognised in the list without being stored.
     hint = models.CharField(_("starts with"), max_length=12, editable=False)

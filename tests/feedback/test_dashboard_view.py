@@ -23,7 +23,9 @@ XSS = '<img src=x onerror="alert(1)"><script>alert(2)</script> Lieferung „pün
 
 
 def table_rows(html: str, table_id: str) -> list[list[str]]:
-    table = re.search(rf'<table[^>]*id="{table_id}".*?<tbody>(.*?)</tbody>', html, re.S).group(1)
+    match = re.search(rf'<table[^>]*id="{table_id}".*?<tbody>(.*?)</tbody>', html, re.S)
+    assert match, f"no table {table_id}"
+    table = match.group(1)
     return [
         [
             " ".join(unescape(re.sub(r"<[^>]+>", " ", cell)).split())
@@ -34,9 +36,9 @@ def table_rows(html: str, table_id: str) -> list[list[str]]:
 
 
 def figure(html: str, block_id: str) -> dict:
-    return json.loads(
-        re.search(rf'<script id="{block_id}" type="application/json">(.*?)</script>', html, re.S).group(1)
-    )
+    match = re.search(rf'<script id="{block_id}" type="application/json">(.*?)</script>', html, re.S)
+    assert match, f"no figure {block_id}"
+    return json.loads(match.group(1))
 
 
 @pytest.fixture

@@ -49,8 +49,9 @@ def prepare(client, survey, django_capture_on_commit_callbacks, **params):
 
 
 def record_of(response) -> ExportRecord:
-    public_id = re.fullmatch(r"/exports/([0-9a-f-]{36})/", response.url).group(1)
-    return ExportRecord.objects.get(public_id=public_id)
+    match = re.fullmatch(r"/exports/([0-9a-f-]{36})/", response.url)
+    assert match, response.url
+    return ExportRecord.objects.get(public_id=match.group(1))
 
 
 def by_id_html(html: str, element_id: str) -> str:

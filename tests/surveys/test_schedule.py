@@ -13,7 +13,7 @@ OFFICE = default_send_window()
 
 
 def berlin(*args) -> datetime:
-    return datetime(*args, tzinfo=BERLIN)
+    return datetime(*args).replace(tzinfo=BERLIN)
 
 
 @pytest.mark.parametrize(

@@ -50,8 +50,8 @@ class Command(BaseCommand):
 
     def _describe(self, drift: list) -> None:
         names = dict(Survey.objects.filter(pk__in={row.survey_id for row in drift}).values_list("pk", "name"))
-        for survey_id, rows in groupby(drift, key=lambda row: row.survey_id):
-            rows = list(rows)
+        for survey_id, group in groupby(drift, key=lambda row: row.survey_id):
+            rows = list(group)
             self.stdout.write(f"Survey {survey_id} ({names.get(survey_id)}): {len(rows)} tally rows differ.")
             for row in rows[:SHOWN_PER_SURVEY]:
                 key = " ".join(map(str, row.key))

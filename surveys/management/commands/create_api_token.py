@@ -9,8 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from surveys.models import ApiToken
-
-NAME_MAX_LENGTH = ApiToken._meta.get_field("name").max_length
+from surveys.models.tokens import TOKEN_NAME_MAX_LENGTH
 
 
 class Command(BaseCommand):
@@ -31,7 +30,7 @@ class Command(BaseCommand):
             raise CommandError(f"No user is called {username!r}.") from None
         if not user.is_active:
             raise CommandError(f"The user {username!r} is inactive; its tokens would not work.")
-        if not name.strip() or len(name) > NAME_MAX_LENGTH:
-            raise CommandError(f"--name must be 1 to {NAME_MAX_LENGTH} characters.")
+        if not name.strip() or len(name) > TOKEN_NAME_MAX_LENGTH:
+            raise CommandError(f"--name must be 1 to {TOKEN_NAME_MAX_LENGTH} characters.")
         _api_token, token = ApiToken.issue(user=user, name=name.strip(), write=write)
         self.stdout.write(token)

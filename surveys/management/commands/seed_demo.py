@@ -90,7 +90,7 @@ TOUCHPOINTS = (
                    ("returns", "website", "delivery"), "return_id", hit_by_carrier=True),
 )  # fmt: skip
 CHANNELS = ((Response.Channel.EMAIL, 72), (Response.Channel.LINK, 14), (Response.Channel.WIDGET, 14))
-PUBLIC_PROPERTIES = {
+PUBLIC_PROPERTIES: dict[str, dict[str, str]] = {
     Response.Channel.LINK: {"campaign": "newsletter"},
     Response.Channel.WIDGET: {"page": "/konto"},
 }
@@ -125,7 +125,7 @@ ASCII_EMAIL = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 
 # Comments are an opener, one or two topic sentences and sometimes a closer, all
 # of the tone of the score, so the verbatims read like many different customers.
-OPENERS = {
+OPENERS: dict[str, dict[str, tuple[str, ...]]] = {
     "negative": {
         "de": ("Leider war ich enttäuscht.", "Ehrlich gesagt: so nicht.", "Das war ärgerlich.",
                "Ich bin unzufrieden.", "Schade, eigentlich mag ich Nordwind."),
@@ -231,7 +231,7 @@ TOPICS = {
         ),
     },
 }
-CLOSERS = {
+CLOSERS: dict[str, dict[str, tuple[str, ...]]] = {
     "negative": {
         "de": ("So bestelle ich nicht wieder.", "Bitte verbessern Sie das.", "Ich erwarte eine Rückmeldung."),
         "en": ("I won't order again like this.", "Please fix this.", "I expect to hear back from you."),
@@ -387,7 +387,9 @@ class DemoCompany:
         properties = contact.properties if contact else {}
         mood = self._mood(spec, properties, moment.date())
         score = _score(rng, survey.scale, mood)
-        invitation = self._invitation(spec, contact, moment, answered_at=moment) if is_email else None
+        invitation = (
+            self._invitation(spec, contact, moment, answered_at=moment) if is_email and contact else None
+        )
         return Response(
             survey=survey,
             kind=survey.kind,
