@@ -11,6 +11,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import translation
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.views import defaults
 
@@ -95,6 +96,14 @@ def check_rate(request: HttpRequest, scope: str) -> None:
             _("Too many answers came from your network in a short time. Please try again in a minute."),
             retry_after=wait,
         )
+
+
+def not_found(request: HttpRequest, title: Promise, message: Promise) -> PublicError:
+    """The page for a link whose token or key is not ours, in the browser's language. Each one
+    counts against the client's limit of unknown tokens, so that guessing runs out of tries."""
+    check_rate(request, "unknown_token")
+    use_language(request)
+    return PublicError(404, str(title), str(message))
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -111,3 +111,12 @@ def smtp_server():
     controller.start()
     yield server
     controller.stop()
+
+
+@pytest.fixture
+def smtp(settings, smtp_server):
+    """The SMTP server on loopback as the installation's mail server."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = smtp_server.host, smtp_server.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    return smtp_server

@@ -14,12 +14,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from surveys.answering.collect import record_public_answer
 from surveys.answering.forms import AnswerForm, LinkParamsForm, is_valid_utf8_form
 from surveys.models import Invitation, Response, Survey, is_token_shaped
-from surveys.public import PublicError, check_rate, public_page, use_language, wants_json
+from surveys.public import PublicError, check_rate, not_found, public_page, use_language, wants_json
 
 LINK_MEMORY_SECONDS = 24 * 60 * 60
 
@@ -35,12 +36,12 @@ def get_invitation_by_token(request: HttpRequest, token: str) -> Invitation:
         else None
     )
     if invitation is None:
-        check_rate(request, "unknown_token")
-        use_language(request)
-        raise PublicError(
-            404,
-            _("Link not valid"),
-            _("This survey link is not valid. Please use the link from your email exactly as it was sent."),
+        raise not_found(
+            request,
+            gettext_lazy("Link not valid"),
+            gettext_lazy(
+                "This survey link is not valid. Please use the link from your email exactly as it was sent."
+            ),
         )
     return invitation
 
@@ -48,9 +49,9 @@ def get_invitation_by_token(request: HttpRequest, token: str) -> Invitation:
 def get_survey_by_public_key(request: HttpRequest, key: str) -> Survey:
     survey = Survey.objects.filter(public_key=key).first() if is_token_shaped(key) else None
     if survey is None:
-        check_rate(request, "unknown_token")
-        use_language(request)
-        raise PublicError(404, _("Survey not found"), _("There is no survey at this address."))
+        raise not_found(
+            request, gettext_lazy("Survey not found"), gettext_lazy("There is no survey at this address.")
+        )
     return survey
 
 

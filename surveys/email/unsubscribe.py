@@ -18,11 +18,12 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from surveys.models import Contact, Invitation, is_token_shaped
-from surveys.public import PublicError, check_rate, public_page, use_language
+from surveys.public import PublicError, check_rate, not_found, public_page, use_language
 from surveys.signals import contact_unsubscribed
 
 ONE_CLICK = "One-Click"
@@ -32,12 +33,12 @@ def get_contact_by_unsubscribe_token(request: HttpRequest, token: str) -> Contac
     """The contact behind an unsubscribe link, or None if it was deleted; a 404 for any other token."""
     contact_id = read_unsubscribe_token(token)
     if contact_id is None:
-        check_rate(request, "unknown_token")
-        use_language(request)
-        raise PublicError(
-            404,
-            _("Link not valid"),
-            _("This link is not valid. Please use the link from your email exactly as it was sent."),
+        raise not_found(
+            request,
+            gettext_lazy("Link not valid"),
+            gettext_lazy(
+                "This link is not valid. Please use the link from your email exactly as it was sent."
+            ),
         )
     contact = Contact.objects.filter(pk=contact_id).first()
     use_language(request, contact.language if contact else "")

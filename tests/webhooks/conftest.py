@@ -121,11 +121,3 @@ def receiver():
 def allow_localhost(settings):
     """Development's set-up: the receiver on this machine is let through by name."""
     settings.WEBHOOK_ALLOWED_HOSTS = ["localhost"]
-
-
-@pytest.fixture
-def smtp(settings, smtp_server):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = smtp_server.host, smtp_server.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    return smtp_server

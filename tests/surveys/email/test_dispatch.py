@@ -180,14 +180,6 @@ def test_the_dispatch_command_sends_what_is_due_and_says_so():
     assert len(mail.outbox) == 1
 
 
-@pytest.fixture
-def smtp(settings, smtp_server):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = smtp_server.host, smtp_server.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    return smtp_server
-
-
 def test_a_mail_server_asking_to_try_later_gets_the_invitation_again_later(smtp):
     busy = make_due_invitation(contact=make_contact(email="busy@example.com"))
     fine = make_due_invitation(contact=make_contact(email="fine@example.com"))
