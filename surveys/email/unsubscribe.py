@@ -108,7 +108,8 @@ def _page(request: HttpRequest, token: str, contact: Contact | None, state: str)
 # Unsubscribe tokens. The contact's id must not be readable in the link (integer ids never
 # appear in emails), so it is hidden with a synthetic IV: tag = HMAC(id), then the id is
 # XORed with HMAC(tag). The tag authenticates the id (128 bits), the same contact always
-# gets the same token, and the salts keep it apart from every other signed value.
+# gets the same token, and the salts keep it apart from every other signed value. They stay
+# as they are wherever this code lives: another salt would void every link already sent.
 _TAG_SALT = "surveys.unsubscribe.tag"
 _PAD_SALT = "surveys.unsubscribe.pad"
 _TAG_BYTES, _ID_BYTES = 16, 8

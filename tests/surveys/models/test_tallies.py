@@ -116,14 +116,6 @@ def test_a_change_of_time_touchpoint_or_properties_moves_the_answer(survey):
     assert by_property() == {}
 
 
-def test_a_change_of_the_comment_alone_counts_nothing_again(survey):
-    response = answered(survey, 9)
-    DailyScore.objects.update(responses=5)
-    response.revise(score=None, comment="Alles gut", now=NOW + timedelta(hours=1))
-    assert daily() == {("2026-11-23", response.touchpoint_id, 9): 5}
-    DailyScore.objects.update(responses=1)
-
-
 def test_rows_written_by_hand_in_sql_are_counted_too(survey):
     answered(survey, 9)
     with connection.cursor() as cursor:
