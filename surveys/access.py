@@ -1,10 +1,16 @@
-"""Who may see what: the rules that every page, API endpoint, export and webhook asks, in one place.
+"""Who may see and do what: the rules that every page, API endpoint, export and webhook asks.
 
-They read the back office's permissions (``surveys.view_response``, ``surveys.view_contact``),
-which Django grants to active users only, so an inactive user may do nothing here.
+Two questions, always both: may this person do this (the back office's permissions, which the
+roles of ``surveys.roles`` bundle), and to this survey (their teams: ``Survey.objects.visible_to``)?
+Django grants permissions to active users only, so an inactive user may do nothing here. A
+survey a user may not see is answered as if it did not exist (404), never with a 403 that
+would confirm it.
 """
 
 from django.contrib.auth.models import AbstractUser, AnonymousUser
+from django.http import Http404
+
+from surveys.models import Survey, SurveyQuerySet
 
 User = AbstractUser | AnonymousUser
 
@@ -15,12 +21,31 @@ def may_read_responses(user: User) -> bool:
 
 
 def may_read_feedback(user: User) -> bool:
-    """Whether a signed-in user may use the feedback pages (dashboards, comments, exports): active
-    staff who may read answers."""
+    """Whether a signed-in user may use the feedback pages (dashboards, comments): active staff who
+    may read answers."""
     return user.is_active and user.is_staff and may_read_responses(user)
+
+
+def may_export(user: User) -> bool:
+    """Whether a user may take answers out as files (the explorer's downloads, the exports API)."""
+    return user.has_perm("surveys.export_response")
 
 
 def may_see_personal_data(user: User) -> bool:
     """Whether a user may also see who answered or was asked (email, name, external id, the event's
     properties), in pages, exports, the API and webhooks; without it, a pseudonym stands in."""
     return user.has_perm("surveys.view_contact")
+
+
+def visible_surveys(user: User) -> SurveyQuerySet:
+    """The surveys this user may see and act on (``Survey.objects.visible_to``)."""
+    return Survey.objects.visible_to(user)
+
+
+def get_survey_for_user(user: User, pk: object) -> Survey:
+    """The survey with this id if the user may see it; Http404 for an unknown, malformed or
+    foreign id alike."""
+    survey = visible_surveys(user).filter(pk=pk).first() if str(pk).isdigit() else None
+    if survey is None:
+        raise Http404("No survey has this id.")
+    return survey

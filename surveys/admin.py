@@ -263,8 +263,10 @@ class TouchpointAdmin(admin.ModelAdmin):
     def upload_view(self, request: HttpRequest, touchpoint_id: int) -> HttpResponse:
         """Upload contacts to ask at this touchpoint: a preview first, then the import."""
         touchpoint = get_object_or_404(Touchpoint.objects.select_related("survey"), pk=touchpoint_id)
-        may_import = request.user.has_perm("surveys.add_event")
-        if not (may_import and self.has_change_permission(request, touchpoint)):
+        # Uploading contacts asks them: it needs the permission to send surveys.
+        if not (
+            request.user.has_perm("surveys.send_survey") and self.has_view_permission(request, touchpoint)
+        ):
             raise PermissionDenied
         context = {
             **self.admin_site.each_context(request),

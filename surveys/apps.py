@@ -14,8 +14,10 @@ class SurveysConfig(AppConfig):
         from surveys.answering.widget import allow_widget_origin
         from surveys.email.tracking import record_tracking_event
         from surveys.models import sync_tally_zone
+        from surveys.roles import ensure_roles
 
         check_request_enabled.connect(allow_widget_origin, dispatch_uid="surveys.answering.widget.origin")
         tracking.connect(record_tracking_event, dispatch_uid="surveys.email.tracking.event")
         # The tallies count days in the installation's time zone: recounted when it changes.
         post_migrate.connect(sync_tally_zone, sender=self, dispatch_uid="surveys.models.tallies.zone")
+        post_migrate.connect(ensure_roles, sender=self, dispatch_uid="surveys.roles")

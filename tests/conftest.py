@@ -7,7 +7,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.core.cache import cache
 
-from tests.factories import SURVEY_PERMISSIONS, make_staff
+from surveys import roles
+from tests.factories import make_staff
 
 
 def pytest_configure(config):
@@ -44,7 +45,7 @@ def _tallies_equal_a_fresh_count(request):
     assert not drift, f"the tallies differ from a fresh count in {len(drift)} rows, e.g. {drift[:3]}"
 
 
-# The cast: four people, each a distinct user, for every view's and endpoint's tests.
+# The cast: one person of each role, each a distinct user, for every view's and endpoint's tests.
 
 
 @pytest.fixture
@@ -54,21 +55,26 @@ def admin_user(django_user_model):
 
 @pytest.fixture
 def cx_manager(db):
-    """Staff with every permission on surveys, touchpoints, contacts, invitations and responses."""
-    return make_staff("manager", SURVEY_PERMISSIONS)
+    """Staff in the CX manager role: surveys, touchpoints, sending, dashboards, comments, exports."""
+    return make_staff("manager", roles.CX_MANAGER)
 
 
 @pytest.fixture
 def analyst(db):
-    """Staff of the product team: may read surveys and answers, never who answered (no contacts)."""
-    readable = [codename for codename in SURVEY_PERMISSIONS if codename.startswith("view_")]
-    return make_staff("analyst", [codename for codename in readable if codename != "view_contact"])
+    """Staff of the product team (Analyst role): dashboards, comments, exports; never who answered."""
+    return make_staff("analyst", roles.ANALYST)
+
+
+@pytest.fixture
+def agent(db):
+    """Staff in the Agent role: read-only dashboards of their surveys."""
+    return make_staff("agent", roles.AGENT)
 
 
 @pytest.fixture
 def outsider(db):
-    """Staff without any permission: signed in to the back office, allowed nothing."""
-    return make_staff("outsider", [])
+    """Staff without any role or permission: signed in to the back office, allowed nothing."""
+    return make_staff("outsider")
 
 
 @pytest.fixture

@@ -4,32 +4,44 @@ import itertools
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
 from django.utils import timezone
 
 from surveys.answering.collect import Identity, record_public_answer
-from surveys.models import ApiToken, Contact, Invitation, Response, Survey, Touchpoint
+from surveys.models import ApiToken, Contact, Invitation, Response, Survey, Team, Touchpoint
 from webhooks.models import EventType, Message, Subscription
 
 _sequence = itertools.count(1)
-# What a CX manager may do in the back office: everything about surveys and their answers.
-SURVEY_PERMISSIONS = [
-    f"{action}_{model}"
-    for model in ("survey", "touchpoint", "contact", "event", "invitation", "response", "apitoken")
-    for action in ("add", "change", "delete", "view")
-]
 
 
-def make_staff(username: str, permissions: list[str]):
-    """A member of staff with these permissions of the surveys app (codenames), who signs in with
-    ``<username>-password``."""
+def make_staff(username: str, role: str | None = None, *, team: Team | None = None):
+    """A member of staff in one of the back office's roles (``surveys.roles``), or in none, who signs
+    in with ``<username>-password``; in ``team`` if given."""
     user = get_user_model().objects.create_user(
         username, f"{username}@example.com", f"{username}-password", is_staff=True
     )
-    user.user_permissions.set(
-        Permission.objects.filter(content_type__app_label="surveys", codename__in=permissions)
-    )
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    if team:
+        team.members.add(user)
     return user
+
+
+def take_away(user, *codenames: str) -> None:
+    """The user keeps every permission of their roles but these, from now on held one by one."""
+    kept = Permission.objects.filter(Q(group__user=user) | Q(user=user)).exclude(codename__in=codenames)
+    user.user_permissions.set(list(kept.distinct()))
+    user.groups.clear()
+    for cache in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+        user.__dict__.pop(cache, None)
+
+
+def make_team(name: str = "", *, surveys=(), members=()) -> Team:
+    team = Team.objects.create(name=name or f"Team {next(_sequence)}")
+    team.surveys.add(*surveys)
+    team.members.add(*members)
+    return team
 
 
 def make_survey(*, kind: str = Survey.Kind.NPS, **fields) -> Survey:

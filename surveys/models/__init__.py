@@ -10,7 +10,14 @@ Every model is importable from here, as the migrations and the other apps import
 from surveys.models.contact import Contact, ContactQuerySet, LegalBasis
 from surveys.models.invitation import Event, EventSource, Invitation, InvitationStatus, SkipReason
 from surveys.models.response import NO_TOUCHPOINT, Response, ResponseChannel, ResponseQuerySet
-from surveys.models.survey import Language, Survey, Touchpoint, normalise_origin, validate_origins
+from surveys.models.survey import (
+    Language,
+    Survey,
+    SurveyQuerySet,
+    Touchpoint,
+    normalise_origin,
+    validate_origins,
+)
 from surveys.models.tallies import (
     DailyScore,
     Drift,
@@ -20,6 +27,7 @@ from surveys.models.tallies import (
     sync_tally_zone,
     tally_drift,
 )
+from surveys.models.team import Team
 from surveys.models.tokens import (
     TOKEN_PREFIX,
     ApiToken,
@@ -54,7 +62,9 @@ __all__ = [
     "ResponseQuerySet",
     "SkipReason",
     "Survey",
+    "SurveyQuerySet",
     "TallyZone",
+    "Team",
     "Touchpoint",
     "digest_token",
     "is_token_shaped",

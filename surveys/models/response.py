@@ -136,6 +136,7 @@ class Response(models.Model):
         verbose_name = _("response")
         verbose_name_plural = _("responses")
         ordering = ["-created_at"]
+        permissions = [("export_response", _("Can export responses"))]
         constraints = [
             models.CheckConstraint(condition=_score_in_scale(), name="response_score_in_scale"),
             models.CheckConstraint(

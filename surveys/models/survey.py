@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from surveys import roles
 from surveys.models.tokens import new_public_key
 from surveys.properties import validate_dashboard_properties
 from surveys.scales import (
@@ -53,6 +54,23 @@ def normalise_origin(value: str) -> str | None:
 class Language(models.TextChoices):
     DE = "de", _("German")
     EN = "en", _("English")
+
+
+class SurveyQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "SurveyQuerySet":
+        """The surveys a user may see and act on (their permissions decide what they may do):
+        every survey for superusers and Admins, and while the installation has no teams; else
+        those of the user's teams. None for an inactive or anonymous user. One query, no more."""
+        if not (user.is_authenticated and user.is_active):
+            return self.none()
+        if user.is_superuser:
+            return self
+        teams = self.model._meta.get_field("teams").related_model
+        return self.filter(
+            ~models.Exists(teams.objects.all())
+            | models.Exists(user.groups.filter(name=roles.ADMIN))
+            | models.Exists(teams.objects.filter(surveys=models.OuterRef("pk"), members=user))
+        )
 
 
 class Survey(models.Model):
@@ -192,10 +210,15 @@ class Survey(models.Model):
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
 
+    objects = SurveyQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("survey")
         verbose_name_plural = _("surveys")
         ordering = ["name"]
+        permissions = [
+            ("send_survey", _("Can send surveys: report events, upload contacts, send test emails"))
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(kind__in=list(SCALES)),

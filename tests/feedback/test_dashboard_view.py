@@ -11,7 +11,7 @@ from django.contrib.auth.models import Permission
 
 from feedback.views import property_choices
 from surveys.access import may_read_feedback
-from tests.factories import make_response, make_survey, make_touchpoint
+from tests.factories import make_response, make_survey, make_touchpoint, take_away
 from tests.feedback.pages import answer, by_id
 
 pytestmark = pytest.mark.django_db
@@ -78,7 +78,7 @@ def test_staff_without_permissions_are_refused(client, outsider):
 
 
 def test_staff_who_may_not_view_responses_are_refused(client, cx_manager):
-    cx_manager.user_permissions.remove(Permission.objects.get(codename="view_response"))
+    take_away(cx_manager, "view_response")
     client.force_login(cx_manager)
     assert client.get(URL).status_code == 403
 

@@ -7,13 +7,13 @@ import re
 from datetime import date, timedelta
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone
 
 from feedback import exports
 from feedback.models import ExportRecord
-from tests.factories import SURVEY_PERMISSIONS, make_staff, make_survey, make_touchpoint
+from surveys import roles
+from tests.factories import make_staff, make_survey, make_touchpoint, take_away
 from tests.feedback.pages import answer, by_id
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +39,7 @@ def survey():
 @pytest.fixture
 def colleague(db):
     """Another CX manager, with the same rights as the one who exports."""
-    return make_staff("colleague", SURVEY_PERMISSIONS)
+    return make_staff("colleague", roles.CX_MANAGER)
 
 
 def prepare(client, survey, django_capture_on_commit_callbacks, **params):
@@ -198,7 +198,7 @@ def test_anonymous_visitors_are_sent_to_the_login(client, survey, django_capture
 def test_staff_who_may_not_view_responses_are_refused(
     client, cx_manager, survey, django_capture_on_commit_callbacks
 ):
-    cx_manager.user_permissions.remove(Permission.objects.get(codename="view_response"))
+    take_away(cx_manager, "view_response")
     client.force_login(cx_manager)
     assert prepare(client, survey, django_capture_on_commit_callbacks).status_code == 403
     assert ExportRecord.objects.count() == 0
@@ -207,7 +207,7 @@ def test_staff_who_may_not_view_responses_are_refused(
 def test_readers_who_may_not_see_contacts_get_a_file_without_them(
     client, cx_manager, survey, django_capture_on_commit_callbacks
 ):
-    cx_manager.user_permissions.remove(Permission.objects.get(codename="view_contact"))
+    take_away(cx_manager, "view_contact")
     client.force_login(cx_manager)
     record = record_of(prepare(client, survey, django_capture_on_commit_callbacks))
     assert not record.personal
@@ -297,7 +297,7 @@ def test_only_who_started_it_may_see_it(client, cx_manager, colleague, admin_use
 
 def test_personal_data_only_while_its_reader_may_see_it(manager_client, cx_manager, survey):
     record = exported(cx_manager, survey)
-    cx_manager.user_permissions.remove(Permission.objects.get(codename="view_contact"))
+    take_away(cx_manager, "view_contact")
     assert manager_client.get(f"/exports/{record.public_id}/download/").status_code == 404
 
 

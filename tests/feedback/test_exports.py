@@ -7,7 +7,6 @@ from datetime import date
 
 import openpyxl
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import connection
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,7 +14,7 @@ from hypothesis import strategies as st
 from feedback import exports
 from feedback.models import ExportRecord
 from surveys.models import Response
-from tests.factories import make_survey, make_touchpoint
+from tests.factories import make_survey, make_touchpoint, take_away
 from tests.feedback.pages import answer
 
 pytestmark = pytest.mark.django_db
@@ -300,7 +299,7 @@ def test_anonymous_visitors_are_sent_to_the_login(client, survey):
 
 
 def test_staff_who_may_not_view_responses_are_refused(client, cx_manager, survey):
-    cx_manager.user_permissions.remove(Permission.objects.get(codename="view_response"))
+    take_away(cx_manager, "view_response")
     client.force_login(cx_manager)
     assert client.get(URL, {"survey": survey.pk, "format": "csv"}).status_code == 403
     assert ExportRecord.objects.count() == 0

@@ -5,11 +5,10 @@ from datetime import date
 from html import unescape
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import connection
 
 from feedback.views import VERBATIMS_PER_PAGE
-from tests.factories import make_survey, make_touchpoint
+from tests.factories import make_survey, make_touchpoint, take_away
 from tests.feedback.pages import answer, by_id
 
 pytestmark = pytest.mark.django_db
@@ -69,7 +68,7 @@ def test_anonymous_visitors_are_sent_to_the_admin_login(client):
 
 
 def test_staff_who_may_not_view_responses_are_refused(client, cx_manager):
-    cx_manager.user_permissions.remove(Permission.objects.get(codename="view_response"))
+    take_away(cx_manager, "view_response")
     client.force_login(cx_manager)
     assert client.get(URL).status_code == 403
 

@@ -3,14 +3,13 @@
 import re
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
 from surveys.models import Contact, Event, Invitation
-from tests.factories import make_contact, make_invitation, make_survey, make_touchpoint
+from tests.factories import make_contact, make_invitation, make_survey, make_touchpoint, take_away
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +30,7 @@ def touchpoint(survey):
 
 
 def staff_without(user, codename):
-    user.user_permissions.remove(Permission.objects.get(codename=codename))
+    take_away(user, codename)
     return type(user).objects.get(pk=user.pk)  # drop the cached permissions
 
 
@@ -129,8 +128,8 @@ def test_a_forged_or_foreign_preview_token_imports_nothing(client, cx_manager, t
     assert Event.objects.count() == 0
 
 
-def test_staff_who_may_not_add_events_cannot_upload(client, cx_manager, touchpoint):
-    client.force_login(staff_without(cx_manager, "add_event"))
+def test_staff_who_may_not_send_surveys_cannot_upload(client, cx_manager, touchpoint):
+    client.force_login(staff_without(cx_manager, "send_survey"))
     url = reverse("admin:surveys_touchpoint_upload", args=[touchpoint.pk])
     assert client.get(url).status_code == 403
     assert client.post(url, {"file": csv_file("email\na@example.com\n")}).status_code == 403

@@ -3,7 +3,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import answer_by_link, make_subscription, make_survey
+from tests.factories import answer_by_link, make_subscription, make_survey, take_away
 from webhooks.delivery import deliver_due
 from webhooks.models import Delivery, Message, Subscription
 
@@ -57,7 +57,7 @@ def test_a_private_url_is_refused_in_the_form_and_nothing_stored(client, manager
 
 def test_personal_data_is_refused_to_an_owner_who_may_not_view_contacts(client, manager, settings):
     settings.WEBHOOK_ALLOWED_HOSTS = ["203.0.113.10"]
-    manager.user_permissions.remove(*Permission.objects.filter(codename="view_contact"))
+    take_away(manager, "view_contact")
     client.force_login(manager)
     answer = client.post(ADD, form(manager, include_personal_data="on"))
     assert "may not view contacts" in str(answer.context["adminform"].form.errors["include_personal_data"])
@@ -148,12 +148,12 @@ def test_others_see_neither_messages_nor_log_of_a_subscription_not_theirs(client
     assert client.get(reverse("admin:webhooks_message_change", args=[message.pk])).status_code == 302
 
 
-def test_staff_who_may_only_view_can_neither_rotate_nor_pause_nor_resend(client, cx_manager):
+def test_staff_who_may_only_view_can_neither_rotate_nor_pause_nor_resend(client, outsider):
     viewing = Permission.objects.filter(content_type__app_label="webhooks", codename__startswith="view_")
-    cx_manager.user_permissions.add(*viewing)
-    subscription = make_subscription(owner=cx_manager)
+    outsider.user_permissions.add(*viewing)
+    subscription = make_subscription(owner=outsider)
     old = subscription.secret
-    client.force_login(cx_manager)
+    client.force_login(outsider)
     for action in ["rotate_secret", "pause"]:
         client.post(SUBSCRIPTIONS, {"action": action, "_selected_action": [subscription.pk]})
     subscription.refresh_from_db()

@@ -7,7 +7,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from tests.factories import answer_by_link, make_api_token, make_message, make_subscription, make_survey
+from tests.factories import (
+    answer_by_link,
+    make_api_token,
+    make_message,
+    make_subscription,
+    make_survey,
+    take_away,
+)
 from webhooks import tasks
 from webhooks.delivery import deliver_due
 from webhooks.models import Delivery, Message, Subscription
@@ -90,14 +97,14 @@ def test_a_user_without_the_permissions_for_webhooks_is_refused(client, outsider
 
 
 def test_personal_data_and_responses_go_only_to_users_who_may_view_them(client, cx_manager):
-    cx_manager.user_permissions.remove(*Permission.objects.filter(codename="view_contact"))
+    take_away(cx_manager, "view_contact")
     token = make_api_token(user=cx_manager, write=True)
     answer = create(client, token, include_personal_data=True)
     assert answer.status_code == 400
     assert answer.json()["error"]["message"] == (
         "include_personal_data: The owner may not view contacts, so cannot receive their data."
     )
-    cx_manager.user_permissions.remove(*Permission.objects.filter(codename="view_response"))
+    take_away(cx_manager, "view_response")
     assert (
         create(client, token)
         .json()["error"]["message"]
@@ -190,11 +197,11 @@ def test_rotating_the_secret_shows_the_new_one_and_keeps_the_old_for_a_day(clien
 
 
 def test_rotating_the_secret_needs_the_permission_to_change_subscriptions(client, cx_manager):
-    cx_manager.user_permissions.remove(Permission.objects.get(codename="add_subscription"))
+    take_away(cx_manager, "add_subscription")
     subscription = make_subscription(owner=cx_manager)
     path = f"{WEBHOOKS}{subscription.pk}/rotate-secret/"
     assert call(client, "post", path, make_api_token(user=cx_manager, write=True)).status_code == 200
-    cx_manager.user_permissions.remove(Permission.objects.get(codename="change_subscription"))
+    take_away(cx_manager, "change_subscription")
     assert call(client, "post", path, make_api_token(user=cx_manager, write=True)).status_code == 403
 
 
@@ -403,7 +410,7 @@ def test_a_read_only_token_cannot_resend(client, reader, cx_manager):
 
 @pytest.mark.parametrize("missing", ["change_subscription", "change_message"])
 def test_resending_needs_the_permissions_to_change_subscriptions_and_messages(client, cx_manager, missing):
-    cx_manager.user_permissions.remove(Permission.objects.get(codename=missing))
+    take_away(cx_manager, missing)
     token = make_api_token(user=cx_manager, write=True)
     subscription = make_subscription(owner=cx_manager)
     failed = make_message(subscription)
@@ -414,7 +421,7 @@ def test_resending_needs_the_permissions_to_change_subscriptions_and_messages(cl
 
 
 def test_resending_does_not_need_the_permission_to_add_subscriptions(client, cx_manager, enqueued):
-    cx_manager.user_permissions.remove(Permission.objects.get(codename="add_subscription"))
+    take_away(cx_manager, "add_subscription")
     token = make_api_token(user=cx_manager, write=True)
     subscription = make_subscription(owner=cx_manager)
     failed = make_message(subscription)

@@ -12,14 +12,13 @@ from datetime import date, timedelta
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from feedback import exports
 from feedback.models import ExportRecord
 from feedback.privacy import pseudonym
 from surveys.models import Response
-from tests.factories import make_api_token, make_survey, make_touchpoint
+from tests.factories import make_api_token, make_survey, make_touchpoint, take_away
 from tests.feedback.pages import answer
 from tests.workers import database_url, flushed_broker, use_broker
 
@@ -239,7 +238,7 @@ def test_an_export_with_personal_data_is_hidden_from_who_may_no_longer_see_it(
     client, token, cx_manager, survey
 ):
     body = queued_export(client, token, survey)
-    cx_manager.user_permissions.remove(Permission.objects.get(codename="view_contact"))
+    take_away(cx_manager, "view_contact")
     assert get(client, token, f"{URL}{body['id']}/").status_code == 404
     assert get(client, token, URL).json()["results"] == []
 
@@ -249,7 +248,7 @@ def test_an_export_with_personal_data_is_hidden_from_who_may_no_longer_see_it(
 
 def test_it_needs_a_token_whose_user_may_view_responses(client, cx_manager, survey):
     assert client.post(URL, {}, content_type="application/json").status_code == 401
-    cx_manager.user_permissions.remove(Permission.objects.get(codename="view_response"))
+    take_away(cx_manager, "view_response")
     refused = start(
         client, make_api_token(user=cx_manager), {"format": "csv", "filters": {"survey": survey.pk}}
     )

@@ -4,11 +4,10 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import connection
 
 from feedback.privacy import pseudonym
-from tests.factories import make_api_token, make_survey, make_touchpoint
+from tests.factories import make_api_token, make_survey, make_touchpoint, take_away
 from tests.feedback.pages import answer
 
 pytestmark = pytest.mark.django_db
@@ -45,7 +44,7 @@ def answers():
 
 def test_it_needs_a_token_whose_user_may_view_responses(client, cx_manager):
     assert client.get(URL).status_code == 401
-    cx_manager.user_permissions.remove(Permission.objects.get(codename="view_response"))
+    take_away(cx_manager, "view_response")
     refused = get(client, make_api_token(user=cx_manager))
     assert refused.status_code == 403
     assert refused.json()["error"] == {

@@ -1,10 +1,9 @@
 """Contacts and invitations through the API: permissions, the table's rules as 400s, no tokens shown."""
 
 import pytest
-from django.contrib.auth.models import Permission
 
 from surveys.models import Contact, Invitation
-from tests.factories import make_api_token, make_contact, make_invitation, make_survey
+from tests.factories import make_api_token, make_contact, make_invitation, make_survey, take_away
 
 pytestmark = pytest.mark.django_db
 
@@ -24,9 +23,7 @@ def writer(cx_manager):
 
 
 def test_contacts_need_the_contact_permissions(client, cx_manager):
-    cx_manager.user_permissions.remove(
-        *Permission.objects.filter(codename__in=["view_contact", "add_contact"])
-    )
+    take_away(cx_manager, "view_contact", "add_contact")
     token = make_api_token(user=cx_manager, write=True)
     assert call(client, token, "get", CONTACTS).status_code == 403
     refused = call(client, token, "post", CONTACTS, {"email": "a@example.com"})

@@ -1,0 +1,85 @@
+"""The back office's four roles: groups of permissions that every installation has and the back
+office assigns. They say what a kind of person in a CX team may do; teams (``Team``) say to
+which surveys. An Admin may do everything, to every survey.
+
+``migrate`` creates a role that is missing, with the permissions below (Admin: all there are);
+a role that exists is left as the installation's admins have made it.
+"""
+
+ADMIN = "Admin"  # everything: users, roles, teams, settings, every survey
+CX_MANAGER = "CX manager"  # surveys, touchpoints, sending, dashboards, comments, exports
+ANALYST = "Analyst"  # the product team: dashboards, comments, exports; pseudonyms, never personal data
+AGENT = "Agent"  # read-only dashboards of their surveys (follow-up cases will be theirs)
+
+# Webhooks: whoever may read answers may have them sent to their own systems.
+_WEBHOOKS = [
+    "webhooks.add_subscription",
+    "webhooks.change_subscription",
+    "webhooks.delete_subscription",
+    "webhooks.view_subscription",
+    "webhooks.change_message",
+    "webhooks.view_message",
+    "webhooks.view_delivery",
+]
+_API_TOKENS = ["surveys.add_apitoken", "surveys.view_apitoken", "surveys.delete_apitoken"]
+PERMISSIONS = {
+    CX_MANAGER: [
+        "surveys.add_survey",
+        "surveys.change_survey",
+        "surveys.view_survey",
+        "surveys.send_survey",
+        "surveys.add_touchpoint",
+        "surveys.change_touchpoint",
+        "surveys.view_touchpoint",
+        "surveys.add_contact",
+        "surveys.change_contact",
+        "surveys.view_contact",
+        "surveys.view_event",
+        "surveys.change_invitation",
+        "surveys.view_invitation",
+        "surveys.view_response",
+        "surveys.export_response",
+        "feedback.view_exportrecord",
+        *_API_TOKENS,
+        *_WEBHOOKS,
+    ],
+    ANALYST: [
+        "surveys.view_survey",
+        "surveys.view_touchpoint",
+        "surveys.view_response",
+        "surveys.export_response",
+        *_API_TOKENS,
+        *_WEBHOOKS,
+    ],
+    AGENT: ["surveys.view_survey", "surveys.view_touchpoint", "surveys.view_response"],
+}
+
+
+def ensure_roles(*, using: str = "default", apps=None, **kwargs) -> None:
+    """Create the roles that are missing (after ``migrate``, and after a test database is flushed).
+    Nothing while the database is migrated back to before teams and roles (``apps``)."""
+    from django.apps import apps as installed
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Group, Permission
+
+    if apps is not None and "auth" not in apps.app_configs:
+        return
+    # Django creates an app's permissions after its own migrations; the roles need all of them.
+    for app_config in installed.get_app_configs():
+        create_permissions(app_config, verbosity=0, using=using)
+    groups = Group.objects.using(using)
+    if not groups.filter(name=ADMIN).exists():
+        groups.create(name=ADMIN).permissions.set(Permission.objects.using(using).all())
+    for role, names in PERMISSIONS.items():
+        if groups.filter(name=role).exists():
+            continue
+        codenames = [name.partition(".")[2] for name in names]
+        found = Permission.objects.using(using).filter(codename__in=codenames)
+        found = [
+            permission for permission in found.select_related("content_type") if _name(permission) in names
+        ]
+        groups.create(name=role).permissions.set(found)
+
+
+def _name(permission) -> str:
+    return f"{permission.content_type.app_label}.{permission.codename}"
