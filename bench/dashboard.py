@@ -168,8 +168,8 @@ def main() -> None:
         print(f"  raw query, all surveys, grouped by date_trunc: {milliseconds(time_raw(raw_weekly, None))}")
         filtered = milliseconds(time_raw(raw_weekly, nps, properties=PROPERTY_FILTER))
         print(f"  raw query, one survey, {describe(PROPERTY_FILTER)}, grouped by date_trunc: {filtered}")
-        profile(query, BREAKDOWN_PROPERTY)
-        profile({**query, **PROPERTY_FILTER}, "")
+        profile(query, user, BREAKDOWN_PROPERTY)
+        profile({**query, **PROPERTY_FILTER}, user, "")
         targets(total, runs)
 
         print("\nExactness:")
@@ -185,9 +185,9 @@ def measure(port: int, token: str, user, query: dict, with_page: bool) -> dict[s
     breakdown = {**query, "breakdown": BREAKDOWN_PROPERTY}
     return {
         "metrics API over HTTP": timed(lambda: api_get(port, token, query)),
-        "build_dashboard in-process, the API's panels": time_in_process(query),
+        "build_dashboard in-process, the API's panels": time_in_process(query, user),
         f"build_dashboard in-process, all panels (breakdown by {BREAKDOWN_PROPERTY})": time_in_process(
-            query, breakdown=BREAKDOWN_PROPERTY
+            query, user, breakdown=BREAKDOWN_PROPERTY
         ),
         "GET /dashboard/ over HTTP": time_page(port, user, query) if with_page else None,
         f"GET /dashboard/ over HTTP, breakdown by {BREAKDOWN_PROPERTY}": time_page(port, user, breakdown)
@@ -456,7 +456,7 @@ def api_get(port: int, token: str, query: dict) -> dict:
     return json.loads(body)
 
 
-def time_in_process(query: dict, breakdown: str = "") -> list[float]:
+def time_in_process(query: dict, user, breakdown: str = "") -> list[float]:
     """build_dashboard with the filters read from the same query string as the API's."""
     from django.http import QueryDict
 
@@ -464,7 +464,7 @@ def time_in_process(query: dict, breakdown: str = "") -> list[float]:
     from feedback.forms import DashboardFilterForm
 
     def run():
-        form = DashboardFilterForm(QueryDict(urlencode(query)))
+        form = DashboardFilterForm(QueryDict(urlencode(query)), user=user)
         if not form.is_valid():
             raise RuntimeError(f"the filters are invalid: {form.errors}")
         return build_dashboard(
@@ -613,7 +613,7 @@ def targets(total: int, runs: dict) -> None:
             print(f"  {'PASS' if median <= limit else 'MISS'}  {what}: {median * 1000:,.1f} ms")
 
 
-def profile(query: dict, breakdown: str) -> None:
+def profile(query: dict, user, breakdown: str) -> None:
     """Each query of one in-process dashboard (with a breakdown: all panels), slowest first."""
     from django.db import connection
     from django.http import QueryDict
@@ -630,7 +630,7 @@ def profile(query: dict, breakdown: str) -> None:
         finally:
             spent.append((time.perf_counter() - started, sql))
 
-    form = DashboardFilterForm(QueryDict(urlencode(query)))
+    form = DashboardFilterForm(QueryDict(urlencode(query)), user=user)
     form.is_valid()
     with connection.execute_wrapper(record):
         started = time.perf_counter()

@@ -33,7 +33,7 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet, TextField
 from django.db.models.functions import Cast, NullIf
-from django.http import FileResponse, QueryDict
+from django.http import FileResponse, Http404, QueryDict
 from django.utils import formats, timezone
 from django.utils.functional import cached_property
 from django.utils.text import slugify
@@ -45,6 +45,7 @@ from feedback.forms import VerbatimFilterForm
 from feedback.models import ExportRecord
 from feedback.privacy import pseudonym
 from feedback.verbatims import VerbatimQuery, find_verbatims
+from surveys.access import AnyUser
 from surveys.models import Response
 
 logger = logging.getLogger(__name__)
@@ -99,12 +100,12 @@ class ExportFailed(Exception):
     """An export that cannot be written; the message tells its reader why."""
 
 
-def filter_form(filters: dict[str, list[str]]) -> VerbatimFilterForm:
-    """The explorer's form, bound to filters given as URL parameters ({name: [values]})."""
+def filter_form(filters: dict[str, list[str]], user: AnyUser) -> VerbatimFilterForm:
+    """The explorer's form for ``user``, bound to filters given as URL parameters ({name: [values]})."""
     data = QueryDict(mutable=True)
     for key, values in filters.items():
         data.setlist(key, values)
-    return VerbatimFilterForm(data)
+    return VerbatimFilterForm(data, user=user)
 
 
 @dataclass(frozen=True)
@@ -115,11 +116,17 @@ class Export:
     personal: bool
 
     @classmethod
-    def from_filters(cls, filters: dict[str, list[str]], *, personal: bool) -> "Export":
-        """The export that a record's filters select; ExportFailed if they no longer apply
-        (a touchpoint deleted since)."""
-        form = filter_form(filters)
-        if not form.is_valid():
+    def from_filters(cls, filters: dict[str, list[str]], *, user: User | None, personal: bool) -> "Export":
+        """The export that a record's filters select for its user; ExportFailed if they no longer
+        apply (a touchpoint deleted since, the survey no longer the user's, the user deleted)."""
+        if user is None:
+            raise ExportFailed(gettext("The user who started the export no longer exists."))
+        form = filter_form(filters, user)
+        try:
+            valid = form.is_valid()
+        except Http404:
+            raise ExportFailed(gettext("The survey of this export is no longer among yours.")) from None
+        if not valid:
             raise ExportFailed(
                 " ".join(str(message) for messages in form.errors.values() for message in messages)
             )
@@ -566,7 +573,7 @@ def prepare_export(*, record_id: int) -> None:
 
 def _write_file(record: ExportRecord, running: QuerySet[ExportRecord]) -> tuple[str, int]:
     """The file's name in the storage and the rows it holds."""
-    export = Export.from_filters(record.filters, personal=record.personal)
+    export = Export.from_filters(record.filters, user=record.user, personal=record.personal)
     total = export.count()
     running.update(total=total, rows=0)
     if record.format == ExportRecord.Format.XLSX and total > XLSX_MAX_ROWS:

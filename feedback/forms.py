@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from feedback.counts import Filters
 from feedback.verbatims import VerbatimQuery
+from surveys.access import AnyUser, get_survey_among, visible_surveys
 from surveys.models import NO_TOUCHPOINT, Survey, Touchpoint
 from surveys.properties import filter_pairs, filters_problem
 
@@ -29,7 +30,8 @@ INTERVALS = [("day", _("day")), ("week", _("week")), ("month", _("month"))]
 
 class DashboardFilterForm(forms.Form):
     data: QueryDict
-    survey = forms.ModelChoiceField(Survey.objects.all(), label=_("survey"), required=False)
+    # Resolved by clean_survey among the surveys the user may see; any other id is a 404.
+    survey = forms.CharField(label=_("survey"), required=False)
     touchpoint = forms.TypedMultipleChoiceField(label=_("touchpoints"), required=False, coerce=int)
     range = forms.ChoiceField(label=_("period"), choices=RANGES.items(), required=False)
     since = forms.DateField(label=_("from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -40,10 +42,13 @@ class DashboardFilterForm(forms.Form):
         required=False,
     )
 
-    def __init__(self, data: QueryDict, *, today: date | None = None):
+    def __init__(self, data: QueryDict, *, user: AnyUser, today: date | None = None):
         super().__init__(data)
         self.today = today or timezone.localdate()
-        touchpoints = [(touchpoint.pk, touchpoint.name) for touchpoint in Touchpoint.objects.order_by("name")]
+        self.surveys = visible_surveys(user)
+        touchpoints = (
+            Touchpoint.objects.filter(survey__in=self.surveys).order_by("name").values_list("pk", "name")
+        )
         self.touchpoint_choices: list[tuple[int, str | Promise]] = [
             *touchpoints,
             (NO_TOUCHPOINT, _("link and widget")),
@@ -51,12 +56,17 @@ class DashboardFilterForm(forms.Form):
         cast(forms.ChoiceField, self.fields["touchpoint"]).choices = self.touchpoint_choices
         self.properties = filter_pairs(data)
 
+    def clean_survey(self) -> Survey | None:
+        """The survey asked for, if the user may see it (Http404 for any other id, as for an unknown
+        one); else the first of theirs, active ones first."""
+        if chosen := self.cleaned_data["survey"]:
+            return get_survey_among(self.surveys, chosen)
+        return self.surveys.order_by("-active", "name").first()
+
     def clean(self):
         super().clean()
         data = self.cleaned_data
-        if not data.get("survey"):
-            data["survey"] = Survey.objects.order_by("-active", "name").first()
-        if data["survey"] is None:
+        if data.get("survey") is None:
             raise ValidationError(_("There is no survey yet."), code="no_survey")
         data["since"], data["until"] = self._period(data)
         data["interval"] = data.get("interval") or (

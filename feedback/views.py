@@ -39,7 +39,7 @@ from feedback.dashboard import NOT_SET, Dashboard, Segment, build_dashboard
 from feedback.forms import INTERVALS, RANGES, DashboardFilterForm, VerbatimFilterForm
 from feedback.models import ExportRecord
 from feedback.verbatims import find_verbatims, highlighted
-from surveys.access import may_read_feedback, may_see_personal_data
+from surveys.access import get_survey_for_user, may_export, may_read_feedback, may_see_personal_data
 from surveys.models import NO_TOUCHPOINT, Response, Survey
 from surveys.properties import PROPERTY_PREFIX, counted_value, is_filterable_property, not_filterable_message
 
@@ -91,6 +91,18 @@ def feedback_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRe
     return page
 
 
+def exporting_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """A feedback page for those who may also export answers."""
+
+    @wraps(view)
+    def page(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
+        if not may_export(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return feedback_page(page)
+
+
 def _invalid_filters(form: DashboardFilterForm) -> tuple[dict, int]:
     """The page's context and status for filters that cannot be applied."""
     # A new installation without surveys is a state to explain, not a bad request.
@@ -105,7 +117,7 @@ def _invalid_filters(form: DashboardFilterForm) -> tuple[dict, int]:
 
 @feedback_page
 def dashboard(request: HttpRequest) -> HttpResponse:
-    form = DashboardPageForm(request.GET)
+    form = DashboardPageForm(request.GET, user=request.user)
     context, status = (_dashboard_context(form), 200) if form.is_valid() else _invalid_filters(form)
     return render(request, "feedback/dashboard.html", context, status=status)
 
@@ -113,7 +125,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @feedback_page
 def verbatims(request: HttpRequest) -> HttpResponse:
     """The verbatim explorer: every comment the filters select, newest first, a page at a time."""
-    form = VerbatimFilterForm(request.GET)
+    form = VerbatimFilterForm(request.GET, user=request.user)
     context, status = (_verbatims_context(form, request), 200) if form.is_valid() else _invalid_filters(form)
     context["search"] = _search_controls(form, form.cleaned_data.get("survey"))
     return render(request, "feedback/verbatims.html", context, status=status)
@@ -147,7 +159,7 @@ def _dashboard_context(form: DashboardPageForm) -> dict:
     }
 
 
-@feedback_page
+@exporting_page
 def export_verbatims(request: AuthenticatedHttpRequest) -> HttpResponseBase:
     """The explorer's answers as a file: CSV and JSON Lines streamed, XLSX once written."""
     form, export, chosen = _export_request(request.GET, request.user)
@@ -181,7 +193,7 @@ def prepare_export(request: AuthenticatedHttpRequest) -> HttpResponse:
 
     Without a broker the task runs before the redirect, and the page shows the file ready.
     """
-    if not may_read_feedback(request.user):
+    if not (may_read_feedback(request.user) and may_export(request.user)):
         raise PermissionDenied
     form, export, chosen = _export_request(request.POST, request.user)
     if not form.errors and (busy := exports.too_many_unfinished(request.user)):
@@ -197,7 +209,7 @@ def _export_request(
     data: QueryDict, user: User | AnonymousUser
 ) -> tuple[VerbatimFilterForm, exports.Export | None, str]:
     """The filters and the format asked for; what prevents the export is on the form's errors."""
-    form, chosen = VerbatimFilterForm(data), data.get("format", "")
+    form, chosen = VerbatimFilterForm(data, user=user), data.get("format", "")
     if not form.is_valid():
         return form, None, chosen
     export = exports.Export(form.verbatim_query(), personal=may_see_personal_data(user))
@@ -229,7 +241,7 @@ def _finish(record: ExportRecord, table: exports.Table) -> None:
     )
 
 
-@feedback_page
+@exporting_page
 def my_exports(request: HttpRequest) -> HttpResponse:
     """The exports the user prepared in the background, newest first."""
     records = ExportRecord.objects.prepared().filter(user=request.user)[:EXPORTS_LISTED]
@@ -237,20 +249,20 @@ def my_exports(request: HttpRequest) -> HttpResponse:
     return render(request, "feedback/exports.html", {"rows": rows, "lifetime": exports.EXPORT_LIFETIME.days})
 
 
-@feedback_page
+@exporting_page
 def export_page(request: HttpRequest, public_id: UUID) -> HttpResponse:
     """A prepared export: its progress while it is written, then its file or what went wrong."""
     record = _get_export_for_user(request.user, public_id)
     return render(request, "feedback/export.html", {"record": record, "status": _export_status(record)})
 
 
-@feedback_page
+@exporting_page
 def export_status(request: HttpRequest, public_id: UUID) -> HttpResponse:
     """The export page's progress as JSON, asked for every few seconds while it is written."""
     return JsonResponse(_export_status(_get_export_for_user(request.user, public_id)))
 
 
-@feedback_page
+@exporting_page
 def download_export(request: HttpRequest, public_id: UUID) -> HttpResponseBase:
     """The prepared file, until it expires."""
     record = _get_export_for_user(request.user, public_id)
@@ -260,13 +272,15 @@ def download_export(request: HttpRequest, public_id: UUID) -> HttpResponseBase:
 
 
 def _get_export_for_user(user: User | AnonymousUser, public_id: UUID) -> ExportRecord:
-    """A prepared export, for the user who started it or a superuser; one with personal data
-    only for who may see it now. Anything else is not found, exactly like an unknown id."""
+    """A prepared export, for the user who started it or a superuser, of a survey they may still
+    see; one with personal data only for who may see it now. Anything else is not found, exactly
+    like an unknown id."""
     record = get_object_or_404(ExportRecord.objects.prepared(), public_id=public_id)
     if record.user_id != user.pk and not user.is_superuser:
         raise Http404
     if record.personal and not may_see_personal_data(user):
         raise Http404
+    get_survey_for_user(user, record.filters["survey"][0])  # the survey must still be theirs
     return record
 
 
@@ -515,7 +529,7 @@ def _controls(form: DashboardFilterForm, survey: Survey | None, filters: Filters
     return {
         "surveys": [
             Option(str(pk), name, survey is not None and pk == survey.pk)
-            for pk, name in Survey.objects.order_by("-active", "name").values_list("pk", "name")
+            for pk, name in form.surveys.order_by("-active", "name").values_list("pk", "name")
         ],
         "ranges": [Option(key, label, key == chosen_range) for key, label in RANGES.items()],
         "since": since,

@@ -12,40 +12,46 @@ from django.http import Http404
 
 from surveys.models import Survey, SurveyQuerySet
 
-User = AbstractUser | AnonymousUser
+AnyUser = AbstractUser | AnonymousUser
 
 
-def may_read_responses(user: User) -> bool:
+def may_read_responses(user: AnyUser) -> bool:
     """Whether a user may read answers: scores, comments and the properties they carry."""
     return user.has_perm("surveys.view_response")
 
 
-def may_read_feedback(user: User) -> bool:
+def may_read_feedback(user: AnyUser) -> bool:
     """Whether a signed-in user may use the feedback pages (dashboards, comments): active staff who
     may read answers."""
     return user.is_active and user.is_staff and may_read_responses(user)
 
 
-def may_export(user: User) -> bool:
+def may_export(user: AnyUser) -> bool:
     """Whether a user may take answers out as files (the explorer's downloads, the exports API)."""
     return user.has_perm("surveys.export_response")
 
 
-def may_see_personal_data(user: User) -> bool:
+def may_see_personal_data(user: AnyUser) -> bool:
     """Whether a user may also see who answered or was asked (email, name, external id, the event's
     properties), in pages, exports, the API and webhooks; without it, a pseudonym stands in."""
     return user.has_perm("surveys.view_contact")
 
 
-def visible_surveys(user: User) -> SurveyQuerySet:
+def visible_surveys(user: AnyUser) -> SurveyQuerySet:
     """The surveys this user may see and act on (``Survey.objects.visible_to``)."""
     return Survey.objects.visible_to(user)
 
 
-def get_survey_for_user(user: User, pk: object) -> Survey:
-    """The survey with this id if the user may see it; Http404 for an unknown, malformed or
-    foreign id alike."""
-    survey = visible_surveys(user).filter(pk=pk).first() if str(pk).isdigit() else None
+def get_survey_for_user(user: AnyUser, pk: object) -> Survey:
+    """The survey with this id if the user may see it; Http404 for an unknown, malformed or foreign
+    id alike."""
+    return get_survey_among(visible_surveys(user), pk)
+
+
+def get_survey_among(surveys: SurveyQuerySet, pk: object) -> Survey:
+    """The survey with this id among these; Http404 for any other id, malformed ones included."""
+    digits = str(pk)
+    survey = surveys.filter(pk=int(digits)).first() if digits.isdigit() and len(digits) < 19 else None
     if survey is None:
         raise Http404("No survey has this id.")
     return survey

@@ -21,7 +21,17 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from surveys.email.messages import render_preview, send_test_email
-from surveys.models import ApiToken, Contact, Event, Invitation, PropertyScore, Response, Survey, Touchpoint
+from surveys.models import (
+    ApiToken,
+    Contact,
+    Event,
+    Invitation,
+    PropertyScore,
+    Response,
+    Survey,
+    Team,
+    Touchpoint,
+)
 from surveys.scales import LANGUAGES
 from surveys.stats import touchpoint_funnels
 from surveys.upload import import_contacts, parse_contacts
@@ -32,6 +42,25 @@ UPLOAD_CACHE_SECONDS = 3600
 
 def _absolute(path: str) -> str:
     return f"{settings.SITE_URL}{path}"
+
+
+class SurveyScoped:
+    """For the back office's pages of what belongs to a survey: only the user's surveys' objects
+    are listed and found (another team's answer "does not exist", like an unknown id), and forms
+    offer only the user's surveys and touchpoints."""
+
+    survey_field = "survey"
+
+    def get_queryset(self, request):
+        objects = super().get_queryset(request)  # type: ignore[misc]  # a mixin of ModelAdmin
+        return objects.filter(**{f"{self.survey_field}__in": Survey.objects.visible_to(request.user)})
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "survey":
+            kwargs["queryset"] = Survey.objects.visible_to(request.user)
+        elif db_field.name == "touchpoint":
+            kwargs["queryset"] = Touchpoint.objects.filter(survey__in=Survey.objects.visible_to(request.user))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
 
 
 class TouchpointInline(admin.TabularInline):
@@ -88,17 +117,23 @@ class SurveyAdmin(admin.ModelAdmin):
         (None, {"fields": ["created_at"]}),
     ]
 
+    def get_queryset(self, request):
+        return Survey.objects.visible_to(request.user)
+
     def get_readonly_fields(self, request, obj=None):
         # The kind fixes the scale of every stored response.
         return [*self.readonly_fields, "kind"] if obj else self.readonly_fields
 
     def save_model(self, request, obj, form, change):
-        """Save, then count the responses for a changed list of dashboard properties.
+        """Save, then count the responses for a changed list of dashboard properties. A new survey
+        belongs to its maker's teams, so that they see what they made.
 
         In the admin's transaction and after the survey's row is written: answers that
         arrive meanwhile wait for it and are then counted under the new list.
         """
         super().save_model(request, obj, form, change)
+        if not change:
+            obj.teams.add(*Team.objects.filter(members=request.user))
         if "dashboard_properties" in form.changed_data:
             PropertyScore.objects.rebuild(obj)
 
@@ -132,7 +167,7 @@ class SurveyAdmin(admin.ModelAdmin):
 
     def email_view(self, request: HttpRequest, survey_id: int) -> HttpResponse:
         """The survey's email as a sample contact gets it, in German and English; and a test send."""
-        survey = get_object_or_404(Survey, pk=survey_id)
+        survey = get_object_or_404(self.get_queryset(request), pk=survey_id)
         if not self.has_view_permission(request, survey):
             raise PermissionDenied
         form = TestEmailForm(
@@ -212,7 +247,7 @@ class PeriodForm(forms.Form):
 
 
 @admin.register(Touchpoint)
-class TouchpointAdmin(admin.ModelAdmin):
+class TouchpointAdmin(SurveyScoped, admin.ModelAdmin):
     list_display = [
         "name",
         "slug",
@@ -224,7 +259,7 @@ class TouchpointAdmin(admin.ModelAdmin):
         "require_consent",
         "upload_link",
     ]
-    list_filter = ["survey", "active", "require_consent"]
+    list_filter = [("survey", admin.RelatedOnlyFieldListFilter), "active", "require_consent"]
     list_select_related = ["survey"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -262,7 +297,7 @@ class TouchpointAdmin(admin.ModelAdmin):
 
     def upload_view(self, request: HttpRequest, touchpoint_id: int) -> HttpResponse:
         """Upload contacts to ask at this touchpoint: a preview first, then the import."""
-        touchpoint = get_object_or_404(Touchpoint.objects.select_related("survey"), pk=touchpoint_id)
+        touchpoint = get_object_or_404(self.get_queryset(request).select_related("survey"), pk=touchpoint_id)
         # Uploading contacts asks them: it needs the permission to send surveys.
         if not (
             request.user.has_perm("surveys.send_survey") and self.has_view_permission(request, touchpoint)
@@ -337,7 +372,7 @@ class TouchpointAdmin(admin.ModelAdmin):
                 "until": until - timedelta(days=1),
                 "rows": [
                     (funnel, [(reasons[reason], count) for reason, count in funnel.skipped.items()])
-                    for funnel in touchpoint_funnels(since=since, until=until)
+                    for funnel in touchpoint_funnels(self.get_queryset(request), since=since, until=until)
                 ],
             },
         )
@@ -377,7 +412,7 @@ class ContactAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(SurveyScoped, admin.ModelAdmin):
     list_display = [
         "contact",
         "survey",
@@ -389,7 +424,12 @@ class InvitationAdmin(admin.ModelAdmin):
         "sent_at",
         "answered_at",
     ]
-    list_filter = ["status", "skip_reason", "survey", "touchpoint"]
+    list_filter = [
+        "status",
+        "skip_reason",
+        ("survey", admin.RelatedOnlyFieldListFilter),
+        ("touchpoint", admin.RelatedOnlyFieldListFilter),
+    ]
     list_select_related = ["contact", "survey", "touchpoint"]
     search_fields = ["contact__email", "contact__external_id", "token", "message_id"]
     autocomplete_fields = ["contact"]
@@ -448,7 +488,7 @@ class InvitationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Response)
-class ResponseAdmin(admin.ModelAdmin):
+class ResponseAdmin(SurveyScoped, admin.ModelAdmin):
     list_display = [
         "created_at",
         "survey",
@@ -459,7 +499,12 @@ class ResponseAdmin(admin.ModelAdmin):
         "language",
         "short_comment",
     ]
-    list_filter = ["survey", "channel", "language", "touchpoint"]
+    list_filter = [
+        ("survey", admin.RelatedOnlyFieldListFilter),
+        "channel",
+        "language",
+        ("touchpoint", admin.RelatedOnlyFieldListFilter),
+    ]
     list_select_related = ["survey", "touchpoint"]
     search_fields = ["comment", "contact__email", "contact__external_id"]
     date_hierarchy = "created_at"
@@ -496,11 +541,12 @@ class ResponseAdmin(admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(SurveyScoped, admin.ModelAdmin):
     """Events are what the company's systems reported; they are read, never edited."""
 
     list_display = ["received_at", "touchpoint", "contact", "occurred_at", "source"]
-    list_filter = ["touchpoint", "source"]
+    list_filter = [("touchpoint", admin.RelatedOnlyFieldListFilter), "source"]
+    survey_field = "touchpoint__survey"
     list_select_related = ["touchpoint", "contact"]
     search_fields = ["contact__email", "contact__external_id"]
     date_hierarchy = "received_at"
@@ -567,3 +613,13 @@ class ApiTokenAdmin(admin.ModelAdmin):
         )
         add_never_cache_headers(response)
         return response
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    """Who works on which surveys. While there is no team, everyone sees every survey; once there
+    is one, members of staff see the surveys of their teams, and Admins all."""
+
+    list_display = ["name"]
+    search_fields = ["name", "members__username"]
+    filter_horizontal = ["members", "surveys"]

@@ -74,9 +74,11 @@ def ensure_roles(*, using: str = "default", apps=None, **kwargs) -> None:
         if groups.filter(name=role).exists():
             continue
         codenames = [name.partition(".")[2] for name in names]
-        found = Permission.objects.using(using).filter(codename__in=codenames)
+        candidates = Permission.objects.using(using).filter(codename__in=codenames)
         found = [
-            permission for permission in found.select_related("content_type") if _name(permission) in names
+            permission
+            for permission in candidates.select_related("content_type")
+            if _name(permission) in names
         ]
         groups.create(name=role).permissions.set(found)
 

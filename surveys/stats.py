@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
 from surveys.models import Invitation, Touchpoint
 
@@ -49,9 +49,13 @@ def response_rate(answered: int, sent: int, bounced: int) -> float | None:
     return answered / delivered if delivered > 0 else None
 
 
-def touchpoint_funnels(*, since: datetime, until: datetime) -> list[Funnel]:
-    """One funnel per touchpoint for the invitations created in [since, until)."""
-    period = Invitation.objects.filter(created_at__gte=since, created_at__lt=until)
+def touchpoint_funnels(
+    touchpoints: QuerySet[Touchpoint], *, since: datetime, until: datetime
+) -> list[Funnel]:
+    """One funnel per touchpoint of these for the invitations created in [since, until)."""
+    period = Invitation.objects.filter(
+        touchpoint__in=touchpoints, created_at__gte=since, created_at__lt=until
+    )
     counts = {
         row["touchpoint"]: row
         for row in period.values("touchpoint").annotate(
@@ -70,7 +74,7 @@ def touchpoint_funnels(*, since: datetime, until: datetime) -> list[Funnel]:
     ):
         skipped[row["touchpoint"]][row["skip_reason"]] = row["count"]
     funnels = []
-    for touchpoint in Touchpoint.objects.select_related("survey").order_by("name"):
+    for touchpoint in touchpoints.select_related("survey").order_by("name"):
         counted: Mapping[str, Any] = counts.get(touchpoint.pk, {})
         funnels.append(
             Funnel(

@@ -54,6 +54,7 @@ RETRY_PERIOD = timedelta(hours=24)
 PAUSE_AFTER = timedelta(hours=24)
 PAUSE_REASON = "Every delivery failed for 24 hours."
 GONE_REASON = "The receiver answered 410 Gone."
+WITHHELD = "Not sent: the subscription's owner may no longer see what it reports."
 # Messages deleted per transaction: a backlog goes in short ones, not in one long lock.
 DELETE_BATCH_SIZE = 5000
 Status = Message.Status
@@ -124,16 +125,22 @@ def release_stalled_claims(*, now: datetime) -> None:
 
 
 def deliver_claimed(message_id: int) -> str:
-    """Post one claimed message and record the attempt; what happened ("delivered", "retry", "failed",
-    or "lost" if its subscription was deleted meanwhile)."""
+    """Post one claimed message, as its owner may see it now, and record the attempt; what happened
+    ("delivered", "retry", "failed", "withheld" if the owner may no longer see it, or "lost" if its
+    subscription was deleted meanwhile)."""
     message = (
-        Message.objects.select_related("subscription").filter(pk=message_id, status=Status.SENDING).first()
+        Message.objects.select_related("subscription__owner")
+        .filter(pk=message_id, status=Status.SENDING)
+        .first()
     )
     if message is None:
         return "lost"
     subscription = message.subscription
     started = timezone.now()
-    body = json.dumps(message.payload).encode()
+    payload = subscription.visible_payload(message.payload)
+    if payload is None:
+        return _withhold(message, now=started)
+    body = json.dumps(payload).encode()
     headers = signed_headers(
         secrets=subscription.signing_secrets(started),
         webhook_id=message.webhook_id,
@@ -181,6 +188,24 @@ def _record(message: Message, answer: outbound.Answer, *, started: datetime, now
             message.subscription, last_error=answer.error or f"HTTP {answer.status}", gone=gone
         )
     return {Status.DELIVERED: "delivered", Status.PENDING: "retry", Status.FAILED: "failed"}[status]
+
+
+def _withhold(message: Message, *, now: datetime) -> str:
+    """Fail a message its subscription's owner may no longer see, without sending it; the log says why."""
+    with transaction.atomic():
+        Message.objects.filter(pk=message.pk, status=Status.SENDING, claimed_at=message.claimed_at).update(
+            status=Status.FAILED, next_attempt_at=None, claimed_at=None
+        )
+        Delivery.objects.create(
+            subscription=message.subscription,
+            message=message,
+            attempt=message.attempts,
+            status=Delivery.Status.FAILED,
+            error=WITHHELD,
+            duration_ms=0,
+            attempted_at=now,
+        )
+    return "withheld"
 
 
 def next_attempt(

@@ -54,19 +54,24 @@ def queue_test(subscription: Subscription) -> Message:
 
 
 def _queue(event: str, at: datetime, data: Data) -> None:
+    """A message for each active subscription that wants the event, with what its owner may see."""
     subscribers = [
         subscription
-        for subscription in Subscription.objects.filter(active=True, owner__is_active=True).only(
-            "events", "include_comments", "include_personal_data"
+        for subscription in Subscription.objects.filter(active=True, owner__is_active=True).select_related(
+            "owner"
         )
         if event in subscription.events
     ]
     if not subscribers:
         return
     now = timezone.now()
-    messages = Message.objects.bulk_create(
-        _message(subscription, event, at=at, data=data(subscription), now=now) for subscription in subscribers
-    )
+    messages = []
+    for subscription in subscribers:
+        message = _message(subscription, event, at=at, data=data(subscription), now=now)
+        if (payload := subscription.visible_payload(message.payload)) is not None:
+            message.payload = payload
+            messages.append(message)
+    Message.objects.bulk_create(messages)
     tasks.enqueue([message.pk for message in messages])
 
 

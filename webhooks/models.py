@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from surveys.access import may_read_responses, may_see_personal_data
+from surveys.models import Survey
 from webhooks.outbound import RefusedURL, check_url
 from webhooks.signing import new_secret
 
@@ -146,6 +147,25 @@ class Subscription(models.Model):
             )
         if errors:
             raise ValidationError(errors)
+
+    def visible_payload(self, payload: dict) -> dict | None:
+        """The payload as the owner may see it now, when it is queued and again when it is sent:
+        None if not at all (an inactive owner, another team's survey, answers they may not read);
+        else without the comment if they may not read answers and without the contact and the
+        event's properties if they may not see personal data."""
+        owner, data = self.owner, payload.get("data", {})
+        if not owner.is_active:
+            return None
+        reads_responses = may_read_responses(owner)
+        if str(payload.get("type", "")).startswith("response.") and not reads_responses:
+            return None
+        survey_id = data.get("survey_id")
+        if survey_id is not None and not Survey.objects.visible_to(owner).filter(pk=survey_id).exists():
+            return None
+        hidden = set() if reads_responses else {"comment"}
+        if not may_see_personal_data(owner):
+            hidden |= {"contact", "properties"}
+        return {**payload, "data": {key: value for key, value in data.items() if key not in hidden}}
 
     def signing_secrets(self, now: datetime) -> list[str]:
         """The current secret, and the previous one while it is still valid."""

@@ -6,9 +6,10 @@ is done, until it expires. A warehouse's nightly job or a notebook thus gets a m
 answers as one CSV, XLSX or JSON Lines file, exactly as the explorer's button would.
 
 Starting an export reads answers and changes nothing, so a token that can only read
-may do it. The token's user needs the permission to view responses; without the one
-to view contacts the file has the contact's pseudonym instead of who answered, and
-exports made with personal data are not shown. A token sees its user's exports only.
+may do it. The token's user needs the permission to export responses, and the survey must be
+one of theirs; without the permission to view contacts the file has the contact's pseudonym
+instead of who answered, and exports made with personal data are not shown. A token sees its
+user's exports only.
 """
 
 from django.contrib.auth.models import User
@@ -33,7 +34,7 @@ from rest_framework.response import Response as ApiResponse
 
 from feedback import exports, tasks
 from feedback.models import ExportRecord
-from surveys.access import may_read_responses, may_see_personal_data
+from surveys.access import may_export, may_see_personal_data
 from surveys.api.auth import AnyScope
 from surveys.api.base import Conflict, Gone, Newest, StrictChoiceField, form_errors
 from surveys.properties import PROPERTY_PREFIX
@@ -74,11 +75,11 @@ DONE_EXAMPLE = EXPORT_EXAMPLE | {
 }
 
 
-class ReadsResponses(BasePermission):
-    message = gettext_lazy("The user of this API token lacks the permission to view responses.")
+class Exports(BasePermission):
+    message = gettext_lazy("The user of this API token lacks the permission to export responses.")
 
     def has_permission(self, request: Request, view) -> bool:
-        return may_read_responses(request.user)
+        return may_export(request.user)
 
 
 class FiltersField(serializers.DictField):
@@ -186,7 +187,7 @@ class ExportViewSet(
     queryset = ExportRecord.objects.prepared()
     serializer_class = ExportSerializer
     pagination_class = Newest
-    permission_classes = [AnyScope, ReadsResponses]
+    permission_classes = [AnyScope, Exports]
     lookup_field = "public_id"
     lookup_value_regex = "[0-9a-f-]{36}"
 
@@ -202,7 +203,10 @@ class ExportViewSet(
     @extend_schema(
         summary="Start an export",
         request=ExportStart,
-        responses={202: ExportSerializer},
+        responses={
+            202: ExportSerializer,
+            404: OpenApiResponse(description="The filters name a survey the token's user may not see."),
+        },
         examples=[
             OpenApiExample(
                 "Detractors' comments of one quarter",
@@ -244,7 +248,7 @@ class ExportViewSet(
         file_format, parameters = asked.validated_data["format"], asked.validated_data["filters"]
         if "survey" not in parameters:
             raise exceptions.ValidationError({"filters": {"survey": [_("Choose the survey to export.")]}})
-        form = exports.filter_form(parameters)
+        form = exports.filter_form(parameters, request.user)
         if not form.is_valid():
             raise exceptions.ValidationError({"filters": form_errors(form)})
         export = exports.Export(form.verbatim_query(), personal=may_see_personal_data(request.user))

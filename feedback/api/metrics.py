@@ -8,13 +8,14 @@ answers), ``since`` and ``until`` (local dates, inclusive; the last 30 days by d
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
-from rest_framework.decorators import api_view
+from rest_framework.decorators import api_view, permission_classes
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 
 from feedback.dashboard import build_dashboard
 from feedback.forms import RANGES, DashboardFilterForm
 from feedback.metrics import Summary
+from surveys.api.auth import ReadsResponses, TokenScope
 from surveys.api.base import form_errors
 
 METRICS_EXAMPLE = {
@@ -110,8 +111,9 @@ METRICS_EXAMPLE = {
     },
 )
 @api_view(["GET"])
+@permission_classes([TokenScope, ReadsResponses])
 def metrics(request: Request) -> ApiResponse:
-    form = DashboardFilterForm(request.query_params)
+    form = DashboardFilterForm(request.query_params, user=request.user)
     if not form.is_valid():
         raise exceptions.ValidationError(form_errors(form))
     filters = form.filters()

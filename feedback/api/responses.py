@@ -29,10 +29,10 @@ from rest_framework import exceptions, mixins, serializers, viewsets
 
 from feedback.privacy import pseudonym
 from feedback.verbatims import search
-from surveys.access import may_see_personal_data
+from surveys.access import get_survey_for_user, may_see_personal_data, visible_surveys
 from surveys.api.auth import ModelPermission
 from surveys.api.base import Cursor, StrictCharField, StrictChoiceField
-from surveys.models import Response, ResponseQuerySet, Survey
+from surveys.models import Response, ResponseQuerySet
 from surveys.properties import filter_pairs, filters_problem
 from surveys.scales import SCALES
 
@@ -77,7 +77,8 @@ class MomentField(serializers.Field):
 class ResponseQuery(serializers.Serializer):
     """The list's query parameters, validated as the API validates bodies."""
 
-    survey = serializers.PrimaryKeyRelatedField(queryset=Survey.objects.all(), required=False)
+    # Resolved among the surveys the token's user may see; any other id is a 404 (get_queryset).
+    survey = StrictCharField(required=False)
     # Bounded like the database's ids: SQLite cannot even compare a larger number.
     touchpoint = serializers.ListField(
         child=serializers.IntegerField(min_value=0, max_value=MAX_ID), required=False, max_length=50
@@ -286,7 +287,8 @@ class ResponseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     def get_queryset(self) -> QuerySet[Response]:
         # The class's queryset, Response.objects.all(); DRF's stubs know only a plain QuerySet.
-        responses = cast(ResponseQuerySet, super().get_queryset())
+        user = self.request.user
+        responses = cast(ResponseQuerySet, super().get_queryset()).filter(survey__in=visible_surveys(user))
         if self.personal:
             responses = responses.select_related("contact")
         if self.action != "list":
@@ -294,6 +296,8 @@ class ResponseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         query = ResponseQuery(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         self.query = query.validated_data
+        if "survey" in self.query:
+            self.query["survey"] = get_survey_for_user(user, self.query["survey"])
         return filtered(responses, self.query, property_filters(self.request.query_params))
 
     @property

@@ -103,6 +103,24 @@ class AnyScope(BasePermission):
         return isinstance(request.auth, ApiToken)  # else DRF answers 401 with WWW-Authenticate
 
 
+class SendsSurveys(BasePermission):
+    """Reporting events (and so asking people) needs the permission to send surveys."""
+
+    message = gettext_lazy("The user of this API token lacks the permission to send surveys.")
+
+    def has_permission(self, request: Request, view) -> bool:
+        return request.user.has_perm("surveys.send_survey")
+
+
+class ReadsResponses(BasePermission):
+    """The dashboards' numbers are read from answers: they need the permission to view responses."""
+
+    message = gettext_lazy("The user of this API token lacks the permission to view responses.")
+
+    def has_permission(self, request: Request, view) -> bool:
+        return request.user.has_perm("surveys.view_response")
+
+
 class TokenRateThrottle(BaseThrottle):
     """``settings.RATE_LIMITS["api"]`` requests per minute and token, counted in the cache."""
 

@@ -22,6 +22,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from surveys.models import Survey
 from surveys.properties import printable, properties_problem
 
 # The error shape's codes for statuses answered without an exception of DRF's, which brings its own:
@@ -134,6 +135,13 @@ class StrictModelSerializer(serializers.ModelSerializer):
         models.CharField: StrictCharField,
         models.TextField: StrictCharField,
     }
+
+
+class VisibleSurveyField(serializers.PrimaryKeyRelatedField):
+    """A survey's id, among those the request's user may see: another team's is refused as unknown."""
+
+    def get_queryset(self):
+        return Survey.objects.visible_to(self.context["request"].user)
 
 
 class ClosedSerializer(serializers.Serializer):

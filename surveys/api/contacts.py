@@ -16,6 +16,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, viewsets
 
+from surveys.access import get_survey_for_user, visible_surveys
 from surveys.api.auth import ModelPermission
 from surveys.api.base import (
     ById,
@@ -223,11 +224,15 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     permission_classes = [*viewsets.GenericViewSet.permission_classes, ModelPermission]
 
     def get_queryset(self):
-        invitations = super().get_queryset()
+        user = self.request.user
+        invitations = super().get_queryset().filter(survey__in=visible_surveys(user))
         if self.action == "list":
             query = InvitationQuery(data=self.request.query_params)
             query.is_valid(raise_exception=True)
-            invitations = invitations.filter(**query.validated_data)
+            filters = query.validated_data
+            if "survey" in filters:
+                get_survey_for_user(user, filters["survey"])  # a foreign survey is not found
+            invitations = invitations.filter(**filters)
         return invitations
 
 

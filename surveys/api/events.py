@@ -9,6 +9,7 @@ events and reports the others by their index.
 import re
 from datetime import datetime
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
@@ -19,10 +20,11 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.decorators import api_view
+from rest_framework.decorators import api_view, permission_classes
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 
+from surveys.api.auth import SendsSurveys, TokenScope
 from surveys.api.base import (
     AwareDateTimeField,
     ClosedSerializer,
@@ -34,7 +36,7 @@ from surveys.api.base import (
 )
 from surveys.api.idempotency import respond_once
 from surveys.ingest import EventIn, ingest_events
-from surveys.models import LegalBasis, Touchpoint
+from surveys.models import LegalBasis, Survey, Touchpoint
 from surveys.scales import LANGUAGES
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -213,11 +215,13 @@ BULK_RESULTS_EXAMPLE = OpenApiExample(
     examples=[EVENT_EXAMPLE, EVENT_BY_EXTERNAL_ID_EXAMPLE, ACCEPTED_EXAMPLE],
 )
 @api_view(["POST"])
+@permission_classes([TokenScope, SendsSurveys])
 def post_event(request: Request) -> ApiResponse:
     """One event → 202 with the event's id and what became of its invitation."""
     body = read_json(request, max_bytes=MAX_BODY_BYTES)
     now = timezone.now()
-    return respond_once(request, lambda: _accept_event(body, now=now), now=now)
+    visible = _visible_touchpoints(request.user)
+    return respond_once(request, lambda: _accept_event(body, visible, now=now), now=now)
 
 
 @extend_schema(
@@ -240,16 +244,18 @@ def post_event(request: Request) -> ApiResponse:
     examples=[BULK_EXAMPLE, BULK_RESULTS_EXAMPLE],
 )
 @api_view(["POST"])
+@permission_classes([TokenScope, SendsSurveys])
 def post_events_bulk(request: Request) -> ApiResponse:
     """``{"events": [...]}`` → 200 with one result per event, in order, valid ones stored."""
     body = read_json(request, max_bytes=MAX_BODY_BYTES)
     now = timezone.now()
-    return respond_once(request, lambda: _accept_events(body, now=now), now=now)
+    visible = _visible_touchpoints(request.user)
+    return respond_once(request, lambda: _accept_events(body, visible, now=now), now=now)
 
 
-def _accept_event(body: object, *, now: datetime) -> ApiResponse:
+def _accept_event(body: object, visible: QuerySet[Touchpoint], *, now: datetime) -> ApiResponse:
     _require_object(body)
-    serializer = EventBody(data=body, context={"now": now, "touchpoints": _touchpoints([body])})
+    serializer = EventBody(data=body, context={"now": now, "touchpoints": _touchpoints(visible, [body])})
     serializer.is_valid(raise_exception=True)
     [outcome] = ingest_events([_event_in(serializer.validated_data, now=now)], now=now)
     if outcome.error:
@@ -257,13 +263,13 @@ def _accept_event(body: object, *, now: datetime) -> ApiResponse:
     return ApiResponse(EventOut(outcome).data, status=status.HTTP_202_ACCEPTED)
 
 
-def _accept_events(body: object, *, now: datetime) -> ApiResponse:
+def _accept_events(body: object, visible: QuerySet[Touchpoint], *, now: datetime) -> ApiResponse:
     _require_object(body)
     batch = BulkBody(data=body)
     batch.is_valid(raise_exception=True)
     items = batch.validated_data["events"]
     # One serializer for all events: building one per event would copy its fields 1,000 times.
-    serializer = EventBody(context={"now": now, "touchpoints": _touchpoints(items)})
+    serializer = EventBody(context={"now": now, "touchpoints": _touchpoints(visible, items)})
     results: list[dict | None] = [None] * len(items)
     valid: list[tuple[int, EventIn]] = []
     for index, item in enumerate(items):
@@ -291,7 +297,12 @@ def _require_object(body: object) -> None:
         raise serializers.ValidationError({"non_field_errors": [_("Expected a JSON object.")]})
 
 
-def _touchpoints(items: list) -> dict[str, Touchpoint]:
+def _visible_touchpoints(user) -> QuerySet[Touchpoint]:
+    """The touchpoints of the surveys a user may see: another team's slugs are unknown to them."""
+    return Touchpoint.objects.select_related("survey").filter(survey__in=Survey.objects.visible_to(user))
+
+
+def _touchpoints(visible: QuerySet[Touchpoint], items: list) -> dict[str, Touchpoint]:
     """The touchpoints named in ``items``, by slug, in one query."""
     slugs = {
         item["touchpoint"].strip()
@@ -300,10 +311,7 @@ def _touchpoints(items: list) -> dict[str, Touchpoint]:
     }
     # Only slug-shaped values reach the database: PostgreSQL refuses a NUL even in a comparison.
     slugs = {slug for slug in slugs if _SLUG.fullmatch(slug)}
-    return {
-        touchpoint.slug: touchpoint
-        for touchpoint in Touchpoint.objects.select_related("survey").filter(slug__in=slugs)
-    }
+    return {touchpoint.slug: touchpoint for touchpoint in visible.filter(slug__in=slugs)}
 
 
 def _event_in(data: dict, *, now: datetime) -> EventIn:

@@ -64,7 +64,8 @@ def add_error_responses(result: dict, generator, request, public) -> dict:
                 "400": method not in ("get", "delete") or bool(operation.get("parameters")),
                 "401": secured,
                 "403": secured,
-                "404": "{" in route,
+                # An object in the path, or a survey named as a filter: a foreign one is unknown too.
+                "404": "{" in route or any(p["name"] == "survey" for p in operation.get("parameters", [])),
                 "429": secured,
             }
             responses = operation.setdefault("responses", {})

@@ -6,6 +6,7 @@ cannot be deleted (PROTECT), and switching it off (``active``) is what people me
 
 from typing import Any, cast
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.utils.translation import gettext as _
@@ -18,8 +19,14 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-from surveys.api.base import ListCreateRetrieveUpdate, StrictCharField, StrictModelSerializer
-from surveys.models import Survey, Touchpoint, normalise_origin
+from surveys.api.auth import ModelPermission
+from surveys.api.base import (
+    ListCreateRetrieveUpdate,
+    StrictCharField,
+    StrictModelSerializer,
+    VisibleSurveyField,
+)
+from surveys.models import Survey, Team, Touchpoint, normalise_origin
 from surveys.scales import DEFAULT_SUBJECT, LANGUAGES
 from surveys.schedule import SendWindow
 
@@ -279,6 +286,7 @@ class TouchpointSerializer(StrictModelSerializer):
     """Where a survey is triggered: the events a system reports under ``slug``, and when and whom
     their invitations reach."""
 
+    survey = VisibleSurveyField(help_text="The survey it triggers: one the token's user may see.")
     send_window = SendWindowField(required=False, allow_null=True)
 
     class Meta:
@@ -320,6 +328,15 @@ class TouchpointSerializer(StrictModelSerializer):
 class SurveyViewSet(ListCreateRetrieveUpdate):
     queryset = Survey.objects.all()
     serializer_class = SurveySerializer
+    permission_classes = [*ListCreateRetrieveUpdate.permission_classes, ModelPermission]
+
+    def get_queryset(self):
+        return Survey.objects.visible_to(self.request.user)
+
+    def perform_create(self, serializer) -> None:
+        """A new survey belongs to its maker's teams, so that they see what they made."""
+        survey = serializer.save()
+        survey.teams.add(*Team.objects.filter(members=cast(User, self.request.user)))
 
 
 @extend_schema_view(
@@ -332,3 +349,7 @@ class SurveyViewSet(ListCreateRetrieveUpdate):
 class TouchpointViewSet(ListCreateRetrieveUpdate):
     queryset = Touchpoint.objects.all()
     serializer_class = TouchpointSerializer
+    permission_classes = [*ListCreateRetrieveUpdate.permission_classes, ModelPermission]
+
+    def get_queryset(self):
+        return Touchpoint.objects.filter(survey__in=Survey.objects.visible_to(self.request.user))

@@ -65,11 +65,12 @@ class SurveyQuerySet(models.QuerySet):
             return self.none()
         if user.is_superuser:
             return self
-        teams = self.model._meta.get_field("teams").related_model
+        from surveys.models.team import Team  # which imports this module
+
         return self.filter(
-            ~models.Exists(teams.objects.all())
+            ~models.Exists(Team.objects.all())
             | models.Exists(user.groups.filter(name=roles.ADMIN))
-            | models.Exists(teams.objects.filter(surveys=models.OuterRef("pk"), members=user))
+            | models.Exists(Team.objects.filter(surveys=models.OuterRef("pk"), members=user))
         )
 
 

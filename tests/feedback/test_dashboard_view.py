@@ -316,7 +316,6 @@ def test_the_comments_show_detractors_first_with_score_and_touchpoint(manager_cl
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"survey": "999999"}, "Survey: Select a valid choice."),
         ({"interval": "hour"}, "Interval: Select a valid choice. hour is not one of the available choices."),
         ({"since": "2026-13-01"}, "From: Enter a valid date."),
         ({"since": "2026-11-20", "until": "2026-11-01"}, "The period must end after it starts."),
@@ -334,6 +333,11 @@ def test_bad_filters_show_the_form_with_the_error(manager_client, november_nps, 
     assert message in html
     assert 'id="headline-value"' not in html
     assert 'id="filters"' in html
+
+
+@pytest.mark.parametrize("survey", ["999999", "x"])
+def test_an_unknown_survey_is_not_found(manager_client, november_nps, survey):
+    assert manager_client.get(URL, {"survey": survey}).status_code == 404
 
 
 def test_a_new_installation_without_surveys_explains_itself(manager_client):

@@ -202,12 +202,14 @@ def test_ordinary_text_and_numbers_are_left_alone(manager_client, survey):
     assert (row["comment"], row["score"]) == ("1-2 Tage zu spät", "0")
 
 
-def test_csv_lines_are_what_csv_writer_writes(manager_client, survey, answers):
+def test_csv_lines_are_what_csv_writer_writes(manager_client, cx_manager, survey, answers):
     """The CSV is written without csv.writer for speed: it must come out the same."""
     answer(survey, 0, date(2026, 11, 20), comment='"Zitat", =1+1\r\nEnde', properties={"n": 1.5, "ok": True})
     content = download(manager_client, survey, "csv").decode("utf-8-sig")
     table = exports.Table(
-        exports.Export.from_filters({"survey": [str(survey.pk)], **NOVEMBER_LISTS}, personal=True)
+        exports.Export.from_filters(
+            {"survey": [str(survey.pk)], **NOVEMBER_LISTS}, user=cx_manager, personal=True
+        )
     )
     expected = io.StringIO()
     writer = csv.writer(expected, lineterminator="\r\n")

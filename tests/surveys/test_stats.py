@@ -4,6 +4,7 @@ import pytest
 from django.utils import timezone
 
 from surveys.ingest import EventIn, ingest_events
+from surveys.models import Touchpoint
 from surveys.stats import Funnel, response_rate, touchpoint_funnels
 from tests.factories import make_contact, make_invitation, make_touchpoint
 
@@ -29,7 +30,9 @@ def test_each_touchpoint_shows_what_became_of_its_events(django_assert_num_queri
     make_invitation(touchpoint=delivery, survey=delivery.survey, now=now - timedelta(days=40), **sent)
 
     with django_assert_num_queries(3):
-        funnels = touchpoint_funnels(since=now - timedelta(days=30), until=now + timedelta(seconds=1))
+        funnels = touchpoint_funnels(
+            Touchpoint.objects.all(), since=now - timedelta(days=30), until=now + timedelta(seconds=1)
+        )
 
     delivery_funnel, support_funnel = funnels
     assert delivery_funnel.touchpoint == delivery

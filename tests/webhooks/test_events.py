@@ -116,11 +116,9 @@ def test_a_revised_widget_answer_is_an_update(admin_user):
     )
 
 
-def test_a_change_rolled_back_leaves_no_message():
+def test_a_change_rolled_back_leaves_no_message(cx_manager):
     """The outbox row is written in the change's transaction: no change, no message."""
-    from django.contrib.auth import get_user_model
-
-    make_subscription(owner=get_user_model().objects.create_user("owner"))
+    make_subscription(owner=cx_manager)
     with pytest.raises(RuntimeError), transaction.atomic():
         answer_by_link(make_survey(), 9, timezone.now())
         assert Message.objects.count() == 1

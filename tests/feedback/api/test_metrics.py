@@ -117,8 +117,6 @@ def test_touchpoints_filter_and_the_response_rate(client, token):
 @pytest.mark.parametrize(
     ("params", "field"),
     [
-        ({"survey": "999999"}, "survey"),
-        ({"survey": "x"}, "survey"),
         ({"interval": "hour"}, "interval"),
         ({"since": "2026-13-01"}, "since"),
         ({"since": "2026-11-20", "until": "2026-11-01"}, "non_field_errors"),
@@ -139,11 +137,21 @@ def test_bad_filters_get_a_400_that_names_the_field(client, token, params, field
     assert error["message"]
 
 
+@pytest.mark.parametrize("survey", ["999999", "x", "99999999999999999999"])
+def test_an_unknown_survey_is_not_found(client, token, survey):
+    make_survey(kind="nps")
+    answer = get(client, token, survey=survey)
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "not_found"
+
+
 def test_the_numbers_take_a_few_queries_whatever_the_data(client, token, django_assert_max_num_queries):
     survey = make_survey(kind="nps")
     for offset in range(60):
         answer(survey, offset % 11, TODAY - timedelta(days=offset))
-    with django_assert_max_num_queries(12):
+    # 14: the token, its user's permissions and groups (the permission check), the survey among the
+    # user's, the touchpoints of the filter menu, and the dashboard's own queries.
+    with django_assert_max_num_queries(14):
         body = get(client, token, survey=survey.pk, range="90d", interval="day").json()
     assert body["responses"] == 60
     assert len(body["series"]) == 60

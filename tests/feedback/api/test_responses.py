@@ -159,7 +159,6 @@ def test_one_answer_by_its_id(client, token, answers):
             "category",
             "Choose one of: detractor, difficult, dissatisfied, easy, neutral,",
         ),
-        ({"survey": "999999"}, "survey", 'Invalid pk "999999" - object does not exist.'),
         ({"touchpoint": "x"}, "touchpoint", "A valid integer is required."),
         ({"property.isnull": "1"}, "property.isnull", "“isnull” is not a property name."),
         ({"ordering": "score"}, "ordering", "Choose one of: created_at, -created_at, updated_at."),
@@ -173,6 +172,13 @@ def test_bad_parameters_get_the_one_error_shape(client, token, answers, params, 
     assert error["code"] == "invalid"
     assert field in error["fields"]
     assert message in str(error["fields"][field])
+
+
+@pytest.mark.parametrize("survey", ["999999", "x"])
+def test_an_unknown_survey_is_not_found(client, token, answers, survey):
+    refused = get(client, token, survey=survey)
+    assert refused.status_code == 404
+    assert refused.json()["error"]["code"] == "not_found"
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="stemming is PostgreSQL's")
