@@ -43,9 +43,8 @@ from openpyxl.cell import WriteOnlyCell
 
 from feedback.forms import VerbatimFilterForm
 from feedback.models import ExportRecord
-from feedback.privacy import pseudonym
 from feedback.verbatims import VerbatimQuery, find_verbatims
-from surveys.access import AnyUser
+from surveys.access import AnyUser, pseudonym
 from surveys.models import Response
 
 logger = logging.getLogger(__name__)

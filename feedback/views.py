@@ -39,7 +39,7 @@ from feedback.dashboard import NOT_SET, Dashboard, Segment, build_dashboard
 from feedback.forms import INTERVALS, RANGES, DashboardFilterForm, VerbatimFilterForm
 from feedback.models import ExportRecord
 from feedback.verbatims import find_verbatims, highlighted
-from surveys.access import get_survey_for_user, may_export, may_read_feedback, may_see_personal_data
+from surveys.access import get_survey_for_user, is_admin, may_export, may_read_feedback, may_see_personal_data
 from surveys.models import NO_TOUCHPOINT, Response, Survey
 from surveys.properties import PROPERTY_PREFIX, counted_value, is_filterable_property, not_filterable_message
 
@@ -272,11 +272,11 @@ def download_export(request: HttpRequest, public_id: UUID) -> HttpResponseBase:
 
 
 def _get_export_for_user(user: User | AnonymousUser, public_id: UUID) -> ExportRecord:
-    """A prepared export, for the user who started it or a superuser, of a survey they may still
+    """A prepared export, for the user who started it or an Admin, of a survey they may still
     see; one with personal data only for who may see it now. Anything else is not found, exactly
     like an unknown id."""
     record = get_object_or_404(ExportRecord.objects.prepared(), public_id=public_id)
-    if record.user_id != user.pk and not user.is_superuser:
+    if record.user_id != user.pk and not is_admin(user):
         raise Http404
     if record.personal and not may_see_personal_data(user):
         raise Http404

@@ -9,7 +9,9 @@ would confirm it.
 
 from django.contrib.auth.models import AbstractUser, AnonymousUser
 from django.http import Http404
+from django.utils.crypto import salted_hmac
 
+from surveys import roles
 from surveys.models import Survey, SurveyQuerySet
 
 AnyUser = AbstractUser | AnonymousUser
@@ -35,6 +37,21 @@ def may_see_personal_data(user: AnyUser) -> bool:
     """Whether a user may also see who answered or was asked (email, name, external id, the event's
     properties), in pages, exports, the API and webhooks; without it, a pseudonym stands in."""
     return user.has_perm("surveys.view_contact")
+
+
+def is_admin(user: AnyUser) -> bool:
+    """Whether a user may do everything to everything: a superuser, or an active member of Admin."""
+    return user.is_active and (user.is_superuser or user.groups.filter(name=roles.ADMIN).exists())
+
+
+def pseudonym(contact_id: int | None) -> str:
+    """Who answered, for readers who may not see personal data: the same contact always gets the same
+    20 hex digits, which cannot be turned back into the contact without the secret key. Empty for
+    answers without a contact."""
+    if contact_id is None:
+        return ""
+    # The salt keeps its first home's name: another one would change every pseudonym handed out.
+    return salted_hmac("feedback.exports.contact", str(contact_id)).hexdigest()[:20]
 
 
 def visible_surveys(user: AnyUser) -> SurveyQuerySet:

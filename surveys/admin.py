@@ -20,6 +20,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from surveys.access import is_admin, may_see_personal_data, pseudonym
 from surveys.email.messages import render_preview, send_test_email
 from surveys.models import (
     ApiToken,
@@ -531,6 +532,25 @@ class ResponseAdmin(SurveyScoped, admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # what a respondent said is read here, never edited: the page has no Save
 
+    def get_fields(self, request, obj=None):
+        """Who answered, for those who may see personal data; a pseudonym for everyone else (the
+        invitation's name says who it went to)."""
+        if may_see_personal_data(request.user):
+            return self.readonly_fields
+        hidden = {"contact": "respondent", "invitation": None}
+        return [hidden.get(field, field) for field in self.readonly_fields if hidden.get(field, field)]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
+
+    def get_search_fields(self, request):
+        """Only those who may see personal data find answers by who gave them."""
+        return self.search_fields if may_see_personal_data(request.user) else ["comment"]
+
+    @admin.display(description=_("respondent"))
+    def respondent(self, response: Response) -> str:
+        return pseudonym(response.contact_id) or "—"
+
     @admin.display(description=_("category"))
     def category(self, response: Response) -> str:
         return response.category
@@ -562,7 +582,7 @@ class EventAdmin(SurveyScoped, admin.ModelAdmin):
 class ApiTokenAdmin(admin.ModelAdmin):
     """Tokens are issued here and shown once; deleting one revokes it at once.
 
-    Staff who are not superusers see and issue tokens for themselves only.
+    Staff who are not Admins see and issue tokens for themselves only.
     """
 
     list_display = ["name", "user", "hint", "write", "created_at", "last_used_at"]
@@ -579,12 +599,12 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         tokens = super().get_queryset(request)
-        return tokens if request.user.is_superuser else tokens.filter(user=request.user)
+        return tokens if is_admin(request.user) else tokens.filter(user=request.user)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "user":
             users = get_user_model()._default_manager.filter(is_active=True)
-            kwargs["queryset"] = users if request.user.is_superuser else users.filter(pk=request.user.pk)
+            kwargs["queryset"] = users if is_admin(request.user) else users.filter(pk=request.user.pk)
             kwargs["initial"] = request.user.pk
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 

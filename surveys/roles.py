@@ -39,7 +39,6 @@ PERMISSIONS = {
         "surveys.view_invitation",
         "surveys.view_response",
         "surveys.export_response",
-        "feedback.view_exportrecord",
         *_API_TOKENS,
         *_WEBHOOKS,
     ],

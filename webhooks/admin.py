@@ -1,6 +1,6 @@
 """Webhooks in the back office: subscriptions (their secret shown once), messages and the delivery log.
 
-Staff who are not superusers see and make subscriptions for themselves only, as with
+Staff who are not Admins see and make subscriptions for themselves only, as with
 API tokens.
 """
 
@@ -16,6 +16,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from surveys.access import is_admin
 from webhooks import events, tasks
 from webhooks.models import Delivery, EventType, Message, Subscription
 
@@ -43,8 +44,8 @@ class SubscriptionForm(forms.ModelForm):
 
 
 def _own(request: HttpRequest, rows, owner: str):
-    """Superusers see every row; other staff the rows of their own subscriptions."""
-    return rows if request.user.is_superuser else rows.filter(**{owner: request.user})
+    """Admins see every row; other staff the rows of their own subscriptions."""
+    return rows if is_admin(request.user) else rows.filter(**{owner: request.user})
 
 
 def _secrets_page(
@@ -81,7 +82,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "owner":
             users = get_user_model()._default_manager.filter(is_active=True)
-            kwargs["queryset"] = users if request.user.is_superuser else users.filter(pk=request.user.pk)
+            kwargs["queryset"] = users if is_admin(request.user) else users.filter(pk=request.user.pk)
             kwargs["initial"] = request.user.pk
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 

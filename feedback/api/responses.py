@@ -27,9 +27,8 @@ from drf_spectacular.utils import (
 )
 from rest_framework import exceptions, mixins, serializers, viewsets
 
-from feedback.privacy import pseudonym
 from feedback.verbatims import search
-from surveys.access import get_survey_for_user, may_see_personal_data, visible_surveys
+from surveys.access import get_survey_for_user, may_see_personal_data, pseudonym, visible_surveys
 from surveys.api.auth import ModelPermission
 from surveys.api.base import Cursor, StrictCharField, StrictChoiceField
 from surveys.models import Response, ResponseQuerySet

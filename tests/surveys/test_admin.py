@@ -3,7 +3,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from tests.factories import make_invitation, make_response, make_survey, make_touchpoint
+from surveys.access import pseudonym
+from tests.factories import make_contact, make_invitation, make_response, make_survey, make_touchpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -108,3 +109,27 @@ def test_a_response_has_a_page_to_read_and_none_to_change(client, cx_manager, da
     assert client.post(url, {"comment": "changed"}).status_code == 403
     response.refresh_from_db()
     assert response.comment == "<i>hi</i>"
+
+
+def test_who_may_not_see_contacts_reads_answers_under_a_pseudonym_and_cannot_search_by_email(client, analyst):
+    invitation = make_invitation(contact=make_contact(email="eva@example.com", name="Eva"))
+    response = invitation.record_answer(score=3, comment="Zu spät", language="de", now=invitation.created_at)
+    client.force_login(analyst)
+    page = client.get(reverse("admin:surveys_response_change", args=[response.pk])).content.decode()
+    assert "Zu spät" in page
+    assert "eva@example.com" not in page
+    assert pseudonym(invitation.contact_id) in page
+    found = client.get(reverse("admin:surveys_response_changelist"), {"q": "eva@example.com"})
+    assert found.context["cl"].result_count == 0
+    found = client.get(reverse("admin:surveys_response_changelist"), {"q": "spät"})
+    assert found.context["cl"].result_count == 1
+
+
+def test_who_may_see_contacts_finds_answers_by_email(client, cx_manager):
+    invitation = make_invitation(contact=make_contact(email="eva@example.com"))
+    response = invitation.record_answer(score=3, comment="", language="de", now=invitation.created_at)
+    client.force_login(cx_manager)
+    page = client.get(reverse("admin:surveys_response_change", args=[response.pk])).content.decode()
+    assert "eva@example.com" in page
+    found = client.get(reverse("admin:surveys_response_changelist"), {"q": "eva@example.com"})
+    assert found.context["cl"].result_count == 1

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from feedback import exports
 from feedback.models import ExportRecord
-from feedback.privacy import pseudonym
+from surveys.access import pseudonym
 from surveys.models import Response
 from tests.factories import make_api_token, make_survey, make_touchpoint, take_away
 from tests.feedback.pages import answer

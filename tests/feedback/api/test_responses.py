@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import connection
 
-from feedback.privacy import pseudonym
+from surveys.access import pseudonym
 from tests.factories import make_api_token, make_survey, make_touchpoint, take_away
 from tests.feedback.pages import answer
 

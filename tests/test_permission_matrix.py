@@ -1,0 +1,517 @@
+"""Every door of the project, asked by every kind of person with every method.
+
+The URL patterns come from the resolver, so a new URL without an entry here fails the suite. Each
+entry says how to reach the URL in the world of ``tests/matrix.py`` (team A's survey and what hangs
+on it) and what each role must get for each method: ``ok`` for those who may, 403 for the other
+staff (401 on the API), the login (302) for nobody, and for the CX manager of team B the answer to
+an unknown id: 404, or in the back office its redirect for objects that do not exist. Whatever a
+request changes is rolled back before the next one.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.urls import reverse
+
+from tests.matrix import METHODS, ROLES, World, build_world, url_patterns
+
+pytestmark = pytest.mark.django_db
+
+SIGNED_OUT = {"inactive", "anonymous"}
+STAFF = set(ROLES) - SIGNED_OUT
+ADMIN = {"admin"}
+MANAGERS = {"admin", "cx_manager", "foreign"}  # "foreign" is a CX manager too, of team B
+READERS = MANAGERS | {"analyst", "agent"}  # dashboards and answers
+EXPORTERS = MANAGERS | {"analyst"}  # and webhooks, API tokens
+NOT_FOUND = 404
+
+
+@dataclass(frozen=True)
+class Entry:
+    """How to reach a URL, and per method the status each role gets."""
+
+    path: Callable[[World], str]
+    expected: dict[str, dict[str, int]]
+    api: bool = False
+    bodies: dict[str, object] = field(default_factory=dict)
+
+
+def statuses(ok: int, allowed: set[str], *, api: bool, foreign: int | None = None) -> dict[str, int]:
+    """``ok`` for ``allowed``, 403 for the other staff, 401 (API) or the login (302) for nobody;
+    ``foreign`` for team B's CX manager where the object is team A's."""
+    answer = {role: ok if role in allowed else 403 for role in STAFF}
+    if foreign is not None:
+        answer["foreign"] = foreign
+    return answer | dict.fromkeys(SIGNED_OUT, 401 if api else 302)
+
+
+def api(ok: int, allowed: set[str], foreign: int | None = None) -> dict[str, int]:
+    return statuses(ok, allowed, api=True, foreign=foreign)
+
+
+def page(ok: int, allowed: set[str], foreign: int | None = None) -> dict[str, int]:
+    return statuses(ok, allowed, api=False, foreign=foreign)
+
+
+def everyone(status: int) -> dict[str, int]:
+    return dict.fromkeys(ROLES, status)
+
+
+def row(statuses: str) -> dict[str, int]:
+    """Statuses in the order of ROLES: admin, CX manager, analyst, agent, outsider, inactive,
+    anonymous, foreign."""
+    return dict(zip(ROLES, map(int, statuses.split()), strict=True))
+
+
+def methods(otherwise: dict[str, int], **given: dict[str, int]) -> dict[str, dict[str, int]]:
+    """The statuses of the methods given, and ``otherwise`` for all others."""
+    return {method: given.get(method, otherwise) for method in METHODS}
+
+
+def url(name: str, *args: Callable[[World], object], query: Callable[[World], str] | None = None):
+    def build(world: World) -> str:
+        path = reverse(name, args=[arg(world) for arg in args])
+        return f"{path}?{query(world)}" if query else path
+
+    return build
+
+
+def fixed(path: str) -> Callable[[World], str]:
+    return lambda world: path
+
+
+def pk(key: str) -> Callable[[World], object]:
+    return lambda world: world.objects[key].pk
+
+
+def public_id(key: str) -> Callable[[World], object]:
+    return lambda world: world.objects[key].public_id
+
+
+def survey_query(extra: str = "") -> Callable[[World], str]:
+    return lambda world: f"survey={world.objects['survey'].pk}{extra}"
+
+
+SURVEY_BODY = {"name": "New", "kind": "nps", "brand": "Beta"}
+EVENT_BODY = {"touchpoint": "a-delivery", "email": "new@example.com"}  # team A's touchpoint
+SIGNED_OUT_API = {"inactive": 401, "anonymous": 401}
+
+API: dict[str, Entry] = {
+    # Reporting events needs the permission to send; team B knows no team A touchpoint.
+    "surveys:api_events": Entry(
+        url("surveys:api_events"),
+        methods(api(405, MANAGERS), POST=api(202, MANAGERS, foreign=400)),
+        api=True,
+        bodies={"POST": EVENT_BODY},
+    ),
+    "surveys:api_events_bulk": Entry(
+        url("surveys:api_events_bulk"),
+        methods(api(405, MANAGERS), POST=api(200, MANAGERS)),  # each event's own status is inside
+        api=True,
+        bodies={"POST": {"events": [EVENT_BODY]}},
+    ),
+    "surveys:api-survey-list": Entry(
+        url("surveys:api-survey-list"),
+        methods(api(405, STAFF), GET=api(200, READERS), POST=api(201, MANAGERS)),
+        api=True,
+        bodies={"POST": SURVEY_BODY},
+    ),
+    "surveys:api-survey-detail": Entry(
+        url("surveys:api-survey-detail", pk("survey")),
+        methods(
+            api(405, STAFF),
+            GET=api(200, READERS, foreign=NOT_FOUND),
+            PUT=api(200, MANAGERS, foreign=NOT_FOUND),
+            PATCH=api(200, MANAGERS, foreign=NOT_FOUND),
+        ),
+        api=True,
+        bodies={"PUT": SURVEY_BODY},
+    ),
+    "surveys:api-touchpoint-list": Entry(
+        url("surveys:api-touchpoint-list"),
+        # Team B may not make a touchpoint for team A's survey: that survey is unknown to them.
+        methods(api(405, STAFF), GET=api(200, READERS), POST=api(201, MANAGERS, foreign=400)),
+        api=True,
+        bodies={"POST": {"slug": "new", "name": "New", "survey": "{survey}"}},
+    ),
+    "surveys:api-touchpoint-detail": Entry(
+        url("surveys:api-touchpoint-detail", pk("touchpoint")),
+        methods(
+            api(405, STAFF),
+            GET=api(200, READERS, foreign=NOT_FOUND),
+            PUT=api(400, MANAGERS, foreign=NOT_FOUND),  # a PUT names every field
+            PATCH=api(200, MANAGERS, foreign=NOT_FOUND),
+        ),
+        api=True,
+    ),
+    # Contacts are the company's, not a team's: whoever may view contacts sees them all.
+    "surveys:api-contact-list": Entry(
+        url("surveys:api-contact-list"),
+        methods(api(405, STAFF), GET=api(200, MANAGERS), POST=api(201, MANAGERS)),
+        api=True,
+        bodies={"POST": {"email": "new@example.com"}},
+    ),
+    "surveys:api-contact-detail": Entry(
+        url("surveys:api-contact-detail", pk("contact")),
+        methods(api(405, STAFF), GET=api(200, MANAGERS), PUT=api(200, MANAGERS), PATCH=api(200, MANAGERS)),
+        api=True,
+    ),
+    "surveys:api-invitation-list": Entry(
+        url("surveys:api-invitation-list", query=survey_query()),
+        methods(api(405, STAFF), GET=api(200, MANAGERS, foreign=NOT_FOUND)),
+        api=True,
+    ),
+    "surveys:api-invitation-detail": Entry(
+        url("surveys:api-invitation-detail", pk("invitation")),
+        methods(api(405, STAFF), GET=api(200, MANAGERS, foreign=NOT_FOUND)),
+        api=True,
+    ),
+    "feedback:api_metrics": Entry(
+        url("feedback:api_metrics", query=survey_query()),
+        methods(api(405, READERS), GET=api(200, READERS, foreign=NOT_FOUND)),
+        api=True,
+    ),
+    "feedback:api-response-list": Entry(
+        url("feedback:api-response-list", query=survey_query()),
+        methods(api(405, STAFF), GET=api(200, READERS, foreign=NOT_FOUND)),
+        api=True,
+    ),
+    "feedback:api-response-detail": Entry(
+        url("feedback:api-response-detail", public_id("response")),
+        methods(api(405, STAFF), GET=api(200, READERS, foreign=NOT_FOUND)),
+        api=True,
+    ),
+    # A token sees its own user's exports only: the CX manager's export is unknown to the others.
+    "feedback:api-export-list": Entry(
+        url("feedback:api-export-list"),
+        methods(api(405, EXPORTERS), GET=api(200, EXPORTERS), POST=api(202, EXPORTERS, foreign=NOT_FOUND)),
+        api=True,
+        bodies={"POST": {"format": "csv", "filters": {"survey": "{survey}"}}},
+    ),
+    "feedback:api-export-detail": Entry(
+        url("feedback:api-export-detail", public_id("record")),
+        methods(api(405, EXPORTERS), GET=row("404 200 404 403 403 401 401 404")),
+        api=True,
+    ),
+    "feedback:api-export-download": Entry(
+        url("feedback:api-export-download", public_id("record")),
+        methods(api(405, EXPORTERS), GET=row("404 200 404 403 403 401 401 404")),
+        api=True,
+    ),
+    # A token sees and changes its own user's subscriptions only.
+    "webhooks:api-webhook-list": Entry(
+        url("webhooks:api-webhook-list"),
+        methods(api(405, STAFF), GET=api(200, EXPORTERS), POST=api(201, EXPORTERS)),
+        api=True,
+        bodies={"POST": {"url": "https://203.0.113.10/hooks", "events": ["response.created"]}},
+    ),
+    "webhooks:api-webhook-detail": Entry(
+        url("webhooks:api-webhook-detail", pk("subscription")),
+        methods(
+            api(405, STAFF),
+            GET=row("404 200 404 403 403 401 401 404"),
+            PUT=row("404 400 404 403 403 401 401 404"),
+            PATCH=row("404 200 404 403 403 401 401 404"),
+            DELETE=row("404 204 404 403 403 401 401 404"),
+        ),
+        api=True,
+    ),
+    "webhooks:api-webhook-deliveries": Entry(
+        url("webhooks:api-webhook-deliveries", pk("subscription")),
+        methods(api(405, STAFF), GET=row("404 200 404 403 403 401 401 404")),
+        api=True,
+    ),
+    "webhooks:api-webhook-resend": Entry(
+        url("webhooks:api-webhook-resend", pk("subscription")),
+        methods(api(405, STAFF), POST=row("404 202 404 403 403 401 401 404")),
+        api=True,
+        bodies={"POST": {"failed_since": "2020-01-01T00:00:00+00:00"}},
+    ),
+    "webhooks:api-webhook-rotate-secret": Entry(
+        url("webhooks:api-webhook-rotate-secret", pk("subscription")),
+        methods(api(405, STAFF), POST=row("404 200 404 403 403 401 401 404")),
+        api=True,
+    ),
+    "webhooks:api-webhook-test": Entry(
+        url("webhooks:api-webhook-test", pk("subscription")),
+        methods(api(405, STAFF), POST=row("404 202 404 403 403 401 401 404")),
+        api=True,
+    ),
+}
+
+# The app's own pages: behind the back office's login, GET only (or POST only).
+GET_ONLY = page(405, STAFF)
+PAGES: dict[str, Entry] = {
+    "feedback:dashboard": Entry(
+        url("feedback:dashboard", query=survey_query()),
+        methods(GET_ONLY, GET=page(200, READERS, foreign=NOT_FOUND)),
+    ),
+    "feedback:verbatims": Entry(
+        url("feedback:verbatims", query=survey_query()),
+        methods(GET_ONLY, GET=page(200, READERS, foreign=NOT_FOUND)),
+    ),
+    "feedback:export_verbatims": Entry(
+        url("feedback:export_verbatims", query=survey_query("&format=csv")),
+        methods(GET_ONLY, GET=page(200, EXPORTERS, foreign=NOT_FOUND)),
+    ),
+    "feedback:prepare_export": Entry(
+        url("feedback:prepare_export"),
+        methods(GET_ONLY, POST=page(302, EXPORTERS, foreign=NOT_FOUND)),
+        bodies={"POST": {"survey": "{survey}", "format": "csv"}},
+    ),
+    "feedback:exports": Entry(url("feedback:exports"), methods(GET_ONLY, GET=page(200, EXPORTERS))),
+    # The CX manager's export: theirs and an Admin's to see; unknown to the others.
+    "feedback:export": Entry(
+        url("feedback:export", public_id("record")),
+        methods(GET_ONLY, GET=row("200 200 404 403 403 302 302 404")),
+    ),
+    "feedback:export_status": Entry(
+        url("feedback:export_status", public_id("record")),
+        methods(GET_ONLY, GET=row("200 200 404 403 403 302 302 404")),
+    ),
+    "feedback:download_export": Entry(
+        url("feedback:download_export", public_id("record")),
+        methods(GET_ONLY, GET=row("200 200 404 403 403 302 302 404")),
+    ),
+    "api_schema": Entry(url("api_schema"), methods(everyone(405), GET=everyone(200))),
+    "api_docs": Entry(url("api_docs"), methods(everyone(405), GET=everyone(200))),
+}
+
+# What respondents use answers alike whoever asks: nothing there depends on a signed-in user.
+PUBLIC: dict[str, Entry] = {
+    "surveys:answer": Entry(
+        url("surveys:answer", lambda world: world.objects["invitation"].token),
+        methods(everyone(405), GET=everyone(200), POST=everyone(400)),  # an empty answer
+    ),
+    "surveys:answer_thanks": Entry(
+        url("surveys:answer_thanks", lambda world: world.objects["invitation"].token),
+        methods(everyone(405), GET=everyone(200)),
+    ),
+    "surveys:link": Entry(
+        url("surveys:link", lambda world: world.objects["survey"].public_key),
+        methods(everyone(405), GET=everyone(200), POST=everyone(400)),
+    ),
+    "surveys:link_thanks": Entry(
+        url("surveys:link_thanks", lambda world: world.objects["survey"].public_key),
+        methods(everyone(405), GET=everyone(200)),
+    ),
+    "surveys:unsubscribe": Entry(
+        url("surveys:unsubscribe", lambda world: world.objects["unsubscribe"]),
+        methods(everyone(405), GET=everyone(200), POST=everyone(400)),  # without One-Click
+    ),
+    "surveys:resubscribe": Entry(
+        url("surveys:resubscribe", lambda world: world.objects["unsubscribe"]),
+        methods(everyone(405), POST=everyone(200)),
+    ),
+    "surveys:preview": Entry(
+        url("surveys:preview", lambda world: world.objects["survey"].public_key),
+        methods(everyone(405), GET=everyone(200)),
+    ),
+    "surveys:widget_survey": Entry(
+        url("surveys:widget_survey", lambda world: world.objects["survey"].public_key),
+        methods(everyone(405), GET=everyone(200)),
+        api=True,
+    ),
+    "surveys:widget_answer": Entry(
+        url("surveys:widget_answer"),
+        methods(everyone(405), POST=everyone(403)),  # from no website on the survey's list
+        api=True,
+        bodies={"POST": {"key": "{key}", "score": 9}},
+    ),
+    "surveys:widget_revise": Entry(
+        url("surveys:widget_revise", public_id("response")),
+        methods(everyone(405), PATCH=everyone(404)),  # no survey key
+        api=True,
+    ),
+}
+# Email providers' tracking webhooks do not exist until a shared secret is configured.
+PUBLIC |= {
+    name: Entry(fixed("/" + route), methods(everyone(404)))
+    for name, route in url_patterns()
+    if name.startswith("anymail:")
+}
+
+# The back office. Each model's pages follow Django's admin: the list and an object's page for
+# whoever may view (or change), adding, changing and deleting for whoever may; an object of
+# another team's survey, or another user's token or subscription, "does not exist" (302 to the
+# index). Who may what is the roles' permissions.
+VIEW, ADD, CHANGE, DELETE = "view", "add", "change", "delete"
+ALL_MANAGERS = MANAGERS | {"analyst"}
+EVERYTHING = {VIEW: ADMIN, ADD: ADMIN, CHANGE: ADMIN, DELETE: ADMIN}
+ADMIN_MODELS = {
+    # model: (world object, {action: roles}, who finds the object)
+    "surveys_survey": ("survey", {VIEW: READERS, ADD: MANAGERS, CHANGE: MANAGERS, DELETE: ADMIN}, "team"),
+    "surveys_touchpoint": (
+        "touchpoint",
+        {VIEW: READERS, ADD: MANAGERS, CHANGE: MANAGERS, DELETE: ADMIN},
+        "team",
+    ),
+    "surveys_contact": ("contact", {VIEW: MANAGERS, ADD: MANAGERS, CHANGE: MANAGERS, DELETE: ADMIN}, "all"),
+    "surveys_event": ("event", {VIEW: MANAGERS, DELETE: ADMIN}, "team"),
+    "surveys_invitation": (
+        "invitation",
+        {VIEW: MANAGERS, ADD: ADMIN, CHANGE: MANAGERS, DELETE: ADMIN},
+        "team",
+    ),
+    "surveys_response": ("response", {VIEW: READERS, DELETE: ADMIN}, "team"),
+    "surveys_apitoken": (
+        "apitoken",
+        {VIEW: ALL_MANAGERS, ADD: ALL_MANAGERS, CHANGE: ADMIN, DELETE: ALL_MANAGERS},
+        "own",
+    ),
+    "surveys_team": ("team", EVERYTHING, "all"),
+    "feedback_exportrecord": ("record", {VIEW: ADMIN}, "all"),
+    "webhooks_subscription": (
+        "subscription",
+        dict.fromkeys((VIEW, ADD, CHANGE, DELETE), ALL_MANAGERS),
+        "own",
+    ),
+    "webhooks_message": ("message", {VIEW: ALL_MANAGERS, CHANGE: ALL_MANAGERS, DELETE: ADMIN}, "own"),
+    "webhooks_delivery": ("delivery", {VIEW: ALL_MANAGERS, DELETE: ADMIN}, "own"),
+    "auth_group": ("group", EVERYTHING, "all"),
+    "auth_user": ("user", EVERYTHING, "all"),
+}
+FINDERS = {"team": STAFF - {"foreign", "outsider"}, "own": {"admin", "cx_manager"}, "all": STAFF}
+
+
+def _on_object(allowed: set[str], found: set[str], *, existence_first: bool = False) -> dict[str, int]:
+    """An object's admin page: Django checks the permission first, then whether the object exists
+    (302 to the index if not); the history page the other way round."""
+    answer = {}
+    for role in STAFF:
+        if existence_first:
+            answer[role] = 302 if role not in found else (200 if role in allowed else 403)
+        else:
+            answer[role] = 403 if role not in allowed else (200 if role in found else 302)
+    return answer | dict.fromkeys(SIGNED_OUT, 302)
+
+
+def _old_address(app: str, model: str, key: str) -> Callable[[World], str]:
+    return lambda world: f"/admin/{app}/{model}/{world.objects[key].pk}/"
+
+
+def _admin_model_entries() -> dict[str, Entry]:
+    entries: dict[str, Entry] = {}
+    for model, (key, may, finders) in ADMIN_MODELS.items():
+        found = FINDERS[finders]
+        viewers = may.get(VIEW, set()) | may.get(CHANGE, set())
+        app, name = model.split("_", 1)
+        obj = pk(key)
+        entries |= {
+            f"admin:{model}_changelist": Entry(url(f"admin:{model}_changelist"), methods(page(200, viewers))),
+            f"admin:{model}_add": Entry(url(f"admin:{model}_add"), methods(page(200, may.get(ADD, set())))),
+            # Only a POST changes; the admin answers every other method as it answers GET.
+            f"admin:{model}_change": Entry(
+                url(f"admin:{model}_change", obj),
+                methods(_on_object(viewers, found), POST=_on_object(may.get(CHANGE, set()), found)),
+            ),
+            f"admin:{model}_delete": Entry(
+                url(f"admin:{model}_delete", obj), methods(_on_object(may.get(DELETE, set()), found))
+            ),
+            f"admin:{model}_history": Entry(
+                url(f"admin:{model}_history", obj), methods(_on_object(viewers, found, existence_first=True))
+            ),
+            # The old address of an object's page redirects to the new one, for everyone.
+            f"admin:admin/{app}/{name}/<path:object_id>/": Entry(
+                _old_address(app, name, key),
+                methods(everyone(302)),
+            ),
+        }
+    return entries
+
+
+def _content_type_of_survey(world: World) -> int:
+    return ContentType.objects.get_for_model(world.objects["survey"]).pk
+
+
+ADMIN_PAGES: dict[str, Entry] = _admin_model_entries() | {
+    "admin:index": Entry(url("admin:index"), methods(page(200, STAFF))),
+    "admin:app_list": Entry(
+        lambda world: reverse("admin:app_list", kwargs={"app_label": "surveys"}),
+        methods(page(200, READERS, foreign=200) | {"outsider": 404}),  # an app with nothing to show
+    ),
+    # Django's own views: PUT is taken as POST by its forms, and logging out wants a POST.
+    "admin:login": Entry(
+        url("admin:login"),
+        methods(
+            everyone(405),
+            GET=everyone(302) | dict.fromkeys(SIGNED_OUT, 200),
+            POST=everyone(200),
+            PUT=everyone(200),
+        ),
+    ),
+    "admin:logout": Entry(
+        url("admin:logout"), methods(page(302, STAFF), GET=page(405, STAFF), POST=page(200, STAFF))
+    ),
+    "admin:password_change": Entry(
+        url("admin:password_change"),
+        methods(page(405, STAFF), GET=page(200, STAFF), POST=page(200, STAFF), PUT=page(200, STAFF)),
+    ),
+    "admin:password_change_done": Entry(
+        url("admin:password_change_done"), methods(page(405, STAFF), GET=page(200, STAFF))
+    ),
+    "admin:jsi18n": Entry(url("admin:jsi18n"), methods(page(405, STAFF), GET=page(200, STAFF))),
+    "admin:autocomplete": Entry(url("admin:autocomplete"), methods(page(405, STAFF), GET=page(403, set()))),
+    "admin:view_on_site": Entry(
+        url("admin:view_on_site", _content_type_of_survey, pk("survey")), methods(page(404, STAFF))
+    ),
+    "admin:admin/(?P<url>.*)$": Entry(fixed("/admin/nowhere/"), methods(page(404, STAFF))),
+    # Uploading contacts asks them: the permission to send; another team's touchpoint is unknown.
+    "admin:surveys_touchpoint_upload": Entry(
+        url("admin:surveys_touchpoint_upload", pk("touchpoint")),
+        methods(page(200, MANAGERS, foreign=NOT_FOUND) | {"outsider": NOT_FOUND}),
+    ),
+    "admin:surveys_touchpoint_statistics": Entry(
+        url("admin:surveys_touchpoint_statistics"), methods(page(200, READERS))
+    ),
+    "admin:surveys_survey_email": Entry(
+        url("admin:surveys_survey_email", pk("survey")),
+        methods(page(200, READERS, foreign=NOT_FOUND) | {"outsider": NOT_FOUND}),
+    ),
+    "admin:auth_user_password_change": Entry(
+        url("admin:auth_user_password_change", pk("user")), methods(page(200, ADMIN))
+    ),
+}
+
+ENTRIES: dict[str, Entry] = API | PAGES | PUBLIC | ADMIN_PAGES
+
+
+def _body(body: object, world: World) -> object:
+    """A request body with the world's survey id and key where it says {survey} and {key}."""
+    if isinstance(body, dict):
+        return {name: _body(value, world) for name, value in body.items()}
+    if isinstance(body, list):
+        return [_body(value, world) for value in body]
+    survey = world.objects["survey"]
+    return (
+        {"{survey}": survey.pk, "{key}": survey.public_key}.get(body, body) if isinstance(body, str) else body
+    )
+
+
+@pytest.mark.parametrize(("name", "route"), url_patterns(), ids=[name for name, _ in url_patterns()])
+def test_every_door_answers_each_role_as_it_must(name, route, settings):
+    settings.WEBHOOK_ALLOWED_HOSTS = ["203.0.113.10"]
+    assert name in ENTRIES, f"{name} ({route}) has no entry in the permission matrix"
+    entry = ENTRIES[name]
+    world = build_world()
+    target = entry.path(world)
+    seen = {
+        method: {
+            role: world.ask(role, method, target, _body(entry.bodies.get(method), world), api=entry.api)
+            for role in ROLES
+        }
+        for method in METHODS
+    }
+    differences = [
+        f"{method} {role}: {seen[method][role]}, expected {entry.expected[method][role]}"
+        for method in METHODS
+        for role in ROLES
+        if seen[method][role] != entry.expected[method][role]
+    ]
+    assert not differences, f"{name} at {target}:\n" + "\n".join(differences)
+
+
+def test_the_matrix_names_no_url_that_does_not_exist():
+    assert set(ENTRIES) <= {name for name, _ in url_patterns()}
