@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import datetime, time, timedelta
+from typing import cast
 
 from django import forms
 from django.conf import settings
@@ -10,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import BadHeaderError
+from django.db import models
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -17,6 +19,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -35,6 +38,7 @@ from surveys.models import (
 )
 from surveys.scales import LANGUAGES
 from surveys.stats import touchpoint_funnels
+from surveys.texts import validate_email_text
 from surveys.upload import import_contacts, parse_contacts
 
 UPLOAD_MAX_BYTES = 5 * 1024 * 1024
@@ -184,6 +188,8 @@ class SurveyAdmin(admin.ModelAdmin):
             else:
                 messages.success(request, gettext("A test email is on its way to %(to)s.") % {"to": address})
                 return HttpResponseRedirect(request.path)
+        for warning in _unusable_email_texts(survey):
+            messages.warning(request, warning)
         previews = []
         for language in LANGUAGES:
             subject, text, html = render_preview(survey, language)
@@ -200,6 +206,25 @@ class SurveyAdmin(admin.ModelAdmin):
                 "form": form,
             },
         )
+
+
+def _unusable_email_texts(survey: Survey) -> list[str]:
+    """Why the preview shows the standard text for a text saved before the rules of surveys.texts."""
+    warnings = []
+    for field in (
+        f"{text}_{language}" for text in ("email_subject", "email_intro") for language in LANGUAGES
+    ):
+        try:
+            validate_email_text(getattr(survey, field))
+        except ValidationError as refusal:
+            warnings.append(
+                gettext("%(field)s: the standard text is sent instead. %(problem)s")
+                % {
+                    "field": capfirst(cast(models.Field, Survey._meta.get_field(field)).verbose_name),
+                    "problem": " ".join(refusal.messages),
+                }
+            )
+    return warnings
 
 
 class TestEmailForm(forms.Form):

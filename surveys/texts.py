@@ -1,67 +1,277 @@
-"""The texts a survey's owner writes for its emails: small, locked-down Django templates.
+"""The texts a survey's owner writes for its emails (subject and introduction): small templates
+that personalise and can do nothing else.
 
-They see plain data only (``contact.name``, ``contact.email``, ``properties.…``).
+A text shows ``{{ contact.name }}``, ``{{ contact.email }}`` and ``{{ properties.<name> }}``
+(and ``{brand}`` and ``{subject}``, as every survey text does), through a few filters that keep a
+value about as long as it is (``default``, ``upper``, ``truncatechars:40`` …), and may choose
+between wordings with ``{% if %}``, ``{% elif %}``, ``{% else %}`` and ``{% endif %}``. Nothing
+else: no loops and no other tags, so a text renders once through, in time proportional to its
+length and its data, both of which are bounded.
+
+Texts are checked where they are saved (the admin's form through the model's validators, the
+API) and again when they render, since a text saved under earlier rules may break these. A text
+that is refused, fails, grows beyond its length or takes too long gives way to the standard
+text: the email still goes out.
 """
 
+import functools
 import logging
+import time
 
 from django.core.exceptions import ValidationError
-from django.template import Context, Engine, Library, TemplateSyntaxError, defaultfilters, defaulttags
-from django.utils.translation import gettext as _
+from django.template import Context, Engine, Library, Template, defaultfilters, defaulttags
+from django.template.base import FilterExpression, Lexer, Node, TextNode, TokenType, Variable, VariableNode
+from django.template.defaulttags import IfNode
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
 logger = logging.getLogger(__name__)
 
-# Tags a survey text may use. Left out on purpose: load, include and extends (they reach
-# other templates), debug (prints the context and the server's modules), url, csrf_token.
-_TEXT_TAGS = (
-    "comment",
-    "cycle",
-    "filter",
-    "firstof",
-    "for",
-    "if",
-    "ifchanged",
-    "now",
-    "spaceless",
-    "templatetag",
-    "verbatim",
-    "with",
+# How long a text may get once personalised. The subject field holds 200 characters, a name or a
+# property (up to 500 characters) may add to it; an introduction holds 2,000. Beyond these a text
+# has gone wrong, or been made to, and the standard text goes out instead.
+MAX_SUBJECT_LENGTH = 500
+MAX_INTRO_LENGTH = 5000
+# The slowest text the rules allow (2,000 characters of upper-cased 500-character properties:
+# 90,000 characters) renders in a few milliseconds; this is a tripwire for what the rules did not
+# foresee, high enough that a busy machine does not trip it.
+RENDER_BUDGET_SECONDS = 0.05
+
+# Filters that keep a value about as long as it is: they choose it, change its case or shorten it.
+# Left out are those whose output grows with an argument (stringformat:"020000000d" writes 20
+# million digits; center, ljust, rjust, floatformat, wordwrap), those that only make sense in HTML
+# (texts are plain text) and those with no use on a single value: a property is text, a number,
+# true, false or null, so first, last, length, join and slice would only pick or count letters.
+FILTERS = (
+    "default",
+    "default_if_none",
+    "lower",
+    "upper",
+    "title",
+    "capfirst",
+    "truncatechars",
+    "truncatewords",
 )
+# These take a whole number, written in the text.
+_COUNTING_FILTERS = ("truncatechars", "truncatewords")
+MAX_TRUNCATE = 2000
+_CONDITION_TAGS = ("if", "elif", "else", "endif")
+_LOOP_TAGS = ("for", "empty", "endfor")
+_CONTACT_FIELDS = ("name", "email")
+# Filled in by every survey text as {brand} and {subject}; here they become variables, so that a
+# brand such as "{{ x }}" is shown as written instead of read as template code.
+_PLAIN_PLACEHOLDERS = ("brand", "subject")
 
 
 def _survey_text_engine() -> Engine:
+    """Only the if tag; every built-in filter, so that a refused one is named (see _check_expression)."""
     engine = Engine(loaders=[], libraries={})
     tags = Library()
-    tags.tags = {name: defaulttags.register.tags[name] for name in _TEXT_TAGS}
+    tags.tags = {"if": defaulttags.register.tags["if"]}
     engine.template_builtins = [tags, defaultfilters.register]
     return engine
 
 
 _TEXT_ENGINE = _survey_text_engine()
+_FILTER_NAMES = {function: name for name, function in defaultfilters.register.filters.items()}
 
 
 def validate_email_text(value: str) -> None:
-    """For forms: a survey's email subject or introduction must be a template that compiles."""
+    """For forms and the API: raises ValidationError saying what in the text cannot be used."""
+    compiled = _compile(value)
+    if isinstance(compiled, ValidationError):
+        raise ValidationError(compiled.message, code=compiled.code, params=compiled.params)
+
+
+def render_survey_text(source: str, standard: str, values: dict, *, max_length: int, where: str) -> str:
+    """The text ``source`` personalised with ``values`` (``contact``, a dict of name and email;
+    ``properties``; ``brand``; ``subject``), as plain text (nothing escaped).
+
+    ``standard`` if the text is empty, breaks the rules, fails, is longer than ``max_length``
+    characters or takes longer than RENDER_BUDGET_SECONDS, with a warning naming ``where``.
+
+    Plain text even for the HTML part, which escapes all of it: the CX manager's own words are
+    user text as much as the contact's name is.
+    """
+    if not source:
+        return standard
+    template = _compiled(source)
+    if isinstance(template, ValidationError):
+        _warn_refused(where, source)
+        return standard
+    context = Context({**values, "properties": _Properties(values["properties"])}, autoescape=False)
+    started = time.perf_counter()
     try:
-        _TEXT_ENGINE.from_string(value)
-    except TemplateSyntaxError as error:
-        raise ValidationError(
+        text = template.render(context)
+    # Text from the back office meets data from an API client here (a number where text was
+    # expected): whatever breaks, the email still goes out.
+    except Exception:
+        logger.warning("The email text %s does not render; the standard text is used", where, exc_info=True)
+        return standard
+    seconds = time.perf_counter() - started
+    if len(text) > max_length or seconds > RENDER_BUDGET_SECONDS:
+        logger.warning(
+            "The email text %s rendered %d characters in %.1f ms (at most %d in %d ms); the standard "
+            "text is used",
+            where,
+            len(text),
+            seconds * 1000,
+            max_length,
+            RENDER_BUDGET_SECONDS * 1000,
+        )
+        return standard
+    return text
+
+
+class _Properties(dict):
+    """Properties as a template sees them: a missing one is empty.
+
+    Django looks a missing key up as an attribute next, and calls what it finds:
+    ``{{ properties.clear }}`` would empty the invitation's properties, ``properties.items``
+    print all of them.
+    """
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+@functools.lru_cache(maxsize=100)
+def _warn_refused(where: str, source: str) -> None:
+    """Once per text and process: every email of a survey with such a text would repeat it."""
+    refusal = _compiled(source)
+    with translation.override("en"):
+        problem = "; ".join(refusal.messages) if isinstance(refusal, ValidationError) else ""
+    logger.warning("The email text %s breaks the rules (%s); the standard text is used", where, problem)
+
+
+def _compile(source: str) -> Template | ValidationError:
+    """The compiled text, or why it is refused."""
+    source = _placeholders_as_variables(source)
+    try:
+        _check_tags(source)
+        template = _TEXT_ENGINE.from_string(source)
+        for node in template.nodelist:
+            _check_node(node)
+    except ValidationError as refusal:
+        return refusal
+    # Django's syntax errors, and whatever else a made-up text gets out of the parser (a
+    # thousand nested "not" exceed Python's recursion limit).
+    except Exception as error:
+        return ValidationError(
             _("This text cannot be used in emails: %(error)s"),
             code="invalid_template",
             params={"error": error},
-        ) from None
+        )
+    return template
 
 
-def render_survey_text(source: str, standard: str, values: dict) -> str:
-    """A survey text as plain text (nothing escaped); the standard text if it does not render.
+# Texts repeat from email to email: each is compiled once. Templates render safely from many threads.
+_compiled = functools.lru_cache(maxsize=1000)(_compile)
 
-    Plain text even for the HTML part, which escapes all of it: the CX manager's own
-    words are user text as much as the contact's name is.
+
+def _placeholders_as_variables(source: str) -> str:
+    for name in _PLAIN_PLACEHOLDERS:
+        source = source.replace(f"{{{name}}}", f"{{{{ {name} }}}}")
+    return source
+
+
+def _check_tags(source: str) -> None:
+    """Refuses every tag but if, elif, else and endif, before Django reads them as unknown."""
+    for token in Lexer(source).tokenize():
+        if token.token_type != TokenType.BLOCK or not token.contents.split():
+            continue
+        tag = token.contents.split()[0]
+        if tag in _LOOP_TAGS:
+            raise _refusal(_("Loops (%(tag)s) cannot be used in survey texts."), tag="{% for %}")
+        if tag not in _CONDITION_TAGS:
+            raise _refusal(
+                _("The tag “%(tag)s” cannot be used in survey texts; only %(allowed)s can."),
+                tag=f"{{% {tag} %}}",
+                allowed=", ".join(f"{{% {name} %}}" for name in _CONDITION_TAGS),
+            )
+
+
+def _check_node(node: Node) -> None:
+    if isinstance(node, TextNode):
+        return
+    if isinstance(node, VariableNode):
+        _check_expression(node.filter_expression)
+        return
+    if isinstance(node, IfNode):
+        for condition, nodelist in node.conditions_nodelists:
+            if condition is not None:
+                _check_condition(condition)
+            for child in nodelist:
+                _check_node(child)
+        return
+    # The engine knows no other tag; should one appear, it is refused rather than run.
+    raise _refusal(_("This text cannot be used in emails: %(error)s"), error=type(node).__name__)
+
+
+def _check_condition(condition) -> None:
+    """The operands of an if: a tree of operators (first, second) over literals (value)."""
+    if isinstance(getattr(condition, "value", None), FilterExpression):
+        _check_expression(condition.value)
+    for operand in (getattr(condition, "first", None), getattr(condition, "second", None)):
+        if operand is not None:
+            _check_condition(operand)
+
+
+def _check_expression(expression: FilterExpression) -> None:
+    if isinstance(expression.var, Variable):
+        _check_variable(expression.var)
+    for function, arguments in expression.filters:
+        name = _FILTER_NAMES.get(function, "")
+        if name not in FILTERS:
+            raise _refusal(
+                _("The filter “%(filter)s” cannot be used in survey texts; use one of: %(allowed)s."),
+                filter=name,
+                allowed=", ".join(FILTERS),
+            )
+        for is_variable, argument in arguments:
+            if is_variable:
+                _check_variable(argument)
+            if name in _COUNTING_FILTERS and not _is_count(argument):
+                message = _(
+                    "The filter “%(filter)s” takes a whole number from 1 to %(limit)d, e.g. %(filter)s:40."
+                )
+                raise _refusal(message, filter=name, limit=MAX_TRUNCATE)
+
+
+def _is_count(argument: object) -> bool:
+    """A number written in the text (not a variable, not text), 1 to MAX_TRUNCATE."""
+    # Django reads 40 as a Variable without look-ups, "40" as text.
+    number = argument.literal if isinstance(argument, Variable) else argument
+    return type(number) is int and 1 <= number <= MAX_TRUNCATE
+
+
+def _check_variable(variable: Variable) -> None:
+    """contact.name, contact.email, properties.<name>, brand, subject; literals ("text", 3) too.
+
+    A property's name may hold dots (``order.id``): its value is a single value, never an
+    object to look into, so ``properties.order.id`` is looked up as ``order.id``.
     """
-    try:
-        return _TEXT_ENGINE.from_string(source).render(Context(values, autoescape=False))
-    # Text from the back office meets data from an API client here (a loop over a number,
-    # a filter on the wrong type): whatever breaks, the email still goes out.
-    except Exception:
-        logger.warning("A survey email text does not render; the standard text is used", exc_info=True)
-        return standard
+    if variable.lookups is None:  # a literal: "text", 3
+        return
+    root, *rest = variable.lookups
+    if root == "properties" and rest:
+        variable.lookups = (root, ".".join(rest))
+    elif not (
+        (root == "contact" and len(rest) == 1 and rest[0] in _CONTACT_FIELDS)
+        or (root in _PLAIN_PLACEHOLDERS and not rest)
+    ):
+        raise _unknown_placeholder(variable)
+
+
+def _unknown_placeholder(variable: Variable) -> ValidationError:
+    return _refusal(
+        _(
+            "“%(placeholder)s” is not a placeholder of survey texts; use {{ contact.name }}, "
+            "{{ contact.email }} or {{ properties.<name> }}."
+        ),
+        placeholder=f"{{{{ {variable.var} }}}}",
+    )
+
+
+def _refusal(message, **params) -> ValidationError:
+    return ValidationError(message, code="invalid_template", params=params)

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
@@ -27,7 +28,7 @@ from surveys.api.base import (
     VisibleSurveyField,
 )
 from surveys.models import Survey, Team, Touchpoint, normalise_origin
-from surveys.scales import DEFAULT_SUBJECT, LANGUAGES
+from surveys.scales import LANGUAGES
 from surveys.schedule import SendWindow
 
 TEXTS = ("subject", "question", "follow_up", "thank_you", "email_subject", "email_intro")
@@ -44,15 +45,18 @@ SMALL_MAX = 32767  # PositiveSmallIntegerField
     }
 )
 class TextsField(serializers.Field):
-    """``{"de": "...", "en": "..."}`` for the columns ``<text>_de`` and ``<text>_en``.
+    """``{"de": "...", "en": "..."}`` for the columns ``<text>_de`` and ``<text>_en``, checked by
+    the columns' validators as in the admin (an email text must be one that can be sent).
 
     An empty text means the standard wording. A language left out keeps its text.
     """
 
     def __init__(self, text: str, **kwargs):
         self.text = text
-        max_length = cast(models.CharField, Survey._meta.get_field(f"{text}_{LANGUAGES[0]}")).max_length
-        self.child = StrictCharField(max_length=max_length, allow_blank=True)
+        column = cast(models.CharField, Survey._meta.get_field(f"{text}_{LANGUAGES[0]}"))
+        # The child checks the length itself, in DRF's words; the column's check would say it twice.
+        validators = [check for check in column.validators if not isinstance(check, MaxLengthValidator)]
+        self.child = StrictCharField(max_length=column.max_length, allow_blank=True, validators=validators)
         super().__init__(source="*", required=False, **kwargs)
         # As DRF's ListField binds its child; the stubs allow only a serializer as the parent.
         self.child.bind(field_name="", parent=self)  # type: ignore[arg-type]
@@ -209,17 +213,7 @@ class SurveySerializer(StrictModelSerializer):
 
     def get_effective(self, survey: Survey) -> dict:
         """The texts respondents see, with the standard wording where none is set."""
-        return {
-            "subject": {
-                language: getattr(survey, f"subject_{language}") or DEFAULT_SUBJECT[language]
-                for language in LANGUAGES
-            },
-            **{
-                text: {language: getattr(survey, text)(language) for language in LANGUAGES}
-                for text in TEXTS
-                if text != "subject"
-            },
-        }
+        return {text: {language: getattr(survey, text)(language) for language in LANGUAGES} for text in TEXTS}
 
 
 @extend_schema_field(

@@ -20,7 +20,7 @@ from django.utils import translation
 from surveys.email.unsubscribe import unsubscribe_token
 from surveys.models import Contact, Invitation, LegalBasis, Survey
 from surveys.scales import LANGUAGES
-from surveys.texts import render_survey_text
+from surveys.texts import MAX_INTRO_LENGTH, MAX_SUBJECT_LENGTH, render_survey_text
 
 SAMPLE_NAMES = {"de": "Erika Mustermann", "en": "Jane Doe"}
 SAMPLE_EMAILS = {"de": "erika.mustermann@example.com", "en": "jane.doe@example.com"}
@@ -119,13 +119,14 @@ def _message(invitation: Invitation, *, kind: str) -> EmailMultiAlternatives:
 def _context(invitation: Invitation, language: str, *, kind: str) -> dict:
     survey, contact = invitation.survey, invitation.contact
     properties = invitation.properties if isinstance(invitation.properties, dict) else {}
-    values = {"contact": {"name": contact.name, "email": contact.email}, "properties": properties}
-    subject = render_survey_text(
-        survey.email_subject(language), _standard_text(survey, "email_subject", language), values
-    )
-    intro = render_survey_text(
-        survey.email_intro(language), _standard_text(survey, "email_intro", language), values
-    )
+    values = {
+        "contact": {"name": contact.name, "email": contact.email},
+        "properties": properties,
+        "brand": survey.brand,
+        "subject": survey.subject(language),
+    }
+    subject = _personalised(survey, "email_subject", language, values, max_length=MAX_SUBJECT_LENGTH)
+    intro = _personalised(survey, "email_intro", language, values, max_length=MAX_INTRO_LENGTH)
     scale = survey.scale
     labels = scale.point_labels(language)
     answer_url = _answer_url(invitation, language, kind)
@@ -151,6 +152,18 @@ def _context(invitation: Invitation, language: str, *, kind: str) -> dict:
         "test": kind == "test",
         "consented": contact.legal_basis == LegalBasis.CONSENT,
     }
+
+
+def _personalised(survey: Survey, field: str, language: str, values: dict, *, max_length: int) -> str:
+    """The survey's own subject or introduction for one contact; the standard text if it has none
+    or it cannot be used."""
+    return render_survey_text(
+        getattr(survey, f"{field}_{language}"),
+        _standard_text(survey, field, language),
+        values,
+        max_length=max_length,
+        where=f"{field}_{language} of survey {survey.pk}",
+    )
 
 
 def _answer_url(invitation: Invitation, language: str, kind: str) -> str:

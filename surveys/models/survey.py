@@ -240,14 +240,11 @@ class Survey(models.Model):
 
     def _text(self, field: str, language: str, default: str) -> str:
         custom = getattr(self, f"{field}_{language}")
-        return (
-            (custom or default)
-            .replace("{brand}", self.brand)
-            .replace(
-                "{subject}",
-                getattr(self, f"subject_{language}") or DEFAULT_SUBJECT[language],
-            )
-        )
+        return (custom or default).replace("{brand}", self.brand).replace("{subject}", self.subject(language))
+
+    def subject(self, language: str) -> str:
+        """What {subject} stands for in the other texts."""
+        return getattr(self, f"subject_{language}") or DEFAULT_SUBJECT[language]
 
     def question(self, language: str) -> str:
         return self._text("question", language, self.scale.question[language])
@@ -259,7 +256,8 @@ class Survey(models.Model):
         return self._text("thank_you", language, DEFAULT_THANK_YOU[language])
 
     def email_subject(self, language: str) -> str:
-        """The subject as a template: {{ contact.name }} and {{ properties.… }} are filled per mail."""
+        """The subject with {brand} and {subject} filled; each email fills {{ contact.name }} and the
+        like through ``surveys.texts``, from the field itself."""
         return self._text("email_subject", language, DEFAULT_EMAIL_SUBJECT[language])
 
     def email_intro(self, language: str) -> str:

@@ -49,6 +49,21 @@ def test_the_email_preview_shows_both_languages_as_sent(client, cx_manager, surv
     assert "sandbox" in html
 
 
+def test_the_email_preview_says_why_a_stored_text_gives_way_to_the_standard_text(client, cx_manager, survey):
+    # Saved before texts were checked: create() runs no validators.
+    survey.email_intro_de = '{% for x in "abc" %}{{ x }}{% endfor %}'
+    survey.save(update_fields=["email_intro_de"])
+    client.force_login(cx_manager)
+    page = client.get(reverse("admin:surveys_survey_email", args=[survey.pk]))
+    html = page.content.decode()
+    assert (
+        "Email introduction (German): the standard text is sent instead. Loops ({% for %}) cannot be used "
+        "in survey texts." in html
+    )
+    assert "Wir möchten wissen, wie zufrieden Sie mit uns sind." in html
+    assert "Email subject (English)" not in html
+
+
 def test_a_test_email_goes_to_the_given_address_and_its_links_store_nothing(client, cx_manager, survey):
     client.force_login(cx_manager)
     url = reverse("admin:surveys_survey_email", args=[survey.pk])

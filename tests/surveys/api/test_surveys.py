@@ -141,6 +141,63 @@ def test_an_invalid_survey_is_refused_with_a_message(client, token, body, field)
     assert not Survey.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '{{ 0|stringformat:"020000000d" }}',
+            "The filter “stringformat” cannot be used in survey texts; use one of: default, default_if_none, "
+            "lower, upper, title, capfirst, truncatechars, truncatewords.",
+        ),
+        (
+            '{% for a in "abcdefghij" %}{% for b in "abcdefghij" %}x{% endfor %}{% endfor %}',
+            "Loops ({% for %}) cannot be used in survey texts.",
+        ),
+        ("Order {% if %}", "This text cannot be used in emails: Unexpected end of expression in if tag."),
+    ],
+)
+def test_an_email_text_that_cannot_be_sent_is_refused_under_its_language_and_nothing_is_stored(
+    client, token, text, message
+):
+    body = {"name": "S", "brand": "B", "kind": "nps", "email_intro": {"en": "Hello", "de": text}}
+    answer = call(client, "post", SURVEYS, token, body)
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["fields"] == {"email_intro": {"de": [message]}}
+    assert error["message"] == f"email_intro: de: {message}"
+    assert not Survey.objects.exists()
+
+    survey = make_survey(name="Old", email_subject_en="Hello {{ contact.name }}")
+    answer = call(
+        client, "patch", f"{SURVEYS}{survey.pk}/", token, {"name": "New", "email_subject": {"en": text}}
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["fields"] == {"email_subject": {"en": [message]}}
+    survey.refresh_from_db()
+    assert (survey.name, survey.email_subject_en) == ("Old", "Hello {{ contact.name }}")
+
+
+def test_an_email_text_that_personalises_is_stored_as_written(client, token):
+    intro = (
+        "{% if contact.name %}Dear {{ contact.name }}{% else %}Hello{% endif %}, {{ properties.order_id }}"
+    )
+    body = {
+        "name": "S",
+        "brand": "B",
+        "kind": "nps",
+        "email_subject": {"de": '{{ contact.name|default:"Hallo" }}, eine Frage'},
+        "email_intro": {"en": intro},
+    }
+    answer = call(client, "post", SURVEYS, token, body)
+    assert answer.status_code == 201, answer.content
+    survey = Survey.objects.get()
+    assert (survey.email_subject_de, survey.email_intro_en) == (
+        '{{ contact.name|default:"Hallo" }}, eine Frage',
+        intro,
+    )
+    assert answer.json()["effective"]["email_intro"]["en"] == intro
+
+
 def test_surveys_cannot_be_deleted_through_the_api(client, token):
     survey = make_survey()
     answer = call(client, "delete", f"{SURVEYS}{survey.pk}/", token)
