@@ -200,7 +200,7 @@ CORS_ALLOW_HEADERS = ["content-type"]
 CORS_PREFLIGHT_MAX_AGE = 3600
 
 REST_FRAMEWORK = {
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["surveys.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["surveys.api.renderers.JSONRenderer"],
     # Bearer tokens with read or write scope; public views (the widget) opt out explicitly.
     "DEFAULT_AUTHENTICATION_CLASSES": ["surveys.api.auth.BearerTokenAuthentication"],
