@@ -182,7 +182,8 @@ CSRF_FAILURE_VIEW = "surveys.public.csrf_failure"
 # How many reverse proxies in front of the app append to X-Forwarded-For; 0 trusts none.
 TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0)
 
-# Requests per minute from one client (by keyed hash of its address) on public endpoints.
+# Requests per minute from one client (by keyed hash of its address, of its /64 for IPv6) on
+# public endpoints.
 RATE_LIMITS = {
     "answer": env.integer("RATE_LIMIT_ANSWER", 60, minimum=1),
     "unknown_token": env.integer("RATE_LIMIT_UNKNOWN_TOKEN", 20, minimum=1),
