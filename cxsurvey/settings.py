@@ -186,6 +186,9 @@ TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0)
 # public endpoints.
 RATE_LIMITS = {
     "answer": env.integer("RATE_LIMIT_ANSWER", 60, minimum=1),
+    # New answers to one link survey: a browser that drops its cookie answers anew each time.
+    # Raise it for a link shared inside one office, whose people all answer from one address.
+    "link": env.integer("RATE_LIMIT_LINK", 10, minimum=1),
     "unknown_token": env.integer("RATE_LIMIT_UNKNOWN_TOKEN", 20, minimum=1),
     # A widget answer is three requests (texts, score, comment).
     "widget": env.integer("RATE_LIMIT_WIDGET", 60, minimum=1),

@@ -58,9 +58,13 @@ def client_key(request: HttpRequest) -> str:
     return digest.hexdigest()[:32]
 
 
-def retry_after(request: HttpRequest, scope: str) -> int | None:
-    """Count this request in ``scope``; the seconds to wait if the client is over its limit, else None."""
-    return count_request(scope, client_key(request))
+def retry_after(request: HttpRequest, scope: str, *, per: int | None = None) -> int | None:
+    """Count this request in ``scope``; the seconds to wait if the client is over its limit, else None.
+
+    With ``per`` (a survey's id) the client's requests about that object are counted on their own.
+    """
+    subject = client_key(request)
+    return count_request(scope, subject if per is None else f"{subject}:{per}")
 
 
 def count_request(scope: str, subject: str) -> int | None:
