@@ -182,9 +182,13 @@ CSRF_FAILURE_VIEW = "surveys.public.csrf_failure"
 # How many reverse proxies in front of the app append to X-Forwarded-For; 0 trusts none.
 TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0)
 
-# Requests per minute from one client (by keyed hash of its address) on public endpoints.
+# Requests per minute from one client (by keyed hash of its address, of its /64 for IPv6) on
+# public endpoints.
 RATE_LIMITS = {
     "answer": env.integer("RATE_LIMIT_ANSWER", 60, minimum=1),
+    # New answers to one link survey: a browser that drops its cookie answers anew each time.
+    # Raise it for a link shared inside one office, whose people all answer from one address.
+    "link": env.integer("RATE_LIMIT_LINK", 10, minimum=1),
     "unknown_token": env.integer("RATE_LIMIT_UNKNOWN_TOKEN", 20, minimum=1),
     # A widget answer is three requests (texts, score, comment).
     "widget": env.integer("RATE_LIMIT_WIDGET", 60, minimum=1),
@@ -200,7 +204,7 @@ CORS_ALLOW_HEADERS = ["content-type"]
 CORS_PREFLIGHT_MAX_AGE = 3600
 
 REST_FRAMEWORK = {
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["surveys.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["surveys.api.renderers.JSONRenderer"],
     # Bearer tokens with read or write scope; public views (the widget) opt out explicitly.
     "DEFAULT_AUTHENTICATION_CLASSES": ["surveys.api.auth.BearerTokenAuthentication"],

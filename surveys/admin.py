@@ -377,7 +377,9 @@ class TouchpointAdmin(SurveyScoped, admin.ModelAdmin):
                         sample=upload.events[:20],
                     )
         context["form"] = form
-        return TemplateResponse(request, "surveys/admin/contact_upload.html", context)
+        # A refused file is a bad request: nothing was read into the preview.
+        status = 400 if form.errors else 200
+        return TemplateResponse(request, "surveys/admin/contact_upload.html", context, status=status)
 
     def statistics_view(self, request: HttpRequest) -> HttpResponse:
         """Per touchpoint over a period: events, skipped by reason, sent, delivered, bounced, answered."""

@@ -88,8 +88,9 @@ def use_language(request: HttpRequest, preferred: str = "") -> str:
     return language
 
 
-def check_rate(request: HttpRequest, scope: str) -> None:
-    if wait := ratelimit.retry_after(request, scope):
+def check_rate(request: HttpRequest, scope: str, *, per: int | None = None) -> None:
+    """Raise a 429 PublicError if the client is over its limit in ``scope`` (for the object ``per``)."""
+    if wait := ratelimit.retry_after(request, scope, per=per):
         raise PublicError(
             429,
             _("Too many requests"),

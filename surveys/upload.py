@@ -9,6 +9,7 @@ becomes a contact property (``plan``, ``region``, …).
 import csv
 import io
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from surveys.ingest import EventIn, Outcome, ingest_events
 from surveys.models import Event, LegalBasis, Touchpoint
-from surveys.properties import PROPERTY_NAME, value_problem
+from surveys.properties import MAX_PROPERTIES, PROPERTY_NAME, value_problem
 from surveys.scales import LANGUAGES
 
 MAX_ROWS = 50_000
@@ -47,20 +48,12 @@ def parse_contacts(data: bytes, *, touchpoint: Touchpoint, now: datetime) -> Upl
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
-    header = [column.strip().lower() for column in next(reader, [])]
-    if "email" not in header and "external_id" not in header:
-        raise ValidationError(_("The first line must name the columns, with “email” or “external_id”."))
-    if duplicates := sorted({column for column in header if header.count(column) > 1}):
-        raise ValidationError(_("Columns appear twice: %(columns)s.") % {"columns": ", ".join(duplicates)})
-    properties = [column for column in header if column not in KNOWN_COLUMNS]
-    if bad := [column for column in properties if not PROPERTY_NAME.fullmatch(column)]:
-        raise ValidationError(
-            _("“%(column)s” cannot be a property name (letters, digits, _ . - up to 64).")
-            % {"column": bad[0]}
-        )
+    # Universal newlines: Excel for Mac ended lines with a lone carriage return.
+    rows = _rows(csv.reader(io.StringIO(text, newline=None), dialect))
+    header = [column.strip().lower() for column in next(rows, [])]
+    properties = _property_columns(header)
     upload = Upload(properties=properties)
-    for line, row in enumerate(reader, start=2):
+    for line, row in enumerate(rows, start=2):
         if not any(cell.strip() for cell in row):
             continue
         if len(upload.events) + len(upload.errors) >= MAX_ROWS:
@@ -71,6 +64,49 @@ def parse_contacts(data: bytes, *, touchpoint: Touchpoint, now: datetime) -> Upl
         except ValidationError as error:
             upload.errors.append((line, " ".join(error.messages)))
     return upload
+
+
+def _rows(reader: Iterator[list[str]]) -> Iterator[list[str]]:
+    """The reader's rows; a ValidationError naming the line of a row that cannot be read."""
+    line = 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            # With NUL refused, universal newlines and a lenient dialect, the reader's only
+            # complaint is a value over its limit: usually an opening quotation mark without
+            # its partner, which makes the rest of the file one value.
+            raise ValidationError(
+                _(
+                    "Line %(line)d holds a value longer than %(limit)d kB. "
+                    'Is a quotation mark (") missing its partner?'
+                )
+                % {"line": line, "limit": csv.field_size_limit() // 1024}
+            ) from None
+        yield row
+        line += 1
+
+
+def _property_columns(header: list[str]) -> list[str]:
+    """The columns that become contact properties; a ValidationError if the header cannot be used."""
+    if "email" not in header and "external_id" not in header:
+        raise ValidationError(_("The first line must name the columns, with “email” or “external_id”."))
+    if duplicates := sorted(column for column, count in Counter(header).items() if count > 1):
+        raise ValidationError(_("Columns appear twice: %(columns)s.") % {"columns": ", ".join(duplicates)})
+    properties = [column for column in header if column not in KNOWN_COLUMNS]
+    if len(properties) > MAX_PROPERTIES:
+        raise ValidationError(
+            _("At most %(limit)d columns can become contact properties; this file has %(count)d.")
+            % {"limit": MAX_PROPERTIES, "count": len(properties)}
+        )
+    if bad := [column for column in properties if not PROPERTY_NAME.fullmatch(column)]:
+        raise ValidationError(
+            _("“%(column)s” cannot be a property name (letters, digits, _ . - up to 64).")
+            % {"column": bad[0]}
+        )
+    return properties
 
 
 def _decode(data: bytes) -> str:

@@ -253,6 +253,9 @@ def link_survey(request: HttpRequest, key: str) -> HttpResponse:
         if saved:
             saved.revise(score=score, comment=comment, now=now)
         else:
+            # Without its cookie a browser answers anew: each new answer counts against the
+            # client's limit for this survey, so that one client cannot stuff the ballot.
+            check_rate(request, "link", per=survey.pk)
             saved = record_public_answer(
                 survey=survey,
                 channel=Response.Channel.LINK,

@@ -12,8 +12,10 @@ from datetime import UTC, datetime, timedelta
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.http import Http404
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema_field
@@ -63,20 +65,53 @@ class Conflict(exceptions.APIException):
 class Cursor(CursorPagination):
     """Stable pages however the rows change in between: ``?cursor=`` from ``next``.
 
-    A cursor that was not made here is a bad parameter (400), not a missing page (DRF's 404).
+    A cursor that was not made here is a bad parameter (400), not a missing page (DRF's 404)
+    nor a server error: DRF hands a cursor's position to the database as it came, so a
+    position that is no value of the ordering's column ("abc" for an id or a time, an id
+    beyond the database's range, a time without its offset) is refused here.
     """
 
     page_size = 100
     page_size_query_param = "limit"
     max_page_size = 1000
+    # DRF clips a cursor's offset to offset_cutoff. Our cursors' offsets stay within
+    # max_offset; clipping one past it tells a larger, forged offset from an allowed one.
+    max_offset = 1000
+    offset_cutoff = max_offset + 1
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.model = queryset.model
+        return super().paginate_queryset(queryset, request, view)
 
     def decode_cursor(self, request):
         try:
-            return super().decode_cursor(request)
-        except exceptions.NotFound:
-            raise exceptions.ValidationError(
-                {self.cursor_query_param: [_("This cursor is not valid.")]}
-            ) from None
+            cursor = super().decode_cursor(request)
+            valid = cursor is None or self._made_here(cursor)
+        except exceptions.NotFound:  # not base64, an offset or direction that is no number
+            valid = False
+        if not valid:
+            raise exceptions.ValidationError({self.cursor_query_param: [_("This cursor is not valid.")]})
+        return cursor
+
+    def _made_here(self, cursor) -> bool:
+        """Whether the cursor's offset is within ours and its position a value of the column the
+        pages are ordered by (DRF orders by the first field, and filters by it)."""
+        if cursor.offset > self.max_offset:
+            return False
+        if cursor.position is None:
+            return True
+        field = self.model._meta.get_field(self.ordering[0].lstrip("-"))
+        try:
+            if isinstance(field, models.DateTimeField):
+                moment = parse_datetime(cursor.position)  # ValueError for 30 February
+                if moment is None or moment.utcoffset() is None:
+                    return False
+                moment.astimezone(UTC)  # OverflowError for the year 1 at +14:00
+            else:
+                field.run_validators(field.to_python(cursor.position))  # ids: the database's range
+        except (ValueError, OverflowError, DjangoValidationError):
+            return False
+        return True
 
 
 class Newest(Cursor):

@@ -129,9 +129,30 @@ def test_a_file_without_the_needed_columns_is_refused_with_a_reason(client, cx_m
     client.force_login(cx_manager)
     url = reverse("admin:surveys_touchpoint_upload", args=[touchpoint.pk])
     page = client.post(url, {"file": csv_file("name\nAnna\n")})
-    assert page.status_code == 200
+    assert page.status_code == 400
     assert "The first line must name the columns" in page.content.decode()
     assert Contact.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('email,plan\nanna@example.com,"pro\n' + "x" * 140_000, "Line 2 holds a value longer than 128 kB."),
+        (
+            "email," + ",".join(f"p{number}" for number in range(3_000)) + "\nanna@example.com\n",
+            "At most 50 columns can become contact properties; this file has 3000.",
+        ),
+    ],
+    ids=["a value over the reader's limit", "too many property columns"],
+)
+def test_a_file_the_reader_cannot_use_is_refused_with_a_reason(client, cx_manager, touchpoint, text, message):
+    client.force_login(cx_manager)
+    url = reverse("admin:surveys_touchpoint_upload", args=[touchpoint.pk])
+    page = client.post(url, {"file": csv_file(text)})
+    assert page.status_code == 400
+    assert message in page.content.decode()
+    assert "token" not in page.context
+    assert (Contact.objects.count(), Event.objects.count()) == (0, 0)
 
 
 def test_a_forged_or_foreign_preview_token_imports_nothing(client, cx_manager, touchpoint):

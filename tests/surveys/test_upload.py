@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils import translation
 
 from surveys.models import Contact, Event, Invitation
+from surveys.properties import MAX_PROPERTIES
 from surveys.upload import import_contacts, parse_contacts
 from tests.factories import make_contact, make_touchpoint
 
@@ -81,6 +82,46 @@ def test_a_file_that_cannot_be_used_is_refused_as_a_whole(touchpoint, data, mess
     with pytest.raises(ValidationError) as error:
         parse_contacts(data, touchpoint=touchpoint, now=NOW)
     assert message in error.value.messages[0]
+
+
+def test_at_most_max_properties_columns_become_properties(touchpoint):
+    columns = [f"p{number}" for number in range(MAX_PROPERTIES)]
+    data = ",".join(["email", "name", *columns]) + "\nanna@example.com,Anna," + ",".join(columns) + "\n"
+    [event] = parse_contacts(data.encode(), touchpoint=touchpoint, now=NOW).events
+    assert len(event.contact_properties) == MAX_PROPERTIES
+
+    wide = ",".join(["email", *(f"p{number}" for number in range(3_000))]) + "\nanna@example.com\n"
+    with pytest.raises(ValidationError) as error:
+        parse_contacts(wide.encode(), touchpoint=touchpoint, now=NOW)
+    assert error.value.messages == ["At most 50 columns can become contact properties; this file has 3000."]
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        (b"email,name\nanna@example.com," + b"x" * 140_000 + b"\n", 2),
+        (b'email,name\nanna@example.com,Anna\nben@example.com,"Ben\n' + b"x" * 140_000, 3),
+        (b"email," + b"x" * 140_000 + b"\nanna@example.com\n", 1),
+    ],
+    ids=["a long value", "a quotation mark without its partner", "a long column name"],
+)
+def test_a_value_over_the_csv_readers_limit_refuses_the_file_with_its_line(touchpoint, data, line):
+    with pytest.raises(ValidationError) as error:
+        parse_contacts(data, touchpoint=touchpoint, now=NOW)
+    assert error.value.messages == [
+        f'Line {line} holds a value longer than 128 kB. Is a quotation mark (") missing its partner?'
+    ]
+
+
+def test_lines_ended_by_a_carriage_return_alone_are_read(touchpoint):
+    upload = parse_contacts(
+        b"email;plan\ranna@example.com;pro\rben@example.com;basic\r", touchpoint=touchpoint, now=NOW
+    )
+    assert [(event.email, event.contact_properties) for event in upload.events] == [
+        ("anna@example.com", {"plan": "pro"}),
+        ("ben@example.com", {"plan": "basic"}),
+    ]
+    assert upload.lines == [2, 3]
 
 
 def test_the_preview_decides_like_the_import_and_stores_nothing(touchpoint):

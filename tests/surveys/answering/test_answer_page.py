@@ -265,6 +265,17 @@ def test_clients_behind_a_trusted_proxy_are_told_apart(client, invitation, setti
     assert (first.status_code, second.status_code, spoofed.status_code) == (302, 302, 429)
 
 
+def test_an_ipv6_client_is_slowed_down_however_it_varies_its_address_in_its_64(client, invitation, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "answer": 2}
+    statuses = [
+        client.post(url(invitation), {"score": "9"}, REMOTE_ADDR=f"2001:db8:1:2::{n}").status_code
+        for n in range(1, 4)
+    ]
+    assert statuses == [302, 302, 429]
+    neighbour = client.post(url(invitation), {"score": "9"}, REMOTE_ADDR="2001:db8:1:3::1")
+    assert neighbour.status_code == 302
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent writers need PostgreSQL")
 def test_two_simultaneous_submissions_leave_one_response():

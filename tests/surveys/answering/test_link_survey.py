@@ -104,6 +104,55 @@ def test_the_memory_cookie_is_scoped_to_the_survey_and_unreadable_by_scripts(cli
     assert int(cookie["max-age"]) == 86400
 
 
+def test_a_client_dropping_its_cookie_stores_at_most_the_links_limit_a_minute(client, survey, settings):
+    assert settings.RATE_LIMITS["link"] == 10
+    answers = []
+    for _ in range(11):
+        client.cookies.clear()
+        answers.append(client.post(url(survey, "?lang=en"), {"score": "1"}))
+    assert [answer.status_code for answer in answers] == [302] * 10 + [429]
+    assert Response.objects.count() == 10
+    refused = answers[-1]
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert "Too many answers came from your network in a short time." in refused.content.decode()
+
+    # In the respondent's language, as a page or in the error shape for the page's script.
+    client.cookies.clear()
+    in_german = client.post(url(survey, "?lang=de"), {"score": "1"})
+    assert "Aus Ihrem Netzwerk kamen in kurzer Zeit zu viele Antworten." in in_german.content.decode()
+    client.cookies.clear()
+    refused = client.post(url(survey, "?lang=en"), {"score": "1"}, headers={"Accept": "application/json"})
+    assert refused.json()["error"]["code"] == "throttled"
+    assert Response.objects.count() == 10
+
+
+def test_changing_ones_answer_through_the_cookie_is_not_a_new_answer(client, survey, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "link": 1}
+    statuses = [client.post(url(survey), {"score": str(score)}).status_code for score in (1, 2, 3, 4)]
+    assert statuses == [302] * 4
+    assert list(Response.objects.values_list("score", flat=True)) == [4]
+    client.cookies.clear()
+    assert client.post(url(survey), {"score": "5"}).status_code == 429
+
+
+def test_the_link_limit_counts_each_survey_and_each_client_apart(client, survey, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "link": 1}
+    other = make_survey(kind="csat")
+    assert client.post(url(survey), {"score": "1"}).status_code == 302
+    assert client.post(url(other), {"score": "1"}).status_code == 302
+    client.cookies.clear()
+    assert client.post(url(survey), {"score": "2"}, REMOTE_ADDR="203.0.113.50").status_code == 302
+    client.cookies.clear()
+    assert client.post(url(survey), {"score": "3"}).status_code == 429
+    assert Response.objects.count() == 3
+
+
+def test_a_refused_score_is_not_counted_as_an_answer(client, survey, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "link": 1}
+    assert client.post(url(survey), {"score": "9"}).status_code == 400
+    assert client.post(url(survey), {"score": "5"}).status_code == 302
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
