@@ -461,7 +461,11 @@ ADMIN_PAGES: dict[str, Entry] = _admin_model_entries() | {
     # Uploading contacts asks them: the permission to send; another team's touchpoint is unknown.
     "admin:surveys_touchpoint_upload": Entry(
         url("admin:surveys_touchpoint_upload", pk("touchpoint")),
-        methods(page(200, MANAGERS, foreign=NOT_FOUND) | {"outsider": NOT_FOUND}),
+        methods(
+            page(200, MANAGERS, foreign=NOT_FOUND) | {"outsider": NOT_FOUND},
+            # an empty form is refused as the bad input it is
+            POST=page(400, MANAGERS, foreign=NOT_FOUND) | {"outsider": NOT_FOUND},
+        ),
     ),
     "admin:surveys_touchpoint_statistics": Entry(
         url("admin:surveys_touchpoint_statistics"), methods(page(200, READERS))
