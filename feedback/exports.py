@@ -5,9 +5,32 @@ answer, the contact, then one column per contact property and per event property
 present among the exported rows. Who may not see personal data gets a stable
 pseudonym for the contact instead of its external id, email and name.
 
-Spreadsheets evaluate cells that look like formulas. In CSV such a text gets a
-leading apostrophe; in XLSX it is stored as text with Excel's quote prefix, so
-that it stays text even when the cell is edited. JSON keeps every value exactly.
+Spreadsheets evaluate cells that look like formulas: those starting with =, +, -, @,
+a tab or a carriage return. JSON keeps every value exactly. XLSX cells are typed and
+never split: a text that starts like a formula is stored as text with Excel's quote
+prefix, so that it stays text even when the cell is edited.
+
+CSV is the hard case, because the reader's spreadsheet decides where its cells start.
+Our files are comma-separated, but Excel splits a CSV opened by double-click at its
+locale's list separator (a semicolon in German), and LibreOffice at whatever its
+import dialog has ticked: commas, semicolons, tabs, several at once. A reader that
+splits at semicolons starts a cell after every semicolon in a text; our quotes stand
+in the middle of what it takes for a field, so it reads them as plain characters and
+starts a row after every line break in a text as well. Quoting alone cannot keep
+``ok;=1+1`` from running ``=1+1`` there, so a CSV text is written thus:
+
+- Wherever a cell may start in it (at its start, and after a semicolon, a tab or a
+  line break), a formula start, perhaps behind quotes, gets an apostrophe before it:
+  ``=1`` is written ``'=1``, ``ok;=1+1`` ``ok;'=1+1``, a line ``- schnell`` in a
+  comment ``'- schnell``. A comma is no such place: a text holding one is quoted
+  (below), which a reader splitting at commas respects, and to any other reader a
+  comma is a character like any other.
+- A text holding a comma, quote, semicolon, tab or line break is quoted (RFC 4180),
+  so that a reader splitting at commas, with or without semicolons and tabs, keeps it
+  one cell.
+
+The apostrophes stay in the text that a program reads back (``;-)`` reads ``;'-)``);
+JSON Lines and XLSX keep texts exactly.
 
 A download streams while it is written. A large export can instead be prepared in
 the background: a worker writes the file into the default storage, reporting its
@@ -15,10 +38,9 @@ progress on the export's record after every page, and the file is deleted when i
 expires.
 """
 
-import csv
-import io
 import json
 import logging
+import re
 import secrets
 import tempfile
 from collections.abc import Callable, Iterator
@@ -56,6 +78,11 @@ FORMATS = {
 }
 XLSX_MAX_ROWS = 1_048_575  # a sheet's rows, less the header
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Where a cell may start in a CSV text (its start; after a semicolon, tab or line break),
+# followed by one of FORMULA_STARTS, perhaps behind quotes: see the module's docstring.
+FORMULA_CELL = re.compile(r'(?:^|[;\t\r\n])(?="*[=+\-@\t\r])')
+# A text starting with one of these may need an apostrophe at its start (FORMULA_CELL).
+RISKY_STARTS = (*FORMULA_STARTS, '"')
 # Read from the database, written out and reported as progress at a time: large enough that a
 # page's query costs little beside its rows, small enough that memory stays flat.
 ROWS_PER_PAGE = 10_000
@@ -247,7 +274,8 @@ class Table:
 
     def csv_lines(self) -> Iterator[str]:
         """Pages of CSV lines, the header left out, exactly as csv.writer would write the rows
-        with every text that a spreadsheet would run as a formula neutralised.
+        with every text neutralised (and quoted if it holds a semicolon or tab, which
+        csv.writer leaves bare): see the module's docstring.
 
         The hot loop of a large export, so not through csv.writer: what repeats (the
         survey, touchpoints, scores, contacts, property texts) is written once and
@@ -269,10 +297,16 @@ class Table:
                  contact_json, event_json, _pk, *contact) in page:  # fmt: skip
                 created_at = created.astimezone(zone).isoformat()
                 updated_at = created_at if updated is None else updated.astimezone(zone).isoformat()
-                # _csv_field(neutralised(comment)), without the calls
-                if comment.startswith(FORMULA_STARTS):
-                    comment = "'" + comment
-                if "," in comment or '"' in comment or "\n" in comment or "\r" in comment:
+                # _csv_field(neutralised(comment)), without the calls unless it may need an apostrophe
+                if (
+                    comment.startswith(RISKY_STARTS)
+                    or ";" in comment
+                    or "\n" in comment
+                    or "\t" in comment
+                    or "\r" in comment
+                ):
+                    comment = _csv_field(neutralised(comment))
+                elif "," in comment or '"' in comment:
                     comment = '"' + comment.replace('"', '""') + '"'
                 lines.append(
                     f"{public_id},{created_at},{updated_at},{fixed},{touchpoints(touchpoint)},{scores[score]},"
@@ -391,9 +425,10 @@ def property_names(responses: QuerySet[Response]) -> dict[str, list[str]]:
 
 
 def neutralised(value: object) -> object:
-    """A text that a spreadsheet would run as a formula, prefixed with an apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
+    """A text with an apostrophe wherever a spreadsheet reading it from CSV might start a
+    cell that runs as a formula (see the module's docstring); anything else as it is."""
+    if isinstance(value, str):
+        return FORMULA_CELL.sub("\\g<0>'", value)
     return value
 
 
@@ -404,12 +439,13 @@ def _cell_text(value: object) -> object:
 
 def _csv_field(value: object) -> str:
     """One cell as csv.writer writes it (RFC 4180): None empty, numbers as text, a text with a
-    comma, quote or line break in quotes with its quotes doubled."""
+    comma, quote or line break in quotes with its quotes doubled. Unlike csv.writer, also a
+    text with a semicolon or tab, which a spreadsheet may take for a separator."""
     if value is None:
         return ""
     if not isinstance(value, str):
         return str(value)
-    if "," in value or '"' in value or "\n" in value or "\r" in value:
+    if "," in value or '"' in value or ";" in value or "\n" in value or "\t" in value or "\r" in value:
         return '"' + value.replace('"', '""') + '"'
     return value
 
@@ -421,9 +457,8 @@ def _csv_line(cells: list) -> str:
 def csv_chunks(table: Table) -> Iterator[bytes]:
     """RFC 4180 CSV in UTF-8 with a byte-order mark; the mark leaves before the first query."""
     yield BOM.encode()
-    header = io.StringIO()
-    csv.writer(header, lineterminator="\r\n").writerow(table.columns)
-    yield header.getvalue().encode()
+    # Property names come from customers' systems: they are neutralised like any text.
+    yield (_csv_line([neutralised(column) for column in table.columns]) + "\r\n").encode()
     for lines in table.csv_lines():
         yield lines.encode()
 

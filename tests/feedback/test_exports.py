@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 from datetime import date
 
 import openpyxl
@@ -23,6 +24,23 @@ URL = "/verbatims/export/"
 NOVEMBER = {"since": "2026-11-01", "until": "2026-11-30"}
 NOVEMBER_LISTS = {key: [value] for key, value in NOVEMBER.items()}
 FORMULAS = ['=HYPERLINK("http://evil.example","click")', "+1", "-2 Sterne", "@SUM(A1)", "\tTab", "\rReturn"]
+# Written out here rather than taken from the code: what a spreadsheet runs as a formula.
+STARTS_A_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+# What a spreadsheet may split a CSV at: Excel at its locale's list separator (a semicolon in
+# German), LibreOffice at what its import dialog has ticked.
+SEPARATORS = (",", ";", "\t")
+# Formulas after a place where a spreadsheet splitting at another separator than ours starts a cell.
+SPLIT_FORMULAS = [
+    "ok;=1+1",
+    "a,=1+1",  # quoted, so only a reader splitting at commas would split it, and it respects quotes
+    "x;@SUM(1)",
+    "x\t=1",
+    "Gut:\n- schnell\n+ freundlich",  # each line a row to a reader splitting at semicolons
+    "ok\r\n=1",
+    'x;"=1+1"',  # behind a quote
+    "=1;=2",
+    "Weiter so ;-)",
+]
 BASE_COLUMNS = [
     "response_id",
     "created_at",
@@ -86,6 +104,54 @@ def download(client, survey, file_format, **params) -> bytes:
 def csv_rows(content: bytes) -> list[dict]:
     assert content.startswith(b"\xef\xbb\xbf")  # the byte-order mark Excel needs for UTF-8
     return list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"), newline="")))
+
+
+def cells_read_at(text: str, separator: str) -> list[str]:
+    """Every cell of a CSV text as a spreadsheet splitting at ``separator`` reads it: a quote
+    opens a quoted cell only at a cell's start, as in Excel."""
+    return [cell for row in csv.reader(io.StringIO(text, newline=""), delimiter=separator) for cell in row]
+
+
+def starts_a_formula(cell: str) -> bool:
+    """Whether a spreadsheet would run the cell as a formula.
+
+    Not a cell opened by the quote that closes a text ending in a semicolon, tab or line
+    break: it swallows the row's end and the next row's id, or nothing after the last row.
+    """
+    return cell.startswith(STARTS_A_FORMULA) and not re.match(r"\r\n(?:[0-9a-f]{8}-|\Z)", cell)
+
+
+def assert_no_cell_starts_a_formula(text: str) -> None:
+    for separator in SEPARATORS:
+        formulas = [cell for cell in cells_read_at(text, separator) if starts_a_formula(cell)]
+        assert formulas == [], f"split at {separator!r}"
+
+
+def assert_kept_but_for_apostrophes(original: str, cell: str) -> None:
+    """``cell`` is ``original`` with apostrophes added, and only where a spreadsheet may start a
+    cell (at the start, after a semicolon, tab or line break) before a formula start, perhaps
+    behind quotes."""
+    added, kept = [], 0
+    for character in cell:
+        if kept < len(original) and character == original[kept]:
+            kept += 1
+        else:
+            assert character == "'", (original, cell)
+            added.append(kept)
+    assert kept == len(original), (original, cell)
+    for place in added:
+        assert place == 0 or original[place - 1] in ";\t\r\n", (original, cell)
+        assert original[place:].lstrip('"').startswith(STARTS_A_FORMULA), (original, cell)
+
+
+def csv_writer_field(value) -> str:
+    """A cell as csv.writer writes it, except that a text holding a semicolon or tab is quoted."""
+    written = io.StringIO()
+    if isinstance(value, str) and (";" in value or "\t" in value):
+        csv.writer(written, quoting=csv.QUOTE_ALL, lineterminator="\r\n").writerow([value])
+        return written.getvalue().removesuffix("\r\n")
+    csv.writer(written, lineterminator="\r\n").writerow(["", value])
+    return written.getvalue().removeprefix(",").removesuffix("\r\n")
 
 
 def expected_row(response: Response, *, personal: bool) -> dict:
@@ -196,34 +262,72 @@ def test_formulas_are_neutralised_in_csv_and_xlsx_but_kept_in_json(manager_clien
     assert json.loads(line)["comment"] == text
 
 
-def test_ordinary_text_and_numbers_are_left_alone(manager_client, survey):
-    answer(survey, 0, date(2026, 11, 5), comment="1-2 Tage zu spät")
+@pytest.mark.parametrize("text", SPLIT_FORMULAS)
+def test_no_cell_starts_a_formula_whichever_separator_a_spreadsheet_splits_at(manager_client, survey, text):
+    """In comments, properties, their names, touchpoints and contacts; XLSX and JSON keep the text."""
+    touchpoint = make_touchpoint(survey=survey, name=text)
+    named = {"note": text, text: "key"}  # the text as a property's value and as its name
+    response = answer(survey, 1, date(2026, 11, 5), touchpoint=touchpoint, comment=text, properties=named)
+    response.contact.name = text
+    response.contact.save()
+    content = download(manager_client, survey, "csv").decode("utf-8-sig")
+    assert_no_cell_starts_a_formula(content)
     [row] = csv_rows(download(manager_client, survey, "csv"))
-    assert (row["comment"], row["score"]) == ("1-2 Tage zu spät", "0")
+    [header] = [column for column, value in row.items() if value == "key"]
+    assert_kept_but_for_apostrophes("contact." + text, header)
+    for column in ("touchpoint", "comment", "contact_name", "contact.note"):
+        assert_kept_but_for_apostrophes(text, row[column])
+
+    sheet = openpyxl.load_workbook(io.BytesIO(download(manager_client, survey, "xlsx"))).active
+    comment = sheet.cell(row=2, column=BASE_COLUMNS.index("comment") + 1)
+    assert comment.value == text.replace("\r\n", "\n")  # typed cells split nowhere: kept as typed
+    assert comment.quotePrefix == text.startswith(STARTS_A_FORMULA)
+
+    [line] = download(manager_client, survey, "jsonl").decode().splitlines()
+    record = json.loads(line)
+    assert (record["comment"], record["contact_properties"]["note"]) == (text, text)
+
+
+# Texts dense in separators, line breaks, quotes and formula starts, and any text at all.
+TRICKY_TEXTS = st.one_of(st.text(st.sampled_from(list(";,\t\r\n\"'=+-@ a")), max_size=12), st.text())
+
+
+@given(st.lists(TRICKY_TEXTS, max_size=3))
+def test_no_text_starts_a_cell_with_a_formula_and_each_is_kept_but_for_apostrophes(texts):
+    line = exports._csv_line(["id", *map(exports.neutralised, texts)]) + "\r\n"
+    assert_no_cell_starts_a_formula(line)
+    [[_id, *cells]] = csv.reader(io.StringIO(line, newline=""))
+    for text, cell in zip(texts, cells, strict=True):
+        assert_kept_but_for_apostrophes(text, cell)
+
+
+def test_ordinary_text_and_numbers_are_left_alone(manager_client, survey):
+    answer(survey, 0, date(2026, 11, 5), comment="1-2 Tage zu spät; Preis 10,- Euro")
+    [row] = csv_rows(download(manager_client, survey, "csv"))
+    assert (row["comment"], row["score"]) == ("1-2 Tage zu spät; Preis 10,- Euro", "0")
 
 
 def test_csv_lines_are_what_csv_writer_writes(manager_client, cx_manager, survey, answers):
-    """The CSV is written without csv.writer for speed: it must come out the same."""
+    """The CSV is written without csv.writer for speed: it must come out the same, but for
+    texts holding a semicolon or tab, which csv.writer leaves bare."""
     answer(survey, 0, date(2026, 11, 20), comment='"Zitat", =1+1\r\nEnde', properties={"n": 1.5, "ok": True})
+    for day, comment in enumerate(["ok;=1+1", "x\t@1", '"=1"', "=1", "Gut\n- schnell", "a;b"], start=21):
+        answer(survey, 1, date(2026, 11, day), comment=comment, properties={"note": comment})
     content = download(manager_client, survey, "csv").decode("utf-8-sig")
     table = exports.Table(
         exports.Export.from_filters(
             {"survey": [str(survey.pk)], **NOVEMBER_LISTS}, user=cx_manager, personal=True
         )
     )
-    expected = io.StringIO()
-    writer = csv.writer(expected, lineterminator="\r\n")
-    writer.writerow(table.columns)
-    for rows in table.rows():
-        writer.writerows([exports.neutralised(value) for value in row] for row in rows)
-    assert content == expected.getvalue()
+    expected = [table.columns, *(row for rows in table.rows() for row in rows)]
+    assert content == "".join(
+        ",".join(csv_writer_field(exports.neutralised(value)) for value in row) + "\r\n" for row in expected
+    )
 
 
 @given(st.one_of(st.none(), st.integers(), st.floats(allow_nan=False), st.booleans(), st.text()))
 def test_a_csv_field_is_written_as_csv_writer_writes_it(value):
-    written = io.StringIO()
-    csv.writer(written, lineterminator="\r\n").writerow(["", value])
-    assert written.getvalue() == f",{exports._csv_field(value)}\r\n"
+    assert exports._csv_field(value) == csv_writer_field(value)
 
 
 def test_answers_come_oldest_first_those_of_one_instant_by_id(manager_client, survey, monkeypatch):

@@ -10,9 +10,14 @@ NPS down.
 All content comes from one ``random.Random(seed)``: a seed gives the same company
 relative to today. Tokens and public ids are the exception and stay secret-random,
 because a demo installation may well be reachable from the internet.
+
+The demo superuser's password is public (``cxsurvey-demo``), so the command seeds only
+with DEBUG on. With DEBUG off it refuses unless given ``--force-demo-user``, and then the
+demo user gets a random password, printed once on the last line.
 """
 
 import random
+import secrets
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -37,7 +42,8 @@ from surveys.scales import Scale
 BRAND = "Nordwind Möbel"
 ACCENT_COLOR = "#1f5f7a"
 DEMO_USERNAME = "demo"
-# Public on purpose: the command prints it, and it exists only in demo installations.
+# Public on purpose, and so only for development (DEBUG on): the command prints it, and the
+# README names it. Outside DEBUG the demo user gets a random password instead.
 DEMO_PASSWORD = "cxsurvey-demo"  # noqa: S105
 DAYS = 548  # 18 months
 BATCH_SIZE = 2000
@@ -480,11 +486,14 @@ def _score(rng: random.Random, scale: Scale, mood: float) -> int:
     return scale.low + int(satisfaction * len(scale.points))
 
 
-def ensure_demo_user() -> None:
-    """The superuser the login line names; an existing one keeps its password."""
+def ensure_demo_user(password: str) -> bool:
+    """Create the superuser the login line names with ``password``; False if it exists
+    already, which keeps its password."""
     user_model = get_user_model()
-    if not user_model.objects.filter(username=DEMO_USERNAME).exists():
-        user_model.objects.create_superuser(DEMO_USERNAME, "demo@example.com", DEMO_PASSWORD)
+    if user_model.objects.filter(username=DEMO_USERNAME).exists():
+        return False
+    user_model.objects.create_superuser(DEMO_USERNAME, "demo@example.com", password)
+    return True
 
 
 class Command(BaseCommand):
@@ -494,18 +503,35 @@ class Command(BaseCommand):
         parser.add_argument("--contacts", type=int, default=5000)
         parser.add_argument("--responses", type=int, default=20000)
         parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument(
+            "--force-demo-user",
+            action="store_true",
+            help="Seed even with DEBUG off, giving the demo superuser a random password printed once.",
+        )
 
-    def handle(self, *, contacts: int, responses: int, seed: int, **options) -> None:
+    def handle(self, *, contacts: int, responses: int, seed: int, force_demo_user: bool, **options) -> None:
         if contacts < 1 or responses < 1:
             raise CommandError("--contacts and --responses must be at least 1.")
-        ensure_demo_user()
+        if not settings.DEBUG and not force_demo_user:
+            raise CommandError(
+                "DEBUG is off: this looks like a production installation, where a demo superuser "
+                "with a public password would let anyone in. Nothing was seeded. Pass "
+                "--force-demo-user to seed anyway; the demo user then gets a random password, printed once."
+            )
         if Survey.objects.filter(brand=BRAND).exists():
             self.stdout.write(f"Demo data for {BRAND} is already present; nothing added.")
         else:
             self._seed(contacts=contacts, responses=responses, seed=seed)
-        self.stdout.write(
-            f"Demo login: {settings.SITE_URL}/admin/  user: {DEMO_USERNAME}  password: {DEMO_PASSWORD}"
-        )
+        # After the seeding, which may fail: a random password must not be lost with the output.
+        # A development installation keeps the password the README names; any other may be
+        # reachable from the internet, so its password is random and shown only here.
+        password = DEMO_PASSWORD if settings.DEBUG else secrets.token_urlsafe(16)
+        created = ensure_demo_user(password)
+        login = f"Demo login: {settings.SITE_URL}/admin/  user: {DEMO_USERNAME}"
+        if created or settings.DEBUG:
+            self.stdout.write(f"{login}  password: {password}")
+        else:
+            self.stdout.write(f"{login}  (an existing user: its password is unchanged)")
 
     def _seed(self, *, contacts: int, responses: int, seed: int) -> None:
         taken = Touchpoint.objects.filter(slug__in=[spec.slug for spec in TOUCHPOINTS])

@@ -32,6 +32,12 @@ TONE_OF_CATEGORY = {
 }
 
 
+@pytest.fixture(autouse=True)
+def development(settings):
+    """A development installation, as ``make run`` seeds it (the test runner turns DEBUG off)."""
+    settings.DEBUG = True
+
+
 def seed(**options) -> str:
     out = io.StringIO()
     call_command("seed_demo", contacts=CONTACTS, responses=RESPONSES, stdout=out, **options)
@@ -205,6 +211,48 @@ def test_an_existing_demo_user_keeps_its_password(django_user_model):
     assert authenticate(username="demo", password="cxsurvey-demo") is None
 
 
+def test_with_debug_off_it_refuses_and_creates_nothing(settings):
+    settings.DEBUG = False
+    before = counts()
+    with pytest.raises(CommandError, match=r"DEBUG is off.*Pass --force-demo-user"):
+        seed()
+    assert counts() == before
+
+
+def test_forced_with_debug_off_the_demo_user_gets_a_random_password_printed_once(settings):
+    settings.DEBUG = False
+    output = seed(force_demo_user=True)
+    *_, last = output.splitlines()
+    login, _, password = last.partition("  password: ")
+    assert login == f"Demo login: {settings.SITE_URL}/admin/  user: demo"
+    assert len(password) >= 20  # 128 bits, URL-safe
+    assert output.count(password) == 1
+    user = authenticate(username="demo", password=password)
+    assert user is not None and user.is_superuser
+    assert authenticate(username="demo", password="cxsurvey-demo") is None
+    assert "cxsurvey-demo" not in output
+    assert Response.objects.count() == RESPONSES
+
+
+def test_forced_with_debug_off_each_installation_gets_its_own_password(settings):
+    settings.DEBUG = False
+    first = seed(force_demo_user=True).splitlines()[-1]
+    get_user_model().objects.filter(username="demo").delete()
+    second = seed(force_demo_user=True).splitlines()[-1]
+    assert first != second
+
+
+def test_forced_with_debug_off_an_existing_demo_user_keeps_its_password(settings, django_user_model):
+    settings.DEBUG = False
+    django_user_model.objects.create_user("demo", "demo@example.com", "chosen-password")
+    output = seed(force_demo_user=True)
+    assert output.splitlines()[-1] == (
+        f"Demo login: {settings.SITE_URL}/admin/  user: demo  (an existing user: its password is unchanged)"
+    )
+    assert "password: " not in output
+    assert authenticate(username="demo", password="chosen-password") is not None
+
+
 def test_the_output_gives_the_login_and_the_counts():
     output = seed()
     assert f"Demo login: {settings.SITE_URL}/admin/  user: demo  password: cxsurvey-demo" in output
@@ -218,3 +266,4 @@ def test_a_touchpoint_slug_in_use_stops_it_before_anything_is_created():
         seed()
     assert not Survey.objects.filter(brand="Nordwind Möbel").exists()
     assert not Contact.objects.exists()
+    assert not get_user_model().objects.filter(username="demo").exists()
