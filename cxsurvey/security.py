@@ -8,11 +8,11 @@ inline script: its pages pass data to their scripts in ``data-`` attributes. The
 """
 
 import secrets
-import time
 
 from django.contrib.auth import SESSION_KEY, user_logged_in
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponseBase
+from django.utils import timezone
 
 BACK_OFFICE_CSP = (
     "default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'nonce-{nonce}'; "
@@ -58,7 +58,7 @@ class IdleSessionMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         session = request.session
         if SESSION_KEY in session:
-            now = int(time.time())
+            now = int(timezone.now().timestamp())
             if now - session.get(ACTIVE_KEY, 0) >= ACTIVE_PRECISION_SECONDS:
                 session[ACTIVE_KEY] = now
         return self.get_response(request)
@@ -68,4 +68,4 @@ class IdleSessionMiddleware:
 def _mark_active(sender, request: HttpRequest, **kwargs) -> None:
     # A new session starts active, so that the requests right after signing in write nothing.
     if hasattr(request, "session"):
-        request.session[ACTIVE_KEY] = int(time.time())
+        request.session[ACTIVE_KEY] = int(timezone.now().timestamp())

@@ -123,6 +123,8 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # Failed attempts are kept for the cool-off time only; successful sign-ins are not logged.
 AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False
+# Masked in the form data that axes keeps of a failed attempt (the password always is).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token", "csrfmiddlewaretoken"]
 # A second factor (an authenticator app): "off" leaves it to each user, "superusers" requires it of
 # superusers, "staff" of everyone who signs in to the back office. Whoever has set one up needs it.
 REQUIRE_2FA = env.choice("REQUIRE_2FA", "off", ["off", "superusers", "staff"])

@@ -8,9 +8,10 @@ required or not.
 """
 
 import math
+from base64 import b32encode
 from collections.abc import Callable
 from functools import wraps
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from axes.backends import AxesStandaloneBackend
 from axes.handlers.database import AxesDatabaseHandler
@@ -129,7 +130,7 @@ class BackOfficeSite(admin.AdminSite):
             target = reverse("admin:two_factor")
             following = request.GET.get(REDIRECT_FIELD_NAME)
             return HttpResponseRedirect(
-                f"{target}?{REDIRECT_FIELD_NAME}={following}" if following else target
+                f"{target}?{urlencode({REDIRECT_FIELD_NAME: following})}" if following else target
             )
         # Signed in, but the back office wants the second factor first: sign in again with the code.
         context = {
@@ -248,8 +249,6 @@ def _next_url(request: HttpRequest) -> str:
 
 def _readable_secret(device: TOTPDevice) -> str:
     """The key as authenticator apps take it when typed in: base32, in groups of four."""
-    from base64 import b32encode
-
     secret = b32encode(device.bin_key).decode().rstrip("=")
     return " ".join(secret[start : start + 4] for start in range(0, len(secret), 4))
 

@@ -192,3 +192,17 @@ def test_the_back_office_links_to_the_set_up_page(cx_manager):
     office = english()
     office.force_login(cx_manager)
     assert f'href="{SETUP}"' in office.get("/admin/").content.decode()
+
+
+def test_a_command_removes_the_app_of_someone_who_lost_the_phone(with_app, cx_manager):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    output = StringIO()
+    call_command("remove_two_factor", "manager", stdout=output)
+    assert output.getvalue() == "Removed 1 authenticator app(s) of manager.\n"
+    assert not TOTPDevice.objects.filter(user=cx_manager).exists()
+    assert sign_in(english(), "manager", "manager-password").status_code == 302
+    with pytest.raises(CommandError, match=r"There is no user 'nobody'\."):
+        call_command("remove_two_factor", "nobody")
