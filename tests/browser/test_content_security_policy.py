@@ -107,7 +107,7 @@ def test_setting_up_two_factor_authentication_and_signing_in_with_it(guarded, li
     assert qr_code.evaluate("image => image.naturalWidth") > 0  # drawn by the app, allowed by img-src
     device = TOTPDevice.objects.get(user=boss)
     page.fill("#id_code", f"{totp(device.bin_key):06d}")
-    page.click("button[value=confirm]")
+    page.click("#two-factor-confirm")
     page.wait_for_url(f"{live_server.url}/admin/")
     expect(page.locator(".messagelist")).to_contain_text("Two-factor authentication is on.")
     no_violations(page)
