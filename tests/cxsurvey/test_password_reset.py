@@ -19,7 +19,9 @@ def visitor():
 
 
 def reset_link(message) -> str:
-    return re.search(r"http://127\.0\.0\.1:8000(/reset/\S+/)", message.get_content())[1]
+    found = re.search(r"http://127\.0\.0\.1:8000(/reset/\S+/)", message.get_content())
+    assert found, message.get_content()
+    return found[1]
 
 
 def test_a_user_resets_the_password_by_email_and_signs_in_with_the_new_one(visitor, cx_manager, smtp):

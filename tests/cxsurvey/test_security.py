@@ -18,7 +18,9 @@ pytestmark = pytest.mark.django_db
 
 
 def nonce(policy: str) -> str:
-    return re.search(r"'nonce-([^']+)'", policy)[1]
+    found = re.search(r"'nonce-([^']+)'", policy)
+    assert found, policy
+    return found[1]
 
 
 def test_back_office_pages_get_a_policy_with_a_new_nonce_on_every_request(client, admin_user):
