@@ -35,7 +35,7 @@ ALLOWED_HOSTS = env.string_list(
 CSRF_TRUSTED_ORIGINS = [f"{_site.scheme}://{_site.netloc}"]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "cxsurvey.apps.BackOfficeAdminConfig",  # Django's admin with the sign-in rules of cxsurvey.signin
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -47,6 +47,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # the API docs' assets, served by the app itself
     "anymail",
+    "axes",  # failed sign-ins and lockouts
+    "django_otp",
+    "django_otp.plugins.otp_totp",  # authenticator apps (TOTP) as the second factor
     "cxsurvey",  # the project's own commands (runtasks)
     "surveys",
     "feedback",
@@ -55,6 +58,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "cxsurvey.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -62,8 +66,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): signed in with a second factor
+    "cxsurvey.security.IdleSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the sign-in page that explains it
 ]
 
 ROOT_URLCONF = "cxsurvey.urls"
@@ -79,6 +86,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "cxsurvey.security.csp_nonce",
             ],
         },
     },
@@ -94,6 +102,40 @@ CACHES = {"default": env.cache("CACHE_URL", "locmem://")}
 
 # The back office signs in through the admin; the dashboards send anonymous visitors there.
 LOGIN_URL = "admin:login"
+AUTHENTICATION_BACKENDS = [
+    "cxsurvey.signin.LockoutBackend",  # refuses locked-out users and addresses before the password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed sign-ins (django-axes): after this many within the cool-off time an account is locked,
+# whatever address tries it; an address is locked after its own, larger number (an office behind
+# one address has many people). The cool-off time counts from the last failure before the lockout.
+LOGIN_FAILURES_PER_USER = env.integer("LOGIN_FAILURES_PER_USER", 5, minimum=1)
+LOGIN_FAILURES_PER_CLIENT = env.integer("LOGIN_FAILURES_PER_CLIENT", 20, minimum=1)
+AXES_FAILURE_LIMIT = LOGIN_FAILURES_PER_USER
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # the order cxsurvey.signin.LoginAttempts reads
+AXES_COOLOFF_TIME = timedelta(minutes=env.integer("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_HANDLER = "cxsurvey.signin.LoginAttempts"
+AXES_CLIENT_IP_CALLABLE = "surveys.ratelimit.client_address"
+AXES_LOCKOUT_CALLABLE = "cxsurvey.signin.locked_out"
+AXES_RESET_ON_SUCCESS = True
+# Tries while locked out do not prolong the lockout, so an attacker cannot keep an account shut.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Failed attempts are kept for the cool-off time only; successful sign-ins are not logged.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+# Masked in the form data that axes keeps of a failed attempt (the password always is).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token", "csrfmiddlewaretoken"]
+# A second factor (an authenticator app): "off" leaves it to each user, "superusers" requires it of
+# superusers, "staff" of everyone who signs in to the back office. Whoever has set one up needs it.
+REQUIRE_2FA = env.choice("REQUIRE_2FA", "off", ["off", "superusers", "staff"])
+OTP_TOTP_ISSUER = f"CXSurvey {_site.hostname}"  # the entry's name in the authenticator app
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # a device's secret is shown once, to its owner, while setting it up
+# A back-office session ends after this long without a request.
+SESSION_IDLE_MINUTES = env.integer("SESSION_IDLE_MINUTES", 60, minimum=5)
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+PASSWORD_RESET_TIMEOUT = 3600  # a reset link works for an hour
+# The API's schema and docs describe every endpoint: for the back office unless made public.
+API_DOCS_PUBLIC = env.boolean("API_DOCS_PUBLIC", False)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -194,6 +236,8 @@ RATE_LIMITS = {
     "widget": env.integer("RATE_LIMIT_WIDGET", 60, minimum=1),
     # Per API token; one bulk request carries up to 1,000 events.
     "api": env.integer("RATE_LIMIT_API", 600, minimum=1),
+    # Requests for a password reset email.
+    "password_reset": env.integer("RATE_LIMIT_PASSWORD_RESET", 5, minimum=1),
 }
 
 # The widget endpoints are the only cross-origin ones; each survey lists its origins.

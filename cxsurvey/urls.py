@@ -1,13 +1,26 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from cxsurvey import signin
 from surveys.email.tracking import webhook_urlpatterns
+
+# Password reset by email, from the back office's login page (which links to admin_password_reset).
+password_reset = [
+    path("admin/password_reset/", signin.PasswordResetView.as_view(), name="admin_password_reset"),
+    path(
+        "admin/password_reset/done/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"
+    ),
+    path("reset/<uidb64>/<token>/", signin.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
+    path("reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+]
 
 urlpatterns = [
     path("", include("surveys.urls")),
     path("", include("feedback.urls")),
     path("", include("webhooks.urls")),
     path("", include("surveys.api.schema")),
+    *password_reset,
     path("admin/", admin.site.urls),
     # Email providers report deliveries, opens, bounces and complaints here (django-anymail).
     path("webhooks/email/", include((webhook_urlpatterns(), "anymail"))),

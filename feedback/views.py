@@ -7,7 +7,6 @@ from functools import wraps
 from uuid import UUID
 
 from django import forms
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
@@ -33,6 +32,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
+from cxsurvey.signin import back_office_required
 from feedback import charts, exports, tasks
 from feedback.counts import Filters
 from feedback.dashboard import NOT_SET, Dashboard, Segment, build_dashboard
@@ -58,7 +58,7 @@ BREAKDOWN_ROWS_SHOWN = 25  # the biggest problems; a breakdown by a free-text pr
 
 
 class AuthenticatedHttpRequest(HttpRequest):
-    """A request behind the login (staff_member_required): its user is signed in."""
+    """A request behind the login (back_office_required): its user is signed in."""
 
     user: User
 
@@ -78,7 +78,7 @@ class DashboardPageForm(DashboardFilterForm):
 def feedback_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """A page for those who may read feedback: behind the login, GET only, with the pages' CSP."""
 
-    @staff_member_required  # anonymous and non-staff users go to the admin login, as in the back office
+    @back_office_required  # anyone else goes to the back office's login, under the back office's rule
     @require_GET
     @wraps(view)
     def page(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
@@ -186,7 +186,7 @@ def export_verbatims(request: AuthenticatedHttpRequest) -> HttpResponseBase:
     return response
 
 
-@staff_member_required
+@back_office_required
 @require_POST
 def prepare_export(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The explorer's answers as a file written in the background; then the export's page.

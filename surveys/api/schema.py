@@ -2,15 +2,23 @@
 
 drf-spectacular reads the views; this module adds what it cannot see: the bearer
 token scheme, the one error shape that every endpoint answers with, with examples, and
-each list's own links in its examples.
+each list's own links in its examples. Both are for the back office's users unless
+``API_DOCS_PUBLIC`` is set.
 """
 
 import re
+from collections.abc import Callable
+from functools import wraps
 
-from django.urls import path
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from cxsurvey.signin import may_use_back_office
 from surveys.api.base import ERROR_CODES
 
 ERROR_SCHEMA = {
@@ -112,16 +120,43 @@ def _error_response(description: str, code: str, message: str) -> dict:
     }
 
 
+def for_the_back_office(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """The schema and the docs for whoever may use the back office, or for everyone with API_DOCS_PUBLIC.
+
+    Others are sent to the back office's login page from the docs; the schema, which programs
+    read, answers in the API's error shape.
+    """
+
+    @wraps(view)
+    def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
+        if settings.API_DOCS_PUBLIC or may_use_back_office(request.user):
+            return view(request, *args, **kwargs)
+        if request.resolver_match and request.resolver_match.url_name == "api_schema":
+            message = _("The API's schema is for the back office: sign in there first.")
+            return JsonResponse(
+                {"error": {"code": ERROR_CODES[403], "message": message, "fields": {}}}, status=403
+            )
+        return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+
+    return guarded
+
+
 urlpatterns = [
     path(
         "api/schema/",
-        SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
+        for_the_back_office(SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[])),
         name="api_schema",
     ),
     path(
         "api/docs/",
-        SpectacularSwaggerView.as_view(
-            url_name="api_schema", authentication_classes=[], permission_classes=[]
+        # The split view serves Swagger UI's start-up script as a file of its own: no inline script.
+        for_the_back_office(
+            SpectacularSwaggerSplitView.as_view(
+                url_name="api_schema",
+                template_name="surveys/api_docs.html",
+                authentication_classes=[],
+                permission_classes=[],
+            )
         ),
         name="api_docs",
     ),

@@ -6,6 +6,7 @@ import pytest
 import schemathesis
 from django.core import signals
 from django.db import close_old_connections
+from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from jsonschema import Draft202012Validator
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -15,7 +16,14 @@ from tests.factories import make_api_token, make_survey, make_touchpoint
 pytestmark = pytest.mark.django_db
 
 
-def test_the_schema_is_public_openapi_3_with_the_error_shape(client):
+@pytest.fixture
+def client(client, admin_user):
+    """The schema and the docs are the back office's: read them signed in."""
+    client.force_login(admin_user)
+    return client
+
+
+def test_the_schema_is_openapi_3_with_the_error_shape(client):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
     assert schema["openapi"].startswith("3.")
     assert schema["components"]["securitySchemes"]["bearerToken"] == {
@@ -118,6 +126,46 @@ def test_the_docs_load_their_assets_from_the_app(client):
     html = page.content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
     assert "https://" not in html.replace("https://", "", html.count('href="https://'))  # no CDN
+    # Swagger UI's start-up script is a file of its own, not inline: the page's CSP allows no inline script.
+    assert "<script>" not in html
+    script = client.get("/api/docs/?script=")
+    assert script.status_code == 200
+    assert script["Content-Type"].startswith("application/javascript")
+    assert "SwaggerUIBundle(" in script.content.decode()
+
+
+def test_the_schema_and_the_docs_are_behind_the_back_office_login(anonymous, outsider, non_staff):
+    for user in (None, non_staff):
+        if user:
+            anonymous.force_login(user)
+        schema = anonymous.get("/api/schema/", HTTP_ACCEPT_LANGUAGE="en")
+        assert schema.status_code == 403
+        assert (
+            schema.json()["error"]["message"]
+            == "The API's schema is for the back office: sign in there first."
+        )
+        docs = anonymous.get("/api/docs/")
+        assert docs.status_code == 302
+        assert docs["Location"] == "/admin/login/?next=/api/docs/"
+        script = anonymous.get("/api/docs/?script=")
+        assert script.status_code == 302
+    anonymous.force_login(outsider)  # staff, even without any permission, may read the docs
+    assert anonymous.get("/api/schema/").status_code == 200
+    assert anonymous.get("/api/docs/").status_code == 200
+
+
+@override_settings(API_DOCS_PUBLIC=True)
+def test_a_setting_makes_the_schema_and_the_docs_public(anonymous):
+    assert anonymous.get("/api/schema/", HTTP_ACCEPT="application/json").json()["openapi"].startswith("3.")
+    assert anonymous.get("/api/docs/").status_code == 200
+    assert anonymous.get("/api/docs/?script=").status_code == 200
+
+
+@pytest.fixture
+def anonymous():
+    from django.test import Client
+
+    return Client()
 
 
 @pytest.fixture
@@ -140,6 +188,7 @@ def application():
     signals.request_finished.connect(close_old_connections)
 
 
+@override_settings(API_DOCS_PUBLIC=True)  # schemathesis reads the schema without a session
 def test_every_endpoint_answers_as_its_schema_says(application, write_token):
     """Generated requests, valid and not, to every operation: never a server error, and every
     answer (status, headers, body) as the schema documents it."""
