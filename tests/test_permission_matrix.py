@@ -241,6 +241,8 @@ API: dict[str, Entry] = {
     ),
 }
 
+# The schema is an API view, seen with the back office's session: no token to ask for (403).
+SCHEMA_SIGNED_OUT = dict.fromkeys(SIGNED_OUT, 403)
 # The app's own pages: behind the back office's login, GET only (or POST only).
 GET_ONLY = page(405, STAFF)
 PAGES: dict[str, Entry] = {
@@ -275,8 +277,25 @@ PAGES: dict[str, Entry] = {
         url("feedback:download_export", public_id("record")),
         methods(GET_ONLY, GET=row("200 200 404 403 403 302 302 404")),
     ),
-    "api_schema": Entry(url("api_schema"), methods(everyone(405), GET=everyone(200))),
-    "api_docs": Entry(url("api_docs"), methods(everyone(405), GET=everyone(200))),
+    # The API's description, for the back office's people unless API_DOCS_PUBLIC says otherwise.
+    "api_schema": Entry(
+        url("api_schema"),
+        methods(api(405, STAFF) | SCHEMA_SIGNED_OUT, GET=api(200, STAFF) | SCHEMA_SIGNED_OUT),
+    ),
+    "api_docs": Entry(url("api_docs"), methods(GET_ONLY, GET=page(200, STAFF))),
+    # Resetting a forgotten password: for whoever is signed out, as for whoever is signed in.
+    "admin_password_reset": Entry(
+        url("admin_password_reset"),
+        methods(everyone(405), GET=everyone(200), POST=everyone(200), PUT=everyone(200)),  # no address
+    ),
+    "password_reset_done": Entry(url("password_reset_done"), methods(everyone(405), GET=everyone(200))),
+    "password_reset_confirm": Entry(
+        url("password_reset_confirm", lambda world: "MQ", lambda world: "set-password"),
+        methods(everyone(200)),  # a link that is not valid, said on a page whatever the method
+    ),
+    "password_reset_complete": Entry(
+        url("password_reset_complete"), methods(everyone(405), GET=everyone(200))
+    ),
 }
 
 # What respondents use answers alike whoever asks: nothing there depends on a signed-in user.
@@ -370,21 +389,30 @@ ADMIN_MODELS = {
     ),
     "webhooks_message": ("message", {VIEW: ALL_MANAGERS, CHANGE: ALL_MANAGERS, DELETE: ADMIN}, "own"),
     "webhooks_delivery": ("delivery", {VIEW: ALL_MANAGERS, DELETE: ADMIN}, "own"),
+    # Signing in: the attempts and failures of sign-in and the second factors, the Admin's alone;
+    # nobody adds attempts by hand.
+    "axes_accessattempt": ("accessattempt", {VIEW: ADMIN, CHANGE: ADMIN, DELETE: ADMIN}, "all"),
+    "axes_accessfailurelog": ("accessfailurelog", {VIEW: ADMIN, CHANGE: ADMIN, DELETE: ADMIN}, "all"),
+    "axes_accesslog": ("accesslog", {VIEW: ADMIN, CHANGE: ADMIN, DELETE: ADMIN}, "all"),
+    "otp_totp_totpdevice": ("totpdevice", EVERYTHING, "all"),
     "auth_group": ("group", EVERYTHING, "all"),
     "auth_user": ("user", EVERYTHING, "all"),
 }
+READ_ONLY = {"axes_accessattempt", "axes_accessfailurelog", "axes_accesslog"}
 FINDERS = {"team": STAFF - {"foreign", "outsider"}, "own": {"admin", "cx_manager"}, "all": STAFF}
 
 
-def _on_object(allowed: set[str], found: set[str], *, existence_first: bool = False) -> dict[str, int]:
+def _on_object(
+    allowed: set[str], found: set[str], *, existence_first: bool = False, ok: int = 200
+) -> dict[str, int]:
     """An object's admin page: Django checks the permission first, then whether the object exists
     (302 to the index if not); the history page the other way round."""
     answer = {}
     for role in STAFF:
         if existence_first:
-            answer[role] = 302 if role not in found else (200 if role in allowed else 403)
+            answer[role] = 302 if role not in found else (ok if role in allowed else 403)
         else:
-            answer[role] = 403 if role not in allowed else (200 if role in found else 302)
+            answer[role] = 403 if role not in allowed else (ok if role in found else 302)
     return answer | dict.fromkeys(SIGNED_OUT, 302)
 
 
@@ -397,7 +425,7 @@ def _admin_model_entries() -> dict[str, Entry]:
     for model, (key, may, finders) in ADMIN_MODELS.items():
         found = FINDERS[finders]
         viewers = may.get(VIEW, set()) | may.get(CHANGE, set())
-        app, name = model.split("_", 1)
+        app, name = model.rsplit("_", 1)
         obj = pk(key)
         entries |= {
             f"admin:{model}_changelist": Entry(url(f"admin:{model}_changelist"), methods(page(200, viewers))),
@@ -405,7 +433,11 @@ def _admin_model_entries() -> dict[str, Entry]:
             # Only a POST changes; the admin answers every other method as it answers GET.
             f"admin:{model}_change": Entry(
                 url(f"admin:{model}_change", obj),
-                methods(_on_object(viewers, found), POST=_on_object(may.get(CHANGE, set()), found)),
+                methods(
+                    _on_object(viewers, found),
+                    # an empty form is shown again with its errors; one of read-only fields is saved
+                    POST=_on_object(may.get(CHANGE, set()), found, ok=302 if model in READ_ONLY else 200),
+                ),
             ),
             f"admin:{model}_delete": Entry(
                 url(f"admin:{model}_delete", obj), methods(_on_object(may.get(DELETE, set()), found))
@@ -473,6 +505,18 @@ ADMIN_PAGES: dict[str, Entry] = _admin_model_entries() | {
     "admin:surveys_survey_email": Entry(
         url("admin:surveys_survey_email", pk("survey")),
         methods(page(200, READERS, foreign=NOT_FOUND) | {"outsider": NOT_FOUND}),
+    ),
+    # A device's secret is shown once, to its owner, while setting it up: never in these views.
+    "admin:otp_totp_totpdevice_config": Entry(
+        url("admin:otp_totp_totpdevice_config", pk("totpdevice")), methods(page(403, set()))
+    ),
+    "admin:otp_totp_totpdevice_qrcode": Entry(
+        url("admin:otp_totp_totpdevice_qrcode", pk("totpdevice")), methods(page(403, set()))
+    ),
+    "admin:two_factor": Entry(url("admin:two_factor"), methods(page(200, STAFF))),
+    # Drawn only while an authenticator app is being set up.
+    "admin:two_factor_qr_code": Entry(
+        url("admin:two_factor_qr_code"), methods(everyone(405), GET=page(404, STAFF))
     ),
     "admin:auth_user_password_change": Entry(
         url("admin:auth_user_password_change", pk("user")), methods(page(200, ADMIN))
