@@ -182,6 +182,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # WEBHOOK_SECRET the tracking webhooks do not exist: an open one would let anyone forge bounces.
 ANYMAIL = env.prefixed("ANYMAIL_")
 
+# Test emails of a survey go to the sender's own address, or to these (a shared test inbox).
+TEST_EMAIL_RECIPIENTS = env.string_list("TEST_EMAIL_RECIPIENTS", [])
+
 # Distribution. No touchpoint may ask the same person again sooner than this.
 RECONTACT_MINIMUM_DAYS = env.integer("RECONTACT_MINIMUM_DAYS", 7, minimum=0)
 
@@ -238,6 +241,8 @@ RATE_LIMITS = {
     "api": env.integer("RATE_LIMIT_API", 600, minimum=1),
     # Requests for a password reset email.
     "password_reset": env.integer("RATE_LIMIT_PASSWORD_RESET", 5, minimum=1),
+    # Test emails of surveys, per back-office user.
+    "test_email": env.integer("RATE_LIMIT_TEST_EMAIL", 5, minimum=1),
 }
 
 # The widget endpoints are the only cross-origin ones; each survey lists its origins.

@@ -23,6 +23,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from surveys import ratelimit
 from surveys.access import is_admin, may_see_personal_data, pseudonym
 from surveys.email.messages import render_preview, send_test_email
 from surveys.models import (
@@ -171,23 +172,36 @@ class SurveyAdmin(admin.ModelAdmin):
         return [path("<int:survey_id>/email/", email, name="surveys_survey_email"), *super().get_urls()]
 
     def email_view(self, request: HttpRequest, survey_id: int) -> HttpResponse:
-        """The survey's email as a sample contact gets it, in German and English; and a test send."""
+        """The survey's email as a sample contact gets it, in German and English; and, for whoever
+        may change the survey, a test send to their own address or the configured test inboxes."""
         survey = get_object_or_404(self.get_queryset(request), pk=survey_id)
         if not self.has_view_permission(request, survey):
             raise PermissionDenied
-        form = TestEmailForm(
-            request.POST or None, initial={"to": request.user.email if request.user.is_authenticated else ""}
-        )
-        if request.method == "POST" and form.is_valid():
-            address, language = form.cleaned_data["to"], form.cleaned_data["language"]
-            try:
-                send_test_email(survey, to=address, language=language)
-            except (OSError, BadHeaderError) as error:
-                message = gettext("The test email could not be sent: %(error)s") % {"error": error}
-                messages.error(request, message)
+        may_test = self.has_change_permission(request, survey)
+        if request.method == "POST" and not may_test:
+            raise PermissionDenied
+        form = TestEmailForm(request.POST or None, user=request.user) if may_test else None
+        status = 200
+        if form is not None and request.method == "POST" and form.is_valid():
+            if wait := ratelimit.count_request("test_email", f"user:{request.user.pk}"):
+                message = ngettext(
+                    "You have sent many test emails in a short time. Please wait %(seconds)d second.",
+                    "You have sent many test emails in a short time. Please wait %(seconds)d seconds.",
+                    wait,
+                )
+                messages.error(request, message % {"seconds": wait})
+                status = 429
             else:
-                messages.success(request, gettext("A test email is on its way to %(to)s.") % {"to": address})
-                return HttpResponseRedirect(request.path)
+                address, language = form.cleaned_data["to"], form.cleaned_data["language"]
+                try:
+                    send_test_email(survey, to=address, language=language)
+                except (OSError, BadHeaderError) as error:
+                    message = gettext("The test email could not be sent: %(error)s") % {"error": error}
+                    messages.error(request, message)
+                else:
+                    message = gettext("A test email is on its way to %(to)s.") % {"to": address}
+                    messages.success(request, message)
+                    return HttpResponseRedirect(request.path)
         for warning in _unusable_email_texts(survey):
             messages.warning(request, warning)
         previews = []
@@ -205,6 +219,7 @@ class SurveyAdmin(admin.ModelAdmin):
                 "previews": previews,
                 "form": form,
             },
+            status=status,
         )
 
 
@@ -228,8 +243,30 @@ def _unusable_email_texts(survey: Survey) -> list[str]:
 
 
 class TestEmailForm(forms.Form):
-    to = forms.EmailField(label=_("Send a test to"))
+    """A test goes to the sender's own address or a configured test inbox, never anywhere else:
+    a survey's email under the company's brand is a phishing mail to any other address."""
+
+    to = forms.ChoiceField(
+        label=_("Send a test to"),
+        error_messages={
+            "invalid_choice": _(
+                "A test email goes only to your own address or to the test addresses the "
+                "administrator has set (TEST_EMAIL_RECIPIENTS)."
+            )
+        },
+    )
     language = forms.ChoiceField(label=_("language"), choices=[("de", _("German")), ("en", _("English"))])
+
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        addresses: dict[str, str] = {}
+        for address in [user.email, *settings.TEST_EMAIL_RECIPIENTS]:
+            if address:
+                addresses.setdefault(address.lower(), address)
+        self.recipients = list(addresses.values())
+        cast(forms.ChoiceField, self.fields["to"]).choices = [
+            (address, address) for address in self.recipients
+        ]
 
 
 class ContactUploadForm(forms.Form):

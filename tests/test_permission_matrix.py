@@ -502,9 +502,14 @@ ADMIN_PAGES: dict[str, Entry] = _admin_model_entries() | {
     "admin:surveys_touchpoint_statistics": Entry(
         url("admin:surveys_touchpoint_statistics"), methods(page(200, READERS))
     ),
+    # The email preview for whoever may view the survey; a test send (POST) for whoever may change
+    # it (an empty form is shown again with its errors).
     "admin:surveys_survey_email": Entry(
         url("admin:surveys_survey_email", pk("survey")),
-        methods(page(200, READERS, foreign=NOT_FOUND) | {"outsider": NOT_FOUND}),
+        methods(
+            page(200, READERS, foreign=NOT_FOUND) | {"outsider": NOT_FOUND},
+            POST=page(200, MANAGERS, foreign=NOT_FOUND) | {"outsider": NOT_FOUND},
+        ),
     ),
     # A device's secret is shown once, to its owner, while setting it up: never in these views.
     "admin:otp_totp_totpdevice_config": Entry(

@@ -64,26 +64,73 @@ def test_the_email_preview_says_why_a_stored_text_gives_way_to_the_standard_text
     assert "Email subject (English)" not in html
 
 
-def test_a_test_email_goes_to_the_given_address_and_its_links_store_nothing(client, cx_manager, survey):
+def send_test(client, survey, to: str):
+    return client.post(reverse("admin:surveys_survey_email", args=[survey.pk]), {"to": to, "language": "en"})
+
+
+def test_a_test_email_goes_to_the_senders_own_address_and_its_links_store_nothing(client, cx_manager, survey):
     client.force_login(cx_manager)
-    url = reverse("admin:surveys_survey_email", args=[survey.pk])
-    answer = client.post(url, {"to": "me@example.com", "language": "en"})
+    answer = send_test(client, survey, "manager@example.com")
     assert answer.status_code == 302
     [message] = mail.outbox
-    assert message.to == ["Jane Doe <me@example.com>"]
+    assert message.to == ["Jane Doe <manager@example.com>"]
     assert message.subject.startswith("[Test] ")
     links = re.findall(r"http://\S+\?lang=en&score=\d+", message.body)
     assert len(links) == 11
     assert all(f"/preview/{survey.public_key}/" in link for link in links)
 
 
-def test_a_test_email_needs_a_valid_address(client, cx_manager, survey):
+@pytest.mark.parametrize("to", ["customer@example.org", "me", "MANAGER@example.com.evil.example"])
+def test_a_test_email_goes_nowhere_but_to_the_senders_own_address(client, cx_manager, survey, to):
     client.force_login(cx_manager)
-    page = client.post(
-        reverse("admin:surveys_survey_email", args=[survey.pk]), {"to": "me", "language": "en"}
-    )
+    page = send_test(client, survey, to)
     assert page.status_code == 200
-    assert "Enter a valid email address." in page.content.decode()
+    assert "A test email goes only to your own address or to the test addresses" in page.content.decode()
+    assert mail.outbox == []
+
+
+def test_a_test_email_may_go_to_the_configured_test_inboxes(client, cx_manager, survey, settings):
+    settings.TEST_EMAIL_RECIPIENTS = ["qa@example.com", "Manager@Example.com"]
+    client.force_login(cx_manager)
+    page = client.get(reverse("admin:surveys_survey_email", args=[survey.pk]))
+    assert [choice for choice, _label in page.context["form"].fields["to"].choices] == [
+        "manager@example.com",
+        "qa@example.com",
+    ]
+    assert send_test(client, survey, "qa@example.com").status_code == 302
+    assert [message.to for message in mail.outbox] == [["Jane Doe <qa@example.com>"]]
+
+
+def test_without_an_own_address_the_page_says_how_to_send_a_test(client, cx_manager, survey):
+    cx_manager.email = ""
+    cx_manager.save(update_fields=["email"])
+    client.force_login(cx_manager)
+    page = client.get(reverse("admin:surveys_survey_email", args=[survey.pk]))
+    html = page.content.decode()
+    assert "enter your email address in your user account" in html
+    assert 'name="to"' not in html
+    assert send_test(client, survey, "").status_code == 200
+    assert mail.outbox == []
+
+
+def test_test_emails_are_limited_per_user(client, cx_manager, survey, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "test_email": 2}
+    client.force_login(cx_manager)
+    assert [send_test(client, survey, "manager@example.com").status_code for _ in range(3)] == [302, 302, 429]
+    assert len(mail.outbox) == 2
+    page = send_test(client, survey, "manager@example.com")
+    assert "You have sent many test emails in a short time." in page.content.decode()
+    assert len(mail.outbox) == 2
+
+
+@pytest.mark.parametrize("role", ["agent", "analyst"])
+def test_who_may_only_view_a_survey_sees_its_email_but_sends_no_test(client, request, survey, role):
+    """A view-only role reads the preview; sending under the company's brand needs the right to change."""
+    client.force_login(request.getfixturevalue(role))
+    page = client.get(reverse("admin:surveys_survey_email", args=[survey.pk]))
+    assert page.status_code == 200
+    assert 'name="to"' not in page.content.decode()
+    assert send_test(client, survey, f"{role}@example.com").status_code == 403
     assert mail.outbox == []
 
 
@@ -93,7 +140,7 @@ def test_staff_who_may_not_see_surveys_get_no_preview(client, cx_manager, survey
     staff_without(cx_manager, "view_survey")
     client.force_login(staff_without(cx_manager, "change_survey"))
     assert client.get(url).status_code == 403
-    assert client.post(url, {"to": "me@example.com", "language": "en"}).status_code == 403
+    assert send_test(client, survey, "manager@example.com").status_code == 403
     assert mail.outbox == []
 
 
