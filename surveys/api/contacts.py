@@ -192,11 +192,20 @@ class ContactViewSet(ListCreateRetrieveUpdate):
     def get_queryset(self):
         contacts = super().get_queryset()
         if self.action == "list":
-            if email := self.request.query_params.get("email"):
+            query = ContactQuery(data=self.request.query_params)
+            query.is_valid(raise_exception=True)  # a NUL, which PostgreSQL cannot compare, is a 400
+            if email := query.validated_data.get("email"):
                 contacts = contacts.filter(email__iexact=email)
-            if external_id := self.request.query_params.get("external_id"):
+            if external_id := query.validated_data.get("external_id"):
                 contacts = contacts.filter(external_id=external_id)
         return contacts
+
+
+class ContactQuery(serializers.Serializer):
+    email = serializers.CharField(max_length=254, required=False, allow_blank=True, trim_whitespace=False)
+    external_id = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, trim_whitespace=False
+    )
 
 
 STATUSES = list(Invitation.Status.values)

@@ -109,6 +109,15 @@ def test_the_tables_rules_are_400s_naming_the_field(client, writer, body, field,
     assert Contact.objects.count() == 1
 
 
+@pytest.mark.parametrize("parameter", ["email", "external_id"])
+def test_a_nul_in_a_filter_is_a_400_not_a_server_error(client, writer, parameter):
+    """PostgreSQL cannot even compare a text holding a NUL."""
+    make_contact(email="anna@example.com", external_id="K-1")
+    answer = call(client, writer, "get", CONTACTS, **{parameter: "anna\x00@example.com"})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["fields"] == {parameter: ["Null characters are not allowed."]}
+
+
 def test_invitations_are_read_without_their_token(client, cx_manager):
     survey = make_survey()
     sent = make_invitation(survey=survey)
