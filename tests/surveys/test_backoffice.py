@@ -34,13 +34,17 @@ def staff_without(user, codename):
     return type(user).objects.get(pk=user.pk)  # drop the cached permissions
 
 
+def email_page(survey) -> str:
+    return reverse("admin:surveys_survey_email", args=[survey.pk])
+
+
 def csv_file(text: str) -> SimpleUploadedFile:
     return SimpleUploadedFile("contacts.csv", text.encode(), content_type="text/csv")
 
 
 def test_the_email_preview_shows_both_languages_as_sent(client, cx_manager, survey):
     client.force_login(cx_manager)
-    page = client.get(reverse("admin:surveys_survey_email", args=[survey.pk]))
+    page = client.get(email_page(survey))
     assert page.status_code == 200
     html = page.content.decode()
     assert "Jane Doe, one question" in html
@@ -54,7 +58,7 @@ def test_the_email_preview_says_why_a_stored_text_gives_way_to_the_standard_text
     survey.email_intro_de = '{% for x in "abc" %}{{ x }}{% endfor %}'
     survey.save(update_fields=["email_intro_de"])
     client.force_login(cx_manager)
-    page = client.get(reverse("admin:surveys_survey_email", args=[survey.pk]))
+    page = client.get(email_page(survey))
     html = page.content.decode()
     assert (
         "Email introduction (German): the standard text is sent instead. Loops ({% for %}) cannot be used "
@@ -65,7 +69,7 @@ def test_the_email_preview_says_why_a_stored_text_gives_way_to_the_standard_text
 
 
 def send_test(client, survey, to: str):
-    return client.post(reverse("admin:surveys_survey_email", args=[survey.pk]), {"to": to, "language": "en"})
+    return client.post(email_page(survey), {"to": to, "language": "en"})
 
 
 def test_a_test_email_goes_to_the_senders_own_address_and_its_links_store_nothing(client, cx_manager, survey):
@@ -92,7 +96,7 @@ def test_a_test_email_goes_nowhere_but_to_the_senders_own_address(client, cx_man
 def test_a_test_email_may_go_to_the_configured_test_inboxes(client, cx_manager, survey, settings):
     settings.TEST_EMAIL_RECIPIENTS = ["qa@example.com", "Manager@Example.com"]
     client.force_login(cx_manager)
-    page = client.get(reverse("admin:surveys_survey_email", args=[survey.pk]))
+    page = client.get(email_page(survey))
     assert [choice for choice, _label in page.context["form"].fields["to"].choices] == [
         "manager@example.com",
         "qa@example.com",
@@ -105,7 +109,7 @@ def test_without_an_own_address_the_page_says_how_to_send_a_test(client, cx_mana
     cx_manager.email = ""
     cx_manager.save(update_fields=["email"])
     client.force_login(cx_manager)
-    page = client.get(reverse("admin:surveys_survey_email", args=[survey.pk]))
+    page = client.get(email_page(survey))
     html = page.content.decode()
     assert "enter your email address in your user account" in html
     assert 'name="to"' not in html
@@ -127,7 +131,7 @@ def test_test_emails_are_limited_per_user(client, cx_manager, survey, settings):
 def test_who_may_only_view_a_survey_sees_its_email_but_sends_no_test(client, request, survey, role):
     """A view-only role reads the preview; sending under the company's brand needs the right to change."""
     client.force_login(request.getfixturevalue(role))
-    page = client.get(reverse("admin:surveys_survey_email", args=[survey.pk]))
+    page = client.get(email_page(survey))
     assert page.status_code == 200
     assert 'name="to"' not in page.content.decode()
     assert send_test(client, survey, f"{role}@example.com").status_code == 403
@@ -135,7 +139,7 @@ def test_who_may_only_view_a_survey_sees_its_email_but_sends_no_test(client, req
 
 
 def test_staff_who_may_not_see_surveys_get_no_preview(client, cx_manager, survey):
-    url = reverse("admin:surveys_survey_email", args=[survey.pk])
+    url = email_page(survey)
     assert client.get(url)["Location"].startswith("/admin/login/")
     staff_without(cx_manager, "view_survey")
     client.force_login(staff_without(cx_manager, "change_survey"))
