@@ -1,5 +1,7 @@
 """Small factories: each test builds what it needs, with readable defaults."""
 
+import hashlib
+import hmac
 import itertools
 from datetime import datetime, timedelta
 
@@ -60,6 +62,12 @@ def make_touchpoint(*, survey: Survey | None = None, **fields) -> Touchpoint:
 def make_contact(**fields) -> Contact:
     fields.setdefault("email", f"customer{next(_sequence)}@example.com")
     return Contact.objects.create(**fields)
+
+
+def sign_identity(survey: Survey, *, email: str = "", external_id: str = "") -> str:
+    """The signature of an identity as the README tells companies to compute it."""
+    message = f"{email}\n{external_id}".encode()
+    return hmac.new(survey.identity_secret.encode(), message, hashlib.sha256).hexdigest()
 
 
 def make_invitation(

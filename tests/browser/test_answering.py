@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from surveys.models import Response
-from tests.factories import make_contact, make_invitation, make_survey
+from tests.factories import make_contact, make_invitation, make_survey, sign_identity
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,9 +46,12 @@ def test_nps_from_an_email_link_score_then_comment(page, live_server):
     assert foreign_requests(page, live_server.url) == []
 
 
-def test_csat_link_survey_in_german_with_a_property(page, live_server):
+def test_csat_link_survey_in_german_with_a_property_and_a_signed_contact(page, live_server):
     survey = make_survey(kind="csat", brand="Nordwind", subject_de="unserem Kundendienst")
-    page.goto(f"{live_server.url}/l/{survey.public_key}/?lang=de&p_plan=pro&email=Anna@Example.com")
+    signature = sign_identity(survey, email="Anna@Example.com")
+    page.goto(
+        f"{live_server.url}/l/{survey.public_key}/?lang=de&p_plan=pro&email=Anna@Example.com&signature={signature}"
+    )
     expect(page.locator("h1")).to_have_text("Wie zufrieden waren Sie mit unserem Kundendienst?")
     assert page.locator("html").get_attribute("lang") == "de"
 
@@ -119,7 +122,7 @@ def test_ces_through_the_widget_on_another_site_by_keyboard(page, live_server, c
         "widget",
         "en",
     )
-    assert response.contact.email == "kim@example.com"
+    assert (response.contact, response.claimed_email) == (None, "kim@example.com")  # not signed
     assert response.event_properties == {"plan": "pro", "cart": "3"}
     posts = [r for r in page.requests if r.method == "POST"]
     assert len(posts) == 1, "arrowing through the scale sends one answer, then changes it"

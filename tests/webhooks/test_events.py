@@ -22,7 +22,7 @@ def answer_as(contact_email: str, *, comment: str = "Schnell geliefert", score: 
         score=score,
         comment=comment,
         language="de",
-        identity=Identity(email=contact_email, name="Anna Schmidt", external_id="C-1001"),
+        identity=Identity(email=contact_email, name="Anna Schmidt", external_id="C-1001", verified=True),
         properties={"order_id": "10042"},
         now=timezone.now(),
     )
