@@ -534,7 +534,13 @@ class ResponseAdmin(SurveyScoped, admin.ModelAdmin):
         ("touchpoint", admin.RelatedOnlyFieldListFilter),
     ]
     list_select_related = ["survey", "touchpoint"]
-    search_fields = ["comment", "contact__email", "contact__external_id"]
+    search_fields = [
+        "comment",
+        "contact__email",
+        "contact__external_id",
+        "claimed_email",
+        "claimed_external_id",
+    ]
     date_hierarchy = "created_at"
     readonly_fields = [
         "public_id",
@@ -543,6 +549,9 @@ class ResponseAdmin(SurveyScoped, admin.ModelAdmin):
         "touchpoint",
         "invitation",
         "contact",
+        "claimed_email",
+        "claimed_external_id",
+        "claimed_name",
         "channel",
         "score",
         "comment",
@@ -560,11 +569,17 @@ class ResponseAdmin(SurveyScoped, admin.ModelAdmin):
         return False  # what a respondent said is read here, never edited: the page has no Save
 
     def get_fields(self, request, obj=None):
-        """Who answered, for those who may see personal data; a pseudonym for everyone else (the
-        invitation's name says who it went to)."""
+        """Who answered, and who an unsigned answer claimed to be (unverified), for those who may see
+        personal data; a pseudonym for everyone else (the invitation's name says who it went to)."""
         if may_see_personal_data(request.user):
             return self.readonly_fields
-        hidden = {"contact": "respondent", "invitation": None}
+        hidden = {
+            "contact": "respondent",
+            "invitation": None,
+            "claimed_email": None,
+            "claimed_external_id": None,
+            "claimed_name": None,
+        }
         return [hidden.get(field, field) for field in self.readonly_fields if hidden.get(field, field)]
 
     def get_readonly_fields(self, request, obj=None):

@@ -118,14 +118,15 @@ def make_api_token(*, user, write: bool = False, name: str = "shop backend") -> 
 
 
 def answer_by_link(survey: Survey, score: int, at: datetime, **fields) -> Response:
-    """An anonymous link answer stored the way the link page stores it, so the daily tally counts it."""
+    """A link answer stored the way the link page stores it, so the daily tally counts it: anonymous
+    unless it has an ``identity``."""
     return record_public_answer(
         survey=survey,
         channel=Response.Channel.LINK,
         score=score,
         comment=fields.get("comment", ""),
         language=fields.get("language", "de"),
-        identity=Identity(),
+        identity=fields.get("identity") or Identity(),
         properties=fields.get("properties") or {},
         now=at,
     )

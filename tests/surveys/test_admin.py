@@ -1,10 +1,21 @@
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from surveys.access import pseudonym
-from tests.factories import make_contact, make_invitation, make_response, make_survey, make_touchpoint
+from surveys.answering.collect import Identity
+from tests.factories import (
+    answer_by_link,
+    make_contact,
+    make_invitation,
+    make_response,
+    make_survey,
+    make_touchpoint,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -133,3 +144,40 @@ def test_who_may_see_contacts_finds_answers_by_email(client, cx_manager):
     assert "eva@example.com" in page
     found = client.get(reverse("admin:surveys_response_changelist"), {"q": "eva@example.com"})
     assert found.context["cl"].result_count == 1
+
+
+def unsigned_answer():
+    return answer_by_link(
+        make_survey(),
+        2,
+        timezone.now(),
+        comment="Nie wieder",
+        identity=Identity(email="eva@example.com", external_id="K-7", name="Eva Kunde"),
+    )
+
+
+def test_who_may_see_contacts_reads_an_unsigned_answers_claimed_identity_as_unverified(client, cx_manager):
+    response = unsigned_answer()
+    client.force_login(cx_manager)
+    url = reverse("admin:surveys_response_change", args=[response.pk])
+    page = client.get(url, headers={"Accept-Language": "en"}).content.decode()
+    for label, value in [
+        ("Claimed email (unverified)", "eva@example.com"),
+        ("Claimed external id (unverified)", "K-7"),
+        ("Claimed name (unverified)", "Eva Kunde"),
+    ]:
+        assert re.search(rf"{re.escape(label)}:</label>\s*<div class=\"readonly\">{value}</div>", page), label
+    assert re.search(r"Contact:</label>\s*<div class=\"readonly\">-</div>", page)
+    found = client.get(reverse("admin:surveys_response_changelist"), {"q": "eva@example.com"})
+    assert found.context["cl"].result_count == 1
+
+
+def test_who_may_not_see_contacts_sees_nothing_of_a_claimed_identity(client, analyst):
+    response = unsigned_answer()
+    client.force_login(analyst)
+    page = client.get(reverse("admin:surveys_response_change", args=[response.pk])).content.decode()
+    assert "Nie wieder" in page
+    for personal in ("eva@example.com", "K-7", "Eva Kunde", "claimed"):
+        assert personal not in page
+    found = client.get(reverse("admin:surveys_response_changelist"), {"q": "eva@example.com"})
+    assert found.context["cl"].result_count == 0
