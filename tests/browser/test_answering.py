@@ -136,6 +136,47 @@ def test_ces_through_the_widget_on_another_site_by_keyboard(page, live_server, c
     assert foreign_requests(page, live_server.url, customer_site.origin) == []
 
 
+def test_a_contact_signed_by_the_site_answers_through_the_widget(page, live_server, customer_site):
+    survey = make_survey(kind="ces", widget_origins=customer_site.origin)
+    contact = make_contact(email="kim@example.com", external_id="C-7", name="Kim", properties={"plan": "pro"})
+    customer_site.html = widget_page(
+        live_server,
+        survey,
+        email="kim@example.com",
+        external_id="C-7",
+        name="Someone else",
+        signature=sign_identity(survey, email="kim@example.com", external_id="C-7"),
+    )
+    page.goto(customer_site.origin)
+    widget(page).locator("label[for=cxs-6]").click()
+    expect(widget(page).locator("[role=status]")).to_have_text("Thank you! Your score has been saved.")
+    response = Response.objects.get()
+    assert (response.score, response.contact, response.contact_properties) == (6, contact, {"plan": "pro"})
+    assert response.claimed_email == ""
+    contact.refresh_from_db()
+    assert contact.name == "Kim"
+    assert page.errors == []
+
+
+def test_a_wrong_signature_shows_the_widgets_error_and_stores_nothing(page, live_server, customer_site):
+    survey = make_survey(kind="ces", widget_origins=customer_site.origin)
+    customer_site.html = widget_page(
+        live_server,
+        survey,
+        email="kim@example.com",
+        signature=sign_identity(survey, email="mallory@example.com"),
+    )
+    warnings = []
+    page.on("console", lambda message: message.type == "warning" and warnings.append(message.text))
+    page.goto(customer_site.origin)
+    widget(page).locator("label[for=cxs-6]").click()
+    expect(widget(page).locator("[role=status]")).to_have_text(
+        "Your answer could not be sent. Please try again."
+    )
+    assert not Response.objects.exists()
+    assert any("signature" in warning for warning in warnings)
+
+
 def test_with_consent_the_widget_does_not_ask_again(page, live_server, customer_site):
     survey = make_survey(kind="ces", widget_origins=customer_site.origin)
     customer_site.html = widget_page(live_server, survey, consent="true")
