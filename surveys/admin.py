@@ -220,6 +220,8 @@ class SurveyAdmin(admin.ModelAdmin):
         surveys = list(surveys)
         for survey in surveys:
             survey.rotate_identity_secret()
+            # In the survey's history: who replaced it, and when (never the secret itself).
+            self.log_change(request, survey, [{"changed": {"fields": ["identity secret"]}}])
         messages.success(
             request,
             ngettext(

@@ -2,8 +2,7 @@
 
 Personal data lives in two places only: ``Contact`` (email, name, external id,
 properties) and ``Response`` (comment, the property snapshot, and the identity that an
-unsigned public answer claimed). Erasure and
-access exports start from these two models.
+unsigned public answer claimed). Erasure and access exports start from these two models.
 
 Every model is importable from here, as the migrations and the other apps import them.
 """

@@ -229,6 +229,11 @@ def test_rotating_the_identity_secret_refuses_the_old_signatures(client, cx_mana
     assert first.identity_secret != secrets[first.pk] and second.identity_secret != secrets[second.pk]
     assert first.identity_secret != second.identity_secret
     assert untouched.identity_secret == secrets[untouched.pk]
+    history = client.get(
+        reverse("admin:surveys_survey_history", args=[first.pk]), headers={"Accept-Language": "en"}
+    )
+    assert "Changed identity secret." in history.content.decode()
+    assert first.identity_secret not in history.content.decode()
     answer = client.post(
         f"/l/{first.public_key}/?email=anna@example.com&signature={old}&lang=en", {"score": "9"}
     )
