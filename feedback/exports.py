@@ -3,7 +3,9 @@
 One list of columns for every format: the response, its survey and touchpoint, the
 answer, the contact, then one column per contact property and per event property
 present among the exported rows. Who may not see personal data gets a stable
-pseudonym for the contact instead of its external id, email and name.
+pseudonym for the contact instead of its external id, email and name, and nothing of
+the identity that an unsigned link or widget answer claimed (``claimed_*``: unverified,
+never a contact's).
 
 Spreadsheets evaluate cells that look like formulas: those starting with =, +, -, @,
 a tab or a carriage return. JSON keeps every value exactly. XLSX cells are typed and
@@ -117,8 +119,23 @@ ANSWER_COLUMNS = (
     "channel",
     "contact_id",  # the pseudonym, never the database id
 )
-PERSONAL_COLUMNS = ("contact_external_id", "contact_email", "contact_name")
-PERSONAL_FIELDS = ("contact__external_id", "contact__email", "contact__name")
+# Then who an unsigned answer claimed to be, apart from the contact: nobody vouched for it.
+PERSONAL_COLUMNS = (
+    "contact_external_id",
+    "contact_email",
+    "contact_name",
+    "claimed_external_id",
+    "claimed_email",
+    "claimed_name",
+)
+PERSONAL_FIELDS = (
+    "contact__external_id",
+    "contact__email",
+    "contact__name",
+    "claimed_external_id",
+    "claimed_email",
+    "claimed_name",
+)
 CONTACT_PREFIX, EVENT_PREFIX = "contact.", "event."
 
 

@@ -44,6 +44,8 @@ from surveys.upload import import_contacts, parse_contacts
 
 UPLOAD_MAX_BYTES = 5 * 1024 * 1024
 UPLOAD_CACHE_SECONDS = 3600
+# How a company's server signs an identity, in Python; README shows PHP and Node too.
+SIGNING_EXAMPLE = 'hmac.new(secret.encode(), f"{email}\\n{external_id}".encode(), hashlib.sha256).hexdigest()'
 
 
 def _absolute(path: str) -> str:
@@ -81,8 +83,16 @@ class SurveyAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "brand", "active", "created_at"]
     list_filter = ["kind", "active"]
     search_fields = ["name", "brand"]
-    readonly_fields = ["public_key", "link", "widget_snippet", "email_preview", "created_at"]
+    readonly_fields = [
+        "public_key",
+        "link",
+        "widget_snippet",
+        "identity_signing",
+        "email_preview",
+        "created_at",
+    ]
     inlines = [TouchpointInline]
+    actions = ["rotate_identity_secret"]
     fieldsets = [
         (None, {"fields": ["name", "kind", "brand", "active", "expires_after_days"]}),
         (
@@ -116,6 +126,7 @@ class SurveyAdmin(admin.ModelAdmin):
                     "public_key",
                     "link",
                     "widget_snippet",
+                    "identity_signing",
                 ]
             },
         ),
@@ -129,6 +140,20 @@ class SurveyAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # The kind fixes the scale of every stored response.
         return [*self.readonly_fields, "kind"] if obj else self.readonly_fields
+
+    def get_fieldsets(self, request, obj=None):
+        """The identity secret only for those who may change the survey: whoever holds it can
+        attach answers to any contact."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.has_change_permission(request, obj):
+            return fieldsets
+        return [
+            (
+                name,
+                {**options, "fields": [field for field in options["fields"] if field != "identity_signing"]},
+            )
+            for name, options in fieldsets
+        ]
 
     def save_model(self, request, obj, form, change):
         """Save, then count the responses for a changed list of dashboard properties. A new survey
@@ -159,6 +184,56 @@ class SurveyAdmin(admin.ModelAdmin):
             f'data-key="{survey.public_key}" async></script>'
         )
         return format_html("<code>{}</code>", snippet)
+
+    @admin.display(description=_("signed identities"))
+    def identity_signing(self, survey: Survey) -> str:
+        if not survey.pk:
+            return gettext("Save the survey to see its identity secret.")
+        link = _absolute(reverse("surveys:link", args=[survey.public_key]))
+        return format_html(
+            "<div>{intro}</div><p><code>{secret}</code></p>"
+            "<pre>{example}</pre>"
+            "<p>{link_label}: <code>{link}?email=…&amp;external_id=…&amp;signature=…</code><br>"
+            '{widget_label}: <code>data-email="…" data-external-id="…" data-signature="…"</code></p>'
+            "<div>{outcome}</div>",
+            intro=gettext(
+                "Your servers sign who a link or the widget is for, so that the answer is attached to "
+                "that contact: HMAC-SHA256 with this secret over the email, a line break and the "
+                "external id (each empty if absent), in lowercase hex. Keep the secret on your "
+                "servers; never put it into a page."
+            ),
+            secret=survey.identity_secret,
+            example=SIGNING_EXAMPLE,
+            link_label=gettext("Link"),
+            link=link,
+            widget_label=gettext("Widget"),
+            outcome=gettext(
+                "Without a signature an answer keeps the identity it claims, unverified and apart from "
+                "the contacts; a wrong signature is refused. To replace the secret (signatures made "
+                "with the old one are refused from then on), choose the survey in the list and the "
+                "action “Rotate the identity secret”."
+            ),
+        )
+
+    @admin.action(description=_("Rotate the identity secret"), permissions=["change"])
+    def rotate_identity_secret(self, request: HttpRequest, surveys) -> None:
+        """A new secret for each chosen survey, e.g. after the old one leaked."""
+        surveys = list(surveys)
+        for survey in surveys:
+            survey.rotate_identity_secret()
+            # In the survey's history: who replaced it, and when (never the secret itself).
+            self.log_change(request, survey, [{"changed": {"fields": ["identity secret"]}}])
+        messages.success(
+            request,
+            ngettext(
+                "The identity secret of %(count)d survey was replaced; signatures made with the old "
+                "one are refused from now on.",
+                "The identity secrets of %(count)d surveys were replaced; signatures made with the old "
+                "ones are refused from now on.",
+                len(surveys),
+            )
+            % {"count": len(surveys)},
+        )
 
     @admin.display(description=_("preview"))
     def email_preview(self, survey: Survey) -> str:
@@ -571,7 +646,13 @@ class ResponseAdmin(SurveyScoped, admin.ModelAdmin):
         ("touchpoint", admin.RelatedOnlyFieldListFilter),
     ]
     list_select_related = ["survey", "touchpoint"]
-    search_fields = ["comment", "contact__email", "contact__external_id"]
+    search_fields = [
+        "comment",
+        "contact__email",
+        "contact__external_id",
+        "claimed_email",
+        "claimed_external_id",
+    ]
     date_hierarchy = "created_at"
     readonly_fields = [
         "public_id",
@@ -580,6 +661,9 @@ class ResponseAdmin(SurveyScoped, admin.ModelAdmin):
         "touchpoint",
         "invitation",
         "contact",
+        "claimed_email",
+        "claimed_external_id",
+        "claimed_name",
         "channel",
         "score",
         "comment",
@@ -597,11 +681,17 @@ class ResponseAdmin(SurveyScoped, admin.ModelAdmin):
         return False  # what a respondent said is read here, never edited: the page has no Save
 
     def get_fields(self, request, obj=None):
-        """Who answered, for those who may see personal data; a pseudonym for everyone else (the
-        invitation's name says who it went to)."""
+        """Who answered, and who an unsigned answer claimed to be (unverified), for those who may see
+        personal data; a pseudonym for everyone else (the invitation's name says who it went to)."""
         if may_see_personal_data(request.user):
             return self.readonly_fields
-        hidden = {"contact": "respondent", "invitation": None}
+        hidden = {
+            "contact": "respondent",
+            "invitation": None,
+            "claimed_email": None,
+            "claimed_external_id": None,
+            "claimed_name": None,
+        }
         return [hidden.get(field, field) for field in self.readonly_fields if hidden.get(field, field)]
 
     def get_readonly_fields(self, request, obj=None):

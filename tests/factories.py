@@ -1,5 +1,7 @@
 """Small factories: each test builds what it needs, with readable defaults."""
 
+import hashlib
+import hmac
 import itertools
 from datetime import datetime, timedelta
 
@@ -62,6 +64,12 @@ def make_contact(**fields) -> Contact:
     return Contact.objects.create(**fields)
 
 
+def sign_identity(survey: Survey, *, email: str = "", external_id: str = "") -> str:
+    """The signature of an identity as the README tells companies to compute it."""
+    message = f"{email}\n{external_id}".encode()
+    return hmac.new(survey.identity_secret.encode(), message, hashlib.sha256).hexdigest()
+
+
 def make_invitation(
     *,
     survey: Survey | None = None,
@@ -110,14 +118,15 @@ def make_api_token(*, user, write: bool = False, name: str = "shop backend") -> 
 
 
 def answer_by_link(survey: Survey, score: int, at: datetime, **fields) -> Response:
-    """An anonymous link answer stored the way the link page stores it, so the daily tally counts it."""
+    """A link answer stored the way the link page stores it, so the daily tally counts it: anonymous
+    unless it has an ``identity``."""
     return record_public_answer(
         survey=survey,
         channel=Response.Channel.LINK,
         score=score,
         comment=fields.get("comment", ""),
         language=fields.get("language", "de"),
-        identity=Identity(),
+        identity=fields.get("identity") or Identity(),
         properties=fields.get("properties") or {},
         now=at,
     )

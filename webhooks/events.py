@@ -7,7 +7,8 @@ loses nothing. With no subscription it costs one query.
 
 A payload is ``{"type", "timestamp", "data"}`` as the Standard Webhooks specification
 recommends. Data carries ids, scores and back-office links; comments and personal
-data (the contact, the event's properties) only where the subscription opts in.
+data (the contact, the identity an unsigned answer claimed, the event's properties) only
+where the subscription opts in.
 """
 
 from collections.abc import Callable
@@ -105,6 +106,7 @@ def _response(response: Response, wants: Subscription) -> dict:
         data["comment"] = response.comment
     if wants.include_personal_data:
         data["contact"] = _person(response.contact)
+        data["claimed_identity"] = _claimed(response)
         data["properties"] = response.event_properties
     return data
 
@@ -144,6 +146,17 @@ def _person(contact: Contact | None) -> dict | None:
         "email": contact.email,
         "name": contact.name,
         "external_id": contact.external_id,
+    }
+
+
+def _claimed(response: Response) -> dict | None:
+    """Who an unsigned link or widget answer said it came from, unverified; None for the others."""
+    if not (response.claimed_email or response.claimed_external_id or response.claimed_name):
+        return None
+    return {
+        "email": response.claimed_email,
+        "name": response.claimed_name,
+        "external_id": response.claimed_external_id,
     }
 
 

@@ -151,8 +151,9 @@ class Subscription(models.Model):
     def visible_payload(self, payload: dict) -> dict | None:
         """The payload as the owner may see it now, when it is queued and again when it is sent:
         None if not at all (an inactive owner, another team's survey, answers they may not read);
-        else without the comment if they may not read answers and without the contact and the
-        event's properties if they may not see personal data."""
+        else without the comment if they may not read answers and without the contact, the
+        identity an unsigned answer claimed and the event's properties if they may not see
+        personal data."""
         owner, data = self.owner, payload.get("data", {})
         if not owner.is_active:
             return None
@@ -164,7 +165,7 @@ class Subscription(models.Model):
             return None
         hidden = set() if reads_responses else {"comment"}
         if not may_see_personal_data(owner):
-            hidden |= {"contact", "properties"}
+            hidden |= {"contact", "claimed_identity", "properties"}
         return {**payload, "data": {key: value for key, value in data.items() if key not in hidden}}
 
     def signing_secrets(self, now: datetime) -> list[str]:

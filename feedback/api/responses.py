@@ -5,7 +5,8 @@ Filters: ``survey``, ``touchpoint`` (repeatable; 0 for link and widget answers),
 ``category``, ``score``, ``has_comment``, ``property.<name>=<value>`` and the search ``q``.
 Pages follow a cursor, so that iterating over millions of answers is stable while
 answers keep arriving; ``ordering=updated_at`` with ``updated_since`` picks up changes.
-Readers who may not view contacts get the contact's pseudonym only.
+Readers who may not view contacts get the contact's pseudonym only, and nothing of the identity
+that an unsigned link or widget answer claimed.
 """
 
 from datetime import date, datetime, time, timedelta
@@ -134,6 +135,12 @@ class RespondentSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
+class ClaimedIdentitySerializer(serializers.Serializer):
+    external_id = serializers.CharField(source="claimed_external_id")
+    email = serializers.CharField(source="claimed_email")
+    name = serializers.CharField(source="claimed_name")
+
+
 RESPONSE_EXAMPLE = OpenApiExample(
     "A satisfied customer, by email",
     value={
@@ -154,6 +161,7 @@ RESPONSE_EXAMPLE = OpenApiExample(
             "email": "anna.schmidt@example.com",
             "name": "Anna Schmidt",
         },
+        "claimed_identity": None,
         "contact_properties": {"plan": "Wartungsvertrag Plus", "region": "Bayern", "customer_since": 2019},
         "event_properties": {"order_id": "A-1042", "carrier": "DHL"},
         "created_at": "2026-11-23T12:49:02.318455+01:00",
@@ -175,6 +183,10 @@ class ResponseSerializer(serializers.ModelSerializer):
     contact = serializers.SerializerMethodField(
         help_text="Who answered: only for users who may view contacts, else null."
     )
+    claimed_identity = serializers.SerializerMethodField(
+        help_text="Who an answer by link or widget said it came from, without the survey's signature: "
+        "unverified, never a contact. Only for users who may view contacts, else null."
+    )
 
     class Meta:
         model = Response
@@ -190,6 +202,7 @@ class ResponseSerializer(serializers.ModelSerializer):
             "language",
             "contact_id",
             "contact",
+            "claimed_identity",
             "contact_properties",
             "event_properties",
             "created_at",
@@ -205,6 +218,13 @@ class ResponseSerializer(serializers.ModelSerializer):
         if response.contact is None or not self.context.get("personal"):
             return None
         return RespondentSerializer(response.contact).data
+
+    @extend_schema_field(ClaimedIdentitySerializer(allow_null=True))
+    def get_claimed_identity(self, response: Response) -> dict | None:
+        claimed = response.claimed_email or response.claimed_external_id or response.claimed_name
+        if not claimed or not self.context.get("personal"):
+            return None
+        return ClaimedIdentitySerializer(response).data
 
 
 class ByTime(Cursor):

@@ -2,8 +2,10 @@
  *
  *   <script src="https://cx.example.com/static/cxsurvey/widget.js" data-key="PUBLIC_KEY" async></script>
  *
- * Optional attributes: data-lang, data-email, data-name, data-external-id, data-properties (JSON
+ * Optional attributes: data-lang, data-email, data-name, data-external-id, data-signature (the
+ * survey's HMAC of email and external id, made on the site's server), data-properties (JSON
  * object), data-delay (seconds), data-open="manual", data-consent="true", data-recontact-days.
+ * Without a signature the answer keeps the email, name and external id as claimed, unverified.
  * window.CXSurvey offers open(), close() and setConsent(true|false).
  *
  * Nothing is stored on the visitor's device unless the host page says consent was given
@@ -230,7 +232,12 @@
       }
       body.language = config.language;
       body.properties = properties();
-      body.contact = { email: data.email || "", name: data.name || "", external_id: data.externalId || "" };
+      body.contact = {
+        email: data.email || "",
+        name: data.name || "",
+        external_id: data.externalId || "",
+        signature: data.signature || "",
+      };
       return request("POST", "responses/", body).then(function (created) {
         answer = created;
         remember();

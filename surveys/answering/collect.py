@@ -11,21 +11,24 @@ from surveys.signals import response_saved
 
 @dataclass(frozen=True)
 class Identity:
-    """Who a public answer claims to come from. Unverified: it never changes a contact."""
+    """Who a public answer claims to come from; ``verified`` when the company signed its email and
+    external id with the survey's identity secret. It never changes a contact."""
 
     email: str = ""
     external_id: str = ""
     name: str = ""
+    verified: bool = False
 
     def __bool__(self) -> bool:
         return bool(self.email or self.external_id)
 
 
 def find_or_create_contact(*, identity: Identity, language: str, now: datetime) -> Contact | None:
-    """The contact matching the identity's email or external id, else a new one.
+    """The contact matching the identity's email or external id, else a new one; for verified
+    identities only (``record_public_answer``).
 
-    Returns None for an anonymous answer. An existing contact is never changed:
-    anyone can type any address into a public link.
+    Returns None for an anonymous answer. An existing contact is never changed: the
+    name is not signed, and a signature may be old.
     """
     if not identity:
         return None
@@ -57,8 +60,15 @@ def record_public_answer(
     properties: dict,
     now: datetime,
 ) -> Response:
+    """The new response. A verified identity's contact answers it, with their properties; an
+    unverified identity is only kept on the response as claimed: anyone can type any address
+    into a public link, and must not put words under a customer's name nor read their properties
+    back out of an export."""
     with transaction.atomic():
-        contact = find_or_create_contact(identity=identity, language=language, now=now)
+        contact, claimed = None, identity
+        if identity.verified:
+            contact = find_or_create_contact(identity=identity, language=language, now=now)
+            claimed = Identity()
         response = Response.objects.create(
             survey=survey,
             kind=survey.kind,
@@ -68,6 +78,9 @@ def record_public_answer(
             language=language,
             contact=contact,
             contact_properties=contact.properties if contact else {},
+            claimed_email=claimed.email,
+            claimed_external_id=claimed.external_id,
+            claimed_name=claimed.name,
             event_properties=properties,
             created_at=now,
             updated_at=now,

@@ -6,6 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from surveys.answering.collect import Identity
+from surveys.models import Survey
 from surveys.properties import properties_problem
 from surveys.scales import Scale
 
@@ -61,7 +62,11 @@ class AnswerForm(forms.Form):
 
 
 class LinkParamsForm(forms.Form):
-    """Who answers a link survey, and its properties: ``email``, ``name``, ``external_id``, ``p_<name>``."""
+    """Who answers a link survey, and its properties: ``email``, ``name``, ``external_id``,
+    ``signature`` (of email and external id, by the survey's identity secret), ``p_<name>``.
+
+    A signature that does not match is refused: a broken integration must show, not quietly
+    turn every answer into an unverified one."""
 
     email = forms.EmailField(
         required=False,
@@ -69,10 +74,29 @@ class LinkParamsForm(forms.Form):
     )
     name = forms.CharField(required=False, max_length=200)
     external_id = forms.CharField(required=False, max_length=200)
+    signature = forms.CharField(required=False, max_length=128)
+
+    def __init__(self, *args, survey: Survey, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.survey = survey
 
     def clean(self) -> dict:
         super().clean()
         cleaned = self.cleaned_data
+        # Checked once the email and external id themselves are valid, each with its own message.
+        signature, email, external_id = (cleaned.get(name) for name in ("signature", "email", "external_id"))
+        if (
+            signature
+            and email is not None
+            and external_id is not None
+            and not self.survey.signs(email=email, external_id=external_id, signature=signature)
+        ):
+            raise forms.ValidationError(
+                _(
+                    "This link's signature does not match the person it is for. Please ask whoever "
+                    "sent you the link for a new one."
+                )
+            )
         prefix = "p_"
         properties = {key[len(prefix) :]: value for key, value in self.data.items() if key.startswith(prefix)}
         if problem := properties_problem(properties, as_text=True):
@@ -82,4 +106,9 @@ class LinkParamsForm(forms.Form):
 
     def identity(self) -> Identity:
         data = self.cleaned_data
-        return Identity(email=data["email"], external_id=data["external_id"], name=data["name"])
+        return Identity(
+            email=data["email"],
+            external_id=data["external_id"],
+            name=data["name"],
+            verified=bool(data["signature"]),
+        )

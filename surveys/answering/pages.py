@@ -225,8 +225,8 @@ def _remembered_link_response(request: HttpRequest, survey: Survey, now: datetim
     ).first()
 
 
-def _link_params(request: HttpRequest) -> LinkParamsForm:
-    params = LinkParamsForm(request.GET)
+def _link_params(request: HttpRequest, survey: Survey) -> LinkParamsForm:
+    params = LinkParamsForm(request.GET, survey=survey)
     if not params.is_valid():
         message = " ".join(str(error) for errors in params.errors.values() for error in errors)
         raise PublicError(400, _("Link not valid"), message)
@@ -238,7 +238,7 @@ def _link_params(request: HttpRequest) -> LinkParamsForm:
 def link_survey(request: HttpRequest, key: str) -> HttpResponse:
     survey = get_survey_by_public_key(request, key)
     language = use_language(request, request.GET.get("lang", "").lower())
-    params = _link_params(request)
+    params = _link_params(request, survey)
     if not survey.active:
         raise _closed("inactive")
     now = timezone.now()

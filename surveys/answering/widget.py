@@ -65,9 +65,30 @@ def _comment_field() -> serializers.CharField:
 
 
 class ContactIn(serializers.Serializer):
+    """Who answers, as the host page says; ``signature`` (of email and external id, by the survey's
+    identity secret) vouches for it. A wrong signature is refused: the integration is broken."""
+
     email = serializers.EmailField(required=False, allow_blank=True)
     external_id = serializers.CharField(required=False, allow_blank=True, max_length=200)
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    signature = serializers.CharField(required=False, allow_blank=True, max_length=128)
+
+    def validate(self, attrs: dict) -> dict:
+        signature = attrs.get("signature", "")
+        survey = self.context["survey"]
+        email, external_id = attrs.get("email", ""), attrs.get("external_id", "")
+        if signature and not survey.signs(email=email, external_id=external_id, signature=signature):
+            raise serializers.ValidationError(
+                {
+                    "signature": [
+                        _(
+                            "The signature does not match the email and external id. Sign them with "
+                            "the survey's current identity secret."
+                        )
+                    ]
+                }
+            )
+        return attrs
 
 
 class _ScoreInScale(serializers.Serializer):
@@ -201,6 +222,7 @@ def widget_answer(request: Request) -> ApiResponse:
             email=contact.get("email", ""),
             external_id=contact.get("external_id", ""),
             name=contact.get("name", ""),
+            verified=bool(contact.get("signature")),
         ),
         properties=data.get("properties", {}),
         now=timezone.now(),

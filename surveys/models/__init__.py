@@ -1,8 +1,8 @@
 """Surveys, touchpoints, contacts, events, invitations, responses, their tallies, and tokens.
 
 Personal data lives in two places only: ``Contact`` (email, name, external id,
-properties) and ``Response`` (comment and the property snapshot). Erasure and
-access exports start from these two models.
+properties) and ``Response`` (comment, the property snapshot, and the identity that an
+unsigned public answer claimed). Erasure and access exports start from these two models.
 
 Every model is importable from here, as the migrations and the other apps import them.
 """
@@ -34,6 +34,7 @@ from surveys.models.tokens import (
     IdempotentRequest,
     digest_token,
     is_token_shaped,
+    new_identity_secret,
     new_public_key,
     new_token,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "Touchpoint",
     "digest_token",
     "is_token_shaped",
+    "new_identity_secret",
     "new_public_key",
     "new_token",
     "normalise_origin",

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Self
 
 from django.db import models, transaction
-from django.db.models.functions import Greatest
+from django.db.models.functions import Greatest, Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -121,6 +121,17 @@ class Response(models.Model):
         blank=True,
         related_name="responses",
     )
+    # Who an answer by link or widget says it comes from when the company did not sign it: anyone
+    # can type any address, so it is kept here, never matched to a contact. Personal data all the
+    # same, shown only to those who may view contacts. The database's default lets bulk loads leave
+    # them out.
+    claimed_email = models.EmailField(_("claimed email (unverified)"), blank=True, default="", db_default="")
+    claimed_external_id = models.CharField(
+        _("claimed external id (unverified)"), max_length=200, blank=True, default="", db_default=""
+    )
+    claimed_name = models.CharField(
+        _("claimed name (unverified)"), max_length=200, blank=True, default="", db_default=""
+    )
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     score = models.SmallIntegerField(_("score"))
     comment = models.TextField(_("comment"), blank=True, max_length=5000)
@@ -151,6 +162,12 @@ class Response(models.Model):
                 condition=models.Q(updated_at__gte=models.F("created_at")),
                 name="response_updated_after_created",
             ),
+            # An answer is either a contact's or claims an identity, never both.
+            models.CheckConstraint(
+                condition=models.Q(contact__isnull=True)
+                | models.Q(claimed_email="", claimed_external_id="", claimed_name=""),
+                name="response_claims_only_without_contact",
+            ),
         ]
         indexes = [
             # Dashboards: one survey over a period, counting scores (index-only scans).
@@ -167,6 +184,12 @@ class Response(models.Model):
             ),
             # Exports and API sync: "what changed since".
             models.Index(fields=["updated_at"], name="response_updated_idx"),
+            # Access and erasure requests: the answers that claimed an address, in any case.
+            models.Index(
+                Lower("claimed_email"),
+                condition=~models.Q(claimed_email=""),
+                name="response_claimed_email_idx",
+            ),
         ]
 
     def __str__(self) -> str:

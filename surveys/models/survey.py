@@ -1,5 +1,7 @@
 """Surveys (the question, its scale and texts) and the touchpoints that trigger them."""
 
+import hashlib
+import hmac
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
@@ -9,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from surveys import roles
-from surveys.models.tokens import new_public_key
+from surveys.models.tokens import new_identity_secret, new_public_key
 from surveys.properties import validate_dashboard_properties
 from surveys.scales import (
     DEFAULT_EMAIL_INTRO,
@@ -188,6 +190,14 @@ class Survey(models.Model):
         default=new_public_key,
         editable=False,
     )
+    # Only the company's servers know it: they sign who a link or the widget is for, so that an
+    # answer is attached to a contact only when the company vouches for the address.
+    identity_secret = models.CharField(
+        _("identity secret"),
+        max_length=64,
+        default=new_identity_secret,
+        editable=False,
+    )
     widget_origins = models.TextField(
         _("allowed widget origins"),
         blank=True,
@@ -270,6 +280,22 @@ class Survey(models.Model):
         linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
         luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
         return "#000000" if (luminance + 0.05) / 0.05 > 1.05 / (luminance + 0.05) else "#ffffff"
+
+    def identity_signature(self, *, email: str, external_id: str) -> str:
+        """The signature that vouches for an identity in this survey's links and widget: HMAC-SHA256
+        with the identity secret over ``email + "\\n" + external_id``, in lowercase hex."""
+        message = f"{email}\n{external_id}".encode()
+        return hmac.new(self.identity_secret.encode(), message, hashlib.sha256).hexdigest()
+
+    def signs(self, *, email: str, external_id: str, signature: str) -> bool:
+        """Whether ``signature`` is this survey's signature of the identity (hex in either case)."""
+        expected = self.identity_signature(email=email, external_id=external_id)
+        return hmac.compare_digest(expected.encode(), signature.lower().encode())
+
+    def rotate_identity_secret(self) -> None:
+        """A new identity secret: every signature made with the old one is refused from now on."""
+        self.identity_secret = new_identity_secret()
+        self.save(update_fields=["identity_secret"])
 
     def allowed_origins(self) -> set[str]:
         return {

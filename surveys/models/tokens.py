@@ -16,6 +16,11 @@ def new_public_key() -> str:
     return secrets.token_urlsafe(16)
 
 
+def new_identity_secret() -> str:
+    """256 bits of randomness, URL-safe: the key a survey's signed identities are made with."""
+    return secrets.token_urlsafe(32)
+
+
 def new_token() -> str:
     """192 bits of randomness, URL-safe, not derived from any id."""
     return secrets.token_urlsafe(24)

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from surveys.models import Response
-from tests.factories import make_contact, make_invitation, make_survey
+from tests.factories import make_contact, make_invitation, make_survey, sign_identity
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,9 +46,12 @@ def test_nps_from_an_email_link_score_then_comment(page, live_server):
     assert foreign_requests(page, live_server.url) == []
 
 
-def test_csat_link_survey_in_german_with_a_property(page, live_server):
+def test_csat_link_survey_in_german_with_a_property_and_a_signed_contact(page, live_server):
     survey = make_survey(kind="csat", brand="Nordwind", subject_de="unserem Kundendienst")
-    page.goto(f"{live_server.url}/l/{survey.public_key}/?lang=de&p_plan=pro&email=Anna@Example.com")
+    signature = sign_identity(survey, email="Anna@Example.com")
+    page.goto(
+        f"{live_server.url}/l/{survey.public_key}/?lang=de&p_plan=pro&email=Anna@Example.com&signature={signature}"
+    )
     expect(page.locator("h1")).to_have_text("Wie zufrieden waren Sie mit unserem Kundendienst?")
     assert page.locator("html").get_attribute("lang") == "de"
 
@@ -119,7 +122,7 @@ def test_ces_through_the_widget_on_another_site_by_keyboard(page, live_server, c
         "widget",
         "en",
     )
-    assert response.contact.email == "kim@example.com"
+    assert (response.contact, response.claimed_email) == (None, "kim@example.com")  # not signed
     assert response.event_properties == {"plan": "pro", "cart": "3"}
     posts = [r for r in page.requests if r.method == "POST"]
     assert len(posts) == 1, "arrowing through the scale sends one answer, then changes it"
@@ -131,6 +134,47 @@ def test_ces_through_the_widget_on_another_site_by_keyboard(page, live_server, c
     assert page.context.cookies() == []
     assert page.errors == []
     assert foreign_requests(page, live_server.url, customer_site.origin) == []
+
+
+def test_a_contact_signed_by_the_site_answers_through_the_widget(page, live_server, customer_site):
+    survey = make_survey(kind="ces", widget_origins=customer_site.origin)
+    contact = make_contact(email="kim@example.com", external_id="C-7", name="Kim", properties={"plan": "pro"})
+    customer_site.html = widget_page(
+        live_server,
+        survey,
+        email="kim@example.com",
+        external_id="C-7",
+        name="Someone else",
+        signature=sign_identity(survey, email="kim@example.com", external_id="C-7"),
+    )
+    page.goto(customer_site.origin)
+    widget(page).locator("label[for=cxs-6]").click()
+    expect(widget(page).locator("[role=status]")).to_have_text("Thank you! Your score has been saved.")
+    response = Response.objects.get()
+    assert (response.score, response.contact, response.contact_properties) == (6, contact, {"plan": "pro"})
+    assert response.claimed_email == ""
+    contact.refresh_from_db()
+    assert contact.name == "Kim"
+    assert page.errors == []
+
+
+def test_a_wrong_signature_shows_the_widgets_error_and_stores_nothing(page, live_server, customer_site):
+    survey = make_survey(kind="ces", widget_origins=customer_site.origin)
+    customer_site.html = widget_page(
+        live_server,
+        survey,
+        email="kim@example.com",
+        signature=sign_identity(survey, email="mallory@example.com"),
+    )
+    warnings = []
+    page.on("console", lambda message: message.type == "warning" and warnings.append(message.text))
+    page.goto(customer_site.origin)
+    widget(page).locator("label[for=cxs-6]").click()
+    expect(widget(page).locator("[role=status]")).to_have_text(
+        "Your answer could not be sent. Please try again."
+    )
+    assert not Response.objects.exists()
+    assert any("signature" in warning for warning in warnings)
 
 
 def test_with_consent_the_widget_does_not_ask_again(page, live_server, customer_site):

@@ -10,15 +10,29 @@ from tests.factories import answer_by_link, make_contact, make_invitation
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def answer(survey, score, day: date, *, properties=None, touchpoint=None, comment="", hour=12, language="de"):
+def answer(
+    survey,
+    score,
+    day: date,
+    *,
+    properties=None,
+    touchpoint=None,
+    comment="",
+    hour=12,
+    language="de",
+    identity=None,
+):
     """An answer as respondents give them, so that the daily tally counts it: by email with a
-    touchpoint (the properties are the contact's), else by link (the properties are the event's)."""
+    touchpoint (the properties are the contact's), else by link (the properties are the event's,
+    and the answer claims to come from ``identity``, if given)."""
     at = datetime(day.year, day.month, day.day, hour, 0, tzinfo=BERLIN)
     if touchpoint is not None:
         contact = make_contact(properties=properties or {})
         invitation = make_invitation(survey=survey, touchpoint=touchpoint, now=at, contact=contact)
         return invitation.record_answer(score=score, comment=comment, language=language, now=at)
-    return answer_by_link(survey, score, at, comment=comment, properties=properties, language=language)
+    return answer_by_link(
+        survey, score, at, comment=comment, properties=properties, language=language, identity=identity
+    )
 
 
 def by_id(html: str, element_id: str) -> str:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from feedback import exports
 from feedback.models import ExportRecord
+from surveys.answering.collect import Identity
 from surveys.models import Response
 from tests.factories import make_survey, make_touchpoint, take_away
 from tests.feedback.pages import answer
@@ -55,7 +56,16 @@ BASE_COLUMNS = [
     "channel",
     "contact_id",
 ]
-PERSONAL = ["contact_external_id", "contact_email", "contact_name"]
+PERSONAL = [
+    "contact_external_id",
+    "contact_email",
+    "contact_name",
+    "claimed_external_id",
+    "claimed_email",
+    "claimed_name",
+]
+# Who the link answer says it is, without the company's signature.
+CLAIMED = Identity(email="eva.kunde@example.com", external_id="K-7", name="Eva Mallory")
 
 
 @pytest.fixture
@@ -65,7 +75,8 @@ def survey():
 
 @pytest.fixture
 def answers(survey):
-    """Three answers with comments: by email (contact properties), by link (event properties)."""
+    """Three answers with comments: by email (contact properties), by link (event properties, an
+    unsigned identity)."""
     delivery = make_touchpoint(survey=survey, name="Lieferung")
     email = answer(
         survey,
@@ -76,7 +87,14 @@ def answers(survey):
         comment='Zu spät, "leider"\nzweite Zeile; mit Komma, und Ümläuten',
         properties={"plan": "pro", "region": "DE"},
     )
-    link = answer(survey, 10, date(2026, 11, 12), comment="Alles bestens", properties={"campaign": "winter"})
+    link = answer(
+        survey,
+        10,
+        date(2026, 11, 12),
+        comment="Alles bestens",
+        properties={"campaign": "winter"},
+        identity=CLAIMED,
+    )
     answer(survey, 8, date(2026, 11, 13))  # no comment: not exported by default
     answer(survey, 9, date(2026, 10, 1), comment="Vor dem Zeitraum")
     email.contact.email, email.contact.name, email.contact.external_id = (
@@ -175,6 +193,9 @@ def expected_row(response: Response, *, personal: bool) -> dict:
             "contact_external_id": contact.external_id,
             "contact_email": contact.email,
             "contact_name": contact.name,
+            "claimed_external_id": "",
+            "claimed_email": "",
+            "claimed_name": "",
         }
     return row
 
@@ -198,9 +219,16 @@ def test_csv_holds_every_answer_with_its_context(manager_client, survey, answers
         "Eva Kunde",
         "K-1",
     )
+    assert (first["claimed_email"], first["claimed_name"], first["claimed_external_id"]) == ("", "", "")
     assert (first["contact.plan"], first["contact.region"], first["event.campaign"]) == ("pro", "DE", "")
     assert (second["touchpoint"], second["contact.plan"], second["event.campaign"]) == ("", "", "winter")
-    assert second["contact_id"] == ""  # an anonymous link answer has no contact
+    # An unsigned link answer has no contact, only the identity it claims, in columns of its own.
+    assert (second["contact_id"], second["contact_email"], second["contact_name"]) == ("", "", "")
+    assert (second["claimed_email"], second["claimed_name"], second["claimed_external_id"]) == (
+        "eva.kunde@example.com",
+        "Eva Mallory",
+        "K-7",
+    )
 
 
 def test_csv_quotes_as_rfc_4180_says(manager_client, survey, answers):
@@ -229,6 +257,12 @@ def test_json_lines_keep_values_as_typed(manager_client, survey, answers):
     assert first["contact_properties"] == {"plan": "pro", "region": "DE"}
     assert second["event_properties"] == {"campaign": "winter"}
     assert second["contact_id"] == ""
+    assert (second["claimed_email"], second["claimed_name"], second["claimed_external_id"]) == (
+        "eva.kunde@example.com",
+        "Eva Mallory",
+        "K-7",
+    )
+    assert list(first) == [*BASE_COLUMNS, *PERSONAL, "contact_properties", "event_properties"]
 
 
 def test_filters_and_search_apply_to_the_export(manager_client, survey, answers):
@@ -361,12 +395,18 @@ def test_all_rows_come_through_one_cursor(manager_client, survey, monkeypatch, d
 def test_readers_who_may_not_see_contacts_get_a_stable_pseudonym(analyst_client, survey, answers):
     first = csv_rows(download(analyst_client, survey, "csv"))
     assert list(first[0]) == [*BASE_COLUMNS, "contact.plan", "contact.region", "event.campaign"]
-    content = download(analyst_client, survey, "csv")
-    assert b"kunde@example.com" not in content and b"Eva Kunde" not in content and b"K-1" not in content
+    for file_format in ("csv", "xlsx", "jsonl"):
+        content = download(analyst_client, survey, file_format)
+        if file_format == "xlsx":  # compressed: read its cells
+            sheet = openpyxl.load_workbook(io.BytesIO(content), read_only=True).active
+            content = repr(list(sheet.iter_rows(values_only=True))).encode()
+        for personal in ("kunde@example.com", "Eva Kunde", "K-1", "Eva Mallory", "K-7"):
+            assert personal.encode() not in content, (file_format, personal)
     pseudonym = first[0]["contact_id"]
     assert len(pseudonym) == 20 and str(answers[0].contact_id) != pseudonym
     assert csv_rows(download(analyst_client, survey, "csv"))[0]["contact_id"] == pseudonym
-    assert "contact_email" not in json.loads(download(analyst_client, survey, "jsonl").splitlines()[0])
+    record = json.loads(download(analyst_client, survey, "jsonl").splitlines()[0])
+    assert [*BASE_COLUMNS, "contact_properties", "event_properties"] == list(record)
 
 
 def test_every_export_is_recorded(manager_client, cx_manager, survey, answers):

@@ -1,10 +1,23 @@
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from surveys.access import pseudonym
-from tests.factories import make_contact, make_invitation, make_response, make_survey, make_touchpoint
+from surveys.answering.collect import Identity
+from surveys.models import Response, Survey
+from tests.factories import (
+    answer_by_link,
+    make_contact,
+    make_invitation,
+    make_response,
+    make_survey,
+    make_touchpoint,
+    sign_identity,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -133,3 +146,106 @@ def test_who_may_see_contacts_finds_answers_by_email(client, cx_manager):
     assert "eva@example.com" in page
     found = client.get(reverse("admin:surveys_response_changelist"), {"q": "eva@example.com"})
     assert found.context["cl"].result_count == 1
+
+
+def unsigned_answer():
+    return answer_by_link(
+        make_survey(),
+        2,
+        timezone.now(),
+        comment="Nie wieder",
+        identity=Identity(email="eva@example.com", external_id="K-7", name="Eva Kunde"),
+    )
+
+
+def test_who_may_see_contacts_reads_an_unsigned_answers_claimed_identity_as_unverified(client, cx_manager):
+    response = unsigned_answer()
+    client.force_login(cx_manager)
+    url = reverse("admin:surveys_response_change", args=[response.pk])
+    page = client.get(url, headers={"Accept-Language": "en"}).content.decode()
+    for label, value in [
+        ("Claimed email (unverified)", "eva@example.com"),
+        ("Claimed external id (unverified)", "K-7"),
+        ("Claimed name (unverified)", "Eva Kunde"),
+    ]:
+        assert re.search(rf"{re.escape(label)}:</label>\s*<div class=\"readonly\">{value}</div>", page), label
+    assert re.search(r"Contact:</label>\s*<div class=\"readonly\">-</div>", page)
+    found = client.get(reverse("admin:surveys_response_changelist"), {"q": "eva@example.com"})
+    assert found.context["cl"].result_count == 1
+
+
+def test_who_may_not_see_contacts_sees_nothing_of_a_claimed_identity(client, analyst):
+    response = unsigned_answer()
+    client.force_login(analyst)
+    page = client.get(reverse("admin:surveys_response_change", args=[response.pk])).content.decode()
+    assert "Nie wieder" in page
+    for personal in ("eva@example.com", "K-7", "Eva Kunde", "claimed"):
+        assert personal not in page
+    found = client.get(reverse("admin:surveys_response_changelist"), {"q": "eva@example.com"})
+    assert found.context["cl"].result_count == 0
+
+
+def test_who_may_change_a_survey_finds_its_identity_secret_and_how_to_sign(client, cx_manager):
+    survey = make_survey()
+    client.force_login(cx_manager)
+    page = client.get(
+        reverse("admin:surveys_survey_change", args=[survey.pk]), headers={"Accept-Language": "en"}
+    )
+    html = page.content.decode()
+    assert survey.identity_secret in html
+    assert "HMAC-SHA256" in html
+    assert "signature=" in html and "data-signature=" in html
+    assert 'name="identity_secret"' not in html  # shown, never edited
+
+
+@pytest.mark.parametrize("reader", ["agent", "analyst"])
+def test_who_may_only_view_a_survey_never_sees_its_identity_secret(client, reader, request):
+    survey = make_survey()
+    client.force_login(request.getfixturevalue(reader))
+    page = client.get(reverse("admin:surveys_survey_change", args=[survey.pk]))
+    assert page.status_code == 200
+    assert survey.name in page.content.decode()
+    assert survey.identity_secret not in page.content.decode()
+    assert "HMAC" not in page.content.decode()
+
+
+def rotate(client, *surveys):
+    return client.post(
+        reverse("admin:surveys_survey_changelist"),
+        {"action": "rotate_identity_secret", "_selected_action": [survey.pk for survey in surveys]},
+        headers={"Accept-Language": "en"},
+        follow=True,
+    )
+
+
+def test_rotating_the_identity_secret_refuses_the_old_signatures(client, cx_manager):
+    first, second, untouched = make_survey(), make_survey(), make_survey()
+    secrets = {survey.pk: survey.identity_secret for survey in (first, second, untouched)}
+    old = sign_identity(first, email="anna@example.com")
+    client.force_login(cx_manager)
+    assert "The identity secrets of 2 surveys were replaced" in rotate(client, first, second).content.decode()
+    for survey in (first, second, untouched):
+        survey.refresh_from_db()
+    assert first.identity_secret != secrets[first.pk] and second.identity_secret != secrets[second.pk]
+    assert first.identity_secret != second.identity_secret
+    assert untouched.identity_secret == secrets[untouched.pk]
+    history = client.get(
+        reverse("admin:surveys_survey_history", args=[first.pk]), headers={"Accept-Language": "en"}
+    )
+    assert "Changed identity secret." in history.content.decode()
+    assert first.identity_secret not in history.content.decode()
+    answer = client.post(
+        f"/l/{first.public_key}/?email=anna@example.com&signature={old}&lang=en", {"score": "9"}
+    )
+    assert answer.status_code == 400
+    assert not Response.objects.exists()
+
+
+@pytest.mark.parametrize("reader", ["agent", "analyst"])
+def test_who_may_only_view_a_survey_cannot_rotate_its_secret(client, reader, request):
+    survey = make_survey()
+    client.force_login(request.getfixturevalue(reader))
+    listing = client.get(reverse("admin:surveys_survey_changelist")).content.decode()
+    assert "rotate_identity_secret" not in listing
+    rotate(client, survey)
+    assert Survey.objects.get().identity_secret == survey.identity_secret

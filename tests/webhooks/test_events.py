@@ -22,7 +22,7 @@ def answer_as(contact_email: str, *, comment: str = "Schnell geliefert", score: 
         score=score,
         comment=comment,
         language="de",
-        identity=Identity(email=contact_email, name="Anna Schmidt", external_id="C-1001"),
+        identity=Identity(email=contact_email, name="Anna Schmidt", external_id="C-1001", verified=True),
         properties={"order_id": "10042"},
         now=timezone.now(),
     )
@@ -75,7 +75,25 @@ def test_comments_and_personal_data_are_sent_only_where_the_subscription_opts_in
         "external_id": "C-1001",
     }
     assert with_person["properties"] == {"order_id": "10042"}
+    assert with_person["claimed_identity"] is None
     assert "comment" not in with_person
+
+
+def test_an_unsigned_answer_tells_who_it_claims_to_be_apart_from_the_contact(admin_user):
+    plain = make_subscription(owner=admin_user)
+    people = make_subscription(owner=admin_user, include_personal_data=True)
+    claimed = Identity(email="anna@example.com", name="Anna Schmidt", external_id="C-1001")
+    answer_by_link(make_survey(), 2, timezone.now(), identity=claimed)
+    data = Message.objects.get(subscription=people).payload["data"]
+    assert data["contact"] is None
+    assert data["claimed_identity"] == {
+        "email": "anna@example.com",
+        "name": "Anna Schmidt",
+        "external_id": "C-1001",
+    }
+    payload = Message.objects.get(subscription=plain).payload
+    assert "claimed_identity" not in payload["data"]
+    assert "anna@example.com" not in str(payload)
 
 
 def test_an_anonymous_answer_has_no_contact_even_with_personal_data(admin_user):

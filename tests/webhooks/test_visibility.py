@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from surveys import roles
+from surveys.answering.collect import Identity
 from tests.factories import answer_by_link, make_staff, make_subscription, make_survey, make_team, take_away
 from webhooks.delivery import WITHHELD, deliver_due
 from webhooks.models import Delivery, Message
@@ -29,8 +30,12 @@ def subscription(owner, receiver, allow_localhost):
 
 
 def answer(survey=None) -> None:
+    """An unsigned link answer that claims to be Anna's."""
     survey = survey or make_survey()
-    answer_by_link(survey, 3, timezone.now(), comment="Zu spät", properties={"order": "A-1"})
+    claimed = Identity(email="anna@example.com", name="Anna Schmidt")
+    answer_by_link(
+        survey, 3, timezone.now(), comment="Zu spät", properties={"order": "A-1"}, identity=claimed
+    )
 
 
 def sent(receiver) -> list[dict]:
@@ -42,6 +47,11 @@ def test_what_the_owner_may_see_goes_out_whole(subscription, receiver):
     assert deliver_due() == {"delivered": 1}
     (data,) = sent(receiver)
     assert (data["comment"], data["properties"]) == ("Zu spät", {"order": "A-1"})
+    assert data["claimed_identity"] == {
+        "email": "anna@example.com",
+        "name": "Anna Schmidt",
+        "external_id": "",
+    }
 
 
 def test_personal_data_stops_when_the_owner_loses_the_permission_after_queueing(
@@ -52,7 +62,8 @@ def test_personal_data_stops_when_the_owner_loses_the_permission_after_queueing(
     assert deliver_due() == {"delivered": 1}
     (data,) = sent(receiver)
     assert data["comment"] == "Zu spät"
-    assert "contact" not in data and "properties" not in data
+    assert "contact" not in data and "properties" not in data and "claimed_identity" not in data
+    assert "anna@example.com" not in receiver.requests[0].body.decode()
     assert "properties" in Message.objects.get().payload["data"], "the stored message is unchanged"
 
 
@@ -78,3 +89,13 @@ def test_another_teams_survey_is_neither_queued_nor_sent(subscription, owner, re
     team.members.remove(owner)  # moved to another team before the message left
     assert deliver_due() == {"withheld": 1}
     assert receiver.requests == []
+
+
+def test_an_analyst_never_receives_a_claimed_identity(analyst, receiver, allow_localhost):
+    # Stored without the form's check, as if the analyst had lost the permission long ago.
+    subscription = make_subscription(owner=analyst, url=receiver.url(), include_personal_data=True)
+    receiver.secret = subscription.secret
+    answer()
+    assert "claimed_identity" not in Message.objects.get().payload["data"]
+    assert deliver_due() == {"delivered": 1}
+    assert "anna@example.com" not in receiver.requests[0].body.decode()

@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 
 from surveys.access import pseudonym
+from surveys.answering.collect import Identity
 from tests.factories import make_api_token, make_survey, make_touchpoint, take_away
 from tests.feedback.pages import answer
 
@@ -14,6 +15,7 @@ pytestmark = pytest.mark.django_db
 
 BERLIN = ZoneInfo("Europe/Berlin")
 URL = "/api/v1/responses/"
+CLAIMED = Identity(email="eva@example.com", external_id="K-1", name="Eva")
 
 
 def get(client, token, url=URL, **params):
@@ -26,7 +28,8 @@ def ids(page) -> list[str]:
 
 @pytest.fixture
 def answers():
-    """Four NPS answers on 10–13 November and one CSAT answer, each with a telling comment."""
+    """Four NPS answers on 10–13 November and one CSAT answer, each with a telling comment; the one
+    on 11 November by an unsigned link that claims to be Eva."""
     nps = make_survey(kind="nps")
     delivery = make_touchpoint(survey=nps, name="Lieferung")
     email = answer(
@@ -34,7 +37,14 @@ def answers():
     )
     email.contact.email, email.contact.name = "eva@example.com", "Eva"
     email.contact.save()
-    answer(nps, 9, date(2026, 11, 11), comment="Lieferung pünktlich", properties={"plan": "basic"})
+    answer(
+        nps,
+        9,
+        date(2026, 11, 11),
+        comment="Lieferung pünktlich",
+        properties={"plan": "basic"},
+        identity=CLAIMED,
+    )
     answer(nps, 7, date(2026, 11, 12), comment="")
     answer(nps, 10, date(2026, 11, 13), comment="great", properties={"plan": "pro"})
     csat = make_survey(kind="csat")
@@ -72,6 +82,7 @@ def test_answers_in_time_order_with_their_context(client, token, answers):
         "language": "de",
         "contact_id": pseudonym(email.contact_id),
         "contact": {"id": email.contact_id, "external_id": "", "email": "eva@example.com", "name": "Eva"},
+        "claimed_identity": None,
         "contact_properties": {"plan": "pro"},
         "event_properties": {},
         "created_at": "2026-11-10T12:00:00+01:00",
@@ -82,12 +93,20 @@ def test_answers_in_time_order_with_their_context(client, token, answers):
     )
 
 
+def test_an_unsigned_answer_shows_who_it_claims_to_be_apart_from_the_contact(client, token, answers):
+    second = get(client, token).json()["results"][1]
+    assert (second["contact"], second["contact_id"]) == (None, "")
+    assert second["claimed_identity"] == {"external_id": "K-1", "email": "eva@example.com", "name": "Eva"}
+
+
 def test_readers_who_may_not_view_contacts_get_the_pseudonym_only(client, analyst_token, answers):
     _nps, _delivery, email = answers
-    first = get(client, analyst_token).json()["results"][0]
-    assert first["contact"] is None
+    first, second = get(client, analyst_token).json()["results"][:2]
+    assert (first["contact"], first["claimed_identity"]) == (None, None)
     assert first["contact_id"] == pseudonym(email.contact_id)
-    assert "eva@example.com" not in get(client, analyst_token).content.decode()
+    assert (second["contact"], second["claimed_identity"], second["contact_id"]) == (None, None, "")
+    content = get(client, analyst_token).content.decode()
+    assert "eva@example.com" not in content and "K-1" not in content
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,11 @@
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 from django.utils import timezone
 
 from surveys.models import Contact, Response
-from tests.factories import make_contact, make_survey
+from tests.factories import make_contact, make_survey, sign_identity
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +27,16 @@ def test_opening_a_link_survey_stores_nothing(client, survey):
     assert not Response.objects.exists()
 
 
-def test_an_answer_by_link_creates_a_contact_and_keeps_the_link_properties(client, survey):
-    query = "?email=Anna@Example.com&name=Anna&external_id=crm-7&lang=de&p_plan=pro&p_region=DE"
+def signed(survey, email: str = "", external_id: str = "") -> str:
+    return quote(sign_identity(survey, email=email, external_id=external_id))
+
+
+def test_a_signed_link_answer_creates_its_contact_and_keeps_the_link_properties(client, survey):
+    signature = signed(survey, "Anna@Example.com", "crm-7")
+    query = (
+        "?email=Anna@Example.com&name=Anna&external_id=crm-7&lang=de&p_plan=pro&p_region=DE"
+        f"&signature={signature}"
+    )
     answer = client.post(url(survey, query), {"score": "4", "comment": "Gut"})
     assert answer.status_code == 302
     assert answer["Location"] == f"/l/{survey.public_key}/thanks/?lang=de"
@@ -39,6 +48,7 @@ def test_an_answer_by_link_creates_a_contact_and_keeps_the_link_properties(clien
         "crm-7",
         "Anna",
     )
+    assert (response.claimed_email, response.claimed_external_id, response.claimed_name) == ("", "", "")
     assert "Vielen Dank für Ihr Feedback!" in client.get(answer["Location"]).content.decode()
 
 
@@ -46,17 +56,101 @@ def test_an_anonymous_link_answer_has_no_contact(client, survey):
     client.post(url(survey), {"score": "2"})
     response = Response.objects.get()
     assert response.contact is None
+    assert (response.claimed_email, response.claimed_external_id, response.claimed_name) == ("", "", "")
     assert not Contact.objects.exists()
 
 
-def test_a_link_answer_never_changes_an_existing_contact(client, survey):
+def test_an_unsigned_link_answer_keeps_who_it_claims_to_be_apart_from_the_contact(client, survey):
     contact = make_contact(email="anna@example.com", name="Anna Schmidt", properties={"plan": "enterprise"})
-    client.post(url(survey, "?email=ANNA@example.com&name=Mallory"), {"score": "5"})
-    contact.refresh_from_db()
-    assert contact.name == "Anna Schmidt"
+    before = Contact.objects.values().get()
+    query = "?email=ANNA@example.com&name=Mallory&external_id=crm-7&p_page=/help"
+    assert client.post(url(survey, query), {"score": "1", "comment": "Alles schlecht"}).status_code == 302
+    assert Contact.objects.values().get() == before
+    response = Response.objects.get()
+    assert response.contact is None
+    assert response.contact_properties == {}
+    assert (response.claimed_email, response.claimed_external_id, response.claimed_name) == (
+        "ANNA@example.com",
+        "crm-7",
+        "Mallory",
+    )
+    assert response.event_properties == {"page": "/help"}
+    assert not contact.responses.exists()
+
+
+def test_an_unsigned_link_answer_creates_no_contact(client, survey):
+    client.post(url(survey, "?email=new@example.com&name=Neu"), {"score": "5"})
+    assert not Contact.objects.exists()
+    assert Response.objects.get().claimed_email == "new@example.com"
+
+
+def test_a_signed_link_answer_is_the_contacts_with_their_properties_but_changes_nothing(client, survey):
+    contact = make_contact(
+        email="anna@example.com", external_id="crm-7", name="Anna Schmidt", properties={"plan": "enterprise"}
+    )
+    before = Contact.objects.values().get()
+    query = f"?email=ANNA@example.com&name=Mallory&signature={signed(survey, 'ANNA@example.com')}"
+    page = client.get(url(survey, query + "&lang=en"))
+    assert page.status_code == 200
+    # The page posts to its own address, signature included.
+    assert client.post(url(survey, query + "&lang=en"), {"score": "5"}).status_code == 302
+    assert Contact.objects.values().get() == before
     response = Response.objects.get()
     assert response.contact == contact
     assert response.contact_properties == {"plan": "enterprise"}
+    assert (response.claimed_email, response.claimed_name) == ("", "")
+
+
+def test_a_signature_of_the_external_id_alone_finds_the_contact(client, survey):
+    contact = make_contact(external_id="crm-7")
+    query = f"?external_id=crm-7&signature={signed(survey, external_id='crm-7')}"
+    client.post(url(survey, query), {"score": "3"})
+    assert Response.objects.get().contact == contact
+
+
+@pytest.mark.parametrize(
+    ("query", "signer"),
+    [
+        ("?email=anna@example.com", lambda survey: signed(survey, "mallory@example.com")),
+        (
+            "?email=anna@example.com&external_id=crm-8",
+            lambda survey: signed(survey, "anna@example.com", "crm-7"),
+        ),
+        ("?email=anna@example.com", lambda survey: signed(make_survey(), "anna@example.com")),
+        ("?email=anna@example.com", lambda survey: signed(survey, "anna@example.com")[:-1]),
+        ("?email=anna@example.com", lambda survey: "not-a-signature"),
+        ("?external_id=crm-7", lambda survey: signed(survey, "", "crm-7 ")),
+    ],
+)
+def test_a_link_with_a_wrong_signature_is_refused_and_stores_nothing(client, survey, query, signer):
+    make_contact(email="anna@example.com", external_id="crm-7")
+    address = url(survey, f"{query}&signature={signer(survey)}&lang=en")
+    message = "signature does not match the person it is for"
+    for answer in (client.get(address), client.post(address, {"score": "4"})):
+        assert answer.status_code == 400
+        assert message in answer.content.decode()
+    assert not Response.objects.exists()
+    assert Contact.objects.count() == 1
+
+
+def test_a_wrong_signature_is_refused_in_the_respondents_language(client, survey):
+    answer = client.post(url(survey, "?email=anna@example.com&signature=00&lang=de"), {"score": "4"})
+    assert answer.status_code == 400
+    assert "Link ungültig" in answer.content.decode()
+    assert not Response.objects.exists()
+
+
+def test_a_rotated_identity_secret_refuses_the_old_signatures(client, survey):
+    make_contact(email="anna@example.com")
+    old = signed(survey, "anna@example.com")
+    survey.rotate_identity_secret()
+    answer = client.post(url(survey, f"?email=anna@example.com&signature={old}&lang=en"), {"score": "4"})
+    assert answer.status_code == 400
+    assert not Response.objects.exists()
+    new = signed(survey, "anna@example.com")
+    answer = client.post(url(survey, f"?email=anna@example.com&signature={new}"), {"score": "4"})
+    assert answer.status_code == 302
+    assert Response.objects.get().contact.email == "anna@example.com"
 
 
 def test_answering_again_from_the_same_browser_within_a_day_changes_the_answer(client, survey):
@@ -157,6 +251,7 @@ def test_a_refused_score_is_not_counted_as_an_answer(client, survey, settings):
     ("query", "message"),
     [
         ("?email=not-an-address", "invalid email address"),
+        ("?email=not-an-address&signature=00", "invalid email address"),
         ("?p_bad%20name=1", "not a valid property name"),
         ("?p_plan=" + "x" * 501, "longer than 500 characters"),
         ("?" + "&".join(f"p_k{n}=v" for n in range(51)), "At most 50 properties"),

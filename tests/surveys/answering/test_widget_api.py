@@ -3,7 +3,7 @@ import json
 import pytest
 
 from surveys.models import Contact, Response
-from tests.factories import make_contact, make_survey
+from tests.factories import make_contact, make_survey, sign_identity
 
 pytestmark = pytest.mark.django_db
 
@@ -82,12 +82,13 @@ def test_a_preflight_from_another_site_gets_no_cors_permission(client, survey):
     assert "Access-Control-Allow-Origin" not in answer
 
 
-def test_a_widget_answer_is_stored_with_contact_and_properties(client, survey):
+def test_a_signed_widget_answer_is_stored_with_its_contact_and_properties(client, survey):
+    signature = sign_identity(survey, email="bob@example.com")
     body = {
         "key": survey.public_key,
         "score": 6,
         "language": "en",
-        "contact": {"email": "bob@example.com", "name": "Bob"},
+        "contact": {"email": "bob@example.com", "name": "Bob", "signature": signature},
         "properties": {"plan": "pro", "page": "/checkout"},
     }
     answer = post(client, body)
@@ -98,7 +99,8 @@ def test_a_widget_answer_is_stored_with_contact_and_properties(client, survey):
     response = Response.objects.select_related("contact").get()
     assert data["id"] == str(response.public_id)
     assert (response.score, response.channel, response.language, response.kind) == (6, "widget", "en", "ces")
-    assert response.contact.email == "bob@example.com"
+    assert (response.contact.email, response.contact.name) == ("bob@example.com", "Bob")
+    assert response.claimed_email == ""
     assert response.event_properties == {"plan": "pro", "page": "/checkout"}
 
 
@@ -143,13 +145,74 @@ def test_an_edit_token_of_another_survey_does_not_work(client, survey):
     assert Response.objects.get().score == 2
 
 
-def test_a_widget_answer_never_changes_an_existing_contact(client, survey):
-    contact = make_contact(email="bob@example.com", name="Bob Builder")
-    post(client, {"key": survey.public_key, "score": 6, "contact": {"email": "BOB@example.com", "name": "X"}})
-    contact.refresh_from_db()
-    assert contact.name == "Bob Builder"
-    assert Response.objects.get().contact == contact
+def test_an_unsigned_widget_answer_keeps_who_it_claims_to_be_apart_from_the_contact(client, survey):
+    contact = make_contact(email="bob@example.com", name="Bob Builder", properties={"plan": "enterprise"})
+    before = Contact.objects.values().get()
+    claimed = {"email": "BOB@example.com", "name": "X", "external_id": "crm-9"}
+    assert post(client, {"key": survey.public_key, "score": 6, "contact": claimed}).status_code == 201
+    assert Contact.objects.values().get() == before
+    response = Response.objects.get()
+    assert response.contact is None
+    assert response.contact_properties == {}
+    assert (response.claimed_email, response.claimed_name, response.claimed_external_id) == (
+        "BOB@example.com",
+        "X",
+        "crm-9",
+    )
+    assert not contact.responses.exists()
+
+
+def test_an_unsigned_widget_answer_creates_no_contact(client, survey):
+    unsigned = {"email": "new@example.com", "signature": ""}
+    post(client, {"key": survey.public_key, "score": 6, "contact": unsigned})
+    assert not Contact.objects.exists()
+    assert Response.objects.get().claimed_email == "new@example.com"
+
+
+@pytest.mark.parametrize("case", [str.lower, str.upper])
+def test_a_signed_widget_answer_is_the_contacts_but_never_changes_it(client, survey, case):
+    contact = make_contact(email="bob@example.com", external_id="crm-9", name="Bob", properties={"a": "b"})
+    before = Contact.objects.values().get()
+    signature = case(sign_identity(survey, email="BOB@example.com", external_id="crm-9"))
+    identity = {"email": "BOB@example.com", "external_id": "crm-9", "name": "X", "signature": signature}
+    assert post(client, {"key": survey.public_key, "score": 6, "contact": identity}).status_code == 201
+    assert Contact.objects.values().get() == before
+    response = Response.objects.get()
+    assert response.contact == contact
+    assert response.contact_properties == {"a": "b"}
+
+
+@pytest.mark.parametrize(
+    ("identity", "signer"),
+    [
+        ({"email": "bob@example.com"}, lambda survey: "0" * 64),
+        ({"email": "mallory@example.com"}, lambda survey: sign_identity(survey, email="bob@example.com")),
+        (
+            {"email": "bob@example.com", "external_id": "crm-9"},
+            lambda survey: sign_identity(survey, email="bob@example.com"),
+        ),
+        ({"external_id": "crm-9"}, lambda survey: sign_identity(survey, external_id="crm-9") + "0"),
+        ({"email": "bob@example.com"}, lambda survey: sign_identity(make_survey(), email="bob@example.com")),
+    ],
+)
+def test_a_wrong_signature_in_a_widget_answer_is_refused_and_stores_nothing(client, survey, identity, signer):
+    make_contact(email="bob@example.com", external_id="crm-9")
+    contact = {**identity, "signature": signer(survey)}
+    answer = post(client, {"key": survey.public_key, "score": 6, "contact": contact})
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["code"] == "invalid"
+    assert "signature" in error["fields"]["contact"]
+    assert error["message"].startswith("contact: signature: The signature does not match")
+    assert not Response.objects.exists()
     assert Contact.objects.count() == 1
+
+
+def test_a_rotated_identity_secret_refuses_the_widgets_old_signatures(client, survey):
+    identity = {"email": "bob@example.com", "signature": sign_identity(survey, email="bob@example.com")}
+    survey.rotate_identity_secret()
+    assert post(client, {"key": survey.public_key, "score": 6, "contact": identity}).status_code == 400
+    assert not Response.objects.exists()
 
 
 @pytest.mark.parametrize(

@@ -66,6 +66,24 @@ def test_a_survey_is_created_with_texts_per_language_and_defaults_shown(client, 
     assert (data["expires_after_days"], data["active"], data["accent_color"]) == (30, True, "#2456a6")
 
 
+def test_the_api_never_tells_a_surveys_identity_secret(client, token, reader):
+    created = call(client, "post", SURVEYS, token, {"name": "Widget", "kind": "nps", "brand": "B"})
+    survey = Survey.objects.get()
+    changed = call(client, "patch", f"{SURVEYS}{survey.pk}/", token, {"identity_secret": "chosen"})
+    answers = [
+        created,
+        changed,
+        call(client, "get", SURVEYS, reader),
+        call(client, "get", f"{SURVEYS}{survey.pk}/", reader),
+    ]
+    for answer in answers:
+        assert answer.status_code in (200, 201)
+        assert survey.identity_secret not in answer.content.decode()
+        assert "identity_secret" not in answer.content.decode()
+    survey.refresh_from_db()
+    assert survey.identity_secret != "chosen"
+
+
 def test_surveys_are_listed_in_pages_with_a_fixed_number_of_queries(client, reader):
     for _ in range(3):
         make_survey()

@@ -80,6 +80,34 @@ def test_contact_emails_are_unique_whatever_their_case():
 
 
 @pytest.mark.django_db
+def test_each_survey_has_its_own_unguessable_identity_secret():
+    first, second = make_survey(), make_survey()
+    assert first.identity_secret != second.identity_secret
+    assert len(first.identity_secret) >= 43  # 256 bits, URL-safe
+
+
+@pytest.mark.django_db
+def test_an_identity_signature_is_the_hmac_of_email_and_external_id_in_hex():
+    survey = make_survey()
+    survey.identity_secret = "s3cr3t"
+    # printf 'anna@example.com\nC-1001' | openssl dgst -sha256 -hmac s3cr3t
+    expected = "c514dec650d8ba1e083bd6305232ba7119acb6e7fcc2673bc55fffcd0dac4dda"
+    assert survey.identity_signature(email="anna@example.com", external_id="C-1001") == expected
+    assert survey.signs(email="anna@example.com", external_id="C-1001", signature=expected.upper())
+    assert not survey.signs(email="anna@example.com", external_id="", signature=expected)
+    assert not survey.signs(email="anna@example.com", external_id="C-1001", signature="ä" + expected[1:])
+
+
+@pytest.mark.django_db
+def test_an_answer_is_either_a_contacts_or_claims_an_identity():
+    survey = make_survey()
+    make_response(survey=survey, claimed_email="anna@example.com", claimed_name="Anna")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        make_response(survey=survey, contact=make_contact(), claimed_email="anna@example.com")
+    assert Response.objects.count() == 1
+
+
+@pytest.mark.django_db
 def test_a_contact_needs_an_email_or_an_external_id():
     make_contact(email="", external_id="crm-1")
     with pytest.raises(IntegrityError), transaction.atomic():
