@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Q, QuerySet
-from django.db.models.functions import Lower
+from django.db.models import Max, QuerySet
 from django.utils.translation import gettext as _
 
 from surveys.models import Contact, Event, Invitation, LegalBasis, Touchpoint
+from surveys.models.contact import identified_by
 from surveys.schedule import next_send_time
 
 
@@ -90,9 +90,7 @@ def _resolve_contacts(events: list[EventIn], *, now: datetime) -> list[Contact |
     external_ids = {event.external_id for event in events if event.external_id}
 
     def known() -> tuple[dict[str, Contact], dict[str, Contact]]:
-        found: QuerySet[Contact] = Contact.objects.alias(email_lower=Lower("email")).filter(
-            Q(email_lower__in=emails) | Q(external_id__in=external_ids)
-        )
+        found: QuerySet[Contact] = Contact.objects.filter(identified_by(emails, external_ids))
         by_email = {contact.email.lower(): contact for contact in found if contact.email}
         by_external_id = {contact.external_id: contact for contact in found if contact.external_id}
         return by_email, by_external_id
