@@ -218,7 +218,7 @@ def _send(message, mail) -> None:
 
 
 def _retry_later(invitation: Invitation, error: Exception, *, now: datetime) -> str:
-    attempts = invitation.attempts + 1  # the claim counted this attempt in the database
+    attempts = invitation.attempts  # this attempt included: the claim counted it, before loading
     if attempts >= MAX_ATTEMPTS:
         _finish(invitation, status=Invitation.Status.FAILED, claimed_at=None, last_error=str(error)[:1000])
         return "failed"

@@ -195,6 +195,23 @@ def test_a_mail_server_asking_to_try_later_gets_the_invitation_again_later(smtp)
     assert [message["To"] for message in smtp.messages] == [fine.contact.email]
 
 
+def test_a_busy_mail_server_gets_four_retries_after_1_5_30_and_120_minutes_as_documented(smtp):
+    invitation = make_due_invitation(contact=make_contact(email="busy@example.com"))
+    smtp.replies["busy@example.com"] = "451 4.3.0 Try again later"
+    waits = []
+    for _ in range(dispatch.MAX_ATTEMPTS):
+        started = timezone.now()
+        dispatch_due()
+        invitation.refresh_from_db()
+        if invitation.status == "failed":
+            break
+        waits.append(round((invitation.scheduled_for - started).total_seconds() / 60))
+        Invitation.objects.filter(pk=invitation.pk).update(scheduled_for=timezone.now())  # it is due again
+    assert waits == [1, 5, 30, 120]
+    assert (invitation.status, invitation.attempts) == ("failed", 5)
+    assert "451" in invitation.last_error
+
+
 def test_a_mail_server_refusing_for_good_fails_the_invitation_with_the_reason(smtp):
     invitation = make_due_invitation(contact=make_contact(email="nobody@example.com"))
     smtp.replies["nobody@example.com"] = "550 5.1.1 No such user"
