@@ -197,7 +197,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "dispatch": {"task": "surveys.tasks.dispatch", "schedule": 10.0, "options": {"expires": 9}},
     "purge-idempotency-keys": {"task": "surveys.tasks.purge_idempotency_keys", "schedule": 3600.0},
-    "tidy-exports": {"task": "feedback.tasks.tidy_exports", "schedule": 600.0},
+    "tidy-exports": {"task": "feedback.tasks.tidy_exports", "schedule": 60.0},
     "deliver-webhooks": {"task": "webhooks.tasks.deliver", "schedule": 5.0, "options": {"expires": 4}},
     "delete-old-webhook-messages": {"task": "webhooks.tasks.delete_old_messages", "schedule": 3600.0},
 }

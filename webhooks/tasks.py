@@ -3,9 +3,9 @@
 from datetime import datetime
 
 from celery import shared_task
-from django.db import transaction
 from django.utils import timezone
 
+from cxsurvey import handoff
 from webhooks import delivery
 from webhooks.models import Message, MessageQuerySet
 
@@ -51,15 +51,11 @@ def resend(messages: MessageQuerySet, *, now: datetime) -> int:
 def enqueue(message_ids: list[int]) -> None:
     """Hand messages to workers as soon as the transaction that queued them commits.
 
-    Without a broker nothing is enqueued: ``manage.py runtasks`` sends the
-    messages, outside the request that made them. Nor does a broker that is down lose
-    anything; the request goes on at once and the periodic sweep finds the messages.
+    Without a broker nothing is enqueued: ``manage.py runtasks`` sends the messages, outside
+    the request that made them. Nor does the request wait for the broker (``cxsurvey.handoff``);
+    one that is down loses nothing, the periodic sweep finds the messages.
     """
     if deliver_message.app.conf.task_always_eager:
         return
-    transaction.on_commit(lambda: _apply(message_ids), robust=True)
-
-
-def _apply(message_ids: list[int]) -> None:
     for message_id in message_ids:
-        deliver_message.apply_async((message_id,), retry=False)
+        handoff.after_commit(deliver_message, message_id)

@@ -414,3 +414,40 @@ def test_a_worker_writes_the_file_while_the_client_asks_how_far_it_is(
     rows = csv_rows(get(client, token, status["download"]))
     assert [row["comment"] for row in rows] == ["'=HYPERLINK(zu spät)", "Verpackung kaputt", "Gut"]
     assert "feedback.tasks.prepare_export" in log.read_text()
+
+
+def test_the_clean_up_hands_over_again_an_export_the_broker_did_not_take(broker, cx_manager, survey):
+    """The request's hand-off is dropped while the broker is down; the export is still queued
+    a minute later, and the periodic clean-up queues its task again."""
+    import redis
+
+    from cxsurvey.celery import app
+    from feedback.tasks import tidy_exports
+
+    def queued(minutes_ago: int) -> ExportRecord:
+        record = ExportRecord.objects.create(
+            user=cx_manager,
+            username=cx_manager.username,
+            filters={"survey": [str(survey.pk)], **{key: [value] for key, value in NOVEMBER.items()}},
+            format="csv",
+            personal=False,
+            background=True,
+            filename="answers.csv",
+            expires_at=timezone.now() + exports.EXPORT_LIFETIME,
+        )
+        ExportRecord.objects.filter(pk=record.pk).update(
+            created_at=timezone.now() - timedelta(minutes=minutes_ago)
+        )
+        return record
+
+    missed, just_queued = queued(minutes_ago=2), queued(minutes_ago=0)
+    try:
+        use_broker(app, broker_url=broker, task_always_eager=False)
+        tidy_exports()
+    finally:
+        use_broker(app, broker_url=settings.CELERY_BROKER_URL, task_always_eager=True)
+    tasks = [json.loads(body) for body in redis.Redis.from_url(broker).lrange("celery", 0, -1)]
+    assert [(task["headers"]["task"], task["headers"]["argsrepr"]) for task in tasks] == [
+        ("feedback.tasks.prepare_export", f"({missed.pk},)")
+    ]
+    assert just_queued.status == ExportRecord.Status.QUEUED
