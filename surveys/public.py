@@ -5,9 +5,11 @@ speak the respondent's language, and turn a ``PublicError`` into a page that say
 wrong; programs (the API's callers, whoever asks for JSON) get the API's error shape instead.
 """
 
+import sys
 from functools import wraps
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import translation
@@ -123,7 +125,24 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     return message_page(request, 404, _("Page not found"), _("There is nothing at this address."))
 
 
+# How long a client should wait before it tries again while the database cannot be reached.
+DATABASE_RETRY_AFTER = 10
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's last resort for an exception (it has logged it): a database that cannot be
+    reached, or that dropped the connection, is a 503 to try again shortly; anything else a 500.
+    Django closes the broken connection after the request, and the next one opens a new one."""
+    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+        use_language(request)
+        response = message_page(
+            request,
+            503,
+            _("Briefly unavailable"),
+            _("We cannot reach our database at the moment. Please try again in a minute."),
+        )
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER)
+        return response
     if wants_json(request):
         use_language(request)
         message = _("Something went wrong on our side. Please try again later.")

@@ -39,6 +39,7 @@ ERROR_CODES = {
     415: "unsupported_media_type",
     429: "throttled",
     500: "server_error",
+    503: "unavailable",
 }
 # How far ahead of the server's clock a client's time may lie (clocks differ a little).
 MAX_FUTURE = timedelta(days=1)
