@@ -98,6 +98,24 @@ def database(name: str, default: str) -> dj_database_url.DBConfig:
     return config
 
 
+def replica_database(name: str, primary: dj_database_url.DBConfig) -> dj_database_url.DBConfig | None:
+    """The read replica's configuration from ``name``, or None when it is not set.
+
+    Only a PostgreSQL replica of a PostgreSQL primary: SQLite has none. It gives up connecting
+    after a few seconds (``connect_timeout`` unless the URL says otherwise), so that an
+    unreachable replica sends reads back to the primary instead of holding up the request.
+    In tests it reads the primary's test database (Django's test mirror).
+    """
+    if not string(name):
+        return None
+    config = database(name, "")
+    if {config["ENGINE"], primary.get("ENGINE")} != {"django.db.backends.postgresql"}:
+        raise ImproperlyConfigured(f"{name}: a read replica needs PostgreSQL, in DATABASE_URL too")
+    config["OPTIONS"] = {"connect_timeout": 3, **config.get("OPTIONS", {})}
+    config["TEST"] = {"MIRROR": "default"}
+    return config
+
+
 _EMAIL_SCHEMES = {
     "console": "django.core.mail.backends.console.EmailBackend",
     "smtp": "django.core.mail.backends.smtp.EmailBackend",

@@ -96,6 +96,20 @@ DATABASES = {"default": env.database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db
 # A new PostgreSQL connection costs ~9 ms (SCRAM); keep them, but check them after a failover.
 DATABASES["default"]["CONN_MAX_AGE"] = env.integer("CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A read replica, for the heavy reads only (cxsurvey/routers.py); without it nothing changes.
+if _replica := env.replica_database("DATABASE_REPLICA_URL", DATABASES["default"]):
+    DATABASES["replica"] = _replica
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    DATABASE_ROUTERS = ["cxsurvey.routers.ReplicaRouter"]
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+        "cxsurvey.routers.pin_writers",
+    )
+# Who just changed something reads from the primary for this long, so their next page shows it;
+# everyone does while the replica is further behind than this.
+REPLICA_PIN_SECONDS = env.integer("REPLICA_PIN_SECONDS", 5)
+REPLICA_MAX_LAG_SECONDS = env.integer("REPLICA_MAX_LAG_SECONDS", 30, minimum=1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", "locmem://")}

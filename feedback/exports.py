@@ -54,7 +54,7 @@ from itertools import islice
 from django.contrib.auth.models import User
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Q, QuerySet, TextField
 from django.db.models.functions import Cast, NullIf
 from django.http import FileResponse, Http404, QueryDict
@@ -65,6 +65,7 @@ from django.utils.translation import gettext
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
+from cxsurvey.routers import replica_reads
 from feedback.forms import VerbatimFilterForm
 from feedback.models import ExportRecord
 from feedback.verbatims import VerbatimQuery, find_verbatims
@@ -378,9 +379,10 @@ class Table:
         yield from self._streamed(rows) if self._progress is None else self._paged(rows, self._progress)
 
     def _streamed(self, rows: QuerySet) -> Iterator[list[tuple]]:
-        """All rows through one server-side cursor on PostgreSQL. It takes a transaction:
-        without one, PostgreSQL computes every row before the first leaves (WITH HOLD)."""
-        with transaction.atomic():
+        """All rows through one server-side cursor on PostgreSQL. It takes a transaction, on the
+        database the rows come from (the replica, if read there): without one, PostgreSQL
+        computes every row before the first leaves (WITH HOLD)."""
+        with transaction.atomic(using=rows.db):
             cursor = rows.iterator(chunk_size=ROWS_PER_PAGE)
             while page := list(islice(cursor, ROWS_PER_PAGE)):
                 self.count += len(page)
@@ -434,7 +436,7 @@ def property_names(responses: QuerySet[Response]) -> dict[str, list[str]]:
         )
         params = params * len(columns)
     names: dict[str, list[str]] = {column: [] for column in columns}
-    with connection.cursor() as cursor:
+    with connections[responses.db].cursor() as cursor:
         cursor.execute(keys, params)
         for column, key in cursor.fetchall():
             names[column].append(key)
@@ -625,6 +627,12 @@ def prepare_export(*, record_id: int) -> None:
 def _write_file(record: ExportRecord, running: QuerySet[ExportRecord]) -> tuple[str, int]:
     """The file's name in the storage and the rows it holds."""
     export = Export.from_filters(record.filters, user=record.user, personal=record.personal)
+    # The survey and the user's access to it come from the primary, the answers from the replica.
+    with replica_reads(record.user):
+        return _write_rows(record, export, running)
+
+
+def _write_rows(record: ExportRecord, export: Export, running: QuerySet[ExportRecord]) -> tuple[str, int]:
     total = export.count()
     running.update(total=total, rows=0)
     if record.format == ExportRecord.Format.XLSX and total > XLSX_MAX_ROWS:

@@ -32,6 +32,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
+from cxsurvey.routers import replica_chunks, replica_reads
 from cxsurvey.signin import back_office_required
 from feedback import charts, exports, tasks
 from feedback.counts import Filters
@@ -118,7 +119,11 @@ def _invalid_filters(form: DashboardFilterForm) -> tuple[dict, int]:
 @feedback_page
 def dashboard(request: HttpRequest) -> HttpResponse:
     form = DashboardPageForm(request.GET, user=request.user)
-    context, status = (_dashboard_context(form), 200) if form.is_valid() else _invalid_filters(form)
+    if not form.is_valid():  # the survey and the user's access to it come from the primary
+        context, status = _invalid_filters(form)
+    else:
+        with replica_reads(request.user):
+            context, status = _dashboard_context(form), 200
     return render(request, "feedback/dashboard.html", context, status=status)
 
 
@@ -126,7 +131,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def verbatims(request: HttpRequest) -> HttpResponse:
     """The verbatim explorer: every comment the filters select, newest first, a page at a time."""
     form = VerbatimFilterForm(request.GET, user=request.user)
-    context, status = (_verbatims_context(form, request), 200) if form.is_valid() else _invalid_filters(form)
+    if not form.is_valid():
+        context, status = _invalid_filters(form)
+    else:
+        with replica_reads(request.user):
+            context, status = _verbatims_context(form, request), 200
     context["search"] = _search_controls(form, form.cleaned_data.get("survey"))
     return render(request, "feedback/verbatims.html", context, status=status)
 
@@ -177,10 +186,12 @@ def export_verbatims(request: AuthenticatedHttpRequest) -> HttpResponseBase:
     content_type, _extension = exports.FORMATS[chosen]
     filename = export.filename(chosen)
     if chosen == "xlsx":
-        file = exports.xlsx_file(table)
+        with replica_reads(request.user):
+            file = exports.xlsx_file(table)
         _finish(record, table)
         return FileResponse(file, as_attachment=True, filename=filename, content_type=content_type)
     chunks = exports.csv_chunks(table) if chosen == "csv" else exports.jsonl_chunks(table)
+    chunks = replica_chunks(chunks, request.user)
     response = StreamingHttpResponse(_recorded(chunks, record, table), content_type=content_type)
     response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
     return response

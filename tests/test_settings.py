@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -192,3 +193,63 @@ def test_development_starts_with_the_embedded_defaults():
     result = start_django(DEBUG="true")
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_without_a_replica_url_there_is_no_replica(environ, monkeypatch):
+    monkeypatch.delenv("DATABASE_REPLICA_URL", raising=False)
+    assert env.replica_database("DATABASE_REPLICA_URL", env.database("DATABASE_URL", "sqlite:///x")) is None
+
+
+def test_a_replica_url_becomes_a_replica_that_tests_read_from_the_primary(environ):
+    environ(DATABASE_REPLICA_URL="postgres://cx@replica.internal:5432/cxsurvey")
+    primary = env.database("DATABASE_URL", "postgres://cx@db.internal/cxsurvey")
+    config = env.replica_database("DATABASE_REPLICA_URL", primary)
+    assert config is not None
+    assert (config["HOST"], config["TEST"], config["OPTIONS"]) == (
+        "replica.internal",
+        {"MIRROR": "default"},
+        {"connect_timeout": 3},
+    )
+
+
+@pytest.mark.parametrize(
+    ("primary", "replica"),
+    [("sqlite:///cx.sqlite3", "postgres://db/cx"), ("postgres://db/cx", "sqlite:///replica.sqlite3")],
+)
+def test_a_replica_needs_postgresql_on_both_sides(environ, monkeypatch, primary, replica):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    environ(DATABASE_REPLICA_URL=replica)
+    with pytest.raises(ImproperlyConfigured, match=r"^DATABASE_REPLICA_URL: a read replica needs PostgreSQL"):
+        env.replica_database("DATABASE_REPLICA_URL", env.database("DATABASE_URL", primary))
+
+
+def routing_settings(**variables) -> dict:
+    """The databases, routers and the pin's middleware of settings read with these variables."""
+    clean = {key: value for key, value in os.environ.items() if key != "DATABASE_REPLICA_URL"}
+    printed = (
+        "import json; from django.conf import settings as s; print(json.dumps({"
+        "'databases': sorted(s.DATABASES), 'routers': s.DATABASE_ROUTERS, "
+        "'pin': 'cxsurvey.routers.pin_writers' in s.MIDDLEWARE}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", printed],
+        cwd=PROJECT,
+        env={**clean, "DEBUG": "true", **variables},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_the_replica_brings_its_router_and_the_pin_only_when_configured():
+    primary = "postgres://cx@db.internal/cx"
+    assert routing_settings(DATABASE_URL=primary) == {"databases": ["default"], "routers": [], "pin": False}
+    assert routing_settings(
+        DATABASE_URL=primary, DATABASE_REPLICA_URL="postgres://cx@replica.internal/cx"
+    ) == {
+        "databases": ["default", "replica"],
+        "routers": ["cxsurvey.routers.ReplicaRouter"],
+        "pin": True,
+    }

@@ -12,6 +12,7 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 
+from cxsurvey.routers import replica_reads
 from feedback.dashboard import build_dashboard
 from feedback.forms import RANGES, DashboardFilterForm
 from feedback.metrics import Summary
@@ -117,7 +118,8 @@ def metrics(request: Request) -> ApiResponse:
     if not form.is_valid():
         raise exceptions.ValidationError(form_errors(form))
     filters = form.filters()
-    dashboard = build_dashboard(filters, interval=form.cleaned_data["interval"])
+    with replica_reads(request.user):
+        dashboard = build_dashboard(filters, interval=form.cleaned_data["interval"])
     change = dashboard.change
     return ApiResponse(
         {

@@ -28,6 +28,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import exceptions, mixins, serializers, viewsets
 
+from cxsurvey.routers import replica_reads
 from feedback.verbatims import search
 from surveys.access import get_survey_for_user, may_see_personal_data, pseudonym, visible_surveys
 from surveys.api.auth import ModelPermission
@@ -303,6 +304,10 @@ class ResponseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     permission_classes = [*viewsets.GenericViewSet.permission_classes, ModelPermission]
     lookup_field = "public_id"
     lookup_value_regex = PUBLIC_ID
+
+    def list(self, request, *args, **kwargs):
+        with replica_reads(request.user):
+            return super().list(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Response]:
         # The class's queryset, Response.objects.all(); DRF's stubs know only a plain QuerySet.
