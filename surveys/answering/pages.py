@@ -26,9 +26,10 @@ LINK_MEMORY_SECONDS = 24 * 60 * 60
 
 
 def get_invitation_by_token(request: HttpRequest, token: str) -> Invitation:
-    """The invitation behind an email link; a 404 for unknown, malformed and skipped tokens alike."""
+    """The invitation behind an email link, with what its pages use (the survey, the contact and
+    the response, if any); a 404 for unknown, malformed and skipped tokens alike."""
     invitation = (
-        Invitation.objects.select_related("survey", "contact", "touchpoint", "response")
+        Invitation.objects.select_related("survey", "contact", "response")
         .exclude(status=Invitation.Status.SKIPPED)
         .filter(token=token)
         .first()

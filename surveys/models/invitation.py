@@ -212,7 +212,9 @@ class Invitation(models.Model):
         the unique constraint on ``invitation`` and changes the row instead.
         """
         with transaction.atomic():
-            response = Response.objects.select_for_update().filter(invitation=self).first()
+            response = None
+            if not self._known_unanswered():
+                response = Response.objects.select_for_update().filter(invitation=self).first()
             if response is None:
                 try:
                     with transaction.atomic():
@@ -220,7 +222,7 @@ class Invitation(models.Model):
                             invitation=self,
                             survey=self.survey,
                             kind=self.survey.kind,
-                            touchpoint=self.touchpoint,
+                            touchpoint_id=self.touchpoint_id,
                             contact=self.contact,
                             channel=Response.Channel.EMAIL,
                             score=score,
@@ -239,6 +241,11 @@ class Invitation(models.Model):
                     return response
             response.revise(score=score, comment=comment, language=language, now=now)
         return response
+
+    def _known_unanswered(self) -> bool:
+        """Whether this invitation was loaded with its response and had none: then a first answer
+        inserts at once (the unique constraint still stops a second, concurrent one)."""
+        return Invitation.response.is_cached(self) and getattr(self, "response", None) is None
 
     @staticmethod
     def expiry(survey: Survey, now: datetime) -> datetime:
