@@ -32,7 +32,13 @@ lint: venv
 	@# The type checker's Django plugin loads the settings, which need DEBUG or a SECRET_KEY.
 	DEBUG=true $(BIN)/mypy
 
+# Every benchmark in turn against the local PostgreSQL, then one table of their figures; it fails
+# when a figure falls short of its target.
+BENCHES := dispatch dashboard export load faults
 bench: venv
-	DEBUG=true $(BIN)/python bench/dispatch.py
-	DEBUG=true $(BIN)/python bench/dashboard.py
-	DEBUG=true $(BIN)/python bench/export.py
+	$(BIN)/pip install --quiet -r bench/requirements.txt
+	@results=$$(mktemp); trap 'rm -f $$results' EXIT; \
+	for bench in $(BENCHES); do \
+	  DEBUG=true BENCH_RESULTS=$$results $(BIN)/python bench/$$bench.py || exit 1; \
+	done; \
+	$(BIN)/python bench/summary.py $$results

@@ -1,5 +1,6 @@
 """What the benchmarks share: a scratch database on the local server and free local ports."""
 
+import json
 import os
 import socket
 import time
@@ -48,3 +49,36 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"nothing listens on port {port}")
+
+
+def record(
+    what: str,
+    figure: float,
+    unit: str,
+    *,
+    target: float | None,
+    limit: float | None,
+    limit_name: str,
+    passed: bool | None = None,
+    lower_is_better: bool = False,
+) -> None:
+    """Keep a bench's headline figure for ``make bench``'s summary (``bench/summary.py``): appended
+    to the file ``BENCH_RESULTS`` names, if it does. ``passed`` defaults to the figure against
+    the target; the ratio is to the hand-written limit measured in the same run."""
+    if passed is None and target is not None:
+        passed = figure <= target if lower_is_better else figure >= target
+    path = os.environ.get("BENCH_RESULTS")
+    if not path:
+        return
+    entry = {
+        "what": what,
+        "figure": figure,
+        "unit": unit,
+        "target": target,
+        "ratio": figure / limit if limit else None,
+        "limit": limit_name,
+        "passed": passed,
+        "lower_is_better": lower_is_better,
+    }
+    with open(path, "a") as results:
+        results.write(json.dumps(entry) + "\n")
