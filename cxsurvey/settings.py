@@ -57,6 +57,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: /healthz, /readyz and /metrics answer probes that ask by the process's own address
+    # over plain HTTP, before the host check and the redirect to https (see cxsurvey.probes).
+    "cxsurvey.probes.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "cxsurvey.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -284,6 +287,12 @@ SPECTACULAR_SETTINGS = {
         "surveys.api.schema.link_pages_to_their_list",
     ],
 }
+
+# Prometheus scrapes /metrics with "Authorization: Bearer <METRICS_TOKEN>"; without a token the
+# URL does not exist.
+METRICS_TOKEN = env.string("METRICS_TOKEN")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN: must be at least 32 characters long")
 
 LOGGING = {
     "version": 1,

@@ -192,3 +192,9 @@ def test_development_starts_with_the_embedded_defaults():
     result = start_django(DEBUG="true")
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_a_short_metrics_token_stops_start_up():
+    result = start_django(DEBUG="true", METRICS_TOKEN="guessable")
+    assert result.returncode != 0
+    assert "METRICS_TOKEN: must be at least 32 characters long" in result.stderr
