@@ -31,6 +31,8 @@ lint: venv
 	$(BIN)/ruff format --check .
 	@# The type checker's Django plugin loads the settings, which need DEBUG or a SECRET_KEY.
 	DEBUG=true $(BIN)/mypy
+	@# No container engine is needed: the image's Dockerfile is linted, not built.
+	$(BIN)/hadolint deploy/Dockerfile
 
 # Every benchmark in turn against the local PostgreSQL, then one table of their figures; it fails
 # when a figure falls short of its target.

@@ -57,6 +57,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: /healthz, /readyz and /metrics answer probes that ask by the process's own address
+    # over plain HTTP, before the host check and the redirect to https (see cxsurvey.probes).
+    "cxsurvey.probes.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "cxsurvey.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -299,13 +302,27 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# Prometheus scrapes /metrics with "Authorization: Bearer <METRICS_TOKEN>"; without a token the
+# URL does not exist.
+METRICS_TOKEN = env.string("METRICS_TOKEN")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN: must be at least 32 characters long")
+
+# "json" writes each log line as one JSON object (cxsurvey.logs), for log collectors.
+LOG_FORMAT = env.choice("LOG_FORMAT", "text", ["text", "json"])
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"json": {"()": "cxsurvey.logs.JsonFormatter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"}
+        | ({"formatter": "json"} if LOG_FORMAT == "json" else {})
+    },
     "root": {"handlers": ["console"], "level": env.string("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+# Celery workers replace the root logger's handlers with their own text format unless told not to.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
 
 # Covering indexes (INCLUDE) speed up dashboards on PostgreSQL; SQLite builds them as
 # plain indexes, which is all the embedded default needs.

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from cxsurvey import signin
+from cxsurvey import probes, signin
 from surveys.email.tracking import webhook_urlpatterns
 
 # Password reset by email, from the back office's login page (which links to admin_password_reset).
@@ -16,6 +16,8 @@ password_reset = [
 ]
 
 urlpatterns = [
+    # Answered by cxsurvey.probes.ProbeMiddleware before any other middleware; named here for reverse().
+    *probes.urlpatterns,
     path("", include("surveys.urls")),
     path("", include("feedback.urls")),
     path("", include("webhooks.urls")),

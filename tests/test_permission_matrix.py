@@ -345,6 +345,13 @@ PUBLIC: dict[str, Entry] = {
         api=True,
     ),
 }
+# Probes of load balancers and orchestrators answer everyone alike; Prometheus' figures exist only
+# with a METRICS_TOKEN, which this world does not set.
+PUBLIC |= {
+    "healthz": Entry(url("healthz"), methods(everyone(405), GET=everyone(200))),
+    "readyz": Entry(url("readyz"), methods(everyone(405), GET=everyone(200))),
+    "metrics": Entry(url("metrics"), methods(everyone(404))),
+}
 # Email providers' tracking webhooks do not exist until a shared secret is configured.
 PUBLIC |= {
     name: Entry(fixed("/" + route), methods(everyone(404)))

@@ -253,3 +253,7 @@ def test_the_replica_brings_its_router_and_the_pin_only_when_configured():
         "routers": ["cxsurvey.routers.ReplicaRouter"],
         "pin": True,
     }
+def test_a_short_metrics_token_stops_start_up():
+    result = start_django(DEBUG="true", METRICS_TOKEN="guessable")
+    assert result.returncode != 0
+    assert "METRICS_TOKEN: must be at least 32 characters long" in result.stderr
