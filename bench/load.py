@@ -210,9 +210,10 @@ def drive(server: gunicorn, flow: str, users: int, seconds: int, fixture: Path, 
     user_class, counted, _ = FLOWS[flow]
     prefix = scratch / f"{flow}-{users}-{time.monotonic_ns()}"
     web_before, db_before = server.cpu_seconds(), database_cpu_seconds()
-    command = [ROOT / ".venv/bin/locust", "-f", ROOT / "bench/locustfile.py", "--headless", "--only-summary"]
+    command = [str(ROOT / ".venv/bin/locust"), "-f", str(ROOT / "bench/locustfile.py"), "--headless"]
+    command += ["--only-summary"]
     command += ["--host", f"http://127.0.0.1:{server.port}", "-u", str(users), "-r", str(users)]
-    command += ["-t", f"{seconds}s", "--csv", prefix, "--loglevel", "ERROR", user_class]
+    command += ["-t", f"{seconds}s", "--csv", str(prefix), "--loglevel", "ERROR", user_class]
     subprocess.run(
         command,
         env={**os.environ, "LOAD_FIXTURE": str(fixture)},
@@ -312,7 +313,7 @@ def set_up(contacts: int, invitations: int) -> dict:
         )
         cursor.execute("VACUUM ANALYZE surveys_contact")
     now = timezone.now()
-    first = Contact.objects.order_by("pk").values_list("pk", flat=True).first()
+    first = Contact.objects.order_by("pk").values_list("pk", flat=True)[0]
     Invitation.objects.bulk_create(
         (
             Invitation(

@@ -253,6 +253,8 @@ def test_the_replica_brings_its_router_and_the_pin_only_when_configured():
         "routers": ["cxsurvey.routers.ReplicaRouter"],
         "pin": True,
     }
+
+
 def test_a_short_metrics_token_stops_start_up():
     result = start_django(DEBUG="true", METRICS_TOKEN="guessable")
     assert result.returncode != 0
