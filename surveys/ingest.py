@@ -50,7 +50,7 @@ def ingest_events(events: list[EventIn], *, now: datetime, source: str = Event.S
     """Store the events, create or update their contacts, and decide each invitation."""
     with transaction.atomic():
         contacts = _resolve_contacts(events, now=now)
-        locked = _lock(contact for contact in contacts if contact is not None)
+        locked = {contact.pk: contact for contact in contacts if contact is not None}
         longest = max((recontact_days(event.touchpoint) for event in events), default=0)
         last_invited = _last_invited(locked, since=now - timedelta(days=longest))
         outcomes: list[Outcome] = []
@@ -82,7 +82,10 @@ def ingest_events(events: list[EventIn], *, now: datetime, source: str = Event.S
 
 
 def _resolve_contacts(events: list[EventIn], *, now: datetime) -> list[Contact | None]:
-    """Each event's contact, found by email (any case) or external id, created or updated.
+    """Each event's contact, found by email (any case) or external id, created or updated, and
+    locked until the batch commits: two concurrent events for one contact decide recontact
+    protection one after the other, never both on the same old state. Locked in the order of
+    their ids, so that two batches cannot wait for each other.
 
     None where the email and the external id point to two different contacts.
     """
@@ -90,7 +93,9 @@ def _resolve_contacts(events: list[EventIn], *, now: datetime) -> list[Contact |
     external_ids = {event.external_id for event in events if event.external_id}
 
     def known() -> tuple[dict[str, Contact], dict[str, Contact]]:
-        found: QuerySet[Contact] = Contact.objects.filter(identified_by(emails, external_ids))
+        found: QuerySet[Contact] = (
+            Contact.objects.filter(identified_by(emails, external_ids)).order_by("pk").select_for_update()
+        )
         by_email = {contact.email.lower(): contact for contact in found if contact.email}
         by_external_id = {contact.external_id: contact for contact in found if contact.external_id}
         return by_email, by_external_id
@@ -161,14 +166,6 @@ def _update_contact(contact: Contact, event: EventIn) -> bool:
         contact.properties,
     )
     return before != after
-
-
-def _lock(contacts) -> dict[int, Contact]:
-    """The contacts, locked until the batch commits: two concurrent events for one contact
-    decide recontact protection one after the other, never both on the same old state."""
-    ids = sorted({contact.pk for contact in contacts})
-    locked = Contact.objects.select_for_update().filter(pk__in=ids).order_by("pk")
-    return {contact.pk: contact for contact in locked}
 
 
 def _last_invited(contacts: dict[int, Contact], *, since: datetime) -> dict[int, datetime]:
