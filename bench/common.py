@@ -1,9 +1,11 @@
 """What the benchmarks share: a scratch database on the local server and free local ports."""
 
+import http.client
 import json
 import os
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 SERVER = "postgres://postgres@127.0.0.1:5432"
 
@@ -49,6 +51,21 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"nothing listens on port {port}")
+
+
+def wake_up(port: int, *, workers: int) -> None:
+    """Rounds of simultaneous requests, so that each web worker has loaded the URLs and views (a
+    worker's first request does) before anything is measured."""
+
+    def ask(_) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        connection.request("GET", "/no-such-page/")
+        connection.getresponse().read()
+        connection.close()
+
+    with ThreadPoolExecutor(workers * 2) as pool:
+        for _ in range(5):
+            list(pool.map(ask, range(workers * 2)))
 
 
 def record(

@@ -23,7 +23,6 @@ Locust comes from ``bench/requirements.txt`` (``make bench`` installs it).
 
 import argparse
 import csv
-import http.client
 import json
 import os
 import shutil
@@ -31,11 +30,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import bench_environment, free_port, record, recreate_database, wait_for_port
+from common import bench_environment, free_port, record, recreate_database, wait_for_port, wake_up
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "cxsurvey_bench_load"
@@ -114,7 +112,7 @@ def main() -> None:
         )
         results = []
         with gunicorn(environment, options.workers) as server:
-            server.wake_up()
+            wake_up(server.port, workers=options.workers)
             for flow in flows:  # every worker loads what each flow needs, and PostgreSQL its caches
                 drive(server, flow, options.workers * 2, WARM_UP_SECONDS, fixture, Path(scratch))
             for flow in flows:
@@ -155,20 +153,6 @@ class gunicorn:
     def __exit__(self, *exc) -> None:
         self.process.terminate()
         self.process.wait()
-
-    def wake_up(self) -> None:
-        """Rounds of simultaneous requests, so that each worker has loaded the URLs and views
-        (a worker's first request does) before anything is measured."""
-
-        def ask() -> None:
-            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-            connection.request("GET", "/no-such-page/")
-            connection.getresponse().read()
-            connection.close()
-
-        with ThreadPoolExecutor(self.workers * 2) as pool:
-            for _ in range(5):
-                list(pool.map(lambda _: ask(), range(self.workers * 2)))
 
     def worker_pids(self) -> list[int]:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()

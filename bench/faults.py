@@ -1,0 +1,405 @@
+"""Fault drills on PostgreSQL with production settings: what a fault costs, and that nothing
+acknowledged is lost or doubled.
+
+    DEBUG=true .venv/bin/python bench/faults.py [--drills broker,database] [--clients 16]
+
+- ``broker``: answers from the widget, with a webhook subscription, while the broker (a Redis
+  server of the drill's own) is stopped for a while and started again. Prints the answering rate
+  and the slowest answer before, during and after the outage; then the sweep delivers the
+  webhook messages to a receiver on loopback.
+- ``database``: answers from the widget while another session terminates every connection to the
+  database again and again. Every answer gets 201 or 503 with Retry-After, never a 500, and the
+  server answers as before once the terminations stop.
+
+Each drill prints sent (acknowledged), duplicated, lost and stuck counts and the longest delay.
+It creates (and drops first) the database ``cxsurvey_bench_faults`` on the local server.
+"""
+
+import argparse
+import http.client
+import http.server
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from common import SERVER, bench_environment, free_port, record, recreate_database, wait_for_port, wake_up
+
+ROOT = Path(__file__).resolve().parent.parent
+DATABASE = "cxsurvey_bench_faults"
+ORIGIN = "https://shop.example.com"
+
+
+@dataclass
+class Answers:
+    """What the clients saw: each answer's status, when it was sent and how long it took."""
+
+    outcomes: list[tuple[float, int, float, str | None]] = field(default_factory=list)  # at, status, s, id
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, at: float, status: int, took: float, public_id: str | None) -> None:
+        with self.lock:
+            self.outcomes.append((at, status, took, public_id))
+
+    def acknowledged(self) -> list[str]:
+        return [public_id for _, status, _, public_id in self.outcomes if status == 201 and public_id]
+
+    def between(self, start: float, end: float) -> list[tuple[float, int, float, str | None]]:
+        return [outcome for outcome in self.outcomes if start <= outcome[0] < end]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--drills", default=",".join(DRILLS))
+    parser.add_argument("--clients", type=int, default=16)
+    options = parser.parse_args()
+    for name in options.drills.split(","):
+        DRILLS[name](options)
+
+
+def set_up(environment: dict) -> dict:
+    """A fresh database with a survey for the widget and a webhook subscription to a receiver."""
+    os.environ.clear()
+    os.environ.update(environment)
+    sys.path.insert(0, str(ROOT))
+    recreate_database(DATABASE)
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connections
+
+    from surveys.models import Survey
+    from webhooks.models import Subscription
+
+    connections.close_all()
+    call_command("migrate", verbosity=0)
+    owner = get_user_model().objects.create_user("bench", is_staff=True, is_superuser=True)
+    survey = Survey.objects.create(name="Shop", kind="nps", brand="Nordwind Möbel", widget_origins=ORIGIN)
+    receiver = Receiver()
+    Subscription.objects.create(owner=owner, url=receiver.url, events=["response.created"])
+    connections.close_all()
+    return {"key": survey.public_key, "receiver": receiver}
+
+
+def fault_environment(**settings: str) -> dict:
+    """Production settings for the drill's server; no broker unless given."""
+    environment = bench_environment(
+        DATABASE,
+        RATE_LIMIT_WIDGET="10000000",
+        WEBHOOK_ALLOWED_HOSTS="127.0.0.1",
+        **settings,
+    )
+    if "CELERY_BROKER_URL" not in settings:
+        environment.pop("CELERY_BROKER_URL", None)
+    return environment
+
+
+class gunicorn:
+    """The app under gunicorn with four sync workers, for the length of a ``with`` block."""
+
+    def __init__(self, environment: dict) -> None:
+        self.environment = environment
+
+    def __enter__(self) -> int:
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [ROOT / ".venv/bin/gunicorn", "cxsurvey.wsgi", "-w", "4", "-b", f"127.0.0.1:{self.port}"],
+            cwd=ROOT,
+            env=self.environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+        wake_up(self.port, workers=4)
+        return self.port
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        self.process.wait()
+
+
+class celery:
+    """A Celery worker and the beat, for the length of a ``with`` block: they deliver the webhook
+    messages, at once when the broker takes the hand-off, else by the beat's sweep."""
+
+    def __init__(self, environment: dict) -> None:
+        self.environment = environment
+
+    def __enter__(self) -> "celery":
+        self.directory = tempfile.mkdtemp()
+        base = [str(ROOT / ".venv/bin/celery"), "-A", "cxsurvey"]
+        worker = [*base, "worker", "--pool=solo", "--without-gossip", "--without-mingle", "-n", "drill@bench"]
+        beat = [*base, "beat", "-s", str(Path(self.directory) / "schedule")]
+        self.processes = [
+            subprocess.Popen(
+                command, cwd=ROOT, env=self.environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            for command in (worker, beat)
+        ]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for process in self.processes:
+            process.terminate()
+            process.wait()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class Receiver:
+    """A webhook receiver on loopback that counts the deliveries of each message."""
+
+    def __init__(self) -> None:
+        self.deliveries: Counter = Counter()
+        self.delays: list[float] = []  # seconds from the answer to its message's arrival
+        deliveries, delays = self.deliveries, self.delays
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                deliveries[(self.headers["webhook-id"], payload["data"]["id"])] += 1
+                answered = datetime.fromisoformat(payload["timestamp"])
+                delays.append((datetime.now(UTC) - answered).total_seconds())
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def answer_continuously(port: int, key: str, answers: Answers, stop: threading.Event) -> None:
+    """One client: widget answers one after the other until ``stop``."""
+    body = json.dumps({"key": key, "score": 9}).encode()
+    headers = {"Content-Type": "application/json", "Origin": ORIGIN}
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            client = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            client.request("POST", "/api/v1/widget/responses/", body=body, headers=headers)
+            reply = client.getresponse()
+            content = reply.read()
+            client.close()
+            status = reply.status
+            public_id = json.loads(content)["id"] if status == 201 else None
+            if status == 503 and reply.getheader("Retry-After") is None:
+                status = -503  # a 503 that does not say when to try again
+        except OSError:
+            status, public_id = 0, None
+        answers.add(started, status, time.monotonic() - started, public_id)
+
+
+def load(port: int, key: str, clients: int, seconds: float, during=None) -> tuple[Answers, float]:
+    """``clients`` answering for ``seconds``; ``during(start)`` runs meanwhile. The start time."""
+    answers, stop = Answers(), threading.Event()
+    threads = [
+        threading.Thread(target=answer_continuously, args=(port, key, answers, stop)) for _ in range(clients)
+    ]
+    start = time.monotonic()
+    for thread in threads:
+        thread.start()
+    if during:
+        during(start)
+    time.sleep(max(0.0, start + seconds - time.monotonic()))
+    stop.set()
+    for thread in threads:
+        thread.join()
+    return answers, start
+
+
+def stored(public_ids: list[str]) -> Counter:
+    """How many responses the database holds for each of these public ids."""
+    from django.db import connection
+
+    from surveys.models import Response
+
+    found = Counter(str(public_id) for public_id in Response.objects.values_list("public_id", flat=True))
+    connection.close()
+    return Counter({public_id: found[public_id] for public_id in public_ids})
+
+
+def phase(answers: Answers, start: float, end: float) -> str:
+    outcomes = answers.between(start, end)
+    rate = sum(1 for _, status, _, _ in outcomes if status == 201) / (end - start)
+    slowest = max((took for _, _, took, _ in outcomes), default=0)
+    median = statistics.median([took for _, _, took, _ in outcomes]) if outcomes else 0
+    return f"{rate:6.1f} answers/s, median {median * 1000:5.0f} ms, slowest {slowest * 1000:6.0f} ms"
+
+
+def report_counts(what: str, acknowledged: list[str], counts: Counter, stuck: int, longest: float) -> int:
+    lost = sum(1 for public_id in acknowledged if counts[public_id] == 0)
+    duplicated = sum(1 for public_id in acknowledged if counts[public_id] > 1)
+    print(
+        f"  {what}: sent {len(acknowledged):,}, duplicated {duplicated}, lost {lost}, stuck {stuck}, "
+        f"longest delay {longest:.2f} s"
+    )
+    return lost + duplicated + stuck
+
+
+# The broker
+
+
+class redis_server:
+    """A Redis server of the drill's own, to stop and start, on a free port."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.directory = tempfile.mkdtemp()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--dir",
+                self.directory,
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait()
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def broker_drill(options, *, before: float = 10, outage: float = 20, after: float = 10) -> None:
+    print(f"\nBroker down for {outage:.0f} s, {options.clients} clients answering through the widget")
+    broker = redis_server()
+    broker.start()
+    environment = fault_environment(CELERY_BROKER_URL=f"redis://127.0.0.1:{broker.port}/0")
+    world = set_up(environment)
+    receiver = world["receiver"]
+    try:
+        with celery(environment), gunicorn(environment) as port:
+
+            def outage_window(start: float) -> None:
+                time.sleep(before)
+                broker.stop()
+                time.sleep(outage)
+                broker.start()
+
+            answers, start = load(port, world["key"], options.clients, before + outage + after, outage_window)
+            acknowledged = answers.acknowledged()
+            deadline = time.monotonic() + 120
+            while sum(receiver.deliveries.values()) < len(acknowledged) and time.monotonic() < deadline:
+                time.sleep(0.5)
+    finally:
+        broker.close()
+    print(f"  before:  {phase(answers, start, start + before)}")
+    print(f"  outage:  {phase(answers, start + before, start + before + outage)}")
+    print(f"  after:   {phase(answers, start + before + outage, start + before + outage + after)}")
+    problems = report_counts("answers", acknowledged, stored(acknowledged), 0, slowest(answers))
+    by_answer: Counter = Counter()
+    for (_, answer_id), times in receiver.deliveries.items():
+        by_answer[answer_id] += times
+    stuck = sum(1 for public_id in acknowledged if by_answer[public_id] == 0)
+    longest = max(receiver.delays, default=0.0)
+    problems += report_counts("webhook messages", acknowledged, by_answer, stuck, longest)
+    normal = rate(answers, start, start + before)
+    down = rate(answers, start + before, start + before + outage)
+    print(f"  answering during the outage: {down / normal:.2f} of the rate before it")
+    record(
+        "answers/s while the broker is down",
+        down,
+        "answers/s",
+        target=None,
+        limit=normal,
+        limit_name="rate before the outage",
+        passed=not problems and down >= 0.8 * normal,
+    )
+
+
+def rate(answers: Answers, start: float, end: float) -> float:
+    return sum(1 for _, status, _, _ in answers.between(start, end) if status == 201) / (end - start)
+
+
+def slowest(answers: Answers) -> float:
+    return max((took for _, _, took, _ in answers.outcomes), default=0)
+
+
+# The database
+
+
+def database_drill(options, *, before: float = 5, cutting: float = 10, after: float = 5) -> None:
+    print(f"\nDatabase connections terminated every 100 ms for {cutting:.0f} s, {options.clients} clients")
+    environment = fault_environment()
+    world = set_up(environment)
+    terminated: Counter = Counter()
+    with gunicorn(environment) as port:
+
+        def cut_window(start: float) -> None:
+            time.sleep(before)
+            cut_connections(start + before + cutting, terminated)
+
+        answers, start = load(port, world["key"], options.clients, before + cutting + after, cut_window)
+    statuses = Counter(status for _, status, _, _ in answers.outcomes)
+    print(f"  {terminated['connections']:,} connections terminated; answers by status: {dict(statuses)}")
+    print(f"  before:  {phase(answers, start, start + before)}")
+    print(f"  cutting: {phase(answers, start + before, start + before + cutting)}")
+    print(f"  after:   {phase(answers, start + before + cutting, start + before + cutting + after)}")
+    acknowledged = answers.acknowledged()
+    problems = report_counts("answers", acknowledged, stored(acknowledged), 0, slowest(answers))
+    unclean = statuses[500] + statuses[-503] + statuses[0]
+    print(f"  500s, 503s without Retry-After and dropped connections: {unclean}")
+    recovered = rate(answers, start + before + cutting + 1, start + before + cutting + after)
+    normal = rate(answers, start, start + before)
+    record(
+        "answers/s after the database connections were cut",
+        recovered,
+        "answers/s",
+        target=None,
+        limit=normal,
+        limit_name="rate before the cuts",
+        passed=not problems and not unclean and recovered >= 0.8 * normal,
+    )
+
+
+def cut_connections(until: float, terminated: Counter) -> None:
+    import psycopg2
+
+    session = psycopg2.connect(f"{SERVER}/{DATABASE}")
+    session.autocommit = True
+    with session.cursor() as cursor:
+        while time.monotonic() < until:
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND backend_type = 'client backend'"
+            )
+            (count,) = cursor.fetchone() or (0,)
+            terminated["connections"] += count
+            time.sleep(0.1)
+    session.close()
+
+
+DRILLS: dict[str, Callable[[argparse.Namespace], None]] = {"broker": broker_drill, "database": database_drill}
+
+
+if __name__ == "__main__":
+    main()
