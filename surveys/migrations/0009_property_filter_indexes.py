@@ -5,7 +5,7 @@ snapshot of properties, for ``ResponseQuerySet.with_property``'s ``@>``: a filte
 that few answers have (a store, an agent, an order) reads those answers' rows instead of every
 answer of the period. A value that a large share has is read by scanning the period either way.
 Built without CONCURRENTLY, as the other indexes: the build holds back writes to the responses
-for its length (about 1 s per million answers and index). SQLite has no GIN indexes.
+for its length (about 15 s per index at ten million answers). SQLite has no GIN indexes.
 """
 
 from django.db import migrations
