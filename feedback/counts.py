@@ -2,20 +2,22 @@
 
 Every number on the dashboards and in the metrics API starts here, as score
 histograms; ``feedback.metrics`` turns histograms into NPS, CSAT and CES. Counting
-happens in the database, one grouped query per question, from a daily tally wherever
-one holds exactly the responses asked about: without property filters the tally of
-scores (``DailyScore``, a few thousand rows); with a filter on one property, or a
-breakdown by one and no filter on another, the tally of that property
-(``PropertyScore``) if the survey keeps one (``Survey.dashboard_properties``). Anything
-else, such as filters on two properties, counts the responses themselves.
+happens in the database from a daily tally wherever one holds exactly the responses
+asked about: without property filters the tally of scores (``DailyScore``, a few
+thousand rows); with a filter on one property, or a breakdown by one and no filter on
+another, the tally of that property (``PropertyScore``) if the survey keeps one
+(``Survey.dashboard_properties``). Anything else, such as a property the survey does
+not tally or filters on two properties, counts the responses themselves: a scan whose
+cost hardly depends on how it groups, so the panels that share the filters (the
+period, the previous one, the buckets, the touchpoints) come from one query.
 """
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, F, QuerySet, Sum
-from django.db.models.functions import Trunc, TruncMonth, TruncWeek
+from django.db.models import Case, Count, DateField, F, Q, QuerySet, Sum, When
+from django.db.models.functions import Cast, Coalesce, Trunc, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from surveys.models import NO_TOUCHPOINT, DailyScore, PropertyScore, Response, ResponseQuerySet, Survey
@@ -57,25 +59,40 @@ class Filters:
 Histogram = Counter  # score → responses
 
 
-def histogram(filters: Filters) -> Histogram:
-    """Responses per score over the whole period."""
-    rows = _grouped(filters, by=None)
-    return Counter({score: count for _, score, count in rows})
+@dataclass(frozen=True)
+class Panels:
+    """The score histograms a dashboard shows for one set of filters."""
+
+    histogram: Histogram  # the whole period
+    previous: Histogram  # the period of equal length just before it
+    over_time: dict[date, Histogram]  # each day, week or month by its first day, in order
+    by_touchpoint: dict[int, Histogram]  # NO_TOUCHPOINT for link and widget answers
 
 
-def histograms_over_time(filters: Filters, interval: str) -> dict[date, Histogram]:
-    """Responses per score for each day, week (from Monday) or month, by the bucket's first day."""
-    buckets: dict[date, Histogram] = defaultdict(Counter)
-    for start, score, count in _grouped(filters, by=interval):
-        buckets[start][score] += count
-    return dict(sorted(buckets.items()))
+def panels(filters: Filters, interval: str) -> Panels:
+    """The period's histograms, overall, for each day, week (from Monday) or month and for each
+    touchpoint, and the previous period's, all from one grouped query over both periods.
 
-
-def histograms_by_touchpoint(filters: Filters) -> dict[int, Histogram]:
-    groups: dict[int, Histogram] = defaultdict(Counter)
-    for touchpoint, score, count in _grouped(filters, by="touchpoint"):
-        groups[touchpoint][score] += count
-    return dict(groups)
+    Buckets and touchpoints without responses are left out; with none at all every histogram
+    is empty.
+    """
+    histogram: Histogram = Counter()
+    previous: Histogram = Counter()
+    over_time: dict[date, Histogram] = defaultdict(Counter)
+    by_touchpoint: dict[int, Histogram] = defaultdict(Counter)
+    for bucket, touchpoint, score, count in _grouped(filters, interval):
+        if bucket is None:
+            previous[score] += count
+            continue
+        histogram[score] += count
+        over_time[bucket][score] += count
+        by_touchpoint[touchpoint][score] += count
+    return Panels(
+        histogram=histogram,
+        previous=previous,
+        over_time=dict(sorted(over_time.items())),
+        by_touchpoint=dict(by_touchpoint),
+    )
 
 
 def histograms_by_property(filters: Filters, name: str) -> dict[str, Histogram]:
@@ -99,12 +116,17 @@ def histograms_by_property(filters: Filters, name: str) -> dict[str, Histogram]:
     return dict(groups)
 
 
-def _grouped(filters: Filters, *, by: str | None) -> list[tuple]:
-    """(group, score, count) rows from a tally if one holds exactly the filtered responses."""
-    rows = _tally(filters)
+def _grouped(filters: Filters, interval: str) -> list[tuple]:
+    """(bucket, touchpoint, score, count) rows over the period and the previous one, from a tally
+    if one holds exactly the filtered responses; the bucket is None in the previous period."""
+    rows = _tally(_with_previous(filters))
     if rows is None:
-        return _from_responses(filters, by=by)
-    return _from_tally(rows, by=by)
+        return _from_responses(filters, interval)
+    return _from_tally(rows, filters, interval)
+
+
+def _with_previous(filters: Filters) -> Filters:
+    return replace(filters, since=filters.previous().since)
 
 
 def _tally(filters: Filters) -> QuerySet | None:
@@ -135,38 +157,29 @@ def _within(rows: QuerySet, filters: Filters) -> QuerySet:
     return rows
 
 
-def _from_tally(rows: QuerySet, *, by: str | None) -> list[tuple]:
-    group = {
-        None: None,
-        "day": F("day"),
-        "week": TruncWeek("day"),
-        "month": TruncMonth("day"),
-        "touchpoint": F("touchpoint_key"),
-    }[by]
-    return [row for row in _count(rows, group, Sum("responses")) if row[2]]
+def _from_tally(rows: QuerySet, filters: Filters, interval: str) -> list[tuple]:
+    """``_grouped``'s rows from tally rows of both periods."""
+    bucket = {"day": F("day"), "week": TruncWeek("day"), "month": TruncMonth("day")}[interval]
+    counted = _count(rows, Q(day__gte=filters.since), bucket, F("touchpoint_key"), Sum("responses"))
+    return [row for row in counted if row[3]]  # a count falls to 0 when its answers change score
 
 
-def _from_responses(filters: Filters, *, by: str | None) -> list[tuple]:
-    zone = timezone.get_current_timezone()
-    group = {
-        None: None,
-        "day": Trunc("created_at", "day", tzinfo=zone),
-        "week": Trunc("created_at", "week", tzinfo=zone),
-        "month": Trunc("created_at", "month", tzinfo=zone),
-        "touchpoint": F("touchpoint_id"),
-    }[by]
-    rows = _count(matching_responses(filters), group, Count("pk"))
-    if by == "touchpoint":
-        return [(group or NO_TOUCHPOINT, score, count) for group, score, count in rows]
-    return rows
+def _from_responses(filters: Filters, interval: str) -> list[tuple]:
+    """``_grouped``'s rows from the responses of both periods, read once."""
+    start, _ = filters.bounds()
+    bucket = Trunc("created_at", interval, tzinfo=timezone.get_current_timezone())
+    responses = matching_responses(_with_previous(filters))
+    touchpoint = Coalesce("touchpoint_id", NO_TOUCHPOINT)
+    return _count(responses, Q(created_at__gte=start), bucket, touchpoint, Count("pk"))
 
 
-def _count(rows, group, count) -> list[tuple]:
-    """(group, score, count) for each group and score; the group is None when nothing groups."""
-    if group is None:
-        return [(None, score, n) for score, n in rows.values_list("score").annotate(n=count).order_by()]
-    counted = rows.annotate(group=group).values_list("group", "score").annotate(n=count).order_by()
-    return [(_as_date(value), score, n) for value, score, n in counted]
+def _count(rows: QuerySet, current: Q, bucket, touchpoint, count) -> list[tuple]:
+    """(bucket, touchpoint, score, count) for each group: the bucket's first day where
+    ``current`` holds, else None, so that the previous period adds one group per touchpoint
+    and score however many buckets it spans."""
+    day = Case(When(current, then=Cast(bucket, DateField())), output_field=DateField())
+    counted = rows.annotate(bucket=day, point=touchpoint).values_list("bucket", "point", "score")
+    return list(counted.annotate(n=count).order_by())
 
 
 def matching_responses(filters: Filters) -> ResponseQuerySet:
@@ -176,10 +189,3 @@ def matching_responses(filters: Filters) -> ResponseQuerySet:
     for name, value in filters.properties:
         responses = responses.with_property(name, value)
     return responses
-
-
-def _as_date(value):
-    """Bucket starts come back as dates or (for responses) aware datetimes; touchpoints as ints."""
-    if isinstance(value, datetime):
-        return timezone.localtime(value).date()
-    return value

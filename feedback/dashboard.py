@@ -1,7 +1,8 @@
 """The complete data of one dashboard: what the page shows and ``/api/v1/metrics/`` serves.
 
-Each panel is one grouped query (see ``feedback.counts``); the statistics come from
-``feedback.metrics``. Nothing here loops over responses.
+The headline, the previous period, the series and the touchpoints come from one grouped
+query (``feedback.counts.panels``), a breakdown by property from one more; the statistics
+come from ``feedback.metrics``. Nothing here loops over responses.
 """
 
 from collections import Counter
@@ -56,12 +57,12 @@ class Dashboard:
 
 def build_dashboard(filters: Filters, *, interval: str, breakdown_property: str = "") -> Dashboard:
     kind = filters.survey.kind
-    histogram = counts.histogram(filters)
+    counted = counts.panels(filters, interval)
+    histogram = counted.histogram
     summary = summarise(kind, histogram)
-    previous = summarise(kind, counts.histogram(filters.previous()))
+    previous = summarise(kind, counted.previous)
     series = [
-        Bucket(start=start, summary=summarise(kind, bucket))
-        for start, bucket in counts.histograms_over_time(filters, interval).items()
+        Bucket(start=start, summary=summarise(kind, bucket)) for start, bucket in counted.over_time.items()
     ]
     return Dashboard(
         filters=filters,
@@ -72,7 +73,7 @@ def build_dashboard(filters: Filters, *, interval: str, breakdown_property: str 
         response_rate=_response_rate(filters),
         histogram=histogram,
         series=series,
-        by_touchpoint=_segments(kind, summary, counts.histograms_by_touchpoint(filters), _touchpoint_names()),
+        by_touchpoint=_segments(kind, summary, counted.by_touchpoint, _touchpoint_names()),
         by_property=_segments(kind, summary, _property_groups(filters, breakdown_property, histogram), {})
         if breakdown_property
         else [],
