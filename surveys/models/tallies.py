@@ -4,8 +4,10 @@ Derived data that the dashboards count instead of millions of responses, holding
 personal. The database keeps them: triggers on the responses table (migration 0006) count
 every response in when it is written and out when it is changed or deleted, whichever path
 does it (answers, the admin, a contact's deletion, a bulk load, a console), in the time zone
-that ``TallyZone`` names. ``rebuild_tallies`` recounts them from the responses, and
-``tally_drift`` says where they differ from a fresh count (``manage.py check_tallies``).
+that ``TallyZone`` names. On PostgreSQL they count when the change commits (migration 0010),
+so that an answer holds the lock on its tally row for the commit only. ``rebuild_tallies``
+recounts them from the responses, and ``tally_drift`` says where they differ from a fresh count
+(``manage.py check_tallies``).
 """
 
 import logging

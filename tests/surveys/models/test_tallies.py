@@ -5,13 +5,14 @@ tests walk the paths one by one and say what each count must be.
 """
 
 import io
+import threading
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import connection, transaction
 from django.urls import reverse
 
 from surveys.models import (
@@ -201,3 +202,44 @@ def test_check_tallies_recounts_everything_in_a_new_time_zone(settings, survey):
     settings.TIME_ZONE = "Europe/Berlin"
     call_command("check_tallies", "--repair", stdout=out)
     assert daily() == {("2026-11-24", 0, 9): 1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_open_answer_does_not_hold_up_another_with_the_same_score(survey):
+    """Answers of one day with one score add to one tally row. An answer counts when its
+    transaction commits, so one that is still open (its webhook messages being written, say)
+    holds no lock on that row, and the next answer of the same score commits at once."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    touchpoint = make_touchpoint(survey=survey)
+    first, slow, quick = (
+        make_invitation(survey=survey, touchpoint=touchpoint, contact=make_contact(), now=NOW)
+        for _ in range(3)
+    )
+    first.record_answer(score=9, comment=None, language="de", now=NOW)
+    opened, finish = threading.Event(), threading.Event()
+
+    def answer_slowly() -> None:
+        try:
+            with transaction.atomic():
+                slow.record_answer(score=9, comment=None, language="de", now=NOW)
+                opened.set()
+                finish.wait(timeout=10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=answer_slowly)
+    thread.start()
+    try:
+        assert opened.wait(timeout=10)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")  # an error instead of a wait
+            quick.record_answer(score=9, comment=None, language="de", now=NOW)
+        counted_before_the_slow_one_commits = daily()
+    finally:
+        finish.set()
+        thread.join()
+    day = NOW.date().isoformat()
+    assert counted_before_the_slow_one_commits == {(day, touchpoint.pk, 9): 2}
+    assert daily() == {(day, touchpoint.pk, 9): 3}
