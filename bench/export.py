@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
-from common import SERVER, bench_environment, recreate_database
+from common import SERVER, bench_environment, record, recreate_database
 from dashboard import BERLIN, DAYS, SURVEYS, ZONE, gunicorn, load_responses, set_up
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,6 +126,24 @@ def main() -> None:
         (prepared["peak"] < TARGET_PEAK_MB, f"{prepared['peak']:,.0f} MB in the background"),
     ):
         print(f"  {'PASS' if passed else 'MISS'}  {what}")
+    record(
+        "CSV export of a million answers over HTTP",
+        http_rate,
+        "rows/s",
+        target=TARGET_ROWS_PER_SECOND,
+        limit=copy_rate,
+        limit_name="COPY",
+        passed=http_rate >= TARGET_ROWS_PER_SECOND and copy_rate / http_rate <= TARGET_COPY_RATIO,
+    )
+    record(
+        "peak memory of a worker streaming the export",
+        peak,
+        "MB",
+        target=TARGET_PEAK_MB,
+        limit=None,
+        limit_name="",
+        lower_is_better=True,
+    )
 
 
 def vacuum() -> None:
