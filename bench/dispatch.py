@@ -70,7 +70,7 @@ def set_up():
 
     from surveys.models import ApiToken, Survey, Touchpoint
 
-    user = get_user_model().objects.create_user("bench")
+    user = get_user_model().objects.create_user("bench", is_staff=True, is_superuser=True)
     _, token = ApiToken.issue(user=user, name="bench", write=True)
     survey = Survey.objects.create(name="Bench NPS", kind="nps", brand="Nordwind Möbel")
     touchpoint = Touchpoint.objects.create(
