@@ -36,3 +36,4 @@ bench: venv
 	DEBUG=true $(BIN)/python bench/dispatch.py
 	DEBUG=true $(BIN)/python bench/dashboard.py
 	DEBUG=true $(BIN)/python bench/export.py
+	DEBUG=true $(BIN)/python bench/faults.py
