@@ -187,12 +187,9 @@ def send_invitation(invitation: Invitation, *, mail, unrecorded: list) -> str:
         )
         return "failed"
     now = timezone.now()
-    with transaction.atomic():
-        _record_sent(unrecorded)
-        started = Invitation.objects.filter(
-            pk=invitation.pk, status=Invitation.Status.SENDING, send_started_at__isnull=True
-        ).update(send_started_at=now, message_id=invitation.message_id)
-    if not started:  # released as stalled meanwhile; someone else has it now
+    if not _record_sent_and_start(
+        unrecorded, invitation, now=now
+    ):  # released as stalled meanwhile; someone else has it now
         return "lost"
     try:
         _send(message, mail)
@@ -208,26 +205,66 @@ def send_invitation(invitation: Invitation, *, mail, unrecorded: list) -> str:
 
 
 def _record_sent(unrecorded: list[tuple[Invitation, str, datetime]]) -> None:
-    """Mark invitations handed to the mail server as sent then, one UPDATE each; answering and
-    reminder periods start then, as each touchpoint sets them."""
+    """Mark invitations handed to the mail server as sent then, one UPDATE each."""
     while unrecorded:
         invitation, provider_message_id, handed_over = unrecorded.pop()
-        touchpoint = invitation.touchpoint
-        fields = {
-            "status": Invitation.Status.SENT,
-            "sent_at": handed_over,
-            "claimed_at": None,
-            "last_error": "",
-            "expires_at": handed_over + timedelta(days=touchpoint.answerable_days),
-            "reminder_due_at": (
-                handed_over + timedelta(days=touchpoint.reminder_after_days)
-                if touchpoint.reminder_after_days
-                else None
-            ),
-        }
-        if provider_message_id:
-            fields["provider_message_id"] = provider_message_id
-        Invitation.objects.filter(pk=invitation.pk, status=Invitation.Status.SENDING).update(**fields)
+        Invitation.objects.filter(pk=invitation.pk, status=Invitation.Status.SENDING).update(
+            **_sent_fields(invitation, provider_message_id, handed_over)
+        )
+
+
+def _record_sent_and_start(
+    unrecorded: list[tuple[Invitation, str, datetime]], invitation: Invitation, *, now: datetime
+) -> bool:
+    """Record the previous send and the start of this one in one transaction; whether this one is
+    still ours to send.
+
+    On PostgreSQL both UPDATEs go in one query, which the server runs as one transaction: one
+    round trip and one commit per email instead of four round trips (BEGIN, two UPDATEs, COMMIT),
+    which cost a sender more than rendering the email.
+    """
+    # Only the model's own names go into the SQL text; every value is a parameter.
+    table, quote = Invitation._meta.db_table, db.ops.quote_name
+    statements, params = [], []
+    if unrecorded:
+        previous, provider_message_id, handed_over = unrecorded.pop()
+        fields = _sent_fields(previous, provider_message_id, handed_over)
+        columns = ", ".join(f"{quote(name)} = %s" for name in fields)  # no field sets a db_column
+        statements.append(f"UPDATE {quote(table)} SET {columns} WHERE id = %s AND status = %s")  # noqa: S608
+        params.append([*fields.values(), previous.pk, Invitation.Status.SENDING])
+    statements.append(
+        f"UPDATE {quote(table)} SET send_started_at = %s, message_id = %s "  # noqa: S608
+        "WHERE id = %s AND status = %s AND send_started_at IS NULL"
+    )
+    params.append([now, invitation.message_id, invitation.pk, Invitation.Status.SENDING])
+    with db.cursor() as cursor:
+        if db.vendor == "postgresql":
+            cursor.execute("; ".join(statements), [value for values in params for value in values])
+            return cursor.rowcount == 1  # the last statement's
+        with transaction.atomic():  # SQLite runs one statement per call
+            for statement, values in zip(statements, params, strict=True):
+                cursor.execute(statement, values)
+            return cursor.rowcount == 1
+
+
+def _sent_fields(invitation: Invitation, provider_message_id: str, handed_over: datetime) -> dict:
+    """Sent when handed over; answering and reminder periods start then, as the touchpoint sets them."""
+    touchpoint = invitation.touchpoint
+    fields = {
+        "status": Invitation.Status.SENT,
+        "sent_at": handed_over,
+        "claimed_at": None,
+        "last_error": "",
+        "expires_at": handed_over + timedelta(days=touchpoint.answerable_days),
+        "reminder_due_at": (
+            handed_over + timedelta(days=touchpoint.reminder_after_days)
+            if touchpoint.reminder_after_days
+            else None
+        ),
+    }
+    if provider_message_id:
+        fields["provider_message_id"] = provider_message_id
+    return fields
 
 
 def _reason_not_to_send(invitation: Invitation) -> str:
