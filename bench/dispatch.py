@@ -24,11 +24,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import SERVER, bench_environment, free_port, recreate_database, wait_for_port
+from common import SERVER, bench_environment, free_port, record, recreate_database, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "cxsurvey_bench"
 BATCH = 1000
+EMAILS_PER_PROCESS = 400  # the target of one sending process
 
 
 def main() -> None:
@@ -55,12 +56,28 @@ def main() -> None:
     api_rate = ingest_through_api(token, touchpoint, options.events, environment)
     raw_rate = insert_rows(options.events)
     report("events through the bulk endpoint", api_rate, "events/s", raw_rate, "executemany INSERT")
+    record(
+        "events through the bulk endpoint",
+        api_rate,
+        "events/s",
+        target=None,
+        limit=raw_rate,
+        limit_name="INSERT",
+    )
 
     with smtp_sink() as port:
         environment["EMAIL_URL"] = f"smtp://127.0.0.1:{port}"
         one = dispatch_with(1, options.emails, environment)
         raw_mail = send_prerendered(port, min(options.emails, 5_000))
         report("emails by one dispatch process", one, "emails/s", raw_mail, "pre-rendered SMTP")
+        record(
+            "emails by one dispatch process",
+            one,
+            "emails/s",
+            target=EMAILS_PER_PROCESS,
+            limit=raw_mail,
+            limit_name="pre-rendered SMTP",
+        )
         two = dispatch_with(2, options.emails, environment)
         report("emails by two dispatch processes", two, "emails/s", one, "one process")
 
@@ -70,7 +87,7 @@ def set_up():
 
     from surveys.models import ApiToken, Survey, Touchpoint
 
-    user = get_user_model().objects.create_user("bench")
+    user = get_user_model().objects.create_user("bench", is_staff=True, is_superuser=True)
     _, token = ApiToken.issue(user=user, name="bench", write=True)
     survey = Survey.objects.create(name="Bench NPS", kind="nps", brand="Nordwind Möbel")
     touchpoint = Touchpoint.objects.create(

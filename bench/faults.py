@@ -1,18 +1,24 @@
 """Fault drills on PostgreSQL with production settings: what a fault costs, and that nothing
-acknowledged is lost or doubled.
+acknowledged is sent twice, lost or stuck.
 
-    DEBUG=true .venv/bin/python bench/faults.py [--drills broker,database] [--clients 16]
+    DEBUG=true .venv/bin/python bench/faults.py [--drills broker database smtp-down sender-killed]
+                                               [--clients 16] [--invitations 1000] [--outage 60]
 
 - ``broker``: answers from the widget, with a webhook subscription, while the broker (a Redis
-  server of the drill's own) is stopped for a while and started again. Prints the answering rate
-  and the slowest answer before, during and after the outage; then the sweep delivers the
-  webhook messages to a receiver on loopback.
+  server of the drill's own) is stopped for 20 s and started again; a Celery worker and the beat
+  deliver the webhook messages. Prints the answering rate and the slowest answer before, during
+  and after the outage.
 - ``database``: answers from the widget while another session terminates every connection to the
-  database again and again. Every answer gets 201 or 503 with Retry-After, never a 500, and the
-  server answers as before once the terminations stop.
+  database every 100 ms for 10 s. Every answer gets 201 or 503 with Retry-After, never a 500, and
+  the server answers as before once the terminations stop.
+- ``smtp-down``: the mail server is down for ``--outage`` seconds (nothing listens on its port)
+  while ``manage.py runtasks`` sends; then it comes back.
+- ``sender-killed``: a sender is killed (SIGKILL) in the middle of a batch to a slow mail server;
+  its claims are then aged past the lease and another sender takes over.
 
-Each drill prints sent (acknowledged), duplicated, lost and stuck counts and the longest delay.
-It creates (and drops first) the database ``cxsurvey_bench_faults`` on the local server.
+Each drill prints what was sent (acknowledged), duplicated, lost and stuck, and the longest delay.
+It creates (and drops first) the database ``cxsurvey_bench_faults`` on the local server. A drill is
+one function taking the options and the environment; add more to ``DRILLS``.
 """
 
 import argparse
@@ -21,6 +27,7 @@ import http.server
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -30,7 +37,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from common import SERVER, bench_environment, free_port, record, recreate_database, wait_for_port, wake_up
@@ -38,6 +45,37 @@ from common import SERVER, bench_environment, free_port, record, recreate_databa
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "cxsurvey_bench_faults"
 ORIGIN = "https://shop.example.com"
+SENDER = "import django; django.setup(); from surveys.email.dispatch import dispatch_due; dispatch_due()"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--drills", nargs="+", choices=list(DRILLS), default=list(DRILLS))
+    parser.add_argument("--clients", type=int, default=16, help="answering clients (broker, database)")
+    parser.add_argument("--invitations", type=int, default=1000)
+    parser.add_argument("--outage", type=float, default=60, help="seconds the mail server is down")
+    options = parser.parse_args()
+
+    environment = bench_environment(DATABASE, RATE_LIMIT_WIDGET="10000000", WEBHOOK_ALLOWED_HOSTS="127.0.0.1")
+    environment.pop("CELERY_BROKER_URL", None)
+    os.environ.update(environment)
+    os.environ.pop("CELERY_BROKER_URL", None)
+    sys.path.insert(0, str(ROOT))
+    recreate_database(DATABASE)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    for name in options.drills:
+        print(f"\n{name}:")
+        DRILLS[name](options, environment)
+
+
+# Answers under faults
 
 
 @dataclass
@@ -58,54 +96,23 @@ class Answers:
         return [outcome for outcome in self.outcomes if start <= outcome[0] < end]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--drills", default=",".join(DRILLS))
-    parser.add_argument("--clients", type=int, default=16)
-    options = parser.parse_args()
-    for name in options.drills.split(","):
-        DRILLS[name](options)
-
-
-def set_up(environment: dict) -> dict:
-    """A fresh database with a survey for the widget and a webhook subscription to a receiver."""
-    os.environ.clear()
-    os.environ.update(environment)
-    sys.path.insert(0, str(ROOT))
-    recreate_database(DATABASE)
-    import django
-
-    django.setup()
+def widget_survey() -> dict:
+    """A survey for the widget, and a webhook subscription of its answers to a receiver."""
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
-    from django.db import connections
+    from django.db import connection
 
     from surveys.models import Survey
     from webhooks.models import Subscription
 
-    connections.close_all()
-    call_command("migrate", verbosity=0)
-    owner = get_user_model().objects.create_user("bench", is_staff=True, is_superuser=True)
+    owner, _ = get_user_model().objects.get_or_create(
+        username="bench", defaults={"is_staff": True, "is_superuser": True}
+    )
     survey = Survey.objects.create(name="Shop", kind="nps", brand="Nordwind Möbel", widget_origins=ORIGIN)
+    Subscription.objects.filter(owner=owner).update(active=False)
     receiver = Receiver()
     Subscription.objects.create(owner=owner, url=receiver.url, events=["response.created"])
-    connections.close_all()
+    connection.close()
     return {"key": survey.public_key, "receiver": receiver}
-
-
-def fault_environment(**settings: str) -> dict:
-    """Production settings for the drill's server; no broker unless given."""
-    environment = bench_environment(
-        DATABASE,
-        RATE_LIMIT_WIDGET="10000000",
-        WEBHOOK_ALLOWED_HOSTS="127.0.0.1",
-        **settings,
-    )
-    if "CELERY_BROKER_URL" not in settings:
-        environment.pop("CELERY_BROKER_URL", None)
-    return environment
 
 
 class gunicorn:
@@ -288,12 +295,15 @@ class redis_server:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def broker_drill(options, *, before: float = 10, outage: float = 20, after: float = 10) -> None:
-    print(f"\nBroker down for {outage:.0f} s, {options.clients} clients answering through the widget")
+def broker_drill(
+    options, environment: dict, *, before: float = 10, outage: float = 20, after: float = 10
+) -> None:
+    """Answers while the broker is down for ``outage`` seconds."""
+    print(f"  broker down for {outage:.0f} s, {options.clients} clients answering through the widget")
     broker = redis_server()
     broker.start()
-    environment = fault_environment(CELERY_BROKER_URL=f"redis://127.0.0.1:{broker.port}/0")
-    world = set_up(environment)
+    environment = {**environment, "CELERY_BROKER_URL": f"redis://127.0.0.1:{broker.port}/0"}
+    world = widget_survey()
     receiver = world["receiver"]
     try:
         with celery(environment), gunicorn(environment) as port:
@@ -346,10 +356,12 @@ def slowest(answers: Answers) -> float:
 # The database
 
 
-def database_drill(options, *, before: float = 5, cutting: float = 10, after: float = 5) -> None:
-    print(f"\nDatabase connections terminated every 100 ms for {cutting:.0f} s, {options.clients} clients")
-    environment = fault_environment()
-    world = set_up(environment)
+def database_drill(
+    options, environment: dict, *, before: float = 5, cutting: float = 10, after: float = 5
+) -> None:
+    """Answers while every database connection is terminated again and again."""
+    print(f"  database connections terminated every 100 ms for {cutting:.0f} s, {options.clients} clients")
+    world = widget_survey()
     terminated: Counter = Counter()
     with gunicorn(environment) as port:
 
@@ -398,7 +410,189 @@ def cut_connections(until: float, terminated: Counter) -> None:
     session.close()
 
 
-DRILLS: dict[str, Callable[[argparse.Namespace], None]] = {"broker": broker_drill, "database": database_drill}
+# Sending under faults
+
+
+def smtp_down(options, environment: dict) -> None:
+    """The mail server is down for a while under a running sender, then back."""
+    from django.utils import timezone
+
+    port = free_port()
+    scheduled = schedule_invitations(options.invitations)
+    sender = subprocess.Popen(
+        [sys.executable, "manage.py", "runtasks"],
+        cwd=ROOT,
+        env={**environment, "EMAIL_URL": f"smtp://127.0.0.1:{port}"},
+    )
+    try:
+        most_sending = 0
+        deadline = time.monotonic() + options.outage
+        while time.monotonic() < deadline:
+            most_sending = max(most_sending, statuses()["sending"])
+            time.sleep(0.5)
+        print(f"  down for {options.outage:.0f} s: at most {most_sending} invitations in 'sending' at once")
+        with SmtpSink(port) as sink:
+            back = timezone.now()
+            wait_until_settled(options.invitations, timeout=120)
+            problems, delay = report_sends(sink, scheduled, since=back)
+            record(
+                f"invitations sent after a {options.outage:.0f} s mail server outage (longest delay)",
+                delay,
+                "s",
+                target=60,
+                limit=None,
+                limit_name="",
+                lower_is_better=True,
+                passed=not problems and most_sending == 0 and delay <= 60,
+            )
+    finally:
+        sender.terminate()
+        sender.wait()
+
+
+def sender_killed(options, environment: dict) -> None:
+    """A sender killed mid-batch against a slow mail server; another takes over after the lease."""
+    from django.db.models import F
+
+    from surveys.email.dispatch import BATCH_SIZE, CLAIM_LEASE
+    from surveys.models import Invitation
+
+    count = min(options.invitations, BATCH_SIZE)  # one batch: the kill lands inside it
+    scheduled = schedule_invitations(count)
+    with SmtpSink(free_port(), delay=0.01) as sink:
+        mail = {**environment, "EMAIL_URL": f"smtp://127.0.0.1:{sink.port}"}
+        sender = subprocess.Popen([sys.executable, "-c", SENDER], cwd=ROOT, env=mail)
+        while len(sink.received) < count // 3 and sender.poll() is None:
+            time.sleep(0.001)
+        sender.send_signal(signal.SIGKILL)
+        sender.wait()
+        at_kill = statuses()
+        delivered = len(sink.received)
+        print(
+            f"  killed after {delivered} delivered: {at_kill['sent']} recorded as sent, "
+            f"{at_kill['sending']} still claimed"
+        )
+        # What the lease does after 10 minutes, at once.
+        Invitation.objects.filter(status="sending").update(claimed_at=F("claimed_at") - CLAIM_LEASE)
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-c", SENDER], cwd=ROOT, env=mail, check=True)
+        print(f"  the next sender finished in {time.monotonic() - started:.1f} s")
+        problems, _ = report_sends(sink, scheduled, since=None)
+        in_doubt = statuses()["review"]
+        record(
+            "emails in doubt after a sender was killed mid-batch",
+            in_doubt,
+            "emails",
+            target=1,
+            limit=None,
+            limit_name="",
+            lower_is_better=True,
+            passed=not problems and in_doubt <= 1,
+        )
+
+
+def schedule_invitations(count: int):
+    """``count`` invitations due now, each to its own contact; the time they became due."""
+    from django.utils import timezone
+
+    from surveys.models import Contact, Invitation, Survey, Touchpoint
+
+    Invitation.objects.all().delete()
+    Contact.objects.all().delete()
+    survey, _ = Survey.objects.get_or_create(name="Drill NPS", kind="nps", brand="Nordwind Möbel")
+    touchpoint, _ = Touchpoint.objects.get_or_create(
+        slug="order-delivered", defaults={"name": "Order delivered", "survey": survey, "send_window": None}
+    )
+    now = timezone.now()
+    contacts = Contact.objects.bulk_create(
+        Contact(email=f"customer{n}@example.com", name=f"Kunde {n}", language="de") for n in range(count)
+    )
+    Invitation.objects.bulk_create(
+        Invitation(
+            survey=survey,
+            touchpoint=touchpoint,
+            contact=contact,
+            status=Invitation.Status.SCHEDULED,
+            scheduled_for=now,
+            expires_at=now + timedelta(days=30),
+        )
+        for contact in contacts
+    )
+    return now
+
+
+def statuses() -> Counter:
+    from surveys.models import Invitation
+
+    return Counter(Invitation.objects.values_list("status", flat=True))
+
+
+def wait_until_settled(count: int, *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        counts = statuses()
+        if counts["sent"] + counts["review"] + counts["failed"] >= count:
+            return
+        time.sleep(0.2)
+
+
+def report_sends(sink: "SmtpSink", scheduled, *, since) -> tuple[int, float]:
+    """Sent, duplicated, lost, stuck and the longest delay (from ``since``, else from due);
+    returns the duplicated, lost and stuck invitations, and the delay."""
+    from django.db.models import Max
+
+    from surveys.models import Invitation
+
+    counts = statuses()
+    received = Counter(sink.received)
+    sent_ids = set(Invitation.objects.filter(status="sent").values_list("message_id", flat=True))
+    last = Invitation.objects.filter(status="sent").aggregate(last=Max("sent_at"))["last"]
+    delay = (last - (since or scheduled)).total_seconds() if last else float("nan")
+    total = sum(counts.values())
+    duplicated = sum(n - 1 for n in received.values() if n > 1)
+    lost = total - counts["sent"] - counts["review"] - counts["failed"]
+    print(
+        f"  sent {counts['sent']}, duplicated {duplicated}, lost {lost}, "
+        f"stuck {counts['sending']}, to review {counts['review']}, "
+        f"delivered but not recorded {len(set(received) - sent_ids)}, "
+        f"longest delay {delay:.1f} s (from {'the server coming back' if since else 'due'})"
+    )
+    return duplicated + lost + counts["sending"], delay
+
+
+class SmtpSink:
+    """A real SMTP server on loopback, in this process, that keeps the Message-IDs it received."""
+
+    def __init__(self, port: int, *, delay: float = 0) -> None:
+        self.port, self.delay = port, delay
+        self.received: list[str] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        import asyncio
+        from email import message_from_bytes
+
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        self.received.append(message_from_bytes(envelope.original_content)["Message-ID"])
+        return "250 Message accepted"
+
+    def __enter__(self) -> "SmtpSink":
+        from aiosmtpd.controller import Controller
+
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.controller.stop()
+
+
+DRILLS: dict[str, Callable[[argparse.Namespace, dict], None]] = {
+    "broker": broker_drill,
+    "database": database_drill,
+    "smtp-down": smtp_down,
+    "sender-killed": sender_killed,
+}
 
 
 if __name__ == "__main__":

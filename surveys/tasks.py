@@ -4,20 +4,24 @@ from celery import shared_task
 from django.utils import timezone
 
 from surveys.api import idempotency
-from surveys.email.dispatch import BATCH_SIZE, dispatch_due
+from surveys.email.dispatch import BATCH_SIZE, SERVER_DOWN, dispatch_due
 
 
 @shared_task(ignore_result=True)
-def dispatch(batch_size: int = BATCH_SIZE) -> None:
-    """Send one batch; while more are due, hand the next batch to another free worker.
+def dispatch(batch_size: int = BATCH_SIZE) -> bool:
+    """Send one batch; whether more may be due (the batch was full), in which case the next batch
+    goes to another free worker (without a broker, ``runtasks`` runs it at once).
 
     The periodic schedule starts one every few seconds; a full batch starts the
     next one at once, so a backlog spreads over all workers. A lost task loses
-    nothing: the invitations stay due in the database.
+    nothing: the invitations stay due in the database. An unreachable mail server
+    waits for the next periodic turn.
     """
     report = dispatch_due(batch_size=batch_size, max_batches=1)
-    if sum(report.values()) >= batch_size and not dispatch.app.conf.task_always_eager:
+    more = sum(report.values()) >= batch_size and not report[SERVER_DOWN]
+    if more and not dispatch.app.conf.task_always_eager:
         dispatch.delay(batch_size)
+    return more
 
 
 @shared_task(ignore_result=True)

@@ -1,3 +1,4 @@
+import asyncio
 import socket
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -115,7 +116,12 @@ class SmtpServer:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    # Seconds the server takes over each message, as a slow or distant one would.
+    delay: float = 0
+
     async def handle_DATA(self, server, session, envelope) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
         return "250 Message accepted"
 

@@ -13,15 +13,18 @@ ENQUEUE_AT_MOST = 100  # messages handed to workers at once by a resend
 
 
 @shared_task(ignore_result=True)
-def deliver(batch_size: int = delivery.BATCH_SIZE) -> None:
-    """Deliver one batch of due messages; while more are due, hand the next batch to another free worker.
+def deliver(batch_size: int = delivery.BATCH_SIZE) -> bool:
+    """Deliver one batch of due messages; whether more may be due (the batch was full), in which case
+    the next batch goes to another free worker (without a broker, ``runtasks`` runs it at once).
 
     The periodic schedule starts one every few seconds. A lost task loses nothing: the
     messages stay due in the database.
     """
     report = delivery.deliver_due(batch_size=batch_size, max_batches=1)
-    if sum(report.values()) >= batch_size and not deliver.app.conf.task_always_eager:
+    more = sum(report.values()) >= batch_size
+    if more and not deliver.app.conf.task_always_eager:
         deliver.delay(batch_size)
+    return more
 
 
 @shared_task(ignore_result=True)

@@ -3,17 +3,19 @@
 A sender claims a batch of due invitations (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, so concurrent senders take disjoint batches), then sends them one
 by one over one mail connection. Each send is recorded before the mail leaves
-(``send_started_at`` and the Message-ID): if a sender dies after that, nobody
-knows whether the mail server took the message, so the invitation goes to
-review instead of out a second time. A sender that dies before that point
-loses nothing: its claim expires and the invitation is sent by another.
+(``send_started_at`` and the Message-ID) and as sent once the mail server took
+it: if a sender dies in between, nobody knows whether the mail server took the
+message, so that one invitation goes to review instead of out a second time.
+The rest of a dead sender's batch loses nothing: its claim expires and the
+invitations are sent by another. A mail server that cannot be reached sends
+the whole batch back to the queue at once.
 
 Celery's periodic task and ``manage.py dispatch`` both call ``dispatch_due``.
 """
 
 import logging
 import smtplib
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import datetime, timedelta
 from email.utils import make_msgid
 from urllib.parse import urlsplit
@@ -38,10 +40,16 @@ MAX_ATTEMPTS = 5
 # Waits after the 1st, 2nd, … temporary failure.
 BACK_OFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
 SENDABLE = (Invitation.Status.SENT, Invitation.Status.DELIVERED, Invitation.Status.OPENED)
+# The outcome of invitations given back unsent because the mail server could not be reached.
+SERVER_DOWN = "server down"
 
 
 class TemporaryFailure(Exception):
     """The mail server or provider asked us to try again later."""
+
+
+class MailServerUnreachable(TemporaryFailure):
+    """The connection to the mail server failed or broke: no message can go out now."""
 
 
 class PermanentFailure(Exception):
@@ -59,7 +67,10 @@ def dispatch_due(*, batch_size: int = BATCH_SIZE, max_batches: int | None = None
             break
         report += send_invitations(claimed)
         batches += 1
-    report += send_due_reminders(now=timezone.now(), limit=batch_size * 10)
+        if report[SERVER_DOWN]:  # try again at the next turn, not batch after batch
+            break
+    if not report[SERVER_DOWN]:
+        report += send_due_reminders(now=timezone.now(), limit=batch_size * 10)
     if report:
         logger.info("Dispatched: %s", ", ".join(f"{count} {outcome}" for outcome, count in report.items()))
     return report
@@ -102,29 +113,67 @@ def release_stalled_claims(*, now: datetime) -> None:
 
 
 def send_invitations(ids: list[int]) -> Counter:
-    """Send claimed invitations over one mail connection."""
+    """Send claimed invitations over one mail connection; what happened to how many.
+
+    If the mail server cannot be reached, or the connection breaks, the invitations not yet
+    handed over go back to the queue at once ("server down"), in their place and without
+    counting the attempt: the outage is the installation's, not theirs, and they go out as soon
+    as the mail server is back. The one in flight when the connection broke is retried later.
+    """
     report: Counter = Counter()
-    invitations = Invitation.objects.filter(pk__in=ids, status=Invitation.Status.SENDING).select_related(
-        "survey", "touchpoint__survey", "contact"
-    )
-    sent: list[tuple[Invitation, str]] = []
+    mail = get_connection()
     try:
-        with get_connection() as mail:
-            for invitation in invitations:
-                report[send_invitation(invitation, mail=mail, sent=sent)] += 1
+        mail.open()
+    except OSError as error:  # smtplib's errors are OSErrors too
+        report[SERVER_DOWN] = _give_back(ids, error)
+        return report
+    invitations = list(
+        Invitation.objects.filter(pk__in=ids, status=Invitation.Status.SENDING)
+        .select_related("survey", "touchpoint__survey", "contact")
+        .order_by("scheduled_for")
+    )
+    unrecorded: list[tuple[Invitation, str, datetime]] = []
+    try:
+        for position, invitation in enumerate(invitations):
+            try:
+                report[send_invitation(invitation, mail=mail, unrecorded=unrecorded)] += 1
+            except MailServerUnreachable as error:
+                _record_sent(unrecorded)
+                report[_retry_later(invitation, error, now=timezone.now())] += 1
+                report[SERVER_DOWN] = _give_back([later.pk for later in invitations[position + 1 :]], error)
+                break
     finally:
-        _record_sent(sent)
+        _record_sent(unrecorded)
+        mail.close()
     return report
 
 
-def send_invitation(invitation: Invitation, *, mail, sent: list) -> str:
+def _give_back(ids: list[int], error: Exception) -> int:
+    """Claimed invitations not handed to the mail server go back to the queue; how many."""
+    given_back = Invitation.objects.filter(
+        pk__in=ids, status=Invitation.Status.SENDING, send_started_at__isnull=True
+    ).update(
+        status=Invitation.Status.SCHEDULED,
+        claimed_at=None,
+        attempts=F("attempts") - 1,
+        last_error=f"The mail server could not be reached: {error}"[:1000],
+    )
+    logger.warning("The mail server could not be reached (%s); %d invitations wait for it", error, given_back)
+    return given_back
+
+
+def send_invitation(invitation: Invitation, *, mail, unrecorded: list) -> str:
     """Send one claimed invitation; returns what happened ("sent", "skipped", "retry", "failed").
 
-    A sent invitation is appended to ``sent`` with its provider message id, to be
-    recorded with the rest of the batch: its ``send_started_at`` already keeps it
-    from being sent twice.
+    Raises MailServerUnreachable, having recorded nothing about this invitation but its start.
+
+    A sent invitation is appended to ``unrecorded`` with its provider message id and the time it
+    was handed over; it is recorded as sent in the same transaction that records the start of the
+    next one (one commit per email, which is what a send costs the database), or at the end of
+    the batch. Its ``send_started_at`` keeps it from being sent twice meanwhile.
     """
     if reason := _reason_not_to_send(invitation):
+        _record_sent(unrecorded)
         _finish(invitation, status=Invitation.Status.SKIPPED, skip_reason=reason, claimed_at=None)
         return "skipped"
     invitation.message_id = make_msgid(domain=urlsplit(settings.SITE_URL).hostname)
@@ -132,52 +181,90 @@ def send_invitation(invitation: Invitation, *, mail, sent: list) -> str:
         message = invitation_message(invitation)
     except Exception as error:  # one broken invitation must not stop the others
         logger.exception("Invitation %s could not be rendered", invitation.pk)
+        _record_sent(unrecorded)
         _finish(
             invitation, status=Invitation.Status.FAILED, claimed_at=None, last_error=f"Rendering: {error}"
         )
         return "failed"
     now = timezone.now()
-    started = Invitation.objects.filter(
-        pk=invitation.pk, status=Invitation.Status.SENDING, send_started_at__isnull=True
-    ).update(send_started_at=now, message_id=invitation.message_id)
-    if not started:  # released as stalled meanwhile; someone else has it now
+    if not _record_sent_and_start(
+        unrecorded, invitation, now=now
+    ):  # released as stalled meanwhile; someone else has it now
         return "lost"
     try:
         _send(message, mail)
+    except MailServerUnreachable:
+        raise
     except TemporaryFailure as error:
         return _retry_later(invitation, error, now=now)
     except PermanentFailure as error:
         _finish(invitation, status=Invitation.Status.FAILED, claimed_at=None, last_error=str(error)[:1000])
         return "failed"
-    sent.append((invitation, _provider_message_id(message)))
+    unrecorded.append((invitation, _provider_message_id(message), now))
     return "sent"
 
 
-def _record_sent(sent: list[tuple[Invitation, str]]) -> None:
-    """Mark a batch's sent invitations: one UPDATE per touchpoint, sent when handed over.
-
-    Answering and reminder periods start then, as each touchpoint sets them.
-    """
-    by_touchpoint: dict[int, list[Invitation]] = defaultdict(list)
-    for invitation, _ in sent:
-        by_touchpoint[invitation.touchpoint_id].append(invitation)
-    handed_over = F("send_started_at")
-    for invitations in by_touchpoint.values():
-        touchpoint = invitations[0].touchpoint
-        reminder = touchpoint.reminder_after_days
-        Invitation.objects.filter(
-            pk__in=[invitation.pk for invitation in invitations], status=Invitation.Status.SENDING
-        ).update(
-            status=Invitation.Status.SENT,
-            sent_at=handed_over,
-            claimed_at=None,
-            last_error="",
-            expires_at=handed_over + timedelta(days=touchpoint.answerable_days),
-            reminder_due_at=handed_over + timedelta(days=reminder) if reminder else None,
+def _record_sent(unrecorded: list[tuple[Invitation, str, datetime]]) -> None:
+    """Mark invitations handed to the mail server as sent then, one UPDATE each."""
+    while unrecorded:
+        invitation, provider_message_id, handed_over = unrecorded.pop()
+        Invitation.objects.filter(pk=invitation.pk, status=Invitation.Status.SENDING).update(
+            **_sent_fields(invitation, provider_message_id, handed_over)
         )
-    for invitation, provider_message_id in sent:
-        if provider_message_id:
-            Invitation.objects.filter(pk=invitation.pk).update(provider_message_id=provider_message_id)
+
+
+def _record_sent_and_start(
+    unrecorded: list[tuple[Invitation, str, datetime]], invitation: Invitation, *, now: datetime
+) -> bool:
+    """Record the previous send and the start of this one in one transaction; whether this one is
+    still ours to send.
+
+    On PostgreSQL both UPDATEs go in one query, which the server runs as one transaction: one
+    round trip and one commit per email instead of four round trips (BEGIN, two UPDATEs, COMMIT),
+    which cost a sender more than rendering the email.
+    """
+    # Only the model's own names go into the SQL text; every value is a parameter.
+    table, quote = Invitation._meta.db_table, db.ops.quote_name
+    statements, params = [], []
+    if unrecorded:
+        previous, provider_message_id, handed_over = unrecorded.pop()
+        fields = _sent_fields(previous, provider_message_id, handed_over)
+        columns = ", ".join(f"{quote(name)} = %s" for name in fields)  # no field sets a db_column
+        statements.append(f"UPDATE {quote(table)} SET {columns} WHERE id = %s AND status = %s")  # noqa: S608
+        params.append([*fields.values(), previous.pk, Invitation.Status.SENDING])
+    statements.append(
+        f"UPDATE {quote(table)} SET send_started_at = %s, message_id = %s "  # noqa: S608
+        "WHERE id = %s AND status = %s AND send_started_at IS NULL"
+    )
+    params.append([now, invitation.message_id, invitation.pk, Invitation.Status.SENDING])
+    with db.cursor() as cursor:
+        if db.vendor == "postgresql":
+            cursor.execute("; ".join(statements), [value for values in params for value in values])
+            return cursor.rowcount == 1  # the last statement's
+        with transaction.atomic():  # SQLite runs one statement per call
+            for statement, values in zip(statements, params, strict=True):
+                cursor.execute(statement, values)
+            return cursor.rowcount == 1
+
+
+def _sent_fields(invitation: Invitation, provider_message_id: str, handed_over: datetime) -> dict:
+    """Sent when handed over; answering and reminder periods start then, as the touchpoint sets them."""
+    touchpoint = invitation.touchpoint
+    fields = {
+        "status": Invitation.Status.SENT,
+        "sent_at": handed_over,
+        "claimed_at": None,
+        "last_error": "",
+        "expires_at": handed_over + timedelta(days=touchpoint.answerable_days),
+        "reminder_due_at": (
+            handed_over + timedelta(days=touchpoint.reminder_after_days)
+            if touchpoint.reminder_after_days
+            else None
+        ),
+    }
+    if provider_message_id:
+        fields["provider_message_id"] = provider_message_id
+    return fields
 
 
 def _reason_not_to_send(invitation: Invitation) -> str:
@@ -213,8 +300,10 @@ def _send(message, mail) -> None:
         if error.smtp_code >= 500:
             raise PermanentFailure(text) from error
         raise TemporaryFailure(text) from error
-    except (smtplib.SMTPException, OSError) as error:
-        raise TemporaryFailure(f"{type(error).__name__}: {error}") from error
+    # The rest of smtplib's errors (disconnected, no connection) are OSErrors, as a refused or
+    # reset connection is.
+    except OSError as error:
+        raise MailServerUnreachable(f"{type(error).__name__}: {error}") from error
 
 
 def _retry_later(invitation: Invitation, error: Exception, *, now: datetime) -> str:
@@ -265,6 +354,12 @@ def send_due_reminders(*, now: datetime, limit: int) -> Counter:
         .order_by("reminder_due_at")
         .values_list("pk", flat=True)[:limit]
     )
+    mail = get_connection()
+    try:
+        mail.open()
+    except OSError as error:  # nothing claimed yet: the reminders stay due
+        logger.warning("The mail server could not be reached (%s); reminders wait for it", error)
+        return report
     mine = [
         pk
         for pk in list(due)
@@ -272,16 +367,22 @@ def send_due_reminders(*, now: datetime, limit: int) -> Counter:
             reminder_due_at=None, reminder_sent_at=now
         )
     ]
-    invitations = Invitation.objects.filter(pk__in=mine).select_related(
-        "survey", "touchpoint__survey", "contact"
+    invitations = list(
+        Invitation.objects.filter(pk__in=mine).select_related("survey", "touchpoint__survey", "contact")
     )
-    with get_connection() as mail:
-        for invitation in invitations:
+    try:
+        for position, invitation in enumerate(invitations):
             try:
                 _send(invitation_message(invitation, reminder=True), mail)
             except (TemporaryFailure, PermanentFailure) as error:
                 Invitation.objects.filter(pk=invitation.pk).update(last_error=f"Reminder: {error}"[:1000])
                 report["reminder failed"] += 1
+                if isinstance(error, MailServerUnreachable):  # the rest were not sent: still due
+                    rest = [later.pk for later in invitations[position + 1 :]]
+                    Invitation.objects.filter(pk__in=rest).update(reminder_due_at=now, reminder_sent_at=None)
+                    break
             else:
                 report["reminded"] += 1
+    finally:
+        mail.close()
     return report

@@ -9,13 +9,19 @@ standard text instead of stopping the send.
 """
 
 import copy
+import functools
+import json
+import re
 from email.utils import formataddr, parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.dispatch import receiver
+from django.template.defaultfilters import linebreaksbr
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
+from django.utils import autoreload, translation
+from django.utils.html import conditional_escape, escape
 
 from surveys.email.unsubscribe import unsubscribe_token
 from surveys.models import Contact, Invitation, LegalBasis, Survey
@@ -35,20 +41,103 @@ def _standard_text(survey: Survey, field: str, language: str) -> str:
 
 
 def render_email(
-    template_prefix: str, context: dict, *, language: str, to: list[str], **message
+    template_prefix: str,
+    context: dict,
+    *,
+    language: str,
+    to: list[str],
+    personal: dict[str, str] | None = None,
+    **message,
 ) -> EmailMultiAlternatives:
     """The email of three templates, ``<template_prefix>_subject.txt``, ``<template_prefix>.txt`` and
     ``<template_prefix>.html``, rendered in ``language`` for ``to``; ``message`` holds the rest of
     ``EmailMultiAlternatives``'s arguments (``from_email``, ``reply_to``, ``headers``). Send it with
-    ``send()``, or over a connection that sends many."""
-    with translation.override(language):
-        subject = render_to_string(f"{template_prefix}_subject.txt", context)
-        text = render_to_string(f"{template_prefix}.txt", context)
-        html = render_to_string(f"{template_prefix}.html", context)
+    ``send()``, or over a connection that sends many.
+
+    ``personal`` holds the context's texts that change from one recipient to the next (a name, links
+    with a token). The templates are then rendered once per language and remaining context, and these
+    texts filled in (escaped in HTML, as the template would): sending thousands of emails costs one
+    rendering. A template that does more with such a text than print it (a filter, a comparison) is
+    rendered whole for each email instead."""
+    subject, text, html = _render(template_prefix, context, personal or {}, language)
     # A line break in a subject would end the header; Django refuses to send such a mail.
     email = EmailMultiAlternatives(subject=" ".join(subject.split()), body=text, to=to, **message)
     email.attach_alternative(html, "text/html")
     return email
+
+
+_TEMPLATES = ("_subject.txt", ".txt", ".html")
+# A recipient's text in a frame: characters that escaping changes (&, <, quotes), that filters
+# change (letter case, a line break) and a number found nowhere else, so that a mark a template did
+# more with than print it shows as a leftover.
+_SEAL = "7301947"
+_MARK = "\x1f{name}:{variant}&<'\"Mk\n" + _SEAL + "\x1f"
+
+# A piece of a frame: its own text, or a recipient's text to fill in (its name, escaped or not).
+Piece = str | tuple[str, bool]
+
+
+def _render(prefix: str, context: dict, personal: dict[str, str], language: str) -> list[str]:
+    """Subject, text and HTML, from the cached frame of their templates if they have one."""
+    frame = _frame_for(prefix, context, personal, language) if personal else None
+    if frame is None:
+        with translation.override(language):
+            return [render_to_string(f"{prefix}{suffix}", {**context, **personal}) for suffix in _TEMPLATES]
+    return [
+        "".join(
+            piece
+            if isinstance(piece, str)
+            else (conditional_escape(personal[piece[0]]) if piece[1] else personal[piece[0]])
+            for piece in pieces
+        )
+        for pieces in frame
+    ]
+
+
+def _frame_for(prefix: str, context: dict, personal: dict[str, str], language: str):
+    """The frame for this context; an empty text is part of the key, as templates test for one."""
+    present = sorted(name for name, value in personal.items() if value)
+    try:
+        key = json.dumps([prefix, language, context, sorted(personal), present], sort_keys=True)
+    except TypeError:  # a context JSON cannot hold: rendered whole
+        return None
+    return _frame(key)
+
+
+@functools.lru_cache(maxsize=256)
+def _frame(key: str) -> list[list[Piece]] | None:
+    """The three templates rendered with marks for the recipient's texts, cut at the marks; None
+    if a template changes a mark, measures it or cuts it (two marks of different lengths must give
+    the same frame)."""
+    prefix, language, context, names, present = json.loads(key)
+    frames = []
+    for variant in ("a", "bbbbbbbb"):
+        marks = {name: _MARK.format(name=name, variant=variant) if name in present else "" for name in names}
+        with translation.override(language):
+            rendered = [render_to_string(f"{prefix}{suffix}", {**context, **marks}) for suffix in _TEMPLATES]
+        slots = {mark: (name, False) for name, mark in marks.items() if mark}
+        slots |= {escape(mark): (name, True) for name, mark in marks.items() if mark}
+        pattern = re.compile("|".join(re.escape(mark) for mark in slots))
+        frame = [_cut(text, pattern, slots) for text in rendered]
+        if any(_SEAL in piece for pieces in frame for piece in pieces if isinstance(piece, str)):
+            return None
+        frames.append(frame)
+    return frames[0] if frames[0] == frames[1] else None
+
+
+def _cut(text: str, pattern: re.Pattern, slots: dict[str, tuple[str, bool]]) -> list[Piece]:
+    pieces: list[Piece] = []
+    position = 0
+    for match in pattern.finditer(text) if slots else ():
+        pieces += [text[position : match.start()], slots[match.group()]]
+        position = match.end()
+    return [*pieces, text[position:]]
+
+
+@receiver(autoreload.file_changed)
+def _forget_frames(sender, file_path, **kwargs) -> None:
+    """The development server reloads edited templates without a restart; so do frames."""
+    _frame.cache_clear()
 
 
 def invitation_message(invitation: Invitation, *, reminder: bool = False) -> EmailMultiAlternatives:
@@ -90,7 +179,7 @@ def _message(invitation: Invitation, *, kind: str) -> EmailMultiAlternatives:
     language = contact.language if contact.language in LANGUAGES else settings.LANGUAGE_CODE
     unsubscribe_url = _site_url(reverse("surveys:unsubscribe", args=[unsubscribe_token(contact)]))
     with translation.override(language):
-        context = _context(invitation, language, kind=kind)
+        context, personal = _context(invitation, language, kind=kind)
     headers = {
         "List-Unsubscribe": f"<{unsubscribe_url}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
@@ -99,7 +188,8 @@ def _message(invitation: Invitation, *, kind: str) -> EmailMultiAlternatives:
         headers["Message-ID"] = invitation.message_id
     message = render_email(
         "surveys/email/invitation",
-        {**context, "unsubscribe_url": unsubscribe_url},
+        context,
+        personal={**personal, "unsubscribe_url": unsubscribe_url},
         language=language,
         to=[_address(contact.name, contact.email)],
         from_email=_address(survey.sender_name or survey.brand, parseaddr(settings.DEFAULT_FROM_EMAIL)[1]),
@@ -116,7 +206,8 @@ def _message(invitation: Invitation, *, kind: str) -> EmailMultiAlternatives:
     return message
 
 
-def _context(invitation: Invitation, language: str, *, kind: str) -> dict:
+def _context(invitation: Invitation, language: str, *, kind: str) -> tuple[dict, dict[str, str]]:
+    """The context that is the same for every contact of the survey, and the contact's own texts."""
     survey, contact = invitation.survey, invitation.contact
     properties = invitation.properties if isinstance(invitation.properties, dict) else {}
     values = {
@@ -126,23 +217,16 @@ def _context(invitation: Invitation, language: str, *, kind: str) -> dict:
         "subject": survey.subject(language),
     }
     subject = _personalised(survey, "email_subject", language, values, max_length=MAX_SUBJECT_LENGTH)
-    intro = _personalised(survey, "email_intro", language, values, max_length=MAX_INTRO_LENGTH)
+    intro = _personalised(survey, "email_intro", language, values, max_length=MAX_INTRO_LENGTH).strip()
     scale = survey.scale
     labels = scale.point_labels(language)
-    answer_url = _answer_url(invitation, language, kind)
-    points = [
-        {"value": value, "label": labels.get(value, ""), "url": f"{answer_url}score={value}"}
-        for value in scale.points
-    ]
+    points = [{"value": value, "label": labels.get(value, "")} for value in scale.points]
     low, high = scale.end_labels(language)
-    return {
+    context = {
         "language": language,
         "brand": survey.brand,
         "accent": survey.accent_color,
         "on_accent": survey.on_accent_color,
-        "name": " ".join(contact.name.split()),
-        "subject": " ".join(subject.split()),
-        "intro": intro.strip(),
         "question": survey.question(language),
         "points": points,
         "cell_width": 100 // len(points),
@@ -152,6 +236,15 @@ def _context(invitation: Invitation, language: str, *, kind: str) -> dict:
         "test": kind == "test",
         "consented": contact.legal_basis == LegalBasis.CONSENT,
     }
+    personal = {
+        "name": " ".join(contact.name.split()),
+        "subject": " ".join(subject.split()),
+        "intro": intro,
+        "intro_html": linebreaksbr(intro),
+        # The scale's links go here, followed by "score=<value>".
+        "answer_url": _answer_url(invitation, language, kind),
+    }
+    return context, personal
 
 
 def _personalised(survey: Survey, field: str, language: str, values: dict, *, max_length: int) -> str:

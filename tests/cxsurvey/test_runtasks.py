@@ -4,7 +4,8 @@ from django.core import mail
 from django.core.management import call_command
 
 from cxsurvey.management.commands import runtasks
-from tests.factories import make_due_invitation
+from surveys.models import Invitation
+from tests.factories import make_due_invitation, make_touchpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -44,3 +45,16 @@ def test_the_loop_runs_every_periodic_task_by_name_and_survives_a_failing_one(on
         runtasks.run_schedule(schedule, app=current_app)
     assert len(mail.outbox) == 1
     assert failed == ["broken"]
+
+
+def test_a_backlog_larger_than_a_batch_goes_out_before_the_loop_first_sleeps(one_round):
+    touchpoint = make_touchpoint()
+    for _ in range(25):
+        make_due_invitation(touchpoint)
+    schedule = {
+        "dispatch": {"task": "surveys.tasks.dispatch", "schedule": 10.0, "kwargs": {"batch_size": 10}}
+    }
+    with pytest.raises(EndOfLoop):
+        runtasks.run_schedule(schedule, app=current_app)
+    assert len(mail.outbox) == 25
+    assert set(Invitation.objects.values_list("status", flat=True)) == {"sent"}

@@ -26,15 +26,24 @@ class Command(BaseCommand):
 
 def run_schedule(schedule: dict, *, app: Celery) -> NoReturn:
     """Run each scheduled task when its interval (in seconds) has passed, for ever; a failing task
-    is logged and tried again at its next turn."""
+    is logged and tried again at its next turn.
+
+    A task that returns True (sending invitations or webhooks: its batch was full, more may be
+    due) runs again at once, after the other due tasks, as a worker would take the next batch:
+    a backlog goes out at a worker's pace, not one batch per interval. The loop sleeps only
+    when nothing is due."""
     app.loader.import_default_modules()  # the apps' tasks modules, as a worker loads them
     due = dict.fromkeys(schedule, 0.0)
     while True:
         for name, entry in schedule.items():
             if time.monotonic() >= due[name]:
+                more = False
                 try:
-                    app.tasks[entry["task"]].apply(kwargs=entry.get("kwargs", {}))
+                    result = app.tasks[entry["task"]].apply(kwargs=entry.get("kwargs", {}))
+                    more = result.successful() and result.result is True
                 except Exception:
                     logger.exception("The periodic task %s failed.", name)
-                due[name] = time.monotonic() + entry["schedule"]
-        time.sleep(max(0.5, min(due.values()) - time.monotonic()))
+                due[name] = time.monotonic() + (0 if more else entry["schedule"])
+        pause = min(due.values()) - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)

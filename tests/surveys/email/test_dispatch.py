@@ -1,4 +1,5 @@
 import io
+import socket
 import threading
 from datetime import timedelta
 
@@ -246,3 +247,78 @@ def test_the_dispatch_task_sends_a_batch():
     dispatch_task(batch_size=10)
     assert Invitation.objects.get().status == "sent"
     assert len(mail.outbox) == 1
+
+
+@pytest.fixture
+def smtp_down(settings):
+    """The installation's mail server is a port on loopback where nothing listens: refused at once."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    with socket.socket() as probe:  # a free port, closed again
+        probe.bind(("127.0.0.1", 0))
+        settings.EMAIL_HOST, settings.EMAIL_PORT = probe.getsockname()
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+
+
+def test_an_unreachable_mail_server_sends_the_batch_back_to_the_queue_at_once_and_all_go_out_later(
+    smtp_down, settings, smtp_server
+):
+    touchpoint = make_touchpoint()
+    invitations = [make_due_invitation(touchpoint, minutes_ago=minutes) for minutes in (3, 2, 1)]
+
+    assert dispatch_due(batch_size=2) == {"server down": 2}  # no second batch against a dead server
+    for invitation in invitations:
+        before = invitation.scheduled_for
+        invitation.refresh_from_db()
+        assert (invitation.status, invitation.attempts, invitation.claimed_at) == ("scheduled", 0, None)
+        assert invitation.scheduled_for == before  # in its place in the queue
+    assert "could not be reached" in invitations[0].last_error
+
+    settings.EMAIL_PORT = smtp_server.port  # the mail server is back
+    assert dispatch_due(batch_size=2) == {"sent": 3}
+    assert sorted(message["To"] for message in smtp_server.messages) == sorted(
+        invitation.contact.email for invitation in invitations
+    )
+    assert set(Invitation.objects.values_list("status", "attempts", "last_error")) == {("sent", 1, "")}
+
+
+def test_the_dispatch_task_waits_for_its_next_turn_while_the_mail_server_is_down(smtp_down):
+    from surveys.tasks import dispatch as dispatch_task
+
+    for _ in range(3):
+        make_due_invitation()
+    assert dispatch_task(batch_size=3) is False
+    assert set(Invitation.objects.values_list("status", flat=True)) == {"scheduled"}
+
+
+def test_reminders_wait_for_an_unreachable_mail_server(smtp_down):
+    now = timezone.now()
+    touchpoint = make_touchpoint(reminder_after_days=3)
+    waiting = make_invitation(touchpoint=touchpoint, survey=touchpoint.survey, reminder_due_at=now)
+    assert send_due_reminders(now=now, limit=100) == {}
+    waiting.refresh_from_db()
+    assert (waiting.reminder_due_at, waiting.reminder_sent_at) == (now, None)
+
+
+def test_each_send_is_recorded_as_it_happens(smtp, monkeypatch):
+    """What the database says after each hand-over, as a sender killed there would leave it."""
+    touchpoint = make_touchpoint(reminder_after_days=2)
+    invitations = [make_due_invitation(touchpoint, minutes_ago=minutes) for minutes in (3, 2, 1)]
+    seen = []
+    send = dispatch._send
+
+    def send_and_look(message, mail):
+        seen.append(dict(Invitation.objects.values_list("pk", "status")))
+        send(message, mail)
+
+    monkeypatch.setattr(dispatch, "_send", send_and_look)
+    assert dispatch_due() == {"sent": 3}
+    first, second, third = (invitation.pk for invitation in invitations)
+    # Before each send, every earlier one is recorded as sent and only this one is in doubt.
+    assert seen == [
+        {first: "sending", second: "sending", third: "sending"},
+        {first: "sent", second: "sending", third: "sending"},
+        {first: "sent", second: "sent", third: "sending"},
+    ]
+    sent = Invitation.objects.get(pk=first)
+    assert sent.reminder_due_at == sent.sent_at + timedelta(days=2)
+    assert sent.sent_at == sent.send_started_at

@@ -7,6 +7,7 @@ import pytest
 from django.core import mail
 from django.core.mail import get_connection
 
+from surveys.email import messages
 from surveys.email.messages import invitation_message, render_preview, send_test_email
 from surveys.email.unsubscribe import contact_for_unsubscribe_token, read_unsubscribe_token, unsubscribe_token
 from surveys.models import Contact, LegalBasis, Survey
@@ -343,3 +344,57 @@ def test_the_email_arrives_through_smtp_as_text_and_html_with_its_headers(smtp_s
     assert f"{SITE}/s/{invitation.token}/?score=10" in text
     assert "Äußerst wahrscheinlich" in html
     assert f"{SITE}/s/{invitation.token}/?score=0" in html
+
+
+TRICKY_NAMES = ["", "Tom & Jerry <tj@example.com>", 'Ölaf "Q" O\'Brien', "two\nlines", "{{ contact.name }}"]
+
+
+@pytest.mark.parametrize("name", TRICKY_NAMES)
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_an_email_filled_into_its_cached_frame_equals_one_rendered_whole(name, language, monkeypatch):
+    invitation = invite(
+        name=name,
+        language=language,
+        properties={"order": "<42> & more"},
+        email_subject_de="{{ contact.name|upper }} & {{ properties.order }}",
+        email_subject_en="Your order {{ properties.order }}",
+        email_intro_de="Hallo {{ contact.name }},\n<b>danke</b> & \n\nnoch eine Zeile",
+        email_intro_en="",
+    )
+    framed = invitation_message(invitation)
+    monkeypatch.setattr(messages, "_frame_for", lambda *args: None)
+    whole = invitation_message(invitation)
+    assert (framed.subject, *parts(framed)) == (whole.subject, *parts(whole))
+    assert framed.extra_headers == whole.extra_headers
+
+
+def test_many_contacts_share_one_frame_of_their_survey_and_language():
+    messages._frame.cache_clear()
+    survey = make_survey(email_intro_en="Dear {{ contact.name }},\nthanks.")
+    for n in range(5):
+        invitation_message(
+            make_invitation(survey=survey, contact=make_contact(name=f"Kim {n}", language="en"))
+        )
+    assert messages._frame.cache_info().currsize == 1
+
+
+def test_a_template_that_does_more_with_a_recipients_text_than_print_it_is_rendered_whole(settings):
+    templates = {
+        "mail/hello_subject.txt": "Hi {{ name|upper }}",
+        "mail/hello.txt": "{{ name|truncatechars:4 }} {{ name|length }}",
+        "mail/hello.html": "<p>{{ name|linebreaksbr }}</p>",
+    }
+    settings.TEMPLATES = [
+        {
+            "BACKEND": "django.template.backends.django.DjangoTemplates",
+            "OPTIONS": {"loaders": [("django.template.loaders.locmem.Loader", templates)]},
+        }
+    ]
+    first = messages.render_email(
+        "mail/hello", {}, language="en", to=["a@example.com"], personal={"name": "a\nb"}
+    )
+    second = messages.render_email(
+        "mail/hello", {}, language="en", to=["a@example.com"], personal={"name": "Kim"}
+    )
+    assert (first.subject, *parts(first)) == ("Hi A B", "a\nb 3", "<p>a<br>b</p>")
+    assert (second.subject, *parts(second)) == ("Hi KIM", "Kim 3", "<p>Kim</p>")
