@@ -80,8 +80,13 @@ def deliver_due(*, batch_size: int = BATCH_SIZE, max_batches: int | None = None)
 def deliver_if_due(message_id: int) -> str:
     """Deliver one message now if it is still due; "lost" if it is not (another worker has it)."""
     now = timezone.now()
+    # The message's own row holds every condition on it, so that PostgreSQL checks them again on
+    # the row a concurrent sweep left (a join would compare the message as it was before).
     due = Message.objects.filter(
-        pk=message_id, status=Status.PENDING, next_attempt_at__lte=now, subscription__active=True
+        pk=message_id,
+        status=Status.PENDING,
+        next_attempt_at__lte=now,
+        subscription__in=Subscription.objects.filter(active=True),
     )
     if not due.update(**_claim(now)):
         return "lost"

@@ -8,7 +8,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.http import http_date
 
@@ -310,3 +310,39 @@ def test_concurrent_workers_on_postgresql_never_take_the_same_message(admin_user
     for thread in threads:
         thread.join()
     assert sorted(claims) == sorted(Message.objects.values_list("pk", flat=True))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_the_sweep_claims_while_its_hand_off_waits_is_delivered_once(admin_user, receiver):
+    """The hand-off's task and the periodic sweep can reach a new message at the same moment.
+    The sweep locks and claims it; the task's claim waits for that lock and, once the sweep
+    commits, must see the message taken and leave it."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    make_subscription(owner=admin_user, url=receiver.url())
+    answer()
+    (message,) = Message.objects.all()
+    claimed, commit, outcome = threading.Event(), threading.Event(), []
+
+    def sweep():
+        with transaction.atomic():
+            assert claim_due_messages(now=timezone.now(), limit=10) == [message.pk]
+            claimed.set()
+            commit.wait(timeout=10)
+        connection.close()
+
+    def hand_off():
+        claimed.wait(timeout=10)
+        timer = threading.Timer(0.5, commit.set)  # the sweep commits while this claim waits
+        timer.start()
+        outcome.append(delivery.deliver_if_due(message.pk))
+        connection.close()
+
+    threads = [threading.Thread(target=sweep), threading.Thread(target=hand_off)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcome == ["lost"]
+    assert receiver.requests == []  # the sweep's own delivery is not part of this test
+    assert Message.objects.get().status == Message.Status.SENDING
