@@ -60,7 +60,8 @@ def streaming_cluster(major: int, *, seed: Callable[[Cluster], None] | None = No
     def start(name: str, port: int) -> None:
         server = f"-p {port} -k {folder} {SERVER_OPTIONS}"
         log = str(folder / f"{name}.log")
-        cluster.run("pg_ctl", "-D", str(folder / name), "-l", log, "-o", server, "-w", "start")
+        arguments = ["-D", str(folder / name), "-l", log, "-o", server, "-w", "start"]
+        cluster.run("pg_ctl", *arguments, stdout=subprocess.DEVNULL)
 
     try:
         cluster.run("initdb", "-D", str(folder / "primary"), *INITDB, stdout=subprocess.DEVNULL)
