@@ -1,8 +1,7 @@
 """The read replica, against a real PostgreSQL streaming replica started here.
 
-The replica copies a primary started here too: ``pg_basebackup`` needs a replication connection,
-which the PostgreSQL the tests run on need not accept (its pg_hba.conf is not the tests' to
-change). The primary gets a copy of the test database, and for this module the default
+The replica copies a primary started here too (``tests/clusters.py`` says why). The primary gets
+a copy of the test database, and for this module the default
 database alias points at it and a "replica" alias at its replica. The tests commit
 (transaction=True), so that their rows reach the replica; pausing the replica's replay stands
 for replication lag.
@@ -10,15 +9,10 @@ for replication lag.
 
 import copy
 import os
-import shutil
-import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import suppress
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,6 +24,7 @@ from feedback import exports
 from feedback.models import ExportRecord
 from surveys import roles
 from surveys.models import Response, Survey
+from tests.clusters import Cluster, free_port, streaming_cluster
 from tests.factories import (
     make_api_token,
     make_contact,
@@ -48,25 +43,6 @@ pytestmark = [
 METRICS = "/api/v1/metrics/"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@dataclass(frozen=True)
-class Cluster:
-    primary_port: int
-    replica_port: int
-
-
-# A throwaway server: no durability, little memory.
-SERVER_OPTIONS = "-c listen_addresses=127.0.0.1 -c fsync=off -c shared_buffers=16MB"
-INITDB = ("-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--no-locale")
-# -R: the copy starts as a standby that streams from where it was copied.
-BASEBACKUP = ("-R", "-X", "stream", "-c", "fast", "--no-sync")
-
-
 @pytest.fixture(scope="session")
 def cluster(django_db_setup, django_db_blocker) -> Iterator[Cluster]:
     """A primary with a copy of the test database and its streaming replica, on free ports;
@@ -76,50 +52,22 @@ def cluster(django_db_setup, django_db_blocker) -> Iterator[Cluster]:
             cursor.execute("SHOW server_version_num")
             major = int(cursor.fetchone()[0]) // 10000
         source = dict(connections["default"].settings_dict)
-    binaries = Path(f"/usr/lib/postgresql/{major}/bin")
-    as_owner = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []  # not as root, says PostgreSQL
-    folder = Path(tempfile.mkdtemp(prefix="cxsurvey-replica-"))
-    if as_owner:
-        shutil.chown(folder, "postgres")
-    ports = Cluster(primary_port=_free_port(), replica_port=_free_port())
 
-    def run(program: str, *arguments: str, **options) -> None:
-        subprocess.run([*as_owner, str(binaries / program), *arguments], check=True, timeout=60, **options)
-
-    def start(name: str, port: int) -> None:
-        server = f"-p {port} -k {folder} {SERVER_OPTIONS}"
-        run(
-            "pg_ctl", "-D", str(folder / name), "-l", str(folder / f"{name}.log"), "-o", server, "-w", "start"
-        )
-
-    try:
-        run("initdb", "-D", str(folder / "primary"), *INITDB, stdout=subprocess.DEVNULL)
-        start("primary", ports.primary_port)
-        primary = ["-h", "127.0.0.1", "-p", str(ports.primary_port), "-U", "postgres"]
-        run("createdb", *primary, source["NAME"])
-        server = [
-            "-h",
-            source["HOST"] or "127.0.0.1",
-            "-p",
-            str(source["PORT"] or 5432),
-            "-U",
-            source["USER"],
-        ]
+    def copy_test_database(cluster: Cluster) -> None:
+        cluster.run("createdb", *cluster.connection_options(), source["NAME"])
+        host, port = source["HOST"] or "127.0.0.1", str(source["PORT"] or 5432)
+        server = ["-h", host, "-p", port, "-U", source["USER"]]
         dump = subprocess.Popen(
-            [str(binaries / "pg_dump"), "--no-owner", *server, source["NAME"]],
+            [str(cluster.binaries / "pg_dump"), "--no-owner", *server, source["NAME"]],
             stdout=subprocess.PIPE,
             env={**os.environ, "PGPASSWORD": source["PASSWORD"] or ""},
         )
-        run("psql", "-q", "-v", "ON_ERROR_STOP=1", *primary, "-d", source["NAME"], stdin=dump.stdout)
+        psql = ["-q", "-v", "ON_ERROR_STOP=1", *cluster.connection_options(), "-d", source["NAME"]]
+        cluster.run("psql", *psql, stdin=dump.stdout)
         assert dump.wait(timeout=60) == 0
-        run("pg_basebackup", *primary, "-D", str(folder / "replica"), *BASEBACKUP)
-        start("replica", ports.replica_port)
-        yield ports
-    finally:
-        for name in ("replica", "primary"):
-            if (folder / name / "postmaster.pid").exists():
-                run("pg_ctl", "-D", str(folder / name), "-m", "immediate", "stop", stdout=subprocess.DEVNULL)
-        shutil.rmtree(folder)
+
+    with streaming_cluster(major, seed=copy_test_database) as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -349,7 +297,7 @@ def test_an_unreachable_replica_sends_reads_back_to_the_primary(client, replica,
     replica.pause()
     answer_new_invitation(Client(), survey, 0)
     settings_dict = connections[REPLICA].settings_dict
-    port, settings_dict["PORT"] = settings_dict["PORT"], _free_port()  # nothing listens there
+    port, settings_dict["PORT"] = settings_dict["PORT"], free_port()  # nothing listens there
     connections[REPLICA].close()
     try:
         assert not use_replica()
