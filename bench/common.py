@@ -4,10 +4,19 @@ import http.client
 import json
 import os
 import socket
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Self
 
 SERVER = "postgres://postgres@127.0.0.1:5432"
+ROOT = Path(__file__).resolve().parent.parent
+# Rate limits out of the way of a load generator on one address.
+UNLIMITED = {
+    name: "10000000"
+    for name in ("RATE_LIMIT_ANSWER", "RATE_LIMIT_LINK", "RATE_LIMIT_WIDGET", "RATE_LIMIT_API")
+}
 
 
 def bench_environment(database: str, **settings: str) -> dict[str, str]:
@@ -51,6 +60,36 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"nothing listens on port {port}")
+
+
+class gunicorn:
+    """The app under gunicorn with ``workers`` sync workers on a free local port, for the length
+    of a ``with`` block, each worker awake (``wake_up``) before the block starts."""
+
+    def __init__(self, environment: dict, workers: int = 2) -> None:
+        self.environment, self.workers = environment, workers
+
+    def __enter__(self) -> Self:
+        self.port = free_port()
+        command = [str(ROOT / ".venv/bin/gunicorn"), "cxsurvey.wsgi", "-w", str(self.workers)]
+        self.process = subprocess.Popen(
+            [*command, "-b", f"127.0.0.1:{self.port}"],
+            cwd=ROOT,
+            env=self.environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+        wake_up(self.port, workers=self.workers)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        self.process.wait()
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
+        return [int(pid) for pid in children.split()]
 
 
 def wake_up(port: int, *, workers: int) -> None:

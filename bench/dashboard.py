@@ -32,7 +32,6 @@ import os
 import queue
 import random
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -45,7 +44,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from common import SERVER, bench_environment, free_port, record, recreate_database, wait_for_port
+from common import SERVER, bench_environment, gunicorn, record, recreate_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "cxsurvey_bench_dashboard"
@@ -152,7 +151,8 @@ def main() -> None:
 
     query = {"survey": nps.pk, "range": "12m", "interval": "week"}
     with_page = page_exists()
-    with gunicorn(environment) as port:
+    with gunicorn(environment) as server:
+        port = server.port
         runs = measure(port, token, user, query, with_page)
         raws = {
             "": {
@@ -420,29 +420,6 @@ def build_tally() -> None:
         cursor.execute("VACUUM (ANALYZE) surveys_propertyscore")
     connection.close()
     print(f"  VACUUM (ANALYZE) in {time.perf_counter() - started:.1f} s")
-
-
-class gunicorn:
-    """The app under gunicorn with two sync workers, for the length of a ``with`` block."""
-
-    def __init__(self, environment: dict) -> None:
-        self.environment = environment
-
-    def __enter__(self) -> int:
-        self.port = free_port()
-        self.process = subprocess.Popen(
-            [ROOT / ".venv/bin/gunicorn", "cxsurvey.wsgi", "-w", "2", "-b", f"127.0.0.1:{self.port}"],
-            cwd=ROOT,
-            env=self.environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port)
-        return self.port
-
-    def __exit__(self, *exc) -> None:
-        self.process.terminate()
-        self.process.wait()
 
 
 def timed(function, runs: int = RUNS, warm_ups: int = WARM_UPS) -> list[float]:

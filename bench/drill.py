@@ -41,7 +41,7 @@ from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from common import bench_environment, free_port, record, wait_for_port
+from common import UNLIMITED, bench_environment, free_port, record, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -100,10 +100,7 @@ def main() -> None:
             CELERY_BROKER_URL=BROKER,
             CACHE_URL=CACHE,
             EMAIL_URL=f"smtp://127.0.0.1:{smtp_port}",
-            RATE_LIMIT_ANSWER="10000000",
-            RATE_LIMIT_LINK="10000000",
-            RATE_LIMIT_WIDGET="10000000",
-            RATE_LIMIT_API="10000000",
+            **UNLIMITED,
             RECONTACT_MINIMUM_DAYS="0",
             WEBHOOK_ALLOWED_HOSTS="127.0.0.1",
         )

@@ -31,8 +31,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
-from common import SERVER, bench_environment, record, recreate_database
-from dashboard import BERLIN, DAYS, SURVEYS, ZONE, gunicorn, load_responses, set_up
+from common import SERVER, bench_environment, gunicorn, record, recreate_database
+from dashboard import BERLIN, DAYS, SURVEYS, ZONE, load_responses, set_up
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "cxsurvey_bench_export"
@@ -85,8 +85,8 @@ def main() -> None:
     }
 
     session, today_only = signed_in(user), {**query, "since": query["until"]}
-    server = gunicorn(environment)
-    with server as port:
+    with gunicorn(environment) as server:
+        port = server.port
         for _ in range(WARM_UPS):  # each worker imports the app and connects on its first request
             download(port, session, today_only, server.process.pid)
         downloads = [download(port, session, query, server.process.pid) for _ in range(RUNS)]

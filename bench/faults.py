@@ -40,7 +40,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from common import SERVER, bench_environment, free_port, record, recreate_database, wait_for_port, wake_up
+from common import (
+    SERVER,
+    UNLIMITED,
+    bench_environment,
+    free_port,
+    gunicorn,
+    record,
+    recreate_database,
+    wait_for_port,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "cxsurvey_bench_faults"
@@ -58,7 +67,7 @@ def main() -> None:
     parser.add_argument("--outage", type=float, default=60, help="seconds the mail server is down")
     options = parser.parse_args()
 
-    environment = bench_environment(DATABASE, RATE_LIMIT_WIDGET="10000000", WEBHOOK_ALLOWED_HOSTS="127.0.0.1")
+    environment = bench_environment(DATABASE, **UNLIMITED, WEBHOOK_ALLOWED_HOSTS="127.0.0.1")
     environment.pop("CELERY_BROKER_URL", None)
     os.environ.update(environment)
     os.environ.pop("CELERY_BROKER_URL", None)
@@ -113,30 +122,6 @@ def widget_survey() -> dict:
     Subscription.objects.create(owner=owner, url=receiver.url, events=["response.created"])
     connection.close()
     return {"key": survey.public_key, "receiver": receiver}
-
-
-class gunicorn:
-    """The app under gunicorn with four sync workers, for the length of a ``with`` block."""
-
-    def __init__(self, environment: dict) -> None:
-        self.environment = environment
-
-    def __enter__(self) -> int:
-        self.port = free_port()
-        self.process = subprocess.Popen(
-            [ROOT / ".venv/bin/gunicorn", "cxsurvey.wsgi", "-w", "4", "-b", f"127.0.0.1:{self.port}"],
-            cwd=ROOT,
-            env=self.environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port)
-        wake_up(self.port, workers=4)
-        return self.port
-
-    def __exit__(self, *exc) -> None:
-        self.process.terminate()
-        self.process.wait()
 
 
 class celery:
@@ -306,7 +291,8 @@ def broker_drill(
     world = widget_survey()
     receiver = world["receiver"]
     try:
-        with celery(environment), gunicorn(environment) as port:
+        with celery(environment), gunicorn(environment, workers=4) as server:
+            port = server.port
 
             def outage_window(start: float) -> None:
                 time.sleep(before)
@@ -363,7 +349,8 @@ def database_drill(
     print(f"  database connections terminated every 100 ms for {cutting:.0f} s, {options.clients} clients")
     world = widget_survey()
     terminated: Counter = Counter()
-    with gunicorn(environment) as port:
+    with gunicorn(environment, workers=4) as server:
+        port = server.port
 
         def cut_window(start: float) -> None:
             time.sleep(before)

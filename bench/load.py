@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import bench_environment, free_port, record, recreate_database, wait_for_port, wake_up
+from common import UNLIMITED, bench_environment, gunicorn, record, recreate_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "cxsurvey_bench_load"
@@ -83,13 +83,7 @@ def main() -> None:
     flows = ["trivial", *(flow for flow in options.flows.split(",") if flow != "trivial")]
 
     environment = bench_environment(
-        DATABASE,
-        RATE_LIMIT_ANSWER="10000000",
-        RATE_LIMIT_LINK="10000000",
-        RATE_LIMIT_WIDGET="10000000",
-        RATE_LIMIT_API="10000000",
-        RECONTACT_MINIMUM_DAYS="0",
-        WEBHOOK_ALLOWED_HOSTS="127.0.0.1",
+        DATABASE, **UNLIMITED, RECONTACT_MINIMUM_DAYS="0", WEBHOOK_ALLOWED_HOSTS="127.0.0.1"
     )
     os.environ.update(environment)
     sys.path.insert(0, str(ROOT))
@@ -111,8 +105,7 @@ def main() -> None:
             f"{options.contacts:,} contacts, {options.seconds} s per run, users {options.users}"
         )
         results = []
-        with gunicorn(environment, options.workers) as server:
-            wake_up(server.port, workers=options.workers)
+        with Server(environment, options.workers) as server:
             for flow in flows:  # every worker loads what each flow needs, and PostgreSQL its caches
                 drive(server, flow, options.workers * 2, WARM_UP_SECONDS, fixture, Path(scratch))
             for flow in flows:
@@ -125,38 +118,8 @@ def main() -> None:
     check_targets(results, max(levels), options.contacts)
 
 
-class gunicorn:
-    """The app under gunicorn for the length of a ``with`` block, with its workers' CPU time."""
-
-    def __init__(self, environment: dict, workers: int) -> None:
-        self.environment, self.workers = environment, workers
-
-    def __enter__(self) -> "gunicorn":
-        self.port = free_port()
-        self.process = subprocess.Popen(
-            [
-                ROOT / ".venv/bin/gunicorn",
-                "cxsurvey.wsgi",
-                "-w",
-                str(self.workers),
-                "-b",
-                f"127.0.0.1:{self.port}",
-            ],
-            cwd=ROOT,
-            env=self.environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.process.terminate()
-        self.process.wait()
-
-    def worker_pids(self) -> list[int]:
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
-        return [int(pid) for pid in children.split()]
+class Server(gunicorn):
+    """The app under gunicorn, with its workers' CPU time and peak memory."""
 
     def cpu_seconds(self) -> float:
         return sum(cpu_seconds(pid) for pid in self.worker_pids())
@@ -190,7 +153,7 @@ def database_cpu_seconds() -> dict[int, float]:
         return {pid: cpu_seconds(pid) for (pid,) in cursor.fetchall()}
 
 
-def drive(server: gunicorn, flow: str, users: int, seconds: int, fixture: Path, scratch: Path) -> Result:
+def drive(server: Server, flow: str, users: int, seconds: int, fixture: Path, scratch: Path) -> Result:
     user_class, counted, _ = FLOWS[flow]
     prefix = scratch / f"{flow}-{users}-{time.monotonic_ns()}"
     web_before, db_before = server.cpu_seconds(), database_cpu_seconds()
