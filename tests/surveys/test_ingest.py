@@ -1,4 +1,3 @@
-import threading
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,6 +9,7 @@ from django.utils import translation
 from surveys.ingest import EventIn, in_sample, ingest_events
 from surveys.models import Contact, Event, Invitation
 from tests.factories import make_contact, make_invitation, make_survey, make_touchpoint
+from tests.threads import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -212,24 +212,7 @@ def test_two_concurrent_events_for_one_new_person_invite_once():
     if connection.vendor != "postgresql":
         pytest.skip("SQLite serialises all writers; the race needs PostgreSQL")
     touchpoint = make_touchpoint()
-    barrier = threading.Barrier(2)
-    errors = []
-
-    def send():
-        try:
-            barrier.wait()
-            ingest_one(touchpoint)
-        except Exception as error:  # reported by the assertion below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    at_once(lambda _: ingest_one(touchpoint), range(2))  # raises what a thread raised
     assert Contact.objects.count() == 1
     statuses = sorted(Invitation.objects.values_list("status", "skip_reason"))
     assert statuses == [("scheduled", ""), ("skipped", "recently_invited")]

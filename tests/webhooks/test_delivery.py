@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.http import http_date
 
 from tests.factories import answer_by_link, make_subscription, make_survey
+from tests.threads import at_once
 from webhooks import delivery
 from webhooks.delivery import RETRY_WAITS, claim_due_messages, deliver_due, next_attempt
 from webhooks.models import Delivery, Message, Subscription
@@ -295,20 +296,11 @@ def test_concurrent_workers_on_postgresql_never_take_the_same_message(admin_user
     make_subscription(owner=admin_user)
     for _ in range(40):
         answer()
-    barrier = threading.Barrier(3)
-    claims = []
 
-    def claim():
-        barrier.wait()
-        for _ in range(10):
-            claims.extend(claim_due_messages(now=timezone.now(), limit=3))
-        connection.close()
+    def claim(_) -> list[int]:
+        return [pk for _ in range(10) for pk in claim_due_messages(now=timezone.now(), limit=3)]
 
-    threads = [threading.Thread(target=claim) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    claims = [pk for claimed in at_once(claim, range(3)) for pk in claimed]
     assert sorted(claims) == sorted(Message.objects.values_list("pk", flat=True))
 
 

@@ -1,5 +1,4 @@
 import re
-import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from django.utils import timezone
 
 from surveys.models import Invitation, Response
 from tests.factories import make_contact, make_invitation, make_survey
+from tests.threads import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -281,20 +281,11 @@ def test_an_ipv6_client_is_slowed_down_however_it_varies_its_address_in_its_64(c
 def test_two_simultaneous_submissions_leave_one_response():
     for _ in range(5):
         invitation = make_invitation()
-        barrier = threading.Barrier(2)
-        statuses = []
 
-        def submit(score, token=invitation.token, barrier=barrier, statuses=statuses):
-            client = Client()
-            barrier.wait()
-            statuses.append(client.post(f"/s/{token}/", {"score": score}).status_code)
-            connection.close()
+        def submit(score, token=invitation.token):
+            return Client().post(f"/s/{token}/", {"score": score}).status_code
 
-        threads = [threading.Thread(target=submit, args=(score,)) for score in ("2", "10")]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        statuses = at_once(submit, ("2", "10"))
         assert statuses == [302, 302]
         assert Response.objects.filter(invitation=invitation).count() == 1
 

@@ -1,5 +1,4 @@
 import json
-import threading
 from datetime import datetime, timedelta
 
 import pytest
@@ -11,6 +10,7 @@ from django.utils import timezone
 from surveys.api.idempotency import purge_idempotency_keys
 from surveys.models import Contact, Event, IdempotentRequest, Invitation
 from tests.factories import make_api_token, make_contact, make_touchpoint
+from tests.threads import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -470,25 +470,9 @@ def test_two_concurrent_requests_with_the_same_key_create_one_event(cx_manager):
     make_touchpoint(slug="order-delivered", send_window=None)
     body = {"touchpoint": "order-delivered", "email": "anna@example.com"}
     for attempt in range(5):
-        barrier = threading.Barrier(2)
-        answers, errors = [], []
-
-        def send(barrier=barrier, answers=answers, errors=errors, key=f"race-{attempt}"):
-            try:
-                client = Client()
-                barrier.wait()
-                answers.append(post(client, token, body, key=key))
-            except Exception as error:  # reported by the assertion below
-                errors.append(error)
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=send) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert errors == []
+        answers = at_once(
+            lambda client, key=f"race-{attempt}": post(client, token, body, key=key), [Client(), Client()]
+        )
         assert [answer.status_code for answer in answers] == [202, 202]
         assert answers[0].json() == answers[1].json()
         assert sorted(answer.get("Idempotent-Replayed", "") for answer in answers) == ["", "true"]

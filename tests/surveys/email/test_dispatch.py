@@ -1,6 +1,5 @@
 import io
 import socket
-import threading
 from datetime import timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from surveys.email import dispatch
 from surveys.email.dispatch import claim_due_invitations, dispatch_due, send_due_reminders
 from surveys.models import Invitation
 from tests.factories import make_contact, make_due_invitation, make_invitation, make_touchpoint
+from tests.threads import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -120,20 +120,11 @@ def test_concurrent_senders_on_postgresql_never_take_the_same_invitation():
     touchpoint = make_touchpoint()
     for _ in range(60):
         make_due_invitation(touchpoint)
-    barrier = threading.Barrier(3)
-    claims = []
 
-    def claim():
-        barrier.wait()
-        for _ in range(10):
-            claims.extend(claim_due_invitations(now=timezone.now(), limit=7))
-        connection.close()
+    def claim(_) -> list[int]:
+        return [pk for _ in range(10) for pk in claim_due_invitations(now=timezone.now(), limit=7)]
 
-    threads = [threading.Thread(target=claim) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    claims = [pk for claimed in at_once(claim, range(3)) for pk in claimed]
     assert sorted(claims) == sorted(Invitation.objects.values_list("pk", flat=True))
 
 

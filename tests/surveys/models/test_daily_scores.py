@@ -1,5 +1,4 @@
 import random
-import threading
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -8,6 +7,7 @@ from django.db import connection
 
 from surveys.models import DailyScore, Response
 from tests.factories import answer_by_link, make_invitation, make_survey, make_touchpoint
+from tests.threads import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -84,17 +84,9 @@ def test_concurrent_changes_of_one_answer_keep_the_tally_exact():
     invitation = make_invitation(survey=make_survey(kind="nps"))
     now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
     response = invitation.record_answer(score=5, comment=None, language="de", now=now)
-    barrier = threading.Barrier(4)
-
-    def change(score):
-        barrier.wait()
-        Response.objects.get(pk=response.pk).revise(score=score, comment=None, now=now)
-        connection.close()
-
-    threads = [threading.Thread(target=change, args=(score,)) for score in (6, 7, 8, 9)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    at_once(
+        lambda score: Response.objects.get(pk=response.pk).revise(score=score, comment=None, now=now),
+        (6, 7, 8, 9),
+    )
     final = Response.objects.get(pk=response.pk).score
     assert tally() == {(invitation.survey_id, invitation.touchpoint_id, "2026-11-23", final): 1}
