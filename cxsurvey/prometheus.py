@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Min, Sum
+from django.db.models import Count, Min, QuerySet, Sum
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -62,39 +62,41 @@ class DatabaseCollector:
             {kind: answers.get(kind) or 0 for kind in Survey.Kind.values},
         )
 
-        # The dispatcher's queue: invitations_due_idx and invitation_sending_idx.
-        due = Invitation.objects.filter(status=Invitation.Status.SCHEDULED, scheduled_for__lte=now).aggregate(
-            count=Count("id"), oldest=Min("scheduled_for")
+        # The dispatcher's queue (invitation_due_idx, invitation_sending_idx) and the webhooks'
+        # (webhook_message_due_idx, webhook_message_sending_idx).
+        yield from _queue(
+            "invitations",
+            Invitation.objects.filter(status=Invitation.Status.SCHEDULED, scheduled_for__lte=now),
+            "scheduled_for",
+            Invitation.objects.filter(status=Invitation.Status.SENDING),
+            now=now,
         )
-        yield _gauge("cxsurvey_invitations_due", "Invitations due and not yet sent.", due["count"])
-        yield _gauge(
-            "cxsurvey_invitations_oldest_due_seconds",
-            "How long the invitation due longest has waited for a sender (0 when none is due).",
-            _age(due["oldest"], now),
+        yield from _queue(
+            "webhook_messages",
+            Message.objects.due(now).order_by(),
+            "next_attempt_at",
+            Message.objects.filter(status=Message.Status.SENDING),
+            now=now,
         )
-        sending = Invitation.objects.filter(status=Invitation.Status.SENDING).count()
-        yield _gauge("cxsurvey_invitations_sending", "Invitations a sender has claimed.", sending)
-
-        # The webhooks' queue: webhook_message_due_idx and webhook_message_sending_idx.
-        messages = (
-            Message.objects.due(now).order_by().aggregate(count=Count("id"), oldest=Min("next_attempt_at"))
-        )
-        yield _gauge(
-            "cxsurvey_webhook_messages_due", "Webhook messages whose next attempt is due.", messages["count"]
-        )
-        yield _gauge(
-            "cxsurvey_webhook_messages_oldest_due_seconds",
-            "How long the webhook message due longest has waited (0 when none is due).",
-            _age(messages["oldest"], now),
-        )
-        sending = Message.objects.filter(status=Message.Status.SENDING).count()
-        yield _gauge("cxsurvey_webhook_messages_sending", "Webhook messages a worker has claimed.", sending)
 
         yield _gauge(
             "cxsurvey_metrics_collect_seconds",
             "Seconds the database took for these figures.",
             time.monotonic() - started,
         )
+
+
+def _queue(what: str, due: QuerySet, due_since: str, sending: QuerySet, *, now) -> Iterator[Metric]:
+    """How many of ``what`` are due, how long the one due longest has waited, how many are claimed."""
+    label = what.replace("_", " ")
+    figures = due.aggregate(count=Count("id"), oldest=Min(due_since))
+    yield _gauge(f"cxsurvey_{what}_due", f"{label.capitalize()} due and not yet sent.", figures["count"])
+    yield _gauge(
+        f"cxsurvey_{what}_oldest_due_seconds",
+        f"How long the {label[:-1]} due longest has waited (0 when none is due).",
+        _age(figures["oldest"], now),
+    )
+    yield _gauge(f"cxsurvey_{what}_sending", f"{label.capitalize()} a sender has claimed.", sending.count())
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

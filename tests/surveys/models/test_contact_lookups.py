@@ -6,6 +6,7 @@ from django.db import connection
 from surveys.models import Contact
 from surveys.models.contact import identified_by
 from tests.factories import make_contact
+from tests.plans import plan_on_a_large_table
 
 pytestmark = pytest.mark.django_db
 
@@ -34,10 +35,6 @@ def test_contacts_are_found_by_email_in_any_case_and_by_external_id(contacts):
 def test_a_lookup_uses_the_unique_indexes_not_a_scan_of_every_contact(contacts):
     """Each branch must carry its partial index's condition, or PostgreSQL cannot use the index."""
     query = Contact.objects.matching(email="anna@example.com", external_id="K-1")
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")  # as on a large table: a scan is the last resort
-        sql, params = query.query.sql_with_params()
-        cursor.execute(f"EXPLAIN {sql}", params)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
+    plan = plan_on_a_large_table(query)
     assert "Seq Scan" not in plan, plan
     assert "contact_email_ci_unique" in plan and "contact_external_id_unique" in plan, plan
