@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
@@ -65,6 +66,10 @@ def _queue(event: str, at: datetime, data: Data) -> None:
     ]
     if not subscribers:
         return
+    # Subscriptions of one owner share the owner, whose permissions Django then reads once.
+    owners: dict[int, User] = {}
+    for subscription in subscribers:
+        subscription.owner = owners.setdefault(subscription.owner_id, subscription.owner)
     now = timezone.now()
     messages = []
     for subscription in subscribers:

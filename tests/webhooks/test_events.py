@@ -219,3 +219,21 @@ def test_an_unsubscription_reported_by_the_mail_provider_is_told_too(admin_user)
     assert list(Message.objects.values_list("type", "payload__data__id")) == [
         ("contact.unsubscribed", invitation.contact_id)
     ]
+
+
+def test_more_subscriptions_of_one_owner_do_not_ask_for_the_owners_permissions_again(cx_manager):
+    """An answer is queued inside its transaction: each subscription costs one query, to see
+    whether its owner may see the survey; the owner's permissions are read once."""
+    survey = make_survey()
+
+    def queries_of_an_answer() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            answer_by_link(survey, 9, timezone.now())
+        return len(queries)
+
+    make_subscription(owner=cx_manager, url="https://203.0.113.10/one")
+    one = queries_of_an_answer()
+    for number in range(2):
+        make_subscription(owner=cx_manager, url=f"https://203.0.113.10/more-{number}")
+    assert queries_of_an_answer() == one + 2
+    assert Message.objects.count() == 1 + 3
