@@ -6,8 +6,9 @@
    two clients, 1,000 events a request), against plain ``executemany`` INSERTs of
    the same number of rows into an indexed table over one connection.
 2. ``--emails`` of the scheduled invitations sent by one dispatch process to a local
-   SMTP sink, against an SMTP client sending pre-rendered mails over one connection;
-   then as many again by two dispatch processes side by side.
+   SMTP sink, against an SMTP client sending pre-rendered mails over one connection,
+   without and with a durable commit per email before it is sent (the cost of recording each
+   send as it happens); then as many again by two dispatch processes side by side.
 
 It creates (and drops first) the database ``cxsurvey_bench`` on the local server.
 """
@@ -70,6 +71,8 @@ def main() -> None:
         one = dispatch_with(1, options.emails, environment)
         raw_mail = send_prerendered(port, min(options.emails, 5_000))
         report("emails by one dispatch process", one, "emails/s", raw_mail, "pre-rendered SMTP")
+        recorded_mail = send_prerendered(port, min(options.emails, 5_000), commit_each=True)
+        report("emails by one dispatch process", one, "emails/s", recorded_mail, "… with a commit each")
         record(
             "emails by one dispatch process",
             one,
@@ -237,8 +240,14 @@ def dispatch_with(processes: int, emails: int, environment: dict) -> float:
     return sent / elapsed
 
 
-def send_prerendered(port: int, count: int) -> float:
-    """The hand-written limit: the same kind of mail, rendered beforehand, over one connection."""
+def send_prerendered(port: int, count: int, *, commit_each: bool = False) -> float:
+    """The hand-written limit: the same kind of mail, rendered beforehand, over one connection.
+
+    With ``commit_each``, each send is first recorded by an UPDATE and a durable commit, as a
+    sender that leaves at most the email in flight in doubt after a crash must do.
+    """
+    import psycopg2
+
     from surveys.email.messages import invitation_message
     from surveys.models import Invitation
 
@@ -250,11 +259,23 @@ def send_prerendered(port: int, count: int) -> float:
     # Django 5.2's SafeMIMEMultipart.as_bytes takes linesep; django-stubs 6 describe Django 6's
     # stdlib EmailMessage, which does not (revisit on upgrading Django).
     message = invitation_message(invitation).message().as_bytes(linesep="\r\n")  # type: ignore[call-arg]
-    started = time.perf_counter()
-    with smtplib.SMTP("127.0.0.1", port) as smtp:
-        for number in range(count):
-            smtp.sendmail("surveys@localhost", [f"customer{number}@example.com"], message)
-    return count / (time.perf_counter() - started)
+    connection = psycopg2.connect(f"{SERVER}/{DATABASE}")
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE raw_sends (id int PRIMARY KEY, started_at timestamptz)")
+        cursor.execute("INSERT INTO raw_sends (id) SELECT generate_series(0, %s)", [count])
+        connection.commit()
+        started = time.perf_counter()
+        with smtplib.SMTP("127.0.0.1", port) as smtp:
+            for number in range(count):
+                if commit_each:
+                    cursor.execute("UPDATE raw_sends SET started_at = now() WHERE id = %s", [number])
+                    connection.commit()
+                smtp.sendmail("surveys@localhost", [f"customer{number}@example.com"], message)
+        elapsed = time.perf_counter() - started
+        cursor.execute("DROP TABLE raw_sends")
+    connection.commit()
+    connection.close()
+    return count / elapsed
 
 
 def report(what: str, rate: float, unit: str, limit: float, limit_name: str) -> None:
