@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "surveys",
     "feedback",
     "webhooks",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -73,6 +74,7 @@ MIDDLEWARE = [
     "cxsurvey.security.IdleSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "audit.log.AuditMiddleware",  # who does what, from where: for the audit log
     "axes.middleware.AxesMiddleware",  # last: turns a lockout into the sign-in page that explains it
 ]
 
@@ -217,6 +219,7 @@ CELERY_BEAT_SCHEDULE = {
     "tidy-exports": {"task": "feedback.tasks.tidy_exports", "schedule": 60.0},
     "deliver-webhooks": {"task": "webhooks.tasks.deliver", "schedule": 5.0, "options": {"expires": 4}},
     "delete-old-webhook-messages": {"task": "webhooks.tasks.delete_old_messages", "schedule": 3600.0},
+    "purge-audit-log": {"task": "audit.tasks.purge", "schedule": 3600.0},
 }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -225,6 +228,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 WEBHOOK_ALLOWED_HOSTS = env.string_list("WEBHOOK_ALLOWED_HOSTS", [])
 # Delivered and failed webhook messages, with their delivery log, are deleted after this long.
 WEBHOOK_MESSAGE_RETENTION = timedelta(days=env.integer("WEBHOOK_MESSAGE_RETENTION_DAYS", 30, minimum=1))
+# The audit log's events are deleted after this long (two years: a year of account plus a margin).
+AUDIT_LOG_RETENTION = timedelta(days=env.integer("AUDIT_LOG_RETENTION_DAYS", 730, minimum=30))
 
 # Security. TLS settings follow SITE_URL: a site served over https gets the full set.
 _https = _site.scheme == "https"

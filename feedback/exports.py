@@ -65,6 +65,7 @@ from django.utils.translation import gettext
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
+from audit import log as audit_log
 from cxsurvey.routers import replica_reads
 from feedback.forms import VerbatimFilterForm
 from feedback.models import ExportRecord
@@ -301,11 +302,11 @@ class Table:
         times, codes and numbers never need quotes.
         """
         zone = timezone.get_current_timezone()
-        fixed = _csv_line([neutralised(self._survey.name), self._survey.kind])
-        scores = {score: _csv_line([score, category]) for score, category in self._categories.items()}
+        fixed = csv_line([neutralised(self._survey.name), self._survey.kind])
+        scores = {score: csv_line([score, category]) for score, category in self._categories.items()}
         touchpoints = lru_cache(maxsize=REMEMBERED)(lambda name: _csv_field(neutralised(name or "")))
         contacts = lru_cache(maxsize=REMEMBERED)(
-            lambda contact_id, *personal: _csv_line([pseudonym(contact_id), *map(neutralised, personal)])
+            lambda contact_id, *personal: csv_line([pseudonym(contact_id), *map(neutralised, personal)])
         )
         contact_properties = self._csv_cells(self.contact_keys)
         event_properties = self._csv_cells(self.event_keys)
@@ -469,7 +470,7 @@ def _csv_field(value: object) -> str:
     return value
 
 
-def _csv_line(cells: list) -> str:
+def csv_line(cells: list) -> str:
     return ",".join(map(_csv_field, cells))
 
 
@@ -477,7 +478,7 @@ def csv_chunks(table: Table) -> Iterator[bytes]:
     """RFC 4180 CSV in UTF-8 with a byte-order mark; the mark leaves before the first query."""
     yield BOM.encode()
     # Property names come from customers' systems: they are neutralised like any text.
-    yield (_csv_line([neutralised(column) for column in table.columns]) + "\r\n").encode()
+    yield (csv_line([neutralised(column) for column in table.columns]) + "\r\n").encode()
     for lines in table.csv_lines():
         yield lines.encode()
 
@@ -519,7 +520,12 @@ def xlsx_file(table: Table) -> tempfile.SpooledTemporaryFile:
 
 
 def prepared_file(record: ExportRecord) -> FileResponse:
-    """The download of a prepared export's file, which must be there."""
+    """The download of a prepared export's file, which must be there; the audit log notes it."""
+    audit_log.record(
+        audit_log.Action.EXPORT_DOWNLOADED,
+        target=record,
+        details={"format": record.format, "personal": record.personal},
+    )
     content_type, _extension = FORMATS[record.format]
     return FileResponse(
         record.file.open("rb"), as_attachment=True, filename=record.filename, content_type=content_type

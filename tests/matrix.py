@@ -14,6 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from audit import log as audit_log
 from feedback import exports
 from feedback.models import ExportRecord
 from surveys import roles
@@ -141,6 +142,9 @@ def build_world() -> World:
     failure = AccessFailureLog.objects.create(username="someone", **seen_at)
     access = AccessLog.objects.create(username="someone", session_hash="", **seen_at)
     device = TOTPDevice.objects.create(user=make_staff("phone-owner"), name="Phone", confirmed=True)
+    audit_event = audit_log.record(
+        audit_log.Action.SETTINGS_CHANGED, user=users["admin"], object_repr="world"
+    )
 
     world.users = users
     world.objects = {
@@ -163,6 +167,7 @@ def build_world() -> World:
         "accessfailurelog": failure,
         "accesslog": access,
         "totpdevice": device,
+        "auditevent": audit_event,
     }
     for role in ROLES:
         client = Client()

@@ -404,6 +404,8 @@ ADMIN_MODELS = {
     "otp_totp_totpdevice": ("totpdevice", EVERYTHING, "all"),
     "auth_group": ("group", EVERYTHING, "all"),
     "auth_user": ("user", EVERYTHING, "all"),
+    # The audit log: the Admin's to read; nobody adds, changes or deletes an event.
+    "audit_auditevent": ("auditevent", {VIEW: ADMIN}, "all"),
 }
 READ_ONLY = {"axes_accessattempt", "axes_accessfailurelog", "axes_accesslog"}
 FINDERS = {"team": STAFF - {"foreign", "outsider"}, "own": {"admin", "cx_manager"}, "all": STAFF}
@@ -505,6 +507,9 @@ ADMIN_PAGES: dict[str, Entry] = _admin_model_entries() | {
             # an empty form is refused as the bad input it is
             POST=page(400, MANAGERS, foreign=NOT_FOUND) | {"outsider": NOT_FOUND},
         ),
+    ),
+    "admin:audit_auditevent_download": Entry(
+        url("admin:audit_auditevent_download"), methods(page(405, STAFF), GET=page(200, ADMIN))
     ),
     "admin:surveys_touchpoint_statistics": Entry(
         url("admin:surveys_touchpoint_statistics"), methods(page(200, READERS))

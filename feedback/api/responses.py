@@ -32,7 +32,7 @@ from cxsurvey.routers import replica_reads
 from feedback.verbatims import search
 from surveys.access import get_survey_for_user, may_see_personal_data, pseudonym, visible_surveys
 from surveys.api.auth import ModelPermission
-from surveys.api.base import Cursor, StrictCharField, StrictChoiceField
+from surveys.api.base import Cursor, ReadsPersonalData, StrictCharField, StrictChoiceField
 from surveys.models import Response, ResponseQuerySet
 from surveys.properties import filter_pairs, filters_problem
 from surveys.scales import SCALES
@@ -297,7 +297,9 @@ QUERY_PARAMETERS = [
         ],
     ),
 )
-class ResponseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ResponseViewSet(
+    ReadsPersonalData, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     serializer_class = ResponseSerializer
     pagination_class = ByTime
     queryset = Response.objects.all()
@@ -327,6 +329,9 @@ class ResponseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @property
     def personal(self) -> bool:
         return may_see_personal_data(self.request.user)
+
+    def reads_personal_data(self) -> bool:
+        return self.personal
 
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "personal": self.personal}

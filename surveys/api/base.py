@@ -24,6 +24,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from audit.log import Action, record
 from surveys.models import Survey
 from surveys.properties import printable, properties_problem
 
@@ -138,6 +139,35 @@ class ListCreateRetrieveUpdate(
     contact has answers hanging on it, and switching it off or erasing it are their own procedures."""
 
     pagination_class = ById
+
+
+class ReadsPersonalData:
+    """A view set whose reads return personal data: each successful list or get is written to the
+    audit log, with what was asked and how many objects were returned (never the data itself)."""
+
+    def reads_personal_data(self) -> bool:
+        return True
+
+    def finalize_response(self, request: Request, response, *args, **kwargs):
+        action = getattr(self, "action", None)
+        if (
+            response.status_code == status.HTTP_200_OK
+            and action in ("list", "retrieve")
+            and self.reads_personal_data()
+        ):
+            results = response.data.get("results") if action == "list" else None
+            record(
+                Action.PERSONAL_DATA_READ,
+                request=request,
+                object_type=self.queryset.model._meta.label_lower,  # type: ignore[attr-defined]
+                object_id=str(kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")),  # type: ignore[attr-defined]
+                details={
+                    "path": request.path,
+                    "query": dict(request.query_params.lists()),
+                    "count": len(results) if results is not None else 1,
+                },
+            )
+        return super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
 
 
 class StrictCharField(serializers.CharField):

@@ -22,6 +22,7 @@ from surveys.api.base import (
     ById,
     ListCreateRetrieveUpdate,
     PropertiesField,
+    ReadsPersonalData,
     StrictChoiceField,
     StrictModelSerializer,
 )
@@ -184,7 +185,7 @@ class InvitationSerializer(serializers.ModelSerializer):
     ),
     partial_update=extend_schema(summary="Change some of a contact's fields"),
 )
-class ContactViewSet(ListCreateRetrieveUpdate):
+class ContactViewSet(ReadsPersonalData, ListCreateRetrieveUpdate):
     queryset = Contact.objects.all()
     serializer_class = ContactSerializer
     permission_classes = [*viewsets.GenericViewSet.permission_classes, ModelPermission]
@@ -226,7 +227,9 @@ MAX_ID = 2**63 - 1  # the database's ids; SQLite cannot even compare a larger nu
     ),
     retrieve=extend_schema(summary="Get an invitation"),
 )
-class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class InvitationViewSet(
+    ReadsPersonalData, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     queryset = Invitation.objects.all()
     serializer_class = InvitationSerializer
     pagination_class = ById
