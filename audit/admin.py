@@ -10,7 +10,7 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from audit.log import Action, record
+from audit.log import Action, filters, record
 from audit.models import AuditEvent
 from feedback.exports import BOM, csv_line, neutralised
 from surveys.access import is_admin
@@ -68,7 +68,7 @@ class AuditEventAdmin(admin.ModelAdmin):
             Action.EXPORT_DOWNLOADED,
             request=request,
             object_type="audit.auditevent",
-            details={"filters": dict(request.GET.lists())},
+            details={"filters": filters(dict(request.GET.lists()))},
         )
         response = StreamingHttpResponse(_csv(events), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="audit-log-{timezone.now():%Y-%m-%d}.csv"'

@@ -14,7 +14,7 @@ from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
-from audit.log import Action, record
+from audit.log import Action, filters, record
 
 LONGEST_VALUE = 2000  # characters of a changed text kept in the log
 
@@ -174,7 +174,10 @@ def _through_targets(through: type[models.Model], instance: models.Model, model)
 
 
 def _values(spec: Watch, instance: models.Model) -> dict:
-    return {name: _plain(getattr(instance, name)) for name in spec.fields if name not in spec.secrets}
+    values = {name: _plain(getattr(instance, name)) for name in spec.fields if name not in spec.secrets}
+    if isinstance(values.get("filters"), dict):  # an export's: a search may name a person
+        values["filters"] = filters(values["filters"])
+    return values
 
 
 def _plain(value: object) -> object:

@@ -65,6 +65,50 @@ def pseudonymise(value: str, *, purpose: str = "client") -> str:
     return salted_hmac(f"audit.{purpose}", value, algorithm="sha256").hexdigest()[:16]
 
 
+# Filters whose values say nothing about a person; any other value (an email, an external id, a
+# search text, a property's value) is kept in the log as a keyed hash only, so that the log never
+# holds what an erasure must remove.
+PLAIN_FILTERS = frozenset(
+    {
+        "survey",
+        "touchpoint",
+        "since",
+        "until",
+        "updated_since",
+        "range",
+        "period",
+        "category",
+        "score",
+        "has_comment",
+        "comment",
+        "ordering",
+        "format",
+        "status",
+        "contact",
+        "cursor",
+        "page_size",
+        "language",
+        # the audit log's own list
+        "action__exact",
+        "via__exact",
+        "object_type__exact",
+        "at__year",
+        "at__month",
+        "at__day",
+    }
+)
+
+
+def filters(parameters: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Request parameters as the log keeps them: names as they are, values of personal filters hashed."""
+    return {
+        name: values
+        if name in PLAIN_FILTERS
+        else [pseudonymise(str(value), purpose="filter") for value in values]
+        for name, values in parameters.items()
+    }
+
+
 def record(
     action: str,
     *,

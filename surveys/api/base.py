@@ -24,7 +24,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from audit.log import Action, record
+from audit.log import Action, filters, record
 from surveys.models import Survey
 from surveys.properties import printable, properties_problem
 
@@ -163,7 +163,7 @@ class ReadsPersonalData:
                 object_id=str(kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")),  # type: ignore[attr-defined]
                 details={
                     "path": request.path,
-                    "query": dict(request.query_params.lists()),
+                    "query": filters(dict(request.query_params.lists())),
                     "count": len(results) if results is not None else 1,
                 },
             )

@@ -88,6 +88,21 @@ def test_an_export_streamed_from_the_explorer_is_recorded_with_its_format_and_fi
     assert event.details["filters"]["survey"] == [str(survey.pk)]
 
 
+def test_an_export_searching_for_a_person_keeps_only_a_keyed_hash_of_the_search(client, cx_manager):
+    survey = make_survey()
+    make_team(surveys=[survey], members=[cx_manager])
+    client.force_login(cx_manager)
+
+    answer = client.get(
+        reverse("feedback:export_verbatims"), {"survey": survey.pk, "format": "csv", "q": "kunde@example.com"}
+    )
+    b"".join(answer.streaming_content)
+
+    [event] = events(Action.EXPORT_CREATED)
+    assert event.details["filters"]["q"] == [pseudonymise("kunde@example.com", purpose="filter")]
+    assert "kunde@example.com" not in str(AuditEvent.objects.values_list())
+
+
 def test_a_prepared_export_is_recorded_when_made_and_at_each_download(client, cx_manager):
     survey = make_survey()
     make_team(surveys=[survey], members=[cx_manager])
@@ -125,11 +140,12 @@ def test_reading_contacts_through_the_api_is_recorded_with_the_query_and_the_cou
     assert (first.actor_id, first.via, first.client) == (cx_manager.pk, "api", pseudonymise(CLIENT))
     assert first.details == {
         "path": "/api/v1/contacts/",
-        "query": {"email": ["kunde@example.com"]},
+        "query": {"email": [pseudonymise("kunde@example.com", purpose="filter")]},
         "count": 1,
     }
     assert second.details["count"] == 2
-    assert "Erika Muster" not in str(AuditEvent.objects.values_list())
+    logged = str(AuditEvent.objects.values_list())
+    assert "Erika Muster" not in logged and "kunde@example.com" not in logged
 
 
 def test_one_contact_read_names_it_and_a_refused_read_is_not_a_read(client, cx_manager, agent):
