@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "feedback",
     "webhooks",
     "audit",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -220,6 +221,7 @@ CELERY_BEAT_SCHEDULE = {
     "deliver-webhooks": {"task": "webhooks.tasks.deliver", "schedule": 5.0, "options": {"expires": 4}},
     "delete-old-webhook-messages": {"task": "webhooks.tasks.delete_old_messages", "schedule": 3600.0},
     "purge-audit-log": {"task": "audit.tasks.purge", "schedule": 3600.0},
+    "apply-retention": {"task": "privacy.tasks.apply_retention", "schedule": 3600.0},
 }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -228,6 +230,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 WEBHOOK_ALLOWED_HOSTS = env.string_list("WEBHOOK_ALLOWED_HOSTS", [])
 # Delivered and failed webhook messages, with their delivery log, are deleted after this long.
 WEBHOOK_MESSAGE_RETENTION = timedelta(days=env.integer("WEBHOOK_MESSAGE_RETENTION_DAYS", 30, minimum=1))
+# How long what customers said and sent is kept before the retention anonymises it (privacy.retention);
+# 0 keeps it for as long as its survey exists. A survey may set its own.
+RETENTION_COMMENT_DAYS = env.integer("RETENTION_COMMENT_DAYS", 0)
+RETENTION_INVITATION_DAYS = env.integer("RETENTION_INVITATION_DAYS", 365)
+RETENTION_EVENT_DAYS = env.integer("RETENTION_EVENT_DAYS", 365)
 # The audit log's events are deleted after this long (two years: a year of account plus a margin).
 AUDIT_LOG_RETENTION = timedelta(days=env.integer("AUDIT_LOG_RETENTION_DAYS", 730, minimum=30))
 

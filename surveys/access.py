@@ -40,8 +40,16 @@ def may_see_personal_data(user: AnyUser) -> bool:
 
 
 def is_admin(user: AnyUser) -> bool:
-    """Whether a user may do everything to everything: a superuser, or an active member of Admin."""
-    return user.is_active and (user.is_superuser or user.groups.filter(name=roles.ADMIN).exists())
+    """Whether a user may do everything to everything: a superuser, or an active member of Admin.
+
+    Asked once per user object, like Django's permissions: a page asks it for each part it shows."""
+    if not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    if (member := getattr(user, "_is_admin", None)) is None:
+        member = user._is_admin = user.groups.filter(name=roles.ADMIN).exists()  # type: ignore[attr-defined]
+    return member
 
 
 def pseudonym(contact_id: int | None) -> str:

@@ -131,6 +131,10 @@ class SurveyAdmin(admin.ModelAdmin):
             },
         ),
         (_("Dashboard"), {"fields": ["dashboard_properties"]}),
+        (
+            _("Retention"),
+            {"fields": ["comment_retention_days", "invitation_retention_days", "event_retention_days"]},
+        ),
         (None, {"fields": ["created_at"]}),
     ]
 

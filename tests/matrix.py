@@ -145,6 +145,7 @@ def build_world() -> World:
     audit_event = audit_log.record(
         audit_log.Action.SETTINGS_CHANGED, user=users["admin"], object_repr="world"
     )
+    retention_run = audit_log.record(audit_log.Action.RETENTION_RUN, details={"cleared": {"comments": 1}})
 
     world.users = users
     world.objects = {
@@ -168,6 +169,7 @@ def build_world() -> World:
         "accesslog": access,
         "totpdevice": device,
         "auditevent": audit_event,
+        "retentionrun": retention_run,
     }
     for role in ROLES:
         client = Client()

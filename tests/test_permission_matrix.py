@@ -406,6 +406,7 @@ ADMIN_MODELS = {
     "auth_user": ("user", EVERYTHING, "all"),
     # The audit log: the Admin's to read; nobody adds, changes or deletes an event.
     "audit_auditevent": ("auditevent", {VIEW: ADMIN}, "all"),
+    "privacy_retentionrun": ("retentionrun", {VIEW: ADMIN}, "all"),
 }
 READ_ONLY = {"axes_accessattempt", "axes_accessfailurelog", "axes_accesslog"}
 FINDERS = {"team": STAFF - {"foreign", "outsider"}, "own": {"admin", "cx_manager"}, "all": STAFF}
@@ -510,6 +511,9 @@ ADMIN_PAGES: dict[str, Entry] = _admin_model_entries() | {
     ),
     "admin:audit_auditevent_download": Entry(
         url("admin:audit_auditevent_download"), methods(page(405, STAFF), GET=page(200, ADMIN))
+    ),
+    "admin:privacy_retentionrun_preview": Entry(
+        url("admin:privacy_retentionrun_preview"), methods(page(405, STAFF), GET=page(200, ADMIN))
     ),
     "admin:surveys_touchpoint_statistics": Entry(
         url("admin:surveys_touchpoint_statistics"), methods(page(200, READERS))

@@ -219,6 +219,29 @@ class Survey(models.Model):
             "by them quickly on large surveys. Other properties work too, more slowly."
         ),
     )
+    # How long what customers said and sent is kept before the retention anonymises it; empty: the
+    # installation's setting (RETENTION_*_DAYS), 0: for as long as the survey exists.
+    comment_retention_days = models.PositiveIntegerField(
+        _("keep comments for (days)"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the installation's setting; 0: always."),
+    )
+    invitation_retention_days = models.PositiveIntegerField(
+        _("keep invitation details for (days)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Event properties, message ids and errors of invitations. "
+            "Empty: the installation's setting; 0: always."
+        ),
+    )
+    event_retention_days = models.PositiveIntegerField(
+        _("keep event properties for (days)"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the installation's setting; 0: always."),
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
 
     objects = SurveyQuerySet.as_manager()
