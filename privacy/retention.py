@@ -99,11 +99,16 @@ def apply_retention(*, now: datetime, dry_run: bool = False, batch_size: int = B
 
 
 def _clear(stale: QuerySet, values: dict, batch_size: int) -> int:
-    cleared = 0
+    """Clear the rows in batches by id, each from where the last ended: cleared rows are not read
+    again, and rows held elsewhere (skipped) are left to the next run."""
+    cleared, last = 0, 0
     while True:
         with transaction.atomic():
-            claimed = stale.select_for_update(skip_locked=True, of=("self",)).order_by("pk")
+            claimed = (
+                stale.filter(pk__gt=last).select_for_update(skip_locked=True, of=("self",)).order_by("pk")
+            )
             ids = list(claimed.values_list("pk", flat=True)[:batch_size])
             if not ids:
                 return cleared
             cleared += stale.model.objects.filter(pk__in=ids).update(**values)
+            last = ids[-1]
