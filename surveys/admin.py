@@ -31,6 +31,7 @@ from surveys.models import (
     Contact,
     Event,
     Invitation,
+    LegalInformation,
     PropertyScore,
     Response,
     Survey,
@@ -78,8 +79,13 @@ class TouchpointInline(admin.TabularInline):
     prepopulated_fields = {"slug": ["name"]}
 
 
+# A web address typed without its scheme is taken as https.
+URLS_ASSUME_HTTPS: dict[type[models.Field], dict[str, str]] = {models.URLField: {"assume_scheme": "https"}}
+
+
 @admin.register(Survey)
 class SurveyAdmin(admin.ModelAdmin):
+    formfield_overrides = URLS_ASSUME_HTTPS
     list_display = ["name", "kind", "brand", "active", "created_at"]
     list_filter = ["kind", "active"]
     search_fields = ["name", "brand"]
@@ -103,6 +109,7 @@ class SurveyAdmin(admin.ModelAdmin):
                     ("subject_de", "subject_en"),
                     ("follow_up_de", "follow_up_en"),
                     ("thank_you_de", "thank_you_en"),
+                    "return_url",
                 ]
             },
         ),
@@ -797,3 +804,48 @@ class TeamAdmin(admin.ModelAdmin):
     list_display = ["name"]
     search_fields = ["name", "members__username"]
     filter_horizontal = ["members", "surveys"]
+
+
+@admin.register(LegalInformation)
+class LegalInformationAdmin(admin.ModelAdmin):
+    """The installation's legal information: one page, which Admins alone see and change (settings
+    are theirs). Its list leads to that page; its history says who changed what, when."""
+
+    formfield_overrides = URLS_ASSUME_HTTPS
+    readonly_fields = ["updated_at"]
+    fieldsets = [
+        (
+            _("Company"),
+            {
+                "description": _(
+                    "Shown at the foot of every respondent page, in the widget and in every survey email, "
+                    "in the respondent's language. An empty field shows the other language's text."
+                ),
+                "fields": [("company_name_de", "company_name_en"), ("address_de", "address_en")],
+            },
+        ),
+        (
+            _("Links"),
+            {"fields": [("privacy_url_de", "privacy_url_en"), ("impressum_url_de", "impressum_url_en")]},
+        ),
+        (_("Thank-you pages"), {"fields": ["return_url"]}),
+        (None, {"fields": ["updated_at"]}),
+    ]
+
+    # Viewing and changing need the model's permissions, which the Admin role alone holds.
+
+    def has_add_permission(self, request) -> bool:
+        return False  # the one row is made when an Admin first opens the page
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        legal, _made = LegalInformation.objects.get_or_create(pk=LegalInformation.ONLY_ID)
+        return HttpResponseRedirect(reverse("admin:surveys_legalinformation_change", args=[legal.pk]))
+
+    def save_model(self, request, obj, form, change):
+        obj.updated_at = timezone.now()
+        super().save_model(request, obj, form, change)

@@ -18,7 +18,7 @@ from feedback import exports
 from feedback.models import ExportRecord
 from surveys import roles
 from surveys.email.unsubscribe import unsubscribe_token
-from surveys.models import Event, Response
+from surveys.models import Event, LegalInformation, Response
 from tests.factories import (
     make_api_token,
     make_contact,
@@ -163,6 +163,7 @@ def build_world() -> World:
         "accessfailurelog": failure,
         "accesslog": access,
         "totpdevice": device,
+        "legalinformation": LegalInformation.objects.get_or_create(pk=LegalInformation.ONLY_ID)[0],
     }
     for role in ROLES:
         client = Client()
