@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from surveys.models import Response
 from tests.factories import make_contact, make_invitation, make_survey, sign_identity
+from tests.legal import GERMAN, set_legal_information
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -226,3 +227,19 @@ def test_the_widget_opens_on_demand_in_german_and_closes_with_escape(page, live_
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     assert not Response.objects.exists()
+
+
+def test_a_respondent_page_shows_the_legal_footer_and_asks_no_other_host(page, live_server):
+    set_legal_information(**GERMAN)
+    survey = make_survey(kind="nps", brand="Nordwind", return_url="https://shop.kessler.example/")
+    page.goto(f"{live_server.url}/l/{survey.public_key}/?lang=de&score=9")
+    footer = page.locator("footer.legal")
+    expect(footer).to_contain_text(GERMAN["company_name_de"])
+    expect(footer.locator("#privacy-notice")).to_have_attribute("href", GERMAN["privacy_url_de"])
+    expect(footer.locator("#impressum")).to_have_attribute("href", GERMAN["impressum_url_de"])
+    expect(page.locator("#saved-status")).to_contain_text("gespeichert")
+    page.click("button[type=submit]")
+    expect(page.locator("#return-link")).to_have_attribute("href", "https://shop.kessler.example/")
+    expect(page.locator("footer.legal #impressum")).to_be_visible()
+    assert page.errors == []
+    assert foreign_requests(page, live_server.url) == []
