@@ -549,7 +549,6 @@ class ContactForm(forms.ModelForm):
         label=_("wording the person agreed to"),
         required=False,
         max_length=CONSENT_TEXT_MAX_LENGTH,
-        strip=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_(
             "Recorded with the legal basis in the consent history below; the history keeps every change."
