@@ -39,7 +39,7 @@ def _fields(model: type[models.Model], *, leave_out: tuple[str, ...] = ()) -> tu
 
 def _watched() -> dict[type[models.Model], Watch]:
     from feedback.models import ExportRecord
-    from surveys.models import ApiToken, Survey, Team, Touchpoint
+    from surveys.models import ApiToken, LegalInformation, Survey, Team, Touchpoint
     from webhooks.models import Subscription
 
     User = get_user_model()
@@ -66,6 +66,9 @@ def _watched() -> dict[type[models.Model], Watch]:
             on_delete=False,
         ),
         ApiToken: Watch(Action.API_TOKEN_CREATED, ("name", "write", "user_id"), on_update=False),
+        LegalInformation: Watch(
+            Action.SETTINGS_CHANGED, _fields(LegalInformation, leave_out=("updated_at",))
+        ),
         Subscription: Watch(
             Action.SETTINGS_CHANGED,
             ("url", "description", "events", "include_comments", "include_personal_data", "active", "secret"),

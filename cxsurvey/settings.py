@@ -311,6 +311,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "surveys.api.schema.add_error_responses",
         "surveys.api.schema.link_pages_to_their_list",
+        "surveys.api.schema.drop_unused_components",
     ],
 }
 

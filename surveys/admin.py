@@ -7,6 +7,7 @@ from typing import cast
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import widgets
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -27,10 +28,15 @@ from surveys import ratelimit
 from surveys.access import is_admin, may_see_personal_data, pseudonym
 from surveys.email.messages import render_preview, send_test_email
 from surveys.models import (
+    CONSENT_TEXT_MAX_LENGTH,
     ApiToken,
+    Consent,
+    ConsentRecord,
     Contact,
     Event,
     Invitation,
+    LegalBasisStated,
+    LegalInformation,
     PropertyScore,
     Response,
     Survey,
@@ -78,8 +84,13 @@ class TouchpointInline(admin.TabularInline):
     prepopulated_fields = {"slug": ["name"]}
 
 
+# A web address typed without its scheme is taken as https.
+URLS_ASSUME_HTTPS: dict[type[models.Field], dict[str, str]] = {models.URLField: {"assume_scheme": "https"}}
+
+
 @admin.register(Survey)
 class SurveyAdmin(admin.ModelAdmin):
+    formfield_overrides = URLS_ASSUME_HTTPS
     list_display = ["name", "kind", "brand", "active", "created_at"]
     list_filter = ["kind", "active"]
     search_fields = ["name", "brand"]
@@ -103,6 +114,7 @@ class SurveyAdmin(admin.ModelAdmin):
                     ("subject_de", "subject_en"),
                     ("follow_up_de", "follow_up_en"),
                     ("thank_you_de", "thank_you_en"),
+                    "return_url",
                 ]
             },
         ),
@@ -353,8 +365,9 @@ class ContactUploadForm(forms.Form):
         label=_("CSV file"),
         help_text=_(
             "First line: column names. email or external_id is required; name, language (de/en), "
-            "legal_basis (consent/customer/none) and occurred_at are optional; every other column "
-            "becomes a contact property. Excel files saved as CSV work as they are."
+            "legal_basis (consent/customer/none), consent_text and consent_given_at (the wording the "
+            "person agreed to, and when) and occurred_at are optional; every other column becomes a "
+            "contact property. Excel files saved as CSV work as they are."
         ),
     )
 
@@ -459,7 +472,7 @@ class TouchpointAdmin(SurveyScoped, admin.ModelAdmin):
                 messages.error(request, gettext("The preview has expired; please upload the file again."))
                 return HttpResponseRedirect(request.path)
             upload = parse_contacts(data, touchpoint=touchpoint, now=timezone.now())
-            decisions, refused = import_contacts(upload, now=timezone.now())
+            decisions, refused = import_contacts(upload, now=timezone.now(), recorded_by=request.user.pk)
             cache.delete(key)
             scheduled = decisions.get("scheduled", 0)
             messages.success(
@@ -481,7 +494,9 @@ class TouchpointAdmin(SurveyScoped, admin.ModelAdmin):
                 except ValidationError as error:
                     form.add_error("file", error)
                 else:
-                    decisions, refused = import_contacts(upload, now=timezone.now(), dry_run=True)
+                    decisions, refused = import_contacts(
+                        upload, now=timezone.now(), recorded_by=request.user.pk, dry_run=True
+                    )
                     token = str(uuid.uuid4())
                     cache.set(f"contact-upload:{request.user.pk}:{token}", data, UPLOAD_CACHE_SECONDS)
                     context.update(
@@ -530,8 +545,91 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
+class ContactForm(forms.ModelForm):
+    """A contact, and the proof that comes with a legal basis set here: it goes into the contact's
+    consent history with the legal basis."""
+
+    consent_text = forms.CharField(
+        label=_("wording the person agreed to"),
+        required=False,
+        max_length=CONSENT_TEXT_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "Recorded with the legal basis in the consent history below; the history keeps every change."
+        ),
+    )
+    consent_given_at = forms.SplitDateTimeField(
+        label=_("consent given"),
+        required=False,
+        widget=widgets.AdminSplitDateTime,
+        help_text=_("Empty: now."),
+    )
+
+    class Meta:
+        model = Contact
+        fields = [
+            "email",
+            "external_id",
+            "name",
+            "language",
+            "properties",
+            "legal_basis",
+            "unsubscribed_at",
+            "bounced_at",
+            "complained_at",
+        ]
+
+    def clean_consent_given_at(self):
+        given_at = self.cleaned_data.get("consent_given_at")
+        if given_at and given_at > timezone.now():
+            raise ValidationError(_("A consent cannot have been given in the future."))
+        return given_at
+
+    def consent(self) -> Consent | None:
+        """The proof entered with the legal basis, if any."""
+        text, given_at = self.cleaned_data.get("consent_text", ""), self.cleaned_data.get("consent_given_at")
+        return Consent(text=text, given_at=given_at) if text or given_at else None
+
+
+CONSENT_RECORD_FIELDS = ("recorded_at", "legal_basis", "text", "language", "given_at", "source", "recorder")
+
+
+class ConsentRecordInline(admin.TabularInline):
+    """A contact's consent history, read-only: records are added by setting the legal basis."""
+
+    model = ConsentRecord
+    fields = CONSENT_RECORD_FIELDS
+    readonly_fields = CONSENT_RECORD_FIELDS
+    extra = 0
+    can_delete = False
+    verbose_name_plural = _("consent history")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("recorded_by")
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("surveys.view_contact")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description=_("recorded by"))
+    def recorder(self, record: ConsentRecord) -> str:
+        if record.recorded_by is not None:
+            return record.recorded_by.get_username()
+        return f"#{record.recorded_by_id}" if record.recorded_by_id else "—"
+
+
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
+    form = ContactForm
+    inlines = [ConsentRecordInline]
     list_display = [
         "__str__",
         "name",
@@ -553,6 +651,38 @@ class ContactAdmin(admin.ModelAdmin):
     search_fields = ["email", "external_id", "name"]
     readonly_fields = ["created_at", "updated_at"]
     date_hierarchy = "created_at"
+    fieldsets = [
+        (None, {"fields": ["email", "external_id", "name", "language", "properties"]}),
+        (_("Legal basis"), {"fields": ["legal_basis", "consent_text", "consent_given_at"]}),
+        (_("Not to be asked"), {"fields": ["unsubscribed_at", "bounced_at", "complained_at"]}),
+        (None, {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    def get_fieldsets(self, request, obj=None):
+        """The proof of a legal basis is entered, never shown: who may only view sees the history."""
+        if self.has_change_permission(request, obj):
+            return self.fieldsets
+        proof = {"consent_text", "consent_given_at"}
+        return [
+            (name, {**options, "fields": [field for field in options["fields"] if field not in proof]})
+            for name, options in self.fieldsets
+        ]
+
+    def save_model(self, request, obj, form, change):
+        """Save, then add to the consent history what the legal basis and its proof say anew."""
+        before = form.initial.get("legal_basis") if change else None
+        super().save_model(request, obj, form, change)
+        consent = form.consent()
+        if "legal_basis" in form.changed_data or consent is not None:
+            statement = LegalBasisStated(
+                contact=obj, legal_basis=obj.legal_basis, before=before, consent=consent
+            )
+            ConsentRecord.objects.record(
+                [statement],
+                source=ConsentRecord.Source.BACK_OFFICE,
+                recorded_by=request.user.pk,
+                now=timezone.now(),
+            )
 
 
 @admin.register(Invitation)
@@ -801,3 +931,48 @@ class TeamAdmin(admin.ModelAdmin):
     list_display = ["name"]
     search_fields = ["name", "members__username"]
     filter_horizontal = ["members", "surveys"]
+
+
+@admin.register(LegalInformation)
+class LegalInformationAdmin(admin.ModelAdmin):
+    """The installation's legal information: one page, which Admins alone see and change (settings
+    are theirs). Its list leads to that page; its history says who changed what, when."""
+
+    formfield_overrides = URLS_ASSUME_HTTPS
+    readonly_fields = ["updated_at"]
+    fieldsets = [
+        (
+            _("Company"),
+            {
+                "description": _(
+                    "Shown at the foot of every respondent page, in the widget and in every survey email, "
+                    "in the respondent's language. An empty field shows the other language's text."
+                ),
+                "fields": [("company_name_de", "company_name_en"), ("address_de", "address_en")],
+            },
+        ),
+        (
+            _("Links"),
+            {"fields": [("privacy_url_de", "privacy_url_en"), ("impressum_url_de", "impressum_url_en")]},
+        ),
+        (_("Thank-you pages"), {"fields": ["return_url"]}),
+        (None, {"fields": ["updated_at"]}),
+    ]
+
+    # Viewing and changing need the model's permissions, which the Admin role alone holds.
+
+    def has_add_permission(self, request) -> bool:
+        return False  # the one row is made when an Admin first opens the page
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        legal, _made = LegalInformation.objects.get_or_create(pk=LegalInformation.ONLY_ID)
+        return HttpResponseRedirect(reverse("admin:surveys_legalinformation_change", args=[legal.pk]))
+
+    def save_model(self, request, obj, form, change):
+        obj.updated_at = timezone.now()
+        super().save_model(request, obj, form, change)

@@ -11,6 +11,7 @@ class SurveysConfig(AppConfig):
         from corsheaders.signals import check_request_enabled
         from django.db.models.signals import post_migrate
 
+        from surveys import checks  # noqa: F401  (registers the system checks)
         from surveys.answering.widget import allow_widget_origin
         from surveys.email.tracking import record_tracking_event
         from surveys.models import sync_tally_zone

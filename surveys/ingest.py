@@ -2,8 +2,10 @@
 
 ``ingest_events`` takes a batch (one event from the API, up to a thousand from
 the bulk endpoint or a contact upload) and works set-wise: a handful of queries
-per batch, not per event. Each event's contact is created or updated, and each
-event gets an invitation that is either scheduled or skipped with its reason.
+per batch, not per event. Each event's contact is created or updated, a legal
+basis that the event sets or changes goes into the contact's consent history,
+and each event gets an invitation that is either scheduled or skipped with its
+reason.
 """
 
 import hashlib
@@ -17,7 +19,16 @@ from django.db import transaction
 from django.db.models import Max, QuerySet
 from django.utils.translation import gettext as _
 
-from surveys.models import Contact, Event, Invitation, LegalBasis, Touchpoint
+from surveys.models import (
+    Consent,
+    ConsentRecord,
+    Contact,
+    Event,
+    Invitation,
+    LegalBasis,
+    LegalBasisStated,
+    Touchpoint,
+)
 from surveys.models.contact import identified_by
 from surveys.schedule import next_send_time
 
@@ -33,6 +44,7 @@ class EventIn:
     name: str = ""
     language: str = ""
     legal_basis: str = ""  # empty: leave the contact's as it is
+    consent: Consent | None = None  # the proof of the legal basis, if the event brings one
     contact_properties: dict = field(default_factory=dict)
     properties: dict = field(default_factory=dict)
 
@@ -46,10 +58,23 @@ class Outcome:
     error: str = ""
 
 
-def ingest_events(events: list[EventIn], *, now: datetime, source: str = Event.Source.API) -> list[Outcome]:
-    """Store the events, create or update their contacts, and decide each invitation."""
+# Where a legal basis that came with an event is said to come from.
+CONSENT_SOURCES: dict[str, str] = {
+    Event.Source.API: ConsentRecord.Source.EVENTS_API,
+    Event.Source.UPLOAD: ConsentRecord.Source.UPLOAD,
+}
+
+
+def ingest_events(
+    events: list[EventIn], *, now: datetime, source: str = Event.Source.API, recorded_by: int | None = None
+) -> list[Outcome]:
+    """Store the events, create or update their contacts, record the legal bases they set or change
+    (``recorded_by``: the id of the user who sent them), and decide each invitation."""
     with transaction.atomic():
-        contacts = _resolve_contacts(events, now=now)
+        contacts, statements = _resolve_contacts(events, now=now)
+        ConsentRecord.objects.record(
+            statements, source=CONSENT_SOURCES[source], recorded_by=recorded_by, now=now
+        )
         locked = {contact.pk: contact for contact in contacts if contact is not None}
         longest = max((recontact_days(event.touchpoint) for event in events), default=0)
         last_invited = _last_invited(locked, since=now - timedelta(days=longest))
@@ -81,13 +106,17 @@ def ingest_events(events: list[EventIn], *, now: datetime, source: str = Event.S
     return outcomes
 
 
-def _resolve_contacts(events: list[EventIn], *, now: datetime) -> list[Contact | None]:
+def _resolve_contacts(
+    events: list[EventIn], *, now: datetime
+) -> tuple[list[Contact | None], list[LegalBasisStated]]:
     """Each event's contact, found by email (any case) or external id, created or updated, and
     locked until the batch commits: two concurrent events for one contact decide recontact
     protection one after the other, never both on the same old state. Locked in the order of
     their ids, so that two batches cannot wait for each other.
 
-    None where the email and the external id point to two different contacts.
+    None where the email and the external id point to two different contacts. And the legal
+    bases the events state, in order, each with the contact's legal basis before it (None for
+    a contact this batch created).
     """
     emails = {event.email.lower() for event in events if event.email}
     external_ids = {event.external_id for event in events if event.external_id}
@@ -108,25 +137,45 @@ def _resolve_contacts(events: list[EventIn], *, now: datetime) -> list[Contact |
             new = Contact(created_at=now, updated_at=now)
             _update_contact(new, event)
             missing[_key(event)] = new
+    created: set[int] = set()
     if missing:
+        existing = {contact.pk for contact in (*by_email.values(), *by_external_id.values())}
         # A concurrent request may create the same contact; the unique constraints decide.
         Contact.objects.bulk_create(missing.values(), ignore_conflicts=True)
         by_email, by_external_id = known()
+        # Those this batch created; a contact that a concurrent request created has its own time.
+        created = {
+            contact.pk
+            for contact in (*by_email.values(), *by_external_id.values())
+            if contact.pk not in existing and contact.created_at == now
+        }
 
     contacts: list[Contact | None] = []
     changed: dict[int, Contact] = {}
+    statements: list[LegalBasisStated] = []
     for event in events:
         contact = _match(event, by_email, by_external_id)
-        if contact is not None and _update_contact(contact, event):
-            contact.updated_at = now
-            changed[contact.pk] = contact
+        if contact is not None:
+            # A contact this batch created holds its first event's values already; before that
+            # event it had no legal basis at all.
+            before = None if contact.pk in created else contact.legal_basis
+            created.discard(contact.pk)
+            if _update_contact(contact, event):
+                contact.updated_at = now
+                changed[contact.pk] = contact
+            if event.legal_basis:
+                statements.append(
+                    LegalBasisStated(
+                        contact=contact, legal_basis=event.legal_basis, before=before, consent=event.consent
+                    )
+                )
         contacts.append(contact)
     if changed:
         Contact.objects.bulk_update(
             changed.values(),
             ["email", "external_id", "name", "language", "legal_basis", "properties", "updated_at"],
         )
-    return contacts
+    return contacts, statements
 
 
 def _key(event: EventIn) -> str:

@@ -1,15 +1,17 @@
 """The frame of every page a respondent sees, and the site-wide error pages.
 
 Respondent pages (answering, thanks, unsubscribing) load only their own script and stylesheet,
-speak the respondent's language, and turn a ``PublicError`` into a page that says what is
-wrong; programs (the API's callers, whoever asks for JSON) get the API's error shape instead.
+speak the respondent's language, name the company and link to its privacy notice and Impressum
+(``render_public``), and turn a ``PublicError`` into a page that says what is wrong; programs
+(the API's callers, whoever asks for JSON) get the API's error shape instead.
 """
 
+import logging
 import sys
 from functools import wraps
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import translation
@@ -19,7 +21,10 @@ from django.views import defaults
 
 from surveys import ratelimit
 from surveys.api.base import ERROR_CODES
+from surveys.models import LegalFooter, LegalInformation
 from surveys.scales import LANGUAGES
+
+logger = logging.getLogger(__name__)
 
 
 class PublicError(Exception):
@@ -63,16 +68,45 @@ def public_page(view):
     return wrapper
 
 
-def message_page(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
+# The legal information this process read last. The page that says the database cannot be
+# reached shows it, rather than asking the database once more.
+_last_read: LegalInformation | None = None
+
+
+def legal_information(*, from_database: bool = True) -> LegalInformation:
+    """The installation's legal information; the copy this process read last when the database
+    is not to be asked or cannot be read (empty if it never read one)."""
+    global _last_read
+    if from_database:
+        try:
+            _last_read = LegalInformation.objects.current()
+        except (DatabaseError, InterfaceError):  # an error page must not become a server error
+            logger.warning("The legal information could not be read; the page shows the last copy")
+    return _last_read or LegalInformation()
+
+
+def render_public(
+    request: HttpRequest,
+    template: str,
+    context: dict,
+    *,
+    status: int = 200,
+    legal: LegalInformation | None = None,
+) -> HttpResponse:
+    """A respondent page (a template extending ``surveys/base_public.html``) with the footer of the
+    installation's legal information (``legal``, else read now) in the active language."""
+    footer: LegalFooter = (legal or legal_information()).footer(translation.get_language())
+    return render(request, template, {**context, "legal": footer}, status=status)
+
+
+def message_page(
+    request: HttpRequest, status: int, title: str, message: str, *, legal: LegalInformation | None = None
+) -> HttpResponse:
     if wants_json(request):
         error = {"code": ERROR_CODES.get(status, "error"), "message": message, "fields": {}}
         return JsonResponse({"error": error}, status=status)
-    return render(
-        request,
-        "surveys/message.html",
-        {"title": title, "message": message},
-        status=status,
-    )
+    context = {"title": title, "message": message}
+    return render_public(request, "surveys/message.html", context, status=status, legal=legal)
 
 
 def wants_json(request: HttpRequest) -> bool:
@@ -140,6 +174,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
             503,
             _("Briefly unavailable"),
             _("We cannot reach our database at the moment. Please try again in a minute."),
+            legal=legal_information(from_database=False),
         )
         response["Retry-After"] = str(DATABASE_RETRY_AFTER)
         return response

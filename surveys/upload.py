@@ -2,8 +2,10 @@
 
 Excel in Germany saves CSV as Windows-1252 with semicolons; other tools write
 UTF-8 with commas. Both are read. Columns ``email``, ``external_id``, ``name``,
-``language``, ``legal_basis`` and ``occurred_at`` are known; every other column
-becomes a contact property (``plan``, ``region``, …).
+``language``, ``legal_basis``, ``consent_text``, ``consent_given_at`` and
+``occurred_at`` are known; every other column becomes a contact property (``plan``,
+``region``, …). A consent's wording and time go with the row's legal basis into the
+contact's consent history.
 """
 
 import csv
@@ -20,13 +22,29 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from surveys.ingest import EventIn, Outcome, ingest_events
-from surveys.models import Event, LegalBasis, Touchpoint
+from surveys.models import (
+    CONSENT_CLOCK_DIFFERENCE,
+    CONSENT_TEXT_MAX_LENGTH,
+    Consent,
+    Event,
+    LegalBasis,
+    Touchpoint,
+)
 from surveys.properties import MAX_PROPERTIES, PROPERTY_NAME, value_problem
 from surveys.scales import LANGUAGES
 
 MAX_ROWS = 50_000
 CHUNK = 1_000
-KNOWN_COLUMNS = ("email", "external_id", "name", "language", "legal_basis", "occurred_at")
+KNOWN_COLUMNS = (
+    "email",
+    "external_id",
+    "name",
+    "language",
+    "legal_basis",
+    "consent_text",
+    "consent_given_at",
+    "occurred_at",
+)
 
 
 @dataclass
@@ -135,14 +153,14 @@ def _event(row: dict[str, str], properties: list[str], touchpoint: Touchpoint, n
             _("The legal basis must be consent, customer or none, not “%(value)s”.")
             % {"value": legal_basis[:20]}
         )
-    occurred_at = now
-    if value["occurred_at"]:
-        parsed = parse_datetime(value["occurred_at"])
-        if parsed is None or parsed.tzinfo is None:
-            raise ValidationError(
-                _("occurred_at must be a time with its offset, like 2026-03-01T10:00+01:00.")
-            )
-        occurred_at = parsed
+    occurred_at = (
+        _moment(
+            value["occurred_at"],
+            _("occurred_at must be a time with its offset, like 2026-03-01T10:00+01:00."),
+        )
+        or now
+    )
+    consent = _consent(value, legal_basis, now)
     for name in properties:
         if problem := value_problem(name, value[name], as_text=True):
             raise ValidationError(problem)
@@ -154,12 +172,47 @@ def _event(row: dict[str, str], properties: list[str], touchpoint: Touchpoint, n
         name=value["name"][:200],
         language=language,
         legal_basis=legal_basis,
+        consent=consent,
         contact_properties={name: value[name] for name in properties if value[name]},
     )
 
 
-def import_contacts(upload: Upload, *, now: datetime, dry_run: bool = False) -> tuple[Counter, list]:
+def _moment(value: str, problem: str) -> datetime | None:
+    """The time in a cell, None for an empty one; a ValidationError saying ``problem`` for one that
+    is not a time with its offset."""
+    if not value:
+        return None
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:  # well-formed but impossible, like 30 February
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise ValidationError(problem)
+    return parsed
+
+
+def _consent(value: dict[str, str], legal_basis: str, now: datetime) -> Consent | None:
+    """The proof of the row's legal basis in consent_text and consent_given_at, if it has one."""
+    problem = _("consent_given_at must be a time with its offset, like 2026-03-01T10:00+01:00.")
+    text, given_at = value["consent_text"], _moment(value["consent_given_at"], problem)
+    if not (text or given_at):
+        return None
+    if not legal_basis:
+        raise ValidationError(_("A consent needs the legal_basis it proves in the same row."))
+    if len(text) > CONSENT_TEXT_MAX_LENGTH:
+        raise ValidationError(
+            _("consent_text is longer than %(limit)d characters.") % {"limit": CONSENT_TEXT_MAX_LENGTH}
+        )
+    if given_at and given_at > now + CONSENT_CLOCK_DIFFERENCE:
+        raise ValidationError(_("consent_given_at lies in the future."))
+    return Consent(text=text, given_at=given_at)
+
+
+def import_contacts(
+    upload: Upload, *, now: datetime, recorded_by: int | None = None, dry_run: bool = False
+) -> tuple[Counter, list]:
     """Ingest the upload's events in chunks: how many invitations ended how, and refused rows.
+    ``recorded_by``: the id of the user who uploaded the file, for the consent history.
 
     A dry run decides everything exactly as the import would, then rolls back.
     """
@@ -168,7 +221,7 @@ def import_contacts(upload: Upload, *, now: datetime, dry_run: bool = False) -> 
     with transaction.atomic():
         for start in range(0, len(upload.events), CHUNK):
             chunk = upload.events[start : start + CHUNK]
-            outcomes = ingest_events(chunk, now=now, source=Event.Source.UPLOAD)
+            outcomes = ingest_events(chunk, now=now, source=Event.Source.UPLOAD, recorded_by=recorded_by)
             for line, outcome in zip(upload.lines[start : start + CHUNK], outcomes, strict=True):
                 _tally(decisions, refused, line, outcome)
         if dry_run:

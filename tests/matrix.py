@@ -19,7 +19,7 @@ from feedback import exports
 from feedback.models import ExportRecord
 from surveys import roles
 from surveys.email.unsubscribe import unsubscribe_token
-from surveys.models import Event, Response
+from surveys.models import Event, LegalInformation, Response
 from tests.factories import (
     make_api_token,
     make_contact,
@@ -170,6 +170,7 @@ def build_world() -> World:
         "totpdevice": device,
         "auditevent": audit_event,
         "retentionrun": retention_run,
+        "legalinformation": LegalInformation.objects.get_or_create(pk=LegalInformation.ONLY_ID)[0],
     }
     for role in ROLES:
         client = Client()

@@ -542,6 +542,29 @@ ADMIN_PAGES: dict[str, Entry] = _admin_model_entries() | {
     "admin:auth_user_password_change": Entry(
         url("admin:auth_user_password_change", pk("user")), methods(page(200, ADMIN))
     ),
+    # The installation's legal information: one row, the Admin's alone. Its list leads to its page;
+    # nobody adds or deletes it. Its fields may all be empty, so an empty form is saved.
+    "admin:surveys_legalinformation_changelist": Entry(
+        url("admin:surveys_legalinformation_changelist"), methods(page(302, ADMIN))
+    ),
+    "admin:surveys_legalinformation_add": Entry(
+        url("admin:surveys_legalinformation_add"), methods(page(403, set()))
+    ),
+    "admin:surveys_legalinformation_change": Entry(
+        url("admin:surveys_legalinformation_change", pk("legalinformation")),
+        methods(_on_object(ADMIN, STAFF), POST=_on_object(ADMIN, STAFF, ok=302)),
+    ),
+    "admin:surveys_legalinformation_delete": Entry(
+        url("admin:surveys_legalinformation_delete", pk("legalinformation")),
+        methods(_on_object(set(), STAFF)),
+    ),
+    "admin:surveys_legalinformation_history": Entry(
+        url("admin:surveys_legalinformation_history", pk("legalinformation")),
+        methods(_on_object(ADMIN, STAFF, existence_first=True)),
+    ),
+    "admin:admin/surveys/legalinformation/<path:object_id>/": Entry(
+        _old_address("surveys", "legalinformation", "legalinformation"), methods(everyone(302))
+    ),
 }
 
 ENTRIES: dict[str, Entry] = API | PAGES | PUBLIC | ADMIN_PAGES

@@ -10,7 +10,9 @@
  *
  * Nothing is stored on the visitor's device unless the host page says consent was given
  * (§ 25 TDDDG); requests carry no cookies. The overlay lives in a shadow root, so the host page's
- * styles do not leak in, and every text is set with textContent, never parsed as HTML.
+ * styles do not leak in, and every text is set with textContent, never parsed as HTML. Its footer
+ * names the company and links to its privacy notice and Impressum, in a new tab: the visitor's
+ * page and answer stay where they are.
  */
 (function () {
   "use strict";
@@ -122,7 +124,7 @@
     "  border: 1px solid #767f91; border-radius: 6px; cursor: pointer; font-weight: 600; background: #fff; }",
     ".points label:hover { border-color: var(--accent); }",
     ".points input:checked + label { background: var(--accent); color: var(--on-accent); border-color: var(--accent); }",
-    ".points input:focus-visible + label, button:focus-visible, textarea:focus-visible {",
+    ".points input:focus-visible + label, button:focus-visible, textarea:focus-visible, a:focus-visible {",
     "  outline: 3px solid #1d2330; outline-offset: 2px; }",
     ".ends { display: flex; justify-content: space-between; gap: 12px; margin-top: 4px; font-size: 12px; color: #4a5263; }",
     ".hidden-label { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }",
@@ -135,6 +137,9 @@
     "  background: transparent; color: #4a5263; font-size: 22px; line-height: 1; cursor: pointer; }",
     ".status { min-height: 1.45em; margin: 8px 0 0; font-size: 13px; color: #4a5263; }",
     ".status.error { color: #a1122a; }",
+    ".legal { display: flex; flex-wrap: wrap; gap: 2px 14px; margin: 14px 0 0; padding-top: 10px;",
+    "  border-top: 1px solid #d5d9e0; font-size: 12px; color: #4a5263; }",
+    ".legal a { color: inherit; }",
     "[hidden] { display: none !important; }",
     "@media (prefers-reduced-motion: no-preference) { .box { animation: rise .2s ease-out; } }",
     "@keyframes rise { from { transform: translateY(12px); opacity: 0; } }",
@@ -150,6 +155,24 @@
       } catch (ignored) { /* older browsers: fall back to a style element */ }
     }
     root.appendChild(el("style", { text: CSS }));
+  }
+
+  function webAddress(url) {
+    return typeof url === "string" && /^https?:\/\//i.test(url);
+  }
+
+  // Who asks, and the privacy notice and Impressum in the widget's language; null if none is set.
+  function legalFooter() {
+    var legal = config.legal || {};
+    var parts = [];
+    if (legal.company_name) parts.push(el("span", { text: legal.company_name }));
+    [["privacy_url", config.ui.privacy], ["impressum_url", config.ui.impressum]].forEach(function (link) {
+      var url = legal[link[0]];
+      if (webAddress(url)) {
+        parts.push(el("a", { href: url, target: "_blank", rel: "noopener", text: link[1] }));
+      }
+    });
+    return parts.length ? el("p", { class: "legal" }, parts) : null;
   }
 
   function build() {
@@ -188,9 +211,10 @@
     view.form = el("form", { novalidate: "" }, [view.scale, view.follow, view.status]);
     view.thanks = el("p", { tabindex: "-1", hidden: "", text: config.thank_you });
     view.close = el("button", { type: "button", class: "close", "aria-label": config.ui.close, text: "×" });
+    var footer = legalFooter();
     view.box = el("section", {
       class: "box", role: "dialog", "aria-labelledby": "cxs-question", lang: config.language,
-    }, [question, view.form, view.thanks, view.close]); // the close button last in the tab order
+    }, [question, view.form, view.thanks].concat(footer ? [footer] : [], [view.close])); // close last in the tab order
     root.appendChild(view.box);
 
     points.addEventListener("change", function (event) {

@@ -6,10 +6,11 @@ JavaScript the respondent presses Send.
 """
 
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.core import signing
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -19,8 +20,17 @@ from django.views.decorators.http import require_http_methods
 
 from surveys.answering.collect import record_public_answer
 from surveys.answering.forms import AnswerForm, LinkParamsForm, is_valid_utf8_form
-from surveys.models import Invitation, Response, Survey, is_token_shaped
-from surveys.public import PublicError, check_rate, not_found, public_page, use_language, wants_json
+from surveys.models import Invitation, LegalInformation, Response, Survey, host_of, is_token_shaped
+from surveys.public import (
+    PublicError,
+    check_rate,
+    legal_information,
+    not_found,
+    public_page,
+    render_public,
+    use_language,
+    wants_json,
+)
 
 LINK_MEMORY_SECONDS = 24 * 60 * 60
 
@@ -83,18 +93,28 @@ def _answer_form(request: HttpRequest, survey: Survey) -> AnswerForm:
     return AnswerForm(request.POST, scale=survey.scale)
 
 
+def _return_url(survey: Survey, legal: LegalInformation | None = None) -> str:
+    """Where the thank-you page leads back to: the survey's return URL, else the installation's
+    (from ``legal``, or read if the survey has none)."""
+    return survey.return_url or (legal or legal_information()).return_url
+
+
 def _next_url(request: HttpRequest, survey: Survey) -> str | None:
-    """Where to go after answering: a path on this site or a page on one of the survey's origins."""
+    """Where to go after answering: a path on this site, or a page on one of the survey's origins or
+    on the site its thank-you page leads back to."""
     target = request.GET.get("next")
     if not target:
         return None
     hosts = {request.get_host()} | {origin.split("://", 1)[1] for origin in survey.allowed_origins()}
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts=hosts, require_https=request.is_secure()):
-        raise PublicError(
-            400,
-            _("Link not valid"),
-            _("This link would send you to another website after answering, which is not allowed."),
-        )
+    secure = request.is_secure()
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts=hosts, require_https=secure):
+        hosts = {urlsplit(_return_url(survey)).netloc} - {""}
+        if not url_has_allowed_host_and_scheme(target, allowed_hosts=hosts, require_https=secure):
+            raise PublicError(
+                400,
+                _("Link not valid"),
+                _("This link would send you to another website after answering, which is not allowed."),
+            )
     return target
 
 
@@ -134,7 +154,7 @@ def _render_answer_page(
         "preview": preview,
         "language": language,
     }
-    return render(request, "surveys/answer.html", context, status=status)
+    return render_public(request, "surveys/answer.html", context, status=status)
 
 
 def _initial(request: HttpRequest, survey: Survey, saved: Response | None) -> dict:
@@ -201,8 +221,17 @@ def answer_thanks(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _thanks_page(request: HttpRequest, survey: Survey, language: str, change_url: str) -> HttpResponse:
-    context = {"survey": survey, "thank_you": survey.thank_you(language), "change_url": change_url}
-    return render(request, "surveys/thanks.html", context)
+    """The thanks, a link to change the answer, and one back to the company's site."""
+    legal = legal_information()
+    return_url = _return_url(survey, legal)
+    context = {
+        "survey": survey,
+        "thank_you": survey.thank_you(language),
+        "change_url": change_url,
+        "return_url": return_url,
+        "return_to": host_of(return_url),
+    }
+    return render_public(request, "surveys/thanks.html", context, legal=legal)
 
 
 def _link_cookie_name(survey: Survey) -> str:

@@ -29,7 +29,7 @@ from surveys import ratelimit
 from surveys.answering.collect import Identity, record_public_answer
 from surveys.answering.forms import COMMENT_MAX_LENGTH
 from surveys.api.base import Gone, PayloadTooLarge, PropertiesField
-from surveys.models import Response, Survey, is_token_shaped, normalise_origin
+from surveys.models import LegalInformation, Response, Survey, is_token_shaped, normalise_origin
 from surveys.scales import LANGUAGES
 
 MAX_BODY_BYTES = 32 * 1024
@@ -178,7 +178,10 @@ def widget_survey(request: Request, key: str) -> ApiResponse:
             "saved": _("Thank you! Your score has been saved."),
             "error": _("Your answer could not be sent. Please try again."),
             "dialog": _("Feedback"),
+            "privacy": _("Privacy notice"),
+            "impressum": _("Impressum"),
         }
+    legal = LegalInformation.objects.current().footer(language)
     return ApiResponse(
         {
             "key": survey.public_key,
@@ -196,6 +199,12 @@ def widget_survey(request: Request, key: str) -> ApiResponse:
                 "labels": {str(point): label for point, label in scale.point_labels(language).items()},
             },
             "ui": ui,
+            # The overlay's footer: who asks, and links to the privacy notice and Impressum.
+            "legal": {
+                "company_name": legal.company_name,
+                "privacy_url": legal.privacy_url,
+                "impressum_url": legal.impressum_url,
+            },
         }
     )
 

@@ -25,7 +25,7 @@ from rest_framework.request import Request
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from audit.log import Action, filters, record
-from surveys.models import Survey
+from surveys.models import CONSENT_CLOCK_DIFFERENCE, CONSENT_TEXT_MAX_LENGTH, Consent, Survey
 from surveys.properties import printable, properties_problem
 
 # The error shape's codes for statuses answered without an exception of DRF's, which brings its own:
@@ -233,6 +233,8 @@ class AwareDateTimeField(serializers.Field):
         "future": gettext_lazy("This time lies more than a day in the future."),
     }
 
+    max_future = MAX_FUTURE
+
     def to_internal_value(self, data):
         if not isinstance(data, str) or len(data) > 40:
             self.fail("invalid")
@@ -246,12 +248,56 @@ class AwareDateTimeField(serializers.Field):
             value = value.astimezone(UTC)
         except OverflowError:  # the year 1 or 9999 shifted by its offset
             self.fail("invalid")
-        if value > self.context["now"] + MAX_FUTURE:
+        if value > self.context["now"] + self.max_future:
             self.fail("future")
         return value
 
     def to_representation(self, value):
         return value.isoformat()
+
+
+class PastDateTimeField(AwareDateTimeField):
+    """An ISO 8601 time with its offset at which something happened (a consent given): not after
+    the server's clock, give or take the few minutes by which clocks differ."""
+
+    default_error_messages = {
+        "future": gettext_lazy("This time lies in the future. Send the time at which it happened.")
+    }
+    max_future = CONSENT_CLOCK_DIFFERENCE
+
+
+class ConsentBody(ClosedSerializer):
+    """The proof of a legal basis: the wording the person was shown when they agreed, and when
+    that was (default: now). Kept in the contact's consent history."""
+
+    text = StrictCharField(
+        max_length=CONSENT_TEXT_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="The wording the person agreed to, as shown to them (up to 2,000 characters).",
+    )
+    given_at = PastDateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="When they agreed, ISO 8601 with its offset; not in the future. Default: now.",
+    )
+
+
+def consent_of(attrs: dict) -> Consent | None:
+    """The consent that a validated body with a ``ConsentBody`` as ``consent`` brings, if any."""
+    consent = attrs.get("consent")
+    if consent is None:
+        return None
+    return Consent(text=consent.get("text") or "", given_at=consent.get("given_at"))
+
+
+def consent_needs_legal_basis(attrs: dict) -> None:
+    """A consent proves a legal basis: refused without the ``legal_basis`` it proves."""
+    if attrs.get("consent") is not None and not attrs.get("legal_basis"):
+        raise serializers.ValidationError(
+            {"consent": [_("Send the legal_basis that this consent proves beside it.")]}
+        )
 
 
 @extend_schema_field(

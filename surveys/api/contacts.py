@@ -2,9 +2,11 @@
 
 Contacts hold personal data: every request needs the back office's contact permissions.
 No delete: erasing a person is its own, audited procedure. Invitations are shown without
-their token, which lets anyone answer in the contact's name.
+their token, which lets anyone answer in the contact's name. A legal basis set or changed here,
+or stated with a new consent, goes into the contact's consent history.
 """
 
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
@@ -20,13 +22,16 @@ from surveys.access import get_survey_for_user, visible_surveys
 from surveys.api.auth import ModelPermission
 from surveys.api.base import (
     ById,
+    ConsentBody,
     ListCreateRetrieveUpdate,
     PropertiesField,
     ReadsPersonalData,
     StrictChoiceField,
     StrictModelSerializer,
+    consent_needs_legal_basis,
+    consent_of,
 )
-from surveys.models import Contact, Invitation, Language, LegalBasis
+from surveys.models import ConsentRecord, Contact, Invitation, Language, LegalBasis, LegalBasisStated
 
 CONTACT_REQUEST_EXAMPLE = OpenApiExample(
     "A customer",
@@ -37,6 +42,21 @@ CONTACT_REQUEST_EXAMPLE = OpenApiExample(
         "language": "de",
         "legal_basis": "customer",
         "properties": {"plan": "Wartungsvertrag Plus", "region": "Bayern", "customer_since": 2019},
+    },
+    request_only=True,
+)
+CONSENT_REQUEST_EXAMPLE = OpenApiExample(
+    "Consent given in the shop's checkout",
+    description="The consent's wording and time go into the contact's consent history.",
+    value={
+        "email": "jonas.weber@example.com",
+        "language": "de",
+        "legal_basis": "consent",
+        "consent": {
+            "text": "Ja, Kessler Haustechnik darf mich per E-Mail nach meiner Zufriedenheit fragen. "
+            "Widerruf jederzeit möglich.",
+            "given_at": "2026-11-20T18:02:11+01:00",
+        },
     },
     request_only=True,
 )
@@ -55,12 +75,19 @@ CONTACT_EXAMPLE = OpenApiExample(
 )
 
 
-@extend_schema_serializer(examples=[CONTACT_REQUEST_EXAMPLE, CONTACT_EXAMPLE])
+@extend_schema_serializer(examples=[CONTACT_REQUEST_EXAMPLE, CONSENT_REQUEST_EXAMPLE, CONTACT_EXAMPLE])
 class ContactSerializer(StrictModelSerializer):
     """A person who may be invited, known by email, by your system's ``external_id``, or both."""
 
     language = StrictChoiceField([("", "–"), *Language.choices], required=False, allow_blank=True)
     legal_basis = StrictChoiceField(LegalBasis.values, required=False)
+    consent = ConsentBody(
+        required=False,
+        allow_null=True,
+        write_only=True,
+        help_text="The proof of legal_basis (required beside it): the wording the person agreed to and "
+        "when. Kept in the contact's consent history, not shown here.",
+    )
     properties = PropertiesField(required=False)
 
     class Meta:
@@ -72,6 +99,7 @@ class ContactSerializer(StrictModelSerializer):
             "name",
             "language",
             "legal_basis",
+            "consent",
             "properties",
             "unsubscribed_at",
             "bounced_at",
@@ -98,6 +126,7 @@ class ContactSerializer(StrictModelSerializer):
         current = self.instance or Contact()
         if not attrs.get("email", current.email) and not attrs.get("external_id", current.external_id):
             raise serializers.ValidationError(_("Give the contact's email or external_id (or both)."))
+        consent_needs_legal_basis(attrs)
         return attrs
 
     def _others(self):
@@ -189,6 +218,35 @@ class ContactViewSet(ReadsPersonalData, ListCreateRetrieveUpdate):
     queryset = Contact.objects.all()
     serializer_class = ContactSerializer
     permission_classes = [*viewsets.GenericViewSet.permission_classes, ModelPermission]
+
+    def get_serializer_context(self) -> dict:
+        return {**super().get_serializer_context(), "now": timezone.now()}
+
+    def perform_create(self, serializer) -> None:
+        self._save_and_record(serializer, before=None)
+
+    def perform_update(self, serializer) -> None:
+        self._save_and_record(serializer, before=serializer.instance.legal_basis)
+
+    def _save_and_record(self, serializer: ContactSerializer, *, before: str | None) -> None:
+        """Save the contact, and record the legal basis the request states (``before``: the
+        contact's until now, None for a new one) in its consent history."""
+        data = serializer.validated_data
+        consent, stated = consent_of(data), "legal_basis" in data
+        data.pop("consent", None)
+        with transaction.atomic():
+            contact = serializer.save()
+            if stated:
+                ConsentRecord.objects.record(
+                    [
+                        LegalBasisStated(
+                            contact=contact, legal_basis=contact.legal_basis, before=before, consent=consent
+                        )
+                    ],
+                    source=ConsentRecord.Source.CONTACTS_API,
+                    recorded_by=self.request.user.pk,
+                    now=serializer.context["now"],
+                )
 
     def get_queryset(self):
         contacts = super().get_queryset()

@@ -28,9 +28,12 @@ from surveys.api.auth import SendsSurveys, TokenScope
 from surveys.api.base import (
     AwareDateTimeField,
     ClosedSerializer,
+    ConsentBody,
     PropertiesField,
     StrictCharField,
     StrictChoiceField,
+    consent_needs_legal_basis,
+    consent_of,
     invalid,
     read_json,
 )
@@ -61,6 +64,13 @@ class EventBody(ClosedSerializer):
     name = _text(200)
     language = StrictChoiceField(LANGUAGES, required=False, allow_blank=True, allow_null=True)
     legal_basis = StrictChoiceField(LegalBasis.values, required=False, allow_blank=True, allow_null=True)
+    consent = ConsentBody(
+        required=False,
+        allow_null=True,
+        help_text="The proof of legal_basis (required beside it): the wording the person agreed to and "
+        "when. A legal basis set or changed, or stated with a new wording, goes into the contact's "
+        "consent history.",
+    )
     contact_properties = _properties()
     properties = _properties()
     occurred_at = AwareDateTimeField(required=False, allow_null=True)
@@ -78,6 +88,7 @@ class EventBody(ClosedSerializer):
     def validate(self, attrs: dict) -> dict:
         if not attrs.get("email") and not attrs.get("external_id"):
             raise serializers.ValidationError(_("Send the contact's email or external_id (or both)."))
+        consent_needs_legal_basis(attrs)
         return attrs
 
 
@@ -118,6 +129,23 @@ EVENT_EXAMPLE = OpenApiExample(
         "legal_basis": "customer",
         "properties": {"order_id": "A-1042", "carrier": "DHL"},
         "occurred_at": "2026-11-21T10:15:00+01:00",
+    },
+    request_only=True,
+)
+EVENT_WITH_CONSENT_EXAMPLE = OpenApiExample(
+    "A new customer who agreed to be asked",
+    description="The consent's wording and time go into the contact's consent history.",
+    value={
+        "touchpoint": "delivery",
+        "email": "jonas.weber@example.com",
+        "language": "de",
+        "legal_basis": "consent",
+        "consent": {
+            "text": "Ja, Kessler Haustechnik darf mich per E-Mail nach meiner Zufriedenheit fragen. "
+            "Widerruf jederzeit möglich.",
+            "given_at": "2026-11-20T18:02:11+01:00",
+        },
+        "properties": {"order_id": "A-1043"},
     },
     request_only=True,
 )
@@ -212,7 +240,7 @@ BULK_RESULTS_EXAMPLE = OpenApiExample(
         409: OpenApiResponse(description="The Idempotency-Key was used with another body."),
     },
     parameters=[IDEMPOTENCY_KEY],
-    examples=[EVENT_EXAMPLE, EVENT_BY_EXTERNAL_ID_EXAMPLE, ACCEPTED_EXAMPLE],
+    examples=[EVENT_EXAMPLE, EVENT_BY_EXTERNAL_ID_EXAMPLE, EVENT_WITH_CONSENT_EXAMPLE, ACCEPTED_EXAMPLE],
 )
 @api_view(["POST"])
 @permission_classes([TokenScope, SendsSurveys])
@@ -221,7 +249,8 @@ def post_event(request: Request) -> ApiResponse:
     body = read_json(request, max_bytes=MAX_BODY_BYTES)
     now = timezone.now()
     visible = _visible_touchpoints(request.user)
-    return respond_once(request, lambda: _accept_event(body, visible, now=now), now=now)
+    user_id = request.user.pk
+    return respond_once(request, lambda: _accept_event(body, visible, now=now, user_id=user_id), now=now)
 
 
 @extend_schema(
@@ -250,20 +279,25 @@ def post_events_bulk(request: Request) -> ApiResponse:
     body = read_json(request, max_bytes=MAX_BODY_BYTES)
     now = timezone.now()
     visible = _visible_touchpoints(request.user)
-    return respond_once(request, lambda: _accept_events(body, visible, now=now), now=now)
+    user_id = request.user.pk
+    return respond_once(request, lambda: _accept_events(body, visible, now=now, user_id=user_id), now=now)
 
 
-def _accept_event(body: object, visible: QuerySet[Touchpoint], *, now: datetime) -> ApiResponse:
+def _accept_event(
+    body: object, visible: QuerySet[Touchpoint], *, now: datetime, user_id: int | None
+) -> ApiResponse:
     _require_object(body)
     serializer = EventBody(data=body, context={"now": now, "touchpoints": _touchpoints(visible, [body])})
     serializer.is_valid(raise_exception=True)
-    [outcome] = ingest_events([_event_in(serializer.validated_data, now=now)], now=now)
+    [outcome] = ingest_events([_event_in(serializer.validated_data, now=now)], now=now, recorded_by=user_id)
     if outcome.error:
         raise serializers.ValidationError({"email": [outcome.error], "external_id": [outcome.error]})
     return ApiResponse(EventOut(outcome).data, status=status.HTTP_202_ACCEPTED)
 
 
-def _accept_events(body: object, visible: QuerySet[Touchpoint], *, now: datetime) -> ApiResponse:
+def _accept_events(
+    body: object, visible: QuerySet[Touchpoint], *, now: datetime, user_id: int | None
+) -> ApiResponse:
     _require_object(body)
     batch = BulkBody(data=body)
     batch.is_valid(raise_exception=True)
@@ -278,7 +312,9 @@ def _accept_events(body: object, visible: QuerySet[Touchpoint], *, now: datetime
             valid.append((index, _event_in(serializer.run_validation(item), now=now)))
         except serializers.ValidationError as error:
             results[index] = {"index": index, "status": 400, "error": invalid(error.detail)}
-    outcomes = ingest_events([event for _index, event in valid], now=now) if valid else []
+    outcomes = (
+        ingest_events([event for _index, event in valid], now=now, recorded_by=user_id) if valid else []
+    )
     stored = []
     for (index, _event), outcome in zip(valid, outcomes, strict=True):
         if outcome.error:
@@ -323,6 +359,7 @@ def _event_in(data: dict, *, now: datetime) -> EventIn:
         name=data.get("name") or "",
         language=data.get("language") or "",
         legal_basis=data.get("legal_basis") or "",
+        consent=consent_of(data),
         contact_properties=data.get("contact_properties") or {},
         properties=data.get("properties") or {},
     )

@@ -6,6 +6,7 @@ each list's own links in its examples. Both are for the back office's users unle
 ``API_DOCS_PUBLIC`` is set.
 """
 
+import json
 import re
 from collections.abc import Callable
 from functools import wraps
@@ -108,6 +109,19 @@ def link_pages_to_their_list(result: dict, generator, request, public) -> dict:
         for example in media.get("examples", {}).values():
             example["value"].update(links)
     return result
+
+
+def drop_unused_components(result: dict, generator, request, public) -> dict:
+    """drf-spectacular describes a nested serializer that is only written (a contact's ``consent``)
+    for answers too, and then leaves it out of them: a schema nothing refers to is dropped."""
+    schemas = result.get("components", {}).get("schemas", {})
+    while True:
+        text = json.dumps(result, default=str)  # lazy translations among the descriptions
+        unused = [name for name in schemas if f'"#/components/schemas/{name}"' not in text]
+        if not unused:
+            return result
+        for name in unused:
+            del schemas[name]
 
 
 def _error_response(description: str, code: str, message: str) -> dict:

@@ -27,7 +27,7 @@ from surveys.api.base import (
     StrictModelSerializer,
     VisibleSurveyField,
 )
-from surveys.models import Survey, Team, Touchpoint, normalise_origin
+from surveys.models import Survey, Team, Touchpoint, normalise_origin, validate_web_url
 from surveys.scales import LANGUAGES
 from surveys.schedule import SendWindow
 
@@ -120,6 +120,7 @@ SURVEY_REQUEST_EXAMPLE = OpenApiExample(
         "sender_name": "Kessler Kundenservice",
         "reply_to": "kundenservice@example.com",
         "widget_origins": ["https://www.example.com"],
+        "return_url": "https://www.example.com/",
         "expires_after_days": 14,
         "active": True,
     },
@@ -177,6 +178,13 @@ class SurveySerializer(StrictModelSerializer):
     email_subject = TextsField("email_subject")
     email_intro = TextsField("email_intro")
     widget_origins = OriginsField()
+    return_url = StrictCharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        validators=[validate_web_url],
+        help_text="Where the thank-you page leads back to (http or https). Empty: the installation's.",
+    )
     effective = serializers.SerializerMethodField()
 
     class Meta:
@@ -193,6 +201,7 @@ class SurveySerializer(StrictModelSerializer):
             "sender_name",
             "reply_to",
             "widget_origins",
+            "return_url",
             "expires_after_days",
             "active",
             "created_at",

@@ -29,7 +29,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from surveys.email.messages import invitation_message
-from surveys.models import Invitation
+from surveys.models import Invitation, LegalInformation
 
 logger = logging.getLogger(__name__)
 
@@ -132,11 +132,12 @@ def send_invitations(ids: list[int]) -> Counter:
         .select_related("survey", "touchpoint__survey", "contact")
         .order_by("scheduled_for")
     )
+    legal = LegalInformation.objects.current()  # once for the batch: every email's footer
     unrecorded: list[tuple[Invitation, str, datetime]] = []
     try:
         for position, invitation in enumerate(invitations):
             try:
-                report[send_invitation(invitation, mail=mail, unrecorded=unrecorded)] += 1
+                report[send_invitation(invitation, mail=mail, unrecorded=unrecorded, legal=legal)] += 1
             except MailServerUnreachable as error:
                 _record_sent(unrecorded)
                 report[_retry_later(invitation, error, now=timezone.now())] += 1
@@ -162,8 +163,11 @@ def _give_back(ids: list[int], error: Exception) -> int:
     return given_back
 
 
-def send_invitation(invitation: Invitation, *, mail, unrecorded: list) -> str:
+def send_invitation(
+    invitation: Invitation, *, mail, unrecorded: list, legal: LegalInformation | None = None
+) -> str:
     """Send one claimed invitation; returns what happened ("sent", "skipped", "retry", "failed").
+    ``legal`` is the installation's legal information for the email's footer (read if not given).
 
     Raises MailServerUnreachable, having recorded nothing about this invitation but its start.
 
@@ -178,7 +182,7 @@ def send_invitation(invitation: Invitation, *, mail, unrecorded: list) -> str:
         return "skipped"
     invitation.message_id = make_msgid(domain=urlsplit(settings.SITE_URL).hostname)
     try:
-        message = invitation_message(invitation)
+        message = invitation_message(invitation, legal=legal)
     except Exception as error:  # one broken invitation must not stop the others
         logger.exception("Invitation %s could not be rendered", invitation.pk)
         _record_sent(unrecorded)
@@ -370,10 +374,11 @@ def send_due_reminders(*, now: datetime, limit: int) -> Counter:
     invitations = list(
         Invitation.objects.filter(pk__in=mine).select_related("survey", "touchpoint__survey", "contact")
     )
+    legal = LegalInformation.objects.current() if invitations else None
     try:
         for position, invitation in enumerate(invitations):
             try:
-                _send(invitation_message(invitation, reminder=True), mail)
+                _send(invitation_message(invitation, reminder=True, legal=legal), mail)
             except (TemporaryFailure, PermanentFailure) as error:
                 Invitation.objects.filter(pk=invitation.pk).update(last_error=f"Reminder: {error}"[:1000])
                 report["reminder failed"] += 1

@@ -9,6 +9,7 @@ standard text instead of stopping the send.
 """
 
 import copy
+import dataclasses
 import functools
 import json
 import re
@@ -24,7 +25,7 @@ from django.utils import autoreload, translation
 from django.utils.html import conditional_escape, escape
 
 from surveys.email.unsubscribe import unsubscribe_token
-from surveys.models import Contact, Invitation, LegalBasis, Survey
+from surveys.models import Contact, Invitation, LegalBasis, LegalInformation, Survey
 from surveys.scales import LANGUAGES
 from surveys.texts import MAX_INTRO_LENGTH, MAX_SUBJECT_LENGTH, render_survey_text
 
@@ -140,25 +141,36 @@ def _forget_frames(sender, file_path, **kwargs) -> None:
     _frame.cache_clear()
 
 
-def invitation_message(invitation: Invitation, *, reminder: bool = False) -> EmailMultiAlternatives:
-    """The email for one invitation, in the contact's language (else the installation's).
+def invitation_message(
+    invitation: Invitation, *, reminder: bool = False, legal: LegalInformation | None = None
+) -> EmailMultiAlternatives:
+    """The email for one invitation, in the contact's language (else the installation's), with the
+    installation's legal information in its footer: ``legal``, which a sender reads once for a
+    batch, or read here.
 
     A reminder gets its own subject and a new Message-ID: mail services drop a second
     message that repeats one they have seen.
     """
-    return _message(invitation, kind="reminder" if reminder else "invitation")
+    return _message(
+        invitation,
+        kind="reminder" if reminder else "invitation",
+        legal=legal or LegalInformation.objects.current(),
+    )
 
 
 def render_preview(survey: Survey, language: str) -> tuple[str, str, str]:
     """Subject, text and HTML of the survey's email to a sample contact, scored on the preview page."""
-    message = _message(_sample_invitation(survey, language), kind="preview")
+    message = _message(
+        _sample_invitation(survey, language), kind="preview", legal=LegalInformation.objects.current()
+    )
     html, _mimetype = message.alternatives[0]
     return str(message.subject), str(message.body), str(html)
 
 
 def send_test_email(survey: Survey, *, to: str, language: str) -> None:
     """Send the survey's email, as a sample contact would get it, to ``to``; its links store nothing."""
-    _message(_sample_invitation(survey, language, to), kind="test").send()
+    invitation = _sample_invitation(survey, language, to)
+    _message(invitation, kind="test", legal=LegalInformation.objects.current()).send()
 
 
 def _sample_invitation(survey: Survey, language: str, email: str = "") -> Invitation:
@@ -173,13 +185,15 @@ def _sample_invitation(survey: Survey, language: str, email: str = "") -> Invita
     return Invitation(survey=survey, contact=contact, properties=dict(SAMPLE_PROPERTIES))
 
 
-def _message(invitation: Invitation, *, kind: str) -> EmailMultiAlternatives:
+def _message(invitation: Invitation, *, kind: str, legal: LegalInformation) -> EmailMultiAlternatives:
     """``kind``: "invitation", "reminder", "preview" or "test" (links to the preview page)."""
     survey, contact = invitation.survey, invitation.contact
     language = contact.language if contact.language in LANGUAGES else settings.LANGUAGE_CODE
     unsubscribe_url = _site_url(reverse("surveys:unsubscribe", args=[unsubscribe_token(contact)]))
     with translation.override(language):
         context, personal = _context(invitation, language, kind=kind)
+    # The same for every contact in the language, so part of the frame: rendered once, not per email.
+    context["legal"] = dataclasses.asdict(legal.footer(language))
     headers = {
         "List-Unsubscribe": f"<{unsubscribe_url}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",

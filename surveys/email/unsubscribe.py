@@ -14,7 +14,6 @@ import binascii
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
@@ -23,7 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from surveys.models import Contact, Invitation, is_token_shaped
-from surveys.public import PublicError, check_rate, not_found, public_page, use_language
+from surveys.public import PublicError, check_rate, not_found, public_page, render_public, use_language
 from surveys.signals import contact_unsubscribed
 
 ONE_CLICK = "One-Click"
@@ -102,7 +101,7 @@ def _page(request: HttpRequest, token: str, contact: Contact | None, state: str)
         "state": state,
         "can_resubscribe": contact is not None,
     }
-    return render(request, "surveys/unsubscribe.html", context)
+    return render_public(request, "surveys/unsubscribe.html", context)
 
 
 # Unsubscribe tokens. The contact's id must not be readable in the link (integer ids never

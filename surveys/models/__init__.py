@@ -1,14 +1,26 @@
 """Surveys, touchpoints, contacts, events, invitations, responses, their tallies, and tokens.
 
 Personal data lives in two places only: ``Contact`` (email, name, external id,
-properties) and ``Response`` (comment, the property snapshot, and the identity that an
-unsigned public answer claimed). Erasure and access exports start from these two models.
+properties, and the history of its legal basis in ``ConsentRecord``, deleted with it) and
+``Response`` (comment, the property snapshot, and the identity that an unsigned public answer
+claimed). Erasure and access exports start from these two models.
 
 Every model is importable from here, as the migrations and the other apps import them.
 """
 
-from surveys.models.contact import Contact, ContactQuerySet, LegalBasis
+from surveys.models.contact import (
+    CONSENT_CLOCK_DIFFERENCE,
+    CONSENT_TEXT_MAX_LENGTH,
+    Consent,
+    ConsentRecord,
+    ConsentSource,
+    Contact,
+    ContactQuerySet,
+    LegalBasis,
+    LegalBasisStated,
+)
 from surveys.models.invitation import Event, EventSource, Invitation, InvitationStatus, SkipReason
+from surveys.models.legal import LegalFooter, LegalInformation, host_of, validate_web_url
 from surveys.models.response import NO_TOUCHPOINT, Response, ResponseChannel, ResponseQuerySet
 from surveys.models.survey import (
     Language,
@@ -43,9 +55,14 @@ from surveys.models.tokens import (
 from surveys.properties import validate_dashboard_properties
 
 __all__ = [
+    "CONSENT_CLOCK_DIFFERENCE",
+    "CONSENT_TEXT_MAX_LENGTH",
     "NO_TOUCHPOINT",
     "TOKEN_PREFIX",
     "ApiToken",
+    "Consent",
+    "ConsentRecord",
+    "ConsentSource",
     "Contact",
     "ContactQuerySet",
     "DailyScore",
@@ -57,6 +74,9 @@ __all__ = [
     "InvitationStatus",
     "Language",
     "LegalBasis",
+    "LegalBasisStated",
+    "LegalFooter",
+    "LegalInformation",
     "PropertyScore",
     "Response",
     "ResponseChannel",
@@ -68,6 +88,7 @@ __all__ = [
     "Team",
     "Touchpoint",
     "digest_token",
+    "host_of",
     "is_token_shaped",
     "new_identity_secret",
     "new_public_key",
@@ -78,4 +99,5 @@ __all__ = [
     "tally_drift",
     "validate_dashboard_properties",
     "validate_origins",
+    "validate_web_url",
 ]

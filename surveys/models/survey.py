@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from surveys import roles
+from surveys.models.legal import validate_web_url
 from surveys.models.tokens import new_identity_secret, new_public_key
 from surveys.properties import validate_dashboard_properties
 from surveys.scales import (
@@ -206,6 +207,15 @@ class Survey(models.Model):
     )
     expires_after_days = models.PositiveSmallIntegerField(
         _("invitations can be answered for (days)"), default=30
+    )
+    return_url = models.URLField(
+        _("return URL"),
+        max_length=500,
+        blank=True,
+        validators=[validate_web_url],
+        help_text=_(
+            "Where the thank-you page leads back to. Empty: the return URL of the legal information."
+        ),
     )
     active = models.BooleanField(_("active"), default=True)
     dashboard_properties = models.JSONField(

@@ -355,3 +355,18 @@ def test_admins_read_and_download_the_log_filtered_and_nobody_else_sees_it(clien
     assert events(Action.EXPORT_DOWNLOADED)[-1].details == {
         "filters": {"action__exact": [Action.SETTINGS_CHANGED]}
     }
+
+
+def test_a_change_of_the_legal_information_in_the_back_office_is_a_settings_change(client, admin_user):
+    client.force_login(admin_user)
+    page = reverse("admin:surveys_legalinformation_changelist")
+    form = client.get(client.get(page).url).context["adminform"].form
+    data = {name: form[name].value() or "" for name in form.fields}
+    data["privacy_url_de"] = "https://www.example.com/datenschutz"
+
+    answer = client.post(client.get(page).url, data)
+
+    assert answer.status_code == 302, answer.context["adminform"].form.errors if answer.context else answer
+    [event] = [e for e in events(Action.SETTINGS_CHANGED) if "changed" in e.details]
+    assert (event.actor_id, event.object_type) == (admin_user.pk, "surveys.legalinformation")
+    assert event.details == {"changed": {"privacy_url_de": ["", "https://www.example.com/datenschutz"]}}

@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from surveys.models import Response
 from tests.factories import make_contact, make_invitation, make_survey, sign_identity
+from tests.legal import ENGLISH, GERMAN, label, set_legal_information
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -226,3 +227,61 @@ def test_the_widget_opens_on_demand_in_german_and_closes_with_escape(page, live_
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     assert not Response.objects.exists()
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_the_widget_footer_names_the_company_and_links_its_privacy_notice_and_impressum(
+    page, live_server, customer_site, language
+):
+    set_legal_information(**GERMAN, **ENGLISH)
+    values = GERMAN if language == "de" else ENGLISH
+    survey = make_survey(kind="nps", brand="Nordwind", widget_origins=customer_site.origin)
+    customer_site.html = widget_page(live_server, survey, lang=language)
+    page.goto(customer_site.origin)
+    footer = widget(page).locator("p.legal")
+    expect(footer).to_contain_text(values[f"company_name_{language}"])
+    links = footer.locator("a")
+    expect(links).to_have_count(2)
+    for link, (text, url) in zip(
+        links.all(),
+        [
+            (label("Privacy notice", language), values[f"privacy_url_{language}"]),
+            (label("Impressum", language), values[f"impressum_url_{language}"]),
+        ],
+        strict=True,
+    ):
+        expect(link).to_have_text(text)
+        assert (link.get_attribute("href"), link.get_attribute("target"), link.get_attribute("rel")) == (
+            url,
+            "_blank",
+            "noopener",
+        )
+    # The links come before the close button, which stays last in the tab order.
+    assert widget(page).evaluate("box => box.lastElementChild.className") == "close"
+    assert page.errors == []
+    assert foreign_requests(page, live_server.url, customer_site.origin) == []
+
+
+def test_without_legal_information_the_widget_has_no_footer(page, live_server, customer_site):
+    survey = make_survey(kind="ces", widget_origins=customer_site.origin)
+    customer_site.html = widget_page(live_server, survey)
+    page.goto(customer_site.origin)
+    expect(widget(page)).to_be_visible()
+    assert widget(page).locator("p.legal").count() == 0
+    assert page.errors == []
+
+
+def test_a_respondent_page_shows_the_legal_footer_and_asks_no_other_host(page, live_server):
+    set_legal_information(**GERMAN)
+    survey = make_survey(kind="nps", brand="Nordwind", return_url="https://shop.kessler.example/")
+    page.goto(f"{live_server.url}/l/{survey.public_key}/?lang=de&score=9")
+    footer = page.locator("footer.legal")
+    expect(footer).to_contain_text(GERMAN["company_name_de"])
+    expect(footer.locator("#privacy-notice")).to_have_attribute("href", GERMAN["privacy_url_de"])
+    expect(footer.locator("#impressum")).to_have_attribute("href", GERMAN["impressum_url_de"])
+    expect(page.locator("#saved-status")).to_contain_text("gespeichert")
+    page.click("button[type=submit]")
+    expect(page.locator("#return-link")).to_have_attribute("href", "https://shop.kessler.example/")
+    expect(page.locator("footer.legal #impressum")).to_be_visible()
+    assert page.errors == []
+    assert foreign_requests(page, live_server.url) == []

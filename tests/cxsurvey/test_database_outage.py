@@ -19,6 +19,7 @@ from django.urls import reverse
 
 from surveys.public import DATABASE_RETRY_AFTER
 from tests.factories import make_api_token, make_survey
+from tests.legal import GERMAN, legal_footers, set_legal_information
 from tests.workers import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -78,6 +79,18 @@ def test_a_respondent_gets_a_page_in_their_language_and_can_answer_afterwards(cl
     assert down["Content-Type"].startswith("text/html")
     assert "Datenbank" in down.content.decode()
     assert client.get(page).status_code == 200
+
+
+def test_the_respondents_page_names_the_legal_information_read_before_the_outage(client, unreachable):
+    set_legal_information(**GERMAN)
+    survey = make_survey()
+    page = reverse("surveys:link", args=[survey.public_key])
+    assert client.get(page).status_code == 200
+    with unreachable:
+        down = client.get(page, headers={"accept-language": "de"})
+    assert down.status_code == 503
+    [footer] = legal_footers(down.content.decode())
+    assert footer.links["impressum"]["href"] == GERMAN["impressum_url_de"]
 
 
 def test_a_server_whose_connections_are_cut_answers_200_or_503_and_recovers(admin_user, tmp_path):

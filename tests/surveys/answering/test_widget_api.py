@@ -4,6 +4,7 @@ import pytest
 
 from surveys.models import Contact, Response
 from tests.factories import make_contact, make_survey, sign_identity
+from tests.legal import ENGLISH, GERMAN, label, set_legal_information
 
 pytestmark = pytest.mark.django_db
 
@@ -365,3 +366,31 @@ def test_a_malformed_key_in_the_url_is_not_found(client):
     )
     assert answer.status_code == 404
     assert answer.json()["error"]["message"] == "No survey has this key."
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_the_widget_gets_the_legal_information_in_its_language(client, survey, language):
+    set_legal_information(**GERMAN, **ENGLISH)
+    values = GERMAN if language == "de" else ENGLISH
+    config = client.get(
+        f"/api/v1/widget/surveys/{survey.public_key}/?lang={language}", headers={"Origin": SHOP}
+    ).json()
+    assert config["legal"] == {
+        "company_name": values[f"company_name_{language}"],
+        "privacy_url": values[f"privacy_url_{language}"],
+        "impressum_url": values[f"impressum_url_{language}"],
+    }
+    assert (config["ui"]["privacy"], config["ui"]["impressum"]) == (
+        label("Privacy notice", language),
+        label("Impressum", language),
+    )
+
+
+def test_the_widget_gets_the_other_languages_legal_texts_or_nothing(client, survey):
+    set_legal_information(impressum_url_de=GERMAN["impressum_url_de"])
+    config = client.get(f"/api/v1/widget/surveys/{survey.public_key}/?lang=en").json()
+    assert config["legal"] == {
+        "company_name": "",
+        "privacy_url": "",
+        "impressum_url": GERMAN["impressum_url_de"],
+    }

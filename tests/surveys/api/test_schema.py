@@ -1,5 +1,6 @@
 """The OpenAPI schema and its docs, and every endpoint checked against the schema with generated requests."""
 
+import json
 import os
 
 import pytest
@@ -44,6 +45,23 @@ def test_the_schema_is_openapi_3_with_the_error_shape(client):
     assert paths["/api/v1/responses/{public_id}/"]["get"]["responses"]["404"]["content"]["application/json"][
         "example"
     ] == {"error": {"code": "not_found", "message": "Not found.", "fields": {}}}
+
+
+def test_the_schema_documents_the_consent_that_proves_a_legal_basis(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    components = schema["components"]["schemas"]
+    for body in ("EventBodyRequest", "ContactRequest", "PatchedContactRequest"):
+        consent = components[body]["properties"]["consent"]
+        assert consent["allOf"] == [{"$ref": "#/components/schemas/ConsentBodyRequest"}], body
+        assert "legal_basis" in consent["description"]
+    proof = components["ConsentBodyRequest"]["properties"]
+    assert proof["text"]["maxLength"] == 2000
+    assert proof["given_at"]["format"] == "date-time"
+    assert "not in the future" in proof["given_at"]["description"]
+    assert "consent" not in components["Contact"]["properties"]  # written, never shown
+    assert "return_url" in components["Survey"]["properties"]
+    text = json.dumps(schema)
+    assert not [name for name in components if f'"#/components/schemas/{name}"' not in text]
 
 
 def test_every_operation_is_documented_with_examples(client):

@@ -6,12 +6,14 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from surveys.email import dispatch
 from surveys.email.dispatch import claim_due_invitations, dispatch_due, send_due_reminders
 from surveys.models import Invitation
 from tests.factories import make_contact, make_due_invitation, make_invitation, make_touchpoint
+from tests.legal import ENGLISH, set_legal_information
 from tests.threads import at_once
 
 pytestmark = pytest.mark.django_db
@@ -126,6 +128,36 @@ def test_concurrent_senders_on_postgresql_never_take_the_same_invitation():
 
     claims = [pk for claimed in at_once(claim, range(3)) for pk in claimed]
     assert sorted(claims) == sorted(Invitation.objects.values_list("pk", flat=True))
+
+
+def legal_reads(queries) -> int:
+    return len([query for query in queries if "surveys_legalinformation" in query["sql"]])
+
+
+def test_a_batch_reads_the_legal_information_once_for_every_emails_footer():
+    set_legal_information(**ENGLISH)
+    touchpoint = make_touchpoint()
+    for _ in range(4):
+        make_due_invitation(touchpoint)
+    with CaptureQueriesContext(connection) as queries:
+        assert dispatch_due() == {"sent": 4}
+    assert legal_reads(queries) == 1
+    assert all(f"Impressum: {ENGLISH['impressum_url_en']}" in message.body for message in mail.outbox)
+
+
+def test_reminders_read_the_legal_information_once_and_only_when_there_are_some():
+    now = timezone.now()
+    set_legal_information(**ENGLISH)
+    with CaptureQueriesContext(connection) as queries:
+        assert send_due_reminders(now=now, limit=100) == {}
+    assert legal_reads(queries) == 0
+    touchpoint = make_touchpoint(reminder_after_days=3)
+    for _ in range(3):
+        make_invitation(touchpoint=touchpoint, survey=touchpoint.survey, reminder_due_at=now)
+    with CaptureQueriesContext(connection) as queries:
+        assert send_due_reminders(now=now, limit=100) == {"reminded": 3}
+    assert legal_reads(queries) == 1
+    assert all(ENGLISH["privacy_url_en"] in message.body for message in mail.outbox)
 
 
 def test_one_reminder_goes_to_those_who_have_not_answered():

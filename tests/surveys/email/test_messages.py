@@ -10,8 +10,9 @@ from django.core.mail import get_connection
 from surveys.email import messages
 from surveys.email.messages import invitation_message, render_preview, send_test_email
 from surveys.email.unsubscribe import contact_for_unsubscribe_token, read_unsubscribe_token, unsubscribe_token
-from surveys.models import Contact, LegalBasis, Survey
+from surveys.models import Contact, LegalBasis, LegalInformation, Survey
 from tests.factories import make_contact, make_invitation, make_survey
+from tests.legal import ENGLISH, GERMAN, label, set_legal_information
 
 pytestmark = pytest.mark.django_db
 
@@ -398,3 +399,89 @@ def test_a_template_that_does_more_with_a_recipients_text_than_print_it_is_rende
     )
     assert (first.subject, *parts(first)) == ("Hi A B", "a\nb 3", "<p>a<br>b</p>")
     assert (second.subject, *parts(second)) == ("Hi KIM", "Kim 3", "<p>Kim</p>")
+
+
+# The legal footer: who sends, where, and links to the privacy notice and Impressum.
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_the_email_names_the_company_with_its_address_and_links_privacy_notice_and_impressum(language):
+    set_legal_information(**GERMAN, **ENGLISH)
+    values = GERMAN if language == "de" else ENGLISH
+    text, html = parts(invitation_message(invite(language=language)))
+    privacy, impressum = label("Privacy notice", language), label("Impressum", language)
+
+    lines = text.rstrip("\n").splitlines()
+    assert lines[-6:] == [
+        values[f"company_name_{language}"],
+        *values[f"address_{language}"].splitlines(),
+        f"{privacy}: {values[f'privacy_url_{language}']}",
+        f"{impressum}: {values[f'impressum_url_{language}']}",
+    ]
+    assert f"{values[f'company_name_{language}']}<br>" in html
+    assert "<br>".join(values[f"address_{language}"].splitlines()) in html
+    assert re.search(f'<a href="{re.escape(values[f"privacy_url_{language}"])}"[^>]*>{privacy}</a>', html)
+    assert re.search(f'<a href="{re.escape(values[f"impressum_url_{language}"])}"[^>]*>{impressum}</a>', html)
+    assert html.index(values[f"privacy_url_{language}"]) > html.index("/u/")  # below the objection
+    other = ENGLISH if language == "de" else GERMAN
+    assert not [value for value in other.values() if value in text or value in html]
+
+
+def test_a_reminder_carries_the_same_footer():
+    set_legal_information(**ENGLISH)
+    text, html = parts(invitation_message(invite(), reminder=True))
+    assert f"Impressum: {ENGLISH['impressum_url_en']}" in text
+    assert ENGLISH["privacy_url_en"] in html
+
+
+def test_a_german_email_takes_the_english_texts_where_german_ones_are_missing():
+    set_legal_information(address_de="Hauptstraße 5\r\n\r\n  80331 München  ", **ENGLISH)
+    text, html = parts(invitation_message(invite(language="de")))
+    assert "Hauptstraße 5\n80331 München\n" in text
+    assert "Hauptstraße 5<br>80331 München<br>" in html
+    assert ENGLISH["company_name_en"] in text and ENGLISH["privacy_url_en"] in html
+    assert "Hauptstrasse" not in text
+
+
+def test_without_legal_information_the_email_has_no_legal_footer():
+    LegalInformation.objects.all().delete()
+    text, html = parts(invitation_message(invite()))
+    assert text.rstrip("\n").splitlines()[-1].startswith("Unsubscribe: ")
+    assert "Privacy notice" not in text + html and "Impressum" not in text + html
+
+
+def test_the_legal_footer_is_escaped_in_html_and_kept_as_typed_in_text():
+    set_legal_information(company_name_en='Tom & Jerry <b>"Ltd"</b>')
+    text, html = parts(invitation_message(invite()))
+    assert 'Tom & Jerry <b>"Ltd"</b>' in text
+    assert "Tom &amp; Jerry &lt;b&gt;&quot;Ltd&quot;&lt;/b&gt;" in html
+
+
+def test_the_legal_footer_is_part_of_the_frame_that_many_emails_share(django_assert_num_queries):
+    set_legal_information(**ENGLISH)
+    legal = LegalInformation.objects.current()
+    messages._frame.cache_clear()
+    survey = make_survey()
+    invitations = [
+        make_invitation(survey=survey, contact=make_contact(name=f"Kim {n}", language="en")) for n in range(5)
+    ]
+    with django_assert_num_queries(0):  # the sender read the legal information once for its batch
+        bodies = [invitation_message(invitation, legal=legal).body for invitation in invitations]
+    assert messages._frame.cache_info().currsize == 1
+    assert all(ENGLISH["impressum_url_en"] in body for body in bodies)
+
+
+def test_changed_legal_information_reaches_the_next_email():
+    set_legal_information(**ENGLISH)
+    invitation = invite()
+    invitation_message(invitation)
+    set_legal_information(privacy_url_en="https://www.kessler.example/en/privacy-2027")
+    text, _ = parts(invitation_message(invitation))
+    assert "Privacy notice: https://www.kessler.example/en/privacy-2027" in text
+    assert ENGLISH["impressum_url_en"] not in text
+
+
+def test_the_preview_shows_the_legal_footer():
+    set_legal_information(**GERMAN)
+    _subject, text, html = render_preview(make_survey(), "de")
+    assert GERMAN["company_name_de"] in text and GERMAN["impressum_url_de"] in html

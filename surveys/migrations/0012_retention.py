@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('surveys', '0010_tallies_counted_at_commit'),
+        ('surveys', '0011_legal_information_and_consent_records'),
     ]
 
     operations = [
