@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from cxsurvey import probes, signin
+from privacy import views as privacy_views
 from surveys.email.tracking import webhook_urlpatterns
 
 # Password reset by email, from the back office's login page (which links to admin_password_reset).
@@ -23,6 +24,11 @@ urlpatterns = [
     path("", include("webhooks.urls")),
     path("", include("surveys.api.schema")),
     *password_reset,
+    path(
+        "admin/privacy/processing/",
+        admin.site.admin_view(privacy_views.processing),
+        name="privacy_processing",
+    ),
     path("admin/", admin.site.urls),
     # Email providers report deliveries, opens, bounces and complaints here (django-anymail).
     path("webhooks/email/", include((webhook_urlpatterns(), "anymail"))),

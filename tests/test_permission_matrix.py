@@ -512,6 +512,7 @@ ADMIN_PAGES: dict[str, Entry] = _admin_model_entries() | {
     "admin:audit_auditevent_download": Entry(
         url("admin:audit_auditevent_download"), methods(page(405, STAFF), GET=page(200, ADMIN))
     ),
+    "privacy_processing": Entry(url("privacy_processing"), methods(page(405, STAFF), GET=page(200, ADMIN))),
     "admin:privacy_retentionrun_preview": Entry(
         url("admin:privacy_retentionrun_preview"), methods(page(405, STAFF), GET=page(200, ADMIN))
     ),
