@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Max, QuerySet
 from django.utils.translation import gettext as _
 
-from surveys.models import Contact, Event, Invitation, LegalBasis, Touchpoint
+from surveys.models import Contact, Event, Invitation, LegalBasis, Suppression, Touchpoint
 from surveys.models.contact import identified_by
 from surveys.schedule import next_send_time
 
@@ -53,6 +53,8 @@ def ingest_events(events: list[EventIn], *, now: datetime, source: str = Event.S
         locked = {contact.pk: contact for contact in contacts if contact is not None}
         longest = max((recontact_days(event.touchpoint) for event in events), default=0)
         last_invited = _last_invited(locked, since=now - timedelta(days=longest))
+        # One lookup for the whole batch: a new contact may have the address of an erased one.
+        suppressed = Suppression.objects.reasons_for(locked.values())
         outcomes: list[Outcome] = []
         new_events, new_invitations = [], []
         for event_in, contact in zip(events, contacts, strict=True):
@@ -68,7 +70,9 @@ def ingest_events(events: list[EventIn], *, now: datetime, source: str = Event.S
                 received_at=now,
                 source=source,
             )
-            invitation = _decide(event_in, contact, last_invited.get(contact.pk), now=now)
+            invitation = _decide(
+                event_in, contact, last_invited.get(contact.pk), suppressed=contact.pk in suppressed, now=now
+            )
             if invitation.status == Invitation.Status.SCHEDULED:
                 last_invited[contact.pk] = now
             new_events.append(event)
@@ -183,8 +187,11 @@ def recontact_days(touchpoint: Touchpoint) -> int:
     return max(touchpoint.recontact_days, settings.RECONTACT_MINIMUM_DAYS)
 
 
-def _decide(event: EventIn, contact: Contact, last_invited: datetime | None, *, now: datetime) -> Invitation:
-    """The invitation for one event, with the first rule that stops it as its reason."""
+def _decide(
+    event: EventIn, contact: Contact, last_invited: datetime | None, *, suppressed: bool, now: datetime
+) -> Invitation:
+    """The invitation for one event, with the first rule that stops it as its reason; ``suppressed``
+    if the contact's address or external id is on the suppression list."""
     touchpoint = event.touchpoint
     invitation = Invitation(
         survey=touchpoint.survey,
@@ -194,7 +201,7 @@ def _decide(event: EventIn, contact: Contact, last_invited: datetime | None, *, 
         created_at=now,
         expires_at=now,
     )
-    reason = _skip_reason(event, contact, last_invited, now=now)
+    reason = _skip_reason(event, contact, last_invited, suppressed=suppressed, now=now)
     if reason:
         invitation.status = Invitation.Status.SKIPPED
         invitation.skip_reason = reason
@@ -208,11 +215,15 @@ def _decide(event: EventIn, contact: Contact, last_invited: datetime | None, *, 
     return invitation
 
 
-def _skip_reason(event: EventIn, contact: Contact, last_invited: datetime | None, *, now: datetime) -> str:
+def _skip_reason(
+    event: EventIn, contact: Contact, last_invited: datetime | None, *, suppressed: bool, now: datetime
+) -> str:
     touchpoint = event.touchpoint
     reasons = Invitation.SkipReason
     if suppression := contact.suppression:
         return suppression
+    if suppressed:
+        return reasons.SUPPRESSED
     if not contact.email:
         return reasons.NO_EMAIL
     if not (touchpoint.active and touchpoint.survey.active):
