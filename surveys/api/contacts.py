@@ -1,8 +1,9 @@
 """Contacts (read and write) and invitations (read) through the API.
 
 Contacts hold personal data: every request needs the back office's contact permissions.
-No delete: erasing a person is its own, audited procedure. Invitations are shown without
-their token, which lets anyone answer in the contact's name.
+No delete here: erasing a person is its own, audited procedure, which ``privacy.api`` adds to
+this view set (and routes it). Invitations are shown without their token, which lets anyone
+answer in the contact's name.
 """
 
 from django.utils import timezone

@@ -1,0 +1,82 @@
+"""The right of access and to data portability (Art. 15 and 20 GDPR): everything the installation
+holds about a person, from every place of ``privacy.places``, as one JSON document (for the person,
+or another system) and as a page to read. Each export is recorded in the audit log, with the
+contact's id and how many rows of each place it held."""
+
+from dataclasses import dataclass
+
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from audit.log import Action, record
+from privacy.places import PLACES, Person, Place
+
+FORMAT = "cxsurvey.personal-data.v1"
+
+
+def personal_data(person: Person) -> dict:
+    """The document: when it was made, then each place that the access export shows (the
+    contact as one object, the others as lists, oldest first)."""
+    document: dict = {"format": FORMAT, "generated_at": timezone.localtime().isoformat()}
+    for place in PLACES:
+        if place.headings() is None:
+            continue
+        rows = place.export(person)
+        document[place.name] = (rows[0] if rows else None) if place.single else rows
+    return document
+
+
+def record_access_export(person: Person, document: dict, *, form: str) -> None:
+    """Note in the audit log that the person's data was handed out (``form``: "json" or "html")."""
+    record(
+        Action.ACCESS_EXPORTED,
+        object_type="surveys.contact",
+        object_id=str(person.contact_id or ""),
+        details={
+            "form": form,
+            "counts": {
+                place.name: len(rows)
+                for place in PLACES
+                if isinstance(rows := document.get(place.name), list)
+            },
+        },
+    )
+
+
+@dataclass(frozen=True)
+class Section:
+    """One place of the document as the page shows it: its heading, its columns and its rows."""
+
+    place: Place
+    headings: list[tuple[str, str]]
+    rows: list[list[object]]
+
+
+def sections(document: dict) -> list[Section]:
+    """The document's places as tables, in the order of ``PLACES``; the contact as one row."""
+    shown = []
+    for place in PLACES:
+        headings = place.headings()
+        if headings is None or place.name not in document:
+            continue
+        found = document[place.name]
+        rows = [found] if place.single and found else ([] if place.single else found)
+        shown.append(
+            Section(
+                place=place,
+                headings=[(key, str(label)) for key, label in headings],
+                rows=[[_shown(row.get(key)) for key, _label in headings] for row in rows],
+            )
+        )
+    return shown
+
+
+def _shown(value: object) -> str:
+    """A value of the document as text on the page: properties one per line, nothing as a dash."""
+    if value is None or value == "" or value == {}:
+        return "—"
+    if isinstance(value, bool):
+        return gettext("yes") if value else gettext("no")
+    if isinstance(value, dict):
+        return "\n".join(f"{key}: {_shown(item)}" for key, item in value.items())
+    return str(value)
