@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods
 from surveys.answering.collect import record_public_answer
 from surveys.answering.forms import AnswerForm, LinkParamsForm, is_valid_utf8_form
 from surveys.models import Contact, Invitation, Response, Survey, is_token_shaped
+from surveys.models.invitation import ContactErased
 from surveys.public import PublicError, check_rate, not_found, public_page, use_language, wants_json
 
 LINK_MEMORY_SECONDS = 24 * 60 * 60
@@ -187,6 +188,8 @@ def answer(request: HttpRequest, token: str) -> HttpResponse:
                 language=language,
                 now=now,
             )
+        except ContactErased:
+            raise _closed("erased") from None
         except IntegrityError:
             # The contact was erased while the answer was being stored: nothing was stored.
             if invitation.contact_id is None or Contact.objects.filter(pk=invitation.contact_id).exists():

@@ -53,6 +53,10 @@ class Event(models.Model):
         return f"{self.touchpoint} · {self.contact or '—'}"
 
 
+class ContactErased(Exception):
+    """The contact of an invitation was erased while its answer was being recorded."""
+
+
 class InvitationStatus(models.TextChoices):
     SCHEDULED = "scheduled", _("scheduled")
     SKIPPED = "skipped", _("skipped")
@@ -219,6 +223,9 @@ class Invitation(models.Model):
         ``comment=None`` keeps the stored comment (a score-only post from the
         email link). Of two concurrent first answers one inserts; the other hits
         the unique constraint on ``invitation`` and changes the row instead.
+
+        Raises ``ContactErased`` if the response was anonymised since this invitation was read:
+        its contact is being erased, and a change must not bring a comment back.
         """
         with transaction.atomic():
             response = None
@@ -248,6 +255,8 @@ class Invitation(models.Model):
                     Invitation.objects.filter(pk=self.pk, answered_at__isnull=True).update(answered_at=now)
                     response_saved.send(sender=Response, response=response, created=True)
                     return response
+            if response.contact_id is None and self.contact_id is not None:
+                raise ContactErased
             response.revise(score=score, comment=comment, language=language, now=now)
         return response
 
