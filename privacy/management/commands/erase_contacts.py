@@ -4,6 +4,7 @@ erasure would touch and changes nothing. Each erasure is recorded in the audit l
 command's."""
 
 import csv
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -65,7 +66,7 @@ class Command(BaseCommand):
 
     def handle(self, *, file: str, column: str | None, dry_run: bool, **options) -> None:
         try:
-            text = self.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8-sig")
+            text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as error:
             raise CommandError(f"Cannot read {file}: {error}") from None
         totals: Counter = Counter()
