@@ -59,7 +59,7 @@ from privacy.scrub import CONTAINED_FROM, Scrubber, text_of
 from surveys.api.idempotency import KEY_LIFETIME
 from surveys.models import Contact, Event, IdempotentRequest, Invitation, Response, Suppression, Survey
 from surveys.models.suppression import identity_digests
-from webhooks.models import EventType, Message
+from webhooks.models import Delivery, EventType, Message
 
 BATCH_SIZE = 1000
 
@@ -192,9 +192,19 @@ class WebhookMessages(Place):
 
     @staticmethod
     def about(
-        *, responses: Sequence[str] = (), invitations: Sequence[int] = (), contact: int | None = None
+        *,
+        responses: Sequence[str] = (),
+        invitations: Sequence[int] = (),
+        contact: int | None = None,
+        since: datetime | None = None,
     ) -> Q:
-        """Messages that report these answers (by public id), invitations or contact."""
+        """Messages that report these answers (by public id), invitations or contact. A message is
+        written after what it reports: ``since``, the oldest of those, lets the index on the
+        messages' time pass over older ones (answers older than the messages' retention have none)."""
+        if since is not None:
+            return Q(created_at__gte=since) & WebhookMessages.about(
+                responses=responses, invitations=invitations, contact=contact
+            )
         about = Q(pk__in=[])
         if responses:
             about |= Q(type__in=RESPONSE_EVENTS, payload__data__id__in=list(responses))
@@ -242,7 +252,8 @@ class WebhookMessages(Place):
         with transaction.atomic():
             ids = list(Message.objects.filter(about).select_for_update().values_list("pk", flat=True))
             if ids:
-                Message.objects.filter(pk__in=ids).delete()  # the deliveries with them
+                Delivery.objects.filter(message_id__in=ids).delete()
+                Message.objects.filter(pk__in=ids).only("pk").delete()  # the payloads need not be read
         run.counts[self.name] += len(ids)
 
 
@@ -372,8 +383,8 @@ class Invitations(Place):
         unsent = Q(status=Invitation.Status.SCHEDULED) | Q(
             status=Invitation.Status.SENDING, send_started_at__isnull=True
         )
-        for batch in _batches(Invitation.objects.filter(run.person.owns()), run):
-            ids = [pk for (pk,) in batch]
+        for batch in _batches(Invitation.objects.filter(run.person.owns()), run, "created_at"):
+            ids = [pk for pk, _created in batch]
             Invitation.objects.filter(pk__in=ids).update(
                 contact=None,
                 properties={},
@@ -392,7 +403,8 @@ class Invitations(Place):
                 ),
             )
             run.counts[self.name] += len(ids)
-            MESSAGES.erase_about(run, MESSAGES.about(invitations=ids))
+            since = min(created for _pk, created in batch)
+            MESSAGES.erase_about(run, MESSAGES.about(invitations=ids, since=since))
 
 
 class Answers(Place):
@@ -463,21 +475,24 @@ class Answers(Place):
             else:
                 self._anonymise(run, batch)
             run.counts[self.name] += len(ids)
-            MESSAGES.erase_about(run, MESSAGES.about(responses=[str(row[1]) for row in batch]))
+            since = min(row[3] for row in batch)
+            MESSAGES.erase_about(run, MESSAGES.about(responses=[str(row[1]) for row in batch], since=since))
 
     def _anonymise(self, run: Run, batch: list[tuple]) -> None:
-        """One UPDATE for what every answer loses; the comments and properties that stay are
-        written per group of equal values, or in one statement when they differ a lot."""
+        """One UPDATE for what every answer loses; then, field by field, the comments and
+        properties that change, one UPDATE per value they change to (an answer's snapshot of the
+        contact is mostly the same for all), or one statement for all when they differ a lot."""
+        uniform: dict = {"comment": ""} if not run.keep_comments else {}
         Response.objects.filter(pk__in=[row[0] for row in batch]).update(
             contact=None,
             claimed_email="",
             claimed_external_id="",
             claimed_name="",
             updated_at=Greatest(F("created_at"), Value(run.now)),
+            **uniform,
         )
         self._load_segments(run, {row[2] for row in batch})
-        groups: dict[str, list[int]] = {}
-        changed = []
+        changes: dict[str, dict[int, object]] = {name: {} for name in KEPT_FIELDS}
         for pk, _public_id, survey_id, _created, comment, contact, event, claimed_name in batch:
             kept = run.scrubber(claimed_name).answer(
                 comment=comment,
@@ -486,19 +501,11 @@ class Answers(Place):
                 segments=run.segments[survey_id],
                 keep_comment=run.keep_comments,
             )
-            if kept != (comment, contact, event):
-                changed.append(
-                    Response(pk=pk, comment=kept[0], contact_properties=kept[1], event_properties=kept[2])
-                )
-                groups.setdefault(json.dumps(kept, sort_keys=True), []).append(pk)
-        if len(groups) > MAX_GROUPS:
-            Response.objects.bulk_update(changed, ["comment", "contact_properties", "event_properties"])
-            return
-        for values, pks in groups.items():
-            comment, contact, event = json.loads(values)
-            Response.objects.filter(pk__in=pks).update(
-                comment=comment, contact_properties=contact, event_properties=event
-            )
+            for name, old, new in zip(KEPT_FIELDS, (comment, contact, event), kept, strict=True):
+                if new != old and name not in uniform:
+                    changes[name][pk] = new
+        for name, values in changes.items():
+            _write(name, values)
 
     @staticmethod
     def _load_segments(run: Run, survey_ids: set[int]) -> None:
@@ -508,9 +515,23 @@ class Answers(Place):
             )
 
 
-# Answers with equal comment and properties share an UPDATE; past this many groups one statement
-# with a CASE per field is cheaper.
+KEPT_FIELDS = ("comment", "contact_properties", "event_properties")
+# Answers whose field changes to the same value share an UPDATE; past this many values one
+# statement with a CASE on the id is cheaper.
 MAX_GROUPS = 20
+
+
+def _write(name: str, values: dict[int, object]) -> None:
+    """Set the field ``name`` of each answer (by id) to its value."""
+    groups: dict[str, list[int]] = {}
+    for pk, value in values.items():
+        groups.setdefault(json.dumps(value, sort_keys=True), []).append(pk)
+    if len(groups) > MAX_GROUPS:
+        rows = [Response(pk=pk, **{name: value}) for pk, value in values.items()]
+        Response.objects.bulk_update(rows, [name])
+        return
+    for value, pks in groups.items():
+        Response.objects.filter(pk__in=pks).update(**{name: json.loads(value)})
 
 
 class Events(Place):
