@@ -582,6 +582,7 @@ class PreparedExports(Place):
 
     name = "export_files"
     label = _("prepared export files")
+    swept = True  # an export that started meanwhile may have read an answer that arrived meanwhile
 
     def _affected(self, answered: dict[int, set[date]]) -> Iterator[ExportRecord]:
         running_or_kept = Q(status=ExportRecord.Status.RUNNING) | ~Q(file="")

@@ -156,3 +156,29 @@ def test_the_export_is_for_who_may_view_contacts(client, analyst):
     token = make_api_token(user=analyst)
     assert call(client, "GET", f"/api/v1/contacts/{contact.pk}/export/", token).status_code == 403
     assert call(client, "GET", "/api/v1/contacts/0/export/", make_api_token(user=analyst)).status_code == 403
+
+
+def test_the_export_takes_as_many_queries_for_many_answers_as_for_few(client, cx_manager, world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    token = make_api_token(user=cx_manager)
+    path = f"/api/v1/contacts/{world.anna.pk}/export/"
+    call(client, "GET", path, token)  # the token's first use is written down
+    with CaptureQueriesContext(connection) as few:
+        assert call(client, "GET", path, token).status_code == 200
+    for number in range(20):
+        invitation = Invitation.objects.create(
+            survey=world.survey,
+            touchpoint=world.touchpoint,
+            contact=world.anna,
+            status="sent",
+            expires_at=world.anna.created_at,
+        )
+        Response.objects.create(
+            survey=world.survey, kind="nps", invitation=invitation, contact=world.anna, channel="email",
+            score=number % 11, language="de", touchpoint=world.touchpoint,
+        )  # fmt: skip
+    with CaptureQueriesContext(connection) as many:
+        assert len(call(client, "GET", path, token).json()["responses"]) == 24
+    assert len(many) == len(few)
