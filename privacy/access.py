@@ -14,13 +14,17 @@ from privacy.places import PLACES, Person, Place
 FORMAT = "cxsurvey.personal-data.v1"
 
 
+def exported() -> list[Place]:
+    """The places that the access export shows: the contact first, the others in their order."""
+    shown = [place for place in PLACES if place.headings() is not None]
+    return sorted(shown, key=lambda place: not place.single)
+
+
 def personal_data(person: Person) -> dict:
     """The document: when it was made, then each place that the access export shows (the
     contact as one object, the others as lists, oldest first)."""
     document: dict = {"format": FORMAT, "generated_at": timezone.localtime().isoformat()}
-    for place in PLACES:
-        if place.headings() is None:
-            continue
+    for place in exported():
         rows = place.export(person)
         document[place.name] = (rows[0] if rows else None) if place.single else rows
     return document
@@ -53,22 +57,20 @@ class Section:
 
 
 def sections(document: dict) -> list[Section]:
-    """The document's places as tables, in the order of ``PLACES``; the contact as one row."""
-    shown = []
-    for place in PLACES:
-        headings = place.headings()
-        if headings is None or place.name not in document:
-            continue
-        found = document[place.name]
-        rows = [found] if place.single and found else ([] if place.single else found)
-        shown.append(
+    """The document's places as tables, in the document's order; the contact as one row."""
+    tables = []
+    for place in exported():
+        headings = place.headings() or ()
+        found = document.get(place.name)
+        rows = ([found] if found else []) if place.single else (found or [])
+        tables.append(
             Section(
                 place=place,
                 headings=[(key, str(label)) for key, label in headings],
                 rows=[[_shown(row.get(key)) for key, _label in headings] for row in rows],
             )
         )
-    return shown
+    return tables
 
 
 def _shown(value: object) -> str:

@@ -57,7 +57,6 @@ PERSONAL_DATA_EXAMPLE = OpenApiExample(
             "created_at": "2026-03-14T11:02:45+01:00",
             "updated_at": "2026-11-20T16:27:09+01:00",
         },
-        "webhook_messages": [],
         "invitations": [
             {
                 "id": 40311,
@@ -103,6 +102,7 @@ PERSONAL_DATA_EXAMPLE = OpenApiExample(
                 "source": "api",
             }
         ],
+        "webhook_messages": [],
     },
     response_only=True,
 )
@@ -161,9 +161,9 @@ class ContactViewSet(contacts.ContactViewSet):
 
     @extend_schema(
         summary="Everything held about a contact (right of access)",
-        description="One JSON document (Art. 15 and 20 GDPR): the contact, webhook messages about it, "
-        "its invitations, answers (also those by link or widget that claimed its email or external "
-        "id) and events, oldest first. Each export is recorded in the audit log.",
+        description="One JSON document (Art. 15 and 20 GDPR): the contact, its invitations, answers "
+        "(also those by link or widget that claimed its email or external id) and events, oldest "
+        "first, and the webhook messages about it. Each export is recorded in the audit log.",
         parameters=[CONTACT_ID],
         responses={200: OpenApiResponse(OpenApiTypes.OBJECT, examples=[PERSONAL_DATA_EXAMPLE])},
     )

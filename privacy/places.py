@@ -5,16 +5,16 @@ the access export all read. A new place is one entry here; a model that belongs 
 
 The places, in the order the erasure visits them:
 
-- webhook messages (``webhooks.Message`` payloads, ``Delivery`` logs): about the person's
-  answers, invitations and unsubscription; deleted with their log, sent or not;
-- the idempotency records of the events API (``IdempotentRequest`` bodies): deleted, or in a
-  bulk answer that also concerns others, the person's entries reduced to index and status;
 - invitations: kept for response rates and the touchpoint statistics, without contact,
   properties, message ids and errors; one not yet sent is skipped ("erased"), none can be
   answered any more;
 - answers (``Response``), the contact's and those that claimed its email or external id:
   anonymised by ``privacy.scrub``'s rules (or deleted), scores and times kept;
 - events: kept for the touchpoint statistics, without contact and properties;
+- webhook messages (``webhooks.Message`` payloads, ``Delivery`` logs): about the person's
+  answers, invitations and unsubscription; deleted with their log, sent or not;
+- the idempotency records of the events API (``IdempotentRequest`` bodies): deleted, or in a
+  bulk answer that also concerns others, the person's entries reduced to index and status;
 - prepared export files (under ``MEDIA_ROOT``) of a survey and period with the person's answers:
   deleted, the record saying the file is gone; exports being written then are failed;
 - the filters of export records that name the person: those values kept as keyed hashes;
@@ -841,24 +841,21 @@ class ContactRow(Place):
 MESSAGES = WebhookMessages()
 IDEMPOTENCY = IdempotencyRecords()
 
-# The order is the erasure's: copies whose sources point to them before their sources; the
-# contact last. Consent records, once they exist: Owned("consents", _("consents"),
-# "surveys.ConsentRecord", ("purpose", "given_at", "withdrawn_at", "wording")), before ContactRow.
+# The order is the erasure's (see above): the sources, then the copies of them that the sources'
+# batches have not already taken with them, what the staff's work made of them, the contact last.
+# Consent records, once they exist: Owned("consents", _("consents"), "surveys.ConsentRecord",
+# ("purpose", "given_at", "withdrawn_at", "wording")), before ContactRow.
 PLACES: list[Place] = [
-    MESSAGES,
-    IDEMPOTENCY,
     Invitations(),
     Answers(),
     Events(),
+    MESSAGES,
+    IDEMPOTENCY,
     PreparedExports(),
     ExportFilters(),
     AdminHistory(),
     ContactRow(),
 ]
-
-
-def place(name: str) -> Place:
-    return next(entry for entry in PLACES if entry.name == name)
 
 
 def counts(person: Person) -> dict[str, int]:
