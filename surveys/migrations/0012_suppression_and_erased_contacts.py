@@ -4,12 +4,26 @@
 invitations and events that outlive their contact, the skip reasons "suppressed" and "erased",
 and an index for finding the answers that claimed an external id.
 
-Dropping NOT NULL changes no row. The new check of skip reasons reads the invitations once.
+On PostgreSQL the contacts' columns only lose NOT NULL, which reads no row: Django's AlterField
+would also drop and re-add the foreign key, which reads every event and invitation under an
+exclusive lock. The new check of skip reasons reads the invitations once.
 """
 
 import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
+
+
+class DropNotNull(migrations.AlterField):
+    """An AlterField that, on PostgreSQL, only drops the column's NOT NULL."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor != "postgresql":
+            return super().database_forwards(app_label, schema_editor, from_state, to_state)
+        model = to_state.apps.get_model(app_label, self.model_name)
+        quote = schema_editor.quote_name
+        column = model._meta.get_field(self.name).column
+        schema_editor.execute(f"ALTER TABLE {quote(model._meta.db_table)} ALTER COLUMN {quote(column)} DROP NOT NULL")
 
 
 class Migration(migrations.Migration):
@@ -38,12 +52,12 @@ class Migration(migrations.Migration):
             model_name='invitation',
             name='invitation_skip_reason_valid',
         ),
-        migrations.AlterField(
+        DropNotNull(
             model_name='event',
             name='contact',
             field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.CASCADE, related_name='events', to='surveys.contact', verbose_name='contact'),
         ),
-        migrations.AlterField(
+        DropNotNull(
             model_name='invitation',
             name='contact',
             field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.CASCADE, related_name='invitations', to='surveys.contact', verbose_name='contact'),
