@@ -3,15 +3,19 @@ holds about a person, from every place of ``privacy.places``, as one JSON docume
 or another system) and as a page to read. Each export is recorded in the audit log, with the
 contact's id and how many rows of each place it held."""
 
+import re
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext
 
 from audit.log import Action, record
 from privacy.places import PLACES, Person, Place
 
 FORMAT = "cxsurvey.personal-data.v1"
+# The document's times: ISO 8601 with the offset.
+TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d")
 
 
 def exported() -> list[Place]:
@@ -67,18 +71,26 @@ def sections(document: dict) -> list[Section]:
             Section(
                 place=place,
                 headings=[(key, str(label)) for key, label in headings],
-                rows=[[_shown(row.get(key)) for key, _label in headings] for row in rows],
+                rows=[
+                    [_shown(row.get(key), place.labels.get(key)) for key, _label in headings] for row in rows
+                ],
             )
         )
     return tables
 
 
-def _shown(value: object) -> str:
-    """A value of the document as text on the page: properties one per line, nothing as a dash."""
+def _shown(value: object, labels: dict | None = None) -> str:
+    """A value of the document as text on the page: a code by its label, a time in the local
+    format, properties one per line, nothing as a dash."""
     if value is None or value == "" or value == {}:
         return "—"
     if isinstance(value, bool):
         return gettext("yes") if value else gettext("no")
     if isinstance(value, dict):
         return "\n".join(f"{key}: {_shown(item)}" for key, item in value.items())
+    if labels is not None and value in labels:
+        return str(labels[value])
+    if isinstance(value, str) and TIME.fullmatch(value):
+        moment = timezone.localtime(datetime.fromisoformat(value))
+        return formats.date_format(moment, "DATETIME_FORMAT")
     return str(value)

@@ -1,6 +1,8 @@
 """Privacy in the back office: the retention's runs and what the next would clear, and on a
 contact's page its erasure and everything held about it (right of access)."""
 
+from datetime import datetime
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -173,6 +175,6 @@ class ContactAdmin(surveys_admin.ContactAdmin):
             "original": contact,
             "title": gettext("Personal data of this contact"),
             "sections": sections(document),
-            "generated_at": document["generated_at"],
+            "generated_at": datetime.fromisoformat(document["generated_at"]),
         }
         return TemplateResponse(request, "admin/privacy/contact/personal_data.html", context)

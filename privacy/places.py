@@ -57,9 +57,20 @@ from audit.log import pseudonymise
 from feedback.models import ExportRecord
 from privacy.scrub import CONTAINED_FROM, Scrubber, text_of
 from surveys.api.idempotency import KEY_LIFETIME
-from surveys.models import Contact, Event, IdempotentRequest, Invitation, Response, Suppression, Survey
+from surveys.models import (
+    Contact,
+    Event,
+    EventSource,
+    IdempotentRequest,
+    Invitation,
+    Language,
+    LegalBasis,
+    Response,
+    Suppression,
+    Survey,
+)
 from surveys.models.suppression import identity_digests
-from webhooks.models import Delivery, EventType, Message
+from webhooks.models import MESSAGE_TYPES, Delivery, EventType, Message
 
 BATCH_SIZE = 1000
 
@@ -139,6 +150,8 @@ class Place:
     columns: ClassVar[Columns | None] = None
     single: ClassVar[bool] = False  # one object in the access export, not a list
     swept: ClassVar[bool] = False
+    # The labels of the codes a column holds (a status, a language), for the access export's page.
+    labels: ClassVar[dict[str, dict]] = {}
 
     def headings(self) -> Columns | None:
         """(key, heading) of what the access export shows of each row; None: not part of it."""
@@ -182,6 +195,10 @@ RESPONSE_EVENTS = [EventType.RESPONSE_CREATED, EventType.RESPONSE_UPDATED]
 class WebhookMessages(Place):
     name = "webhook_messages"
     label = _("webhook messages")
+    labels: ClassVar[dict[str, dict]] = {
+        "type": dict(MESSAGE_TYPES),
+        "status": dict(Message.Status.choices),
+    }
     columns = (
         ("type", _("event")),
         ("recipient", _("recipient")),
@@ -329,6 +346,10 @@ class Invitations(Place):
     name = "invitations"
     label = _("invitations")
     swept = True
+    labels: ClassVar[dict[str, dict]] = {
+        "status": dict(Invitation.Status.choices),
+        "skip_reason": dict(Invitation.SkipReason.choices),
+    }
     columns = (
         ("id", _("id")),
         ("survey", _("survey")),
@@ -411,6 +432,10 @@ class Answers(Place):
     name = "responses"
     label = _("answers")
     swept = True
+    labels: ClassVar[dict[str, dict]] = {
+        "channel": dict(Response.Channel.choices),
+        "language": dict(Language.choices),
+    }
     columns = (
         ("id", _("id")),
         ("survey", _("survey")),
@@ -538,6 +563,7 @@ class Events(Place):
     name = "events"
     label = _("events")
     swept = True
+    labels: ClassVar[dict[str, dict]] = {"source": dict(EventSource.choices)}
     columns = (
         ("id", _("id")),
         ("touchpoint", _("touchpoint")),
@@ -781,6 +807,10 @@ class ContactRow(Place):
     label = _("contact")
     single = True
     swept = True
+    labels: ClassVar[dict[str, dict]] = {
+        "language": dict(Language.choices),
+        "legal_basis": dict(LegalBasis.choices),
+    }
     columns = (
         ("id", _("id")),
         ("email", _("email")),

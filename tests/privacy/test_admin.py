@@ -112,6 +112,7 @@ def test_the_personal_data_page_shows_every_place_and_is_recorded(client, cx_man
     assert len(sections["responses"].rows) == 4 and len(sections["invitations"].rows) == 6
     html = page.content.decode()
     assert PHONE in html and "Antworten" in html  # in German
+    assert "<td>geplant</td>" in html and "<td>scheduled</td>" not in html  # codes by their labels
     assert "<script>" not in html.split("<body")[1].replace('<script src="', "")
     entry = AuditEvent.objects.get(action="access_exported")
     assert (entry.actor, entry.object_id, entry.details["form"]) == ("manager", str(world.anna.pk), "html")
