@@ -26,6 +26,11 @@ idempotency records of a batch of events go in the batch's own transaction, so t
 written together with its source (an answer and its webhook message commit together) cannot be
 left behind.
 
+Email tracking (``surveys.email.tracking``) keeps what providers report on the invitation
+(status, times, the provider's message id, a refusal's text, which may quote the address) and the
+contact (when it bounced, complained or unsubscribed): it is covered by those two places, and with
+the message ids gone a late report about an erased invitation finds nothing.
+
 Not here, by design: the audit log (it holds ids and counts, never a contact's data), tallies
 (counts per segment), caches (a contact upload's preview lives an hour; the explorer's property
 values a few minutes).
