@@ -235,6 +235,11 @@ WEBHOOK_MESSAGE_RETENTION = timedelta(days=env.integer("WEBHOOK_MESSAGE_RETENTIO
 RETENTION_COMMENT_DAYS = env.integer("RETENTION_COMMENT_DAYS", 0)
 RETENTION_INVITATION_DAYS = env.integer("RETENTION_INVITATION_DAYS", 365)
 RETENTION_EVENT_DAYS = env.integer("RETENTION_EVENT_DAYS", 365)
+# Contacts that nothing happened to (changed, invited, answered, reported) for this long are erased.
+RETENTION_CONTACT_DAYS = env.integer("RETENTION_CONTACT_DAYS", 0)
+# An erased contact's answers keep their comments, with addresses, phone numbers and the contact's
+# name masked (privacy.scrub); off: the comments go with the contact.
+ERASURE_KEEP_COMMENTS = env.boolean("ERASURE_KEEP_COMMENTS", False)
 # The audit log's events are deleted after this long (two years: a year of account plus a margin).
 AUDIT_LOG_RETENTION = timedelta(days=env.integer("AUDIT_LOG_RETENTION_DAYS", 730, minimum=30))
 

@@ -19,6 +19,8 @@ password_reset = [
 urlpatterns = [
     # Answered by cxsurvey.probes.ProbeMiddleware before any other middleware; named here for reverse().
     *probes.urlpatterns,
+    # Before surveys: the contacts' API addresses with erasure and the export of personal data.
+    path("", include("privacy.urls")),
     path("", include("surveys.urls")),
     path("", include("feedback.urls")),
     path("", include("webhooks.urls")),

@@ -161,7 +161,13 @@ def _retention() -> list[Row]:
     rows = [Row(str(kind.label).capitalize(), period(getattr(settings, kind.setting))) for kind in KINDS]
     return [
         *rows,
-        Row(_("Contacts and their answers"), _("until erased; the answers' scores stay without the person")),
+        Row(
+            _("Contacts and their answers"),
+            _("erased after %(period)s without activity; the answers' scores stay without the person")
+            % {"period": period(settings.RETENTION_CONTACT_DAYS)}
+            if settings.RETENTION_CONTACT_DAYS
+            else _("until erased; the answers' scores stay without the person"),
+        ),
         Row(_("Webhook messages and their delivery log"), _duration(settings.WEBHOOK_MESSAGE_RETENTION)),
         Row(_("Prepared export files"), _duration(EXPORT_LIFETIME)),
         Row(_("Idempotency records of the API"), _duration(KEY_LIFETIME)),

@@ -17,12 +17,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from audit.log import Action, record
-from surveys.models import Event, Invitation, Response, Survey
+from privacy.erasure import erase_contact
+from surveys.models import Contact, Event, Invitation, Response, Survey
 
 logger = logging.getLogger(__name__)
 BATCH_SIZE = 1000
@@ -80,11 +81,16 @@ KINDS = [
 ]
 
 
+# What a run reports, by name: the kinds cleared survey by survey, and the contacts erased.
+INACTIVE_CONTACTS = "inactive_contacts"
+LABELS = {kind.name: kind.label for kind in KINDS} | {INACTIVE_CONTACTS: _("contacts without activity")}
+
+
 def apply_retention(*, now: datetime, dry_run: bool = False, batch_size: int = BATCH_SIZE) -> Counter:
     """Clear what is past its retention; how many rows of each kind (would have been) cleared.
 
     A real run is recorded in the audit log with its counts, and logged."""
-    report: Counter = Counter({kind.name: 0 for kind in KINDS})
+    report: Counter = Counter(dict.fromkeys(LABELS, 0))
     for survey in Survey.objects.order_by("pk"):
         for kind in KINDS:
             if days := kind.days(survey):
@@ -92,10 +98,32 @@ def apply_retention(*, now: datetime, dry_run: bool = False, batch_size: int = B
                 report[kind.name] += (
                     stale.count() if dry_run else _clear(stale, kind.cleared(now), batch_size)
                 )
+    if days := settings.RETENTION_CONTACT_DAYS:
+        inactive = inactive_contacts(since=now - timedelta(days=days))
+        report[INACTIVE_CONTACTS] = inactive.count() if dry_run else _erase(inactive, now=now)
     if not dry_run:
         record(Action.RETENTION_RUN, details={"cleared": dict(report)})
         logger.info("Retention cleared %s", ", ".join(f"{count} {name}" for name, count in report.items()))
     return report
+
+
+def inactive_contacts(*, since: datetime) -> QuerySet[Contact]:
+    """Contacts that nothing has happened to since ``since``: not changed, invited, answering or
+    reported in an event."""
+    return Contact.objects.filter(created_at__lt=since, updated_at__lt=since).exclude(
+        Q(Exists(Invitation.objects.filter(contact=OuterRef("pk"), created_at__gte=since)))
+        | Q(Exists(Response.objects.filter(contact=OuterRef("pk"), created_at__gte=since)))
+        | Q(Exists(Event.objects.filter(contact=OuterRef("pk"), received_at__gte=since)))
+    )
+
+
+def _erase(contacts: QuerySet[Contact], *, now: datetime) -> int:
+    """Erase these contacts one by one, as a request to be erased would (``erase_contact``): their
+    answers stay anonymised, the dashboards unchanged. How many."""
+    erased = 0
+    for contact_id in contacts.order_by("pk").values_list("pk", flat=True).iterator():
+        erased += erase_contact(contact_id=contact_id, now=now) is not None
+    return erased
 
 
 def _clear(stale: QuerySet, values: dict, batch_size: int) -> int:

@@ -27,6 +27,7 @@ from surveys.models import (
     Invitation,
     LegalBasis,
     LegalBasisStated,
+    Suppression,
     Touchpoint,
 )
 from surveys.models.contact import identified_by
@@ -78,6 +79,8 @@ def ingest_events(
         locked = {contact.pk: contact for contact in contacts if contact is not None}
         longest = max((recontact_days(event.touchpoint) for event in events), default=0)
         last_invited = _last_invited(locked, since=now - timedelta(days=longest))
+        # One lookup for the whole batch: a new contact may have the address of an erased one.
+        suppressed = Suppression.objects.reasons_for(locked.values())
         outcomes: list[Outcome] = []
         new_events, new_invitations = [], []
         for event_in, contact in zip(events, contacts, strict=True):
@@ -93,7 +96,9 @@ def ingest_events(
                 received_at=now,
                 source=source,
             )
-            invitation = _decide(event_in, contact, last_invited.get(contact.pk), now=now)
+            invitation = _decide(
+                event_in, contact, last_invited.get(contact.pk), suppressed=contact.pk in suppressed, now=now
+            )
             if invitation.status == Invitation.Status.SCHEDULED:
                 last_invited[contact.pk] = now
             new_events.append(event)
@@ -232,8 +237,11 @@ def recontact_days(touchpoint: Touchpoint) -> int:
     return max(touchpoint.recontact_days, settings.RECONTACT_MINIMUM_DAYS)
 
 
-def _decide(event: EventIn, contact: Contact, last_invited: datetime | None, *, now: datetime) -> Invitation:
-    """The invitation for one event, with the first rule that stops it as its reason."""
+def _decide(
+    event: EventIn, contact: Contact, last_invited: datetime | None, *, suppressed: bool, now: datetime
+) -> Invitation:
+    """The invitation for one event, with the first rule that stops it as its reason; ``suppressed``
+    if the contact's address or external id is on the suppression list."""
     touchpoint = event.touchpoint
     invitation = Invitation(
         survey=touchpoint.survey,
@@ -243,7 +251,7 @@ def _decide(event: EventIn, contact: Contact, last_invited: datetime | None, *, 
         created_at=now,
         expires_at=now,
     )
-    reason = _skip_reason(event, contact, last_invited, now=now)
+    reason = _skip_reason(event, contact, last_invited, suppressed=suppressed, now=now)
     if reason:
         invitation.status = Invitation.Status.SKIPPED
         invitation.skip_reason = reason
@@ -257,11 +265,15 @@ def _decide(event: EventIn, contact: Contact, last_invited: datetime | None, *, 
     return invitation
 
 
-def _skip_reason(event: EventIn, contact: Contact, last_invited: datetime | None, *, now: datetime) -> str:
+def _skip_reason(
+    event: EventIn, contact: Contact, last_invited: datetime | None, *, suppressed: bool, now: datetime
+) -> str:
     touchpoint = event.touchpoint
     reasons = Invitation.SkipReason
     if suppression := contact.suppression:
         return suppression
+    if suppressed:
+        return reasons.SUPPRESSED
     if not contact.email:
         return reasons.NO_EMAIL
     if not (touchpoint.active and touchpoint.survey.active):

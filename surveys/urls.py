@@ -11,7 +11,7 @@ app_name = "surveys"
 api = SimpleRouter()
 api.register("api/v1/surveys", surveys_and_touchpoints.SurveyViewSet, basename="api-survey")
 api.register("api/v1/touchpoints", surveys_and_touchpoints.TouchpointViewSet, basename="api-touchpoint")
-api.register("api/v1/contacts", contacts.ContactViewSet, basename="api-contact")
+# The contacts (contacts.ContactViewSet) are routed by privacy, whose view set adds their erasure.
 api.register("api/v1/invitations", contacts.InvitationViewSet, basename="api-invitation")
 
 urlpatterns = [

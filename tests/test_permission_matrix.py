@@ -146,16 +146,29 @@ API: dict[str, Entry] = {
         ),
         api=True,
     ),
-    # Contacts are the company's, not a team's: whoever may view contacts sees them all.
-    "surveys:api-contact-list": Entry(
-        url("surveys:api-contact-list"),
-        methods(api(405, STAFF), GET=api(200, MANAGERS), POST=api(201, MANAGERS)),
+    # Contacts are the company's, not a team's: whoever may view contacts sees them all; only who
+    # may delete them (Admins) erases one, by its id or by its address.
+    "privacy:api-contact-list": Entry(
+        url("privacy:api-contact-list", query=lambda world: "email=anna@example.com"),
+        methods(api(405, STAFF), GET=api(200, MANAGERS), POST=api(201, MANAGERS), DELETE=api(204, ADMIN)),
         api=True,
         bodies={"POST": {"email": "new@example.com"}},
     ),
-    "surveys:api-contact-detail": Entry(
-        url("surveys:api-contact-detail", pk("contact")),
-        methods(api(405, STAFF), GET=api(200, MANAGERS), PUT=api(200, MANAGERS), PATCH=api(200, MANAGERS)),
+    "privacy:api-contact-detail": Entry(
+        url("privacy:api-contact-detail", pk("contact")),
+        methods(
+            api(405, STAFF),
+            GET=api(200, MANAGERS),
+            PUT=api(200, MANAGERS),
+            PATCH=api(200, MANAGERS),
+            DELETE=api(204, ADMIN),
+        ),
+        api=True,
+    ),
+    # Everything held about a contact (right of access), for whoever may view contacts.
+    "privacy:api-contact-export": Entry(
+        url("privacy:api-contact-export", pk("contact")),
+        methods(api(405, STAFF), GET=api(200, MANAGERS)),
         api=True,
     ),
     "surveys:api-invitation-list": Entry(
@@ -513,6 +526,11 @@ ADMIN_PAGES: dict[str, Entry] = _admin_model_entries() | {
         url("admin:audit_auditevent_download"), methods(page(405, STAFF), GET=page(200, ADMIN))
     ),
     "privacy_processing": Entry(url("privacy_processing"), methods(page(405, STAFF), GET=page(200, ADMIN))),
+    # A contact's personal data (right of access), as a page or a JSON file: for who may view contacts.
+    "admin:surveys_contact_personal_data": Entry(
+        url("admin:surveys_contact_personal_data", pk("contact")),
+        methods(page(405, STAFF), GET=_on_object(MANAGERS, FINDERS["all"])),
+    ),
     "admin:privacy_retentionrun_preview": Entry(
         url("admin:privacy_retentionrun_preview"), methods(page(405, STAFF), GET=page(200, ADMIN))
     ),

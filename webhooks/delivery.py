@@ -171,21 +171,11 @@ def _record(message: Message, answer: outbound.Answer, *, started: datetime, now
         status = Status.PENDING if next_attempt_at else Status.FAILED
     with transaction.atomic():
         # Only the claim's owner moves the message on; a released claim is someone else's now.
-        Message.objects.filter(pk=message.pk, status=Status.SENDING, claimed_at=message.claimed_at).update(
-            status=status, next_attempt_at=next_attempt_at, claimed_at=None
-        )
-        Delivery.objects.create(
-            subscription=message.subscription,
-            message=message,
-            attempt=message.attempts,
-            status=Delivery.Status.SUCCEEDED if answer.ok else Delivery.Status.FAILED,
-            response_code=answer.status,
-            response_body=answer.body,
-            error=answer.error,
-            duration_ms=answer.duration_ms,
-            attempted_at=started,
-            next_attempt_at=next_attempt_at,
-        )
+        moved = Message.objects.filter(
+            pk=message.pk, status=Status.SENDING, claimed_at=message.claimed_at
+        ).update(status=status, next_attempt_at=next_attempt_at, claimed_at=None)
+        if moved or _still_there(message):
+            _log_attempt(message, answer, started=started, next_attempt_at=next_attempt_at)
         gone = answer.status == HTTPStatus.GONE
         paused = _keep_streak(message.subscription, ok=answer.ok, gone=gone, at=started, now=now)
     if paused:
@@ -195,12 +185,37 @@ def _record(message: Message, answer: outbound.Answer, *, started: datetime, now
     return {Status.DELIVERED: "delivered", Status.PENDING: "retry", Status.FAILED: "failed"}[status]
 
 
+def _still_there(message: Message) -> bool:
+    """Whether the message still exists, locked until the transaction ends: the erasure of a
+    contact deletes the messages about it, with their log, also while one is being sent."""
+    return Message.objects.select_for_update().filter(pk=message.pk).exists()
+
+
+def _log_attempt(
+    message: Message, answer: outbound.Answer, *, started: datetime, next_attempt_at: datetime | None
+) -> None:
+    Delivery.objects.create(
+        subscription=message.subscription,
+        message=message,
+        attempt=message.attempts,
+        status=Delivery.Status.SUCCEEDED if answer.ok else Delivery.Status.FAILED,
+        response_code=answer.status,
+        response_body=answer.body,
+        error=answer.error,
+        duration_ms=answer.duration_ms,
+        attempted_at=started,
+        next_attempt_at=next_attempt_at,
+    )
+
+
 def _withhold(message: Message, *, now: datetime) -> str:
     """Fail a message its subscription's owner may no longer see, without sending it; the log says why."""
     with transaction.atomic():
-        Message.objects.filter(pk=message.pk, status=Status.SENDING, claimed_at=message.claimed_at).update(
-            status=Status.FAILED, next_attempt_at=None, claimed_at=None
-        )
+        moved = Message.objects.filter(
+            pk=message.pk, status=Status.SENDING, claimed_at=message.claimed_at
+        ).update(status=Status.FAILED, next_attempt_at=None, claimed_at=None)
+        if not (moved or _still_there(message)):
+            return "withheld"
         Delivery.objects.create(
             subscription=message.subscription,
             message=message,

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.core import signing
+from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -20,7 +21,8 @@ from django.views.decorators.http import require_http_methods
 
 from surveys.answering.collect import record_public_answer
 from surveys.answering.forms import AnswerForm, LinkParamsForm, is_valid_utf8_form
-from surveys.models import Invitation, LegalInformation, Response, Survey, host_of, is_token_shaped
+from surveys.models import Contact, Invitation, LegalInformation, Response, Survey, host_of, is_token_shaped
+from surveys.models.invitation import ContactErased
 from surveys.public import (
     PublicError,
     check_rate,
@@ -55,6 +57,11 @@ def get_invitation_by_token(request: HttpRequest, token: str) -> Invitation:
             ),
         )
     return invitation
+
+
+def _contact_language(invitation: Invitation) -> str:
+    """The invited contact's language; none once the contact was erased (the browser's then)."""
+    return invitation.contact.language if invitation.contact is not None else ""
 
 
 def get_survey_by_public_key(request: HttpRequest, key: str) -> Survey:
@@ -183,7 +190,7 @@ def _saved(request: HttpRequest, response: Response, thanks_url: str, next_url: 
 def answer(request: HttpRequest, token: str) -> HttpResponse:
     invitation = get_invitation_by_token(request, token)
     survey = invitation.survey
-    language = use_language(request, invitation.contact.language)
+    language = use_language(request, _contact_language(invitation))
     now = timezone.now()
     if reason := invitation.closed_reason(now):
         raise _closed(reason)
@@ -194,12 +201,20 @@ def answer(request: HttpRequest, token: str) -> HttpResponse:
         form = _answer_form(request, survey)
         if not form.is_valid():
             return _reject(request, survey, language, form, saved)
-        response = invitation.record_answer(
-            score=form.cleaned_data["score"],
-            comment=form.comment_or_none(),
-            language=language,
-            now=now,
-        )
+        try:
+            response = invitation.record_answer(
+                score=form.cleaned_data["score"],
+                comment=form.comment_or_none(),
+                language=language,
+                now=now,
+            )
+        except ContactErased:
+            raise _closed("erased") from None
+        except IntegrityError:
+            # The contact was erased while the answer was being stored: nothing was stored.
+            if invitation.contact_id is None or Contact.objects.filter(pk=invitation.contact_id).exists():
+                raise
+            raise _closed("erased") from None
         return _saved(request, response, reverse("surveys:answer_thanks", args=[token]), next_url)
     form = AnswerForm(initial=_initial(request, survey, saved), scale=survey.scale)
     return _render_answer_page(request, survey, language, form, saved)
@@ -216,7 +231,7 @@ def _reject(request, survey, language, form, saved) -> HttpResponse:
 @public_page
 def answer_thanks(request: HttpRequest, token: str) -> HttpResponse:
     invitation = get_invitation_by_token(request, token)
-    language = use_language(request, invitation.contact.language)
+    language = use_language(request, _contact_language(invitation))
     return _thanks_page(request, invitation.survey, language, reverse("surveys:answer", args=[token]))
 
 

@@ -1,9 +1,10 @@
 """Contacts (read and write) and invitations (read) through the API.
 
 Contacts hold personal data: every request needs the back office's contact permissions.
-No delete: erasing a person is its own, audited procedure. Invitations are shown without
-their token, which lets anyone answer in the contact's name. A legal basis set or changed here,
-or stated with a new consent, goes into the contact's consent history.
+No delete here: erasing a person is its own, audited procedure, which ``privacy.api`` adds to
+this view set (and routes it). Invitations are shown without their token, which lets anyone
+answer in the contact's name. A legal basis set or changed here, or stated with a new consent,
+goes into the contact's consent history.
 """
 
 from django.db import transaction

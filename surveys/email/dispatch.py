@@ -29,7 +29,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from surveys.email.messages import invitation_message
-from surveys.models import Invitation, LegalInformation
+from surveys.models import Invitation, LegalInformation, Suppression
 
 logger = logging.getLogger(__name__)
 
@@ -133,11 +133,20 @@ def send_invitations(ids: list[int]) -> Counter:
         .order_by("scheduled_for")
     )
     legal = LegalInformation.objects.current()  # once for the batch: every email's footer
+    suppressed = _suppressed(invitations)
     unrecorded: list[tuple[Invitation, str, datetime]] = []
     try:
         for position, invitation in enumerate(invitations):
             try:
-                report[send_invitation(invitation, mail=mail, unrecorded=unrecorded, legal=legal)] += 1
+                report[
+                    send_invitation(
+                        invitation,
+                        mail=mail,
+                        unrecorded=unrecorded,
+                        legal=legal,
+                        suppressed=invitation.contact_id in suppressed,
+                    )
+                ] += 1
             except MailServerUnreachable as error:
                 _record_sent(unrecorded)
                 report[_retry_later(invitation, error, now=timezone.now())] += 1
@@ -163,11 +172,23 @@ def _give_back(ids: list[int], error: Exception) -> int:
     return given_back
 
 
+def _suppressed(invitations: list[Invitation]) -> set[int]:
+    """The contacts among these invitations' whose address is on the suppression list: one query."""
+    contacts = [invitation.contact for invitation in invitations if invitation.contact is not None]
+    return set(Suppression.objects.reasons_for(contacts))
+
+
 def send_invitation(
-    invitation: Invitation, *, mail, unrecorded: list, legal: LegalInformation | None = None
+    invitation: Invitation,
+    *,
+    mail,
+    unrecorded: list,
+    legal: LegalInformation | None = None,
+    suppressed: bool = False,
 ) -> str:
     """Send one claimed invitation; returns what happened ("sent", "skipped", "retry", "failed").
     ``legal`` is the installation's legal information for the email's footer (read if not given).
+    ``suppressed``: the contact's address is on the suppression list (``_suppressed``).
 
     Raises MailServerUnreachable, having recorded nothing about this invitation but its start.
 
@@ -176,9 +197,11 @@ def send_invitation(
     next one (one commit per email, which is what a send costs the database), or at the end of
     the batch. Its ``send_started_at`` keeps it from being sent twice meanwhile.
     """
-    if reason := _reason_not_to_send(invitation):
+    if reason := _reason_not_to_send(invitation, suppressed=suppressed):
         _record_sent(unrecorded)
-        _finish(invitation, status=Invitation.Status.SKIPPED, skip_reason=reason, claimed_at=None)
+        # An erased contact's invitation keeps no error that may quote the address.
+        erased = {"last_error": ""} if reason == Invitation.SkipReason.ERASED else {}
+        _finish(invitation, status=Invitation.Status.SKIPPED, skip_reason=reason, claimed_at=None, **erased)
         return "skipped"
     invitation.message_id = make_msgid(domain=urlsplit(settings.SITE_URL).hostname)
     try:
@@ -271,10 +294,14 @@ def _sent_fields(invitation: Invitation, provider_message_id: str, handed_over: 
     return fields
 
 
-def _reason_not_to_send(invitation: Invitation) -> str:
+def _reason_not_to_send(invitation: Invitation, *, suppressed: bool) -> str:
     """Things may have changed since the invitation was scheduled: check again at the door."""
+    if invitation.contact is None:
+        return Invitation.SkipReason.ERASED
     if suppression := invitation.contact.suppression:
         return suppression
+    if suppressed:
+        return Invitation.SkipReason.SUPPRESSED
     if not invitation.contact.email:
         return Invitation.SkipReason.NO_EMAIL
     if not (invitation.touchpoint.active and invitation.survey.active):
@@ -352,6 +379,7 @@ def send_due_reminders(*, now: datetime, limit: int) -> Counter:
             expires_at__gt=now,
             survey__active=True,
             touchpoint__active=True,
+            contact__isnull=False,  # erased
         )
         .exclude(Q(contact__email="") | Q(contact__unsubscribed_at__isnull=False))
         .exclude(Q(contact__bounced_at__isnull=False) | Q(contact__complained_at__isnull=False))
@@ -375,8 +403,12 @@ def send_due_reminders(*, now: datetime, limit: int) -> Counter:
         Invitation.objects.filter(pk__in=mine).select_related("survey", "touchpoint__survey", "contact")
     )
     legal = LegalInformation.objects.current() if invitations else None
+    suppressed = _suppressed(invitations)
     try:
         for position, invitation in enumerate(invitations):
+            if invitation.contact_id in suppressed or invitation.contact is None:
+                report["reminder suppressed"] += 1
+                continue
             try:
                 _send(invitation_message(invitation, reminder=True, legal=legal), mail)
             except (TemporaryFailure, PermanentFailure) as error:

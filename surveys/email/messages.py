@@ -185,9 +185,17 @@ def _sample_invitation(survey: Survey, language: str, email: str = "") -> Invita
     return Invitation(survey=survey, contact=contact, properties=dict(SAMPLE_PROPERTIES))
 
 
+def _recipient(invitation: Invitation) -> Contact:
+    """The invited contact; an invitation whose contact was erased is never sent (the dispatcher
+    skips it), so asking for its email is a mistake."""
+    if invitation.contact is None:
+        raise ValueError("The contact of this invitation was erased.")
+    return invitation.contact
+
+
 def _message(invitation: Invitation, *, kind: str, legal: LegalInformation) -> EmailMultiAlternatives:
     """``kind``: "invitation", "reminder", "preview" or "test" (links to the preview page)."""
-    survey, contact = invitation.survey, invitation.contact
+    survey, contact = invitation.survey, _recipient(invitation)
     language = contact.language if contact.language in LANGUAGES else settings.LANGUAGE_CODE
     unsubscribe_url = _site_url(reverse("surveys:unsubscribe", args=[unsubscribe_token(contact)]))
     with translation.override(language):
@@ -222,7 +230,7 @@ def _message(invitation: Invitation, *, kind: str, legal: LegalInformation) -> E
 
 def _context(invitation: Invitation, language: str, *, kind: str) -> tuple[dict, dict[str, str]]:
     """The context that is the same for every contact of the survey, and the contact's own texts."""
-    survey, contact = invitation.survey, invitation.contact
+    survey, contact = invitation.survey, _recipient(invitation)
     properties = invitation.properties if isinstance(invitation.properties, dict) else {}
     values = {
         "contact": {"name": contact.name, "email": contact.email},

@@ -1,9 +1,11 @@
-"""Surveys, touchpoints, contacts, events, invitations, responses, their tallies, and tokens.
+"""Surveys, touchpoints, contacts, events, invitations, responses, their tallies, tokens, and
+the suppression list.
 
-Personal data lives in two places only: ``Contact`` (email, name, external id,
-properties, and the history of its legal basis in ``ConsentRecord``, deleted with it) and
-``Response`` (comment, the property snapshot, and the identity that an unsigned public answer
-claimed). Erasure and access exports start from these two models.
+Personal data starts in ``Contact`` (email, name, external id, properties, and the history of
+its legal basis in ``ConsentRecord``) and ``Response`` (comment, the property snapshot, and the
+identity that an unsigned public answer claimed), and is copied from there into events,
+invitations and other apps' rows. ``privacy.places`` lists every place; the erasure and the
+access export both read that list.
 
 Every model is importable from here, as the migrations and the other apps import them.
 """
@@ -22,6 +24,7 @@ from surveys.models.contact import (
 from surveys.models.invitation import Event, EventSource, Invitation, InvitationStatus, SkipReason
 from surveys.models.legal import LegalFooter, LegalInformation, host_of, validate_web_url
 from surveys.models.response import NO_TOUCHPOINT, Response, ResponseChannel, ResponseQuerySet
+from surveys.models.suppression import Suppression
 from surveys.models.survey import (
     Language,
     Survey,
@@ -82,6 +85,7 @@ __all__ = [
     "ResponseChannel",
     "ResponseQuerySet",
     "SkipReason",
+    "Suppression",
     "Survey",
     "SurveyQuerySet",
     "TallyZone",

@@ -26,8 +26,9 @@ class Event(models.Model):
     touchpoint = models.ForeignKey(
         Touchpoint, verbose_name=_("touchpoint"), on_delete=models.PROTECT, related_name="events"
     )
+    # Empty once the contact was erased: the event still counts in the touchpoint's statistics.
     contact = models.ForeignKey(
-        Contact, verbose_name=_("contact"), on_delete=models.CASCADE, related_name="events"
+        Contact, verbose_name=_("contact"), on_delete=models.CASCADE, null=True, related_name="events"
     )
     properties = models.JSONField(_("event properties"), default=dict, blank=True)
     occurred_at = models.DateTimeField(_("occurred"))
@@ -49,7 +50,11 @@ class Event(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.touchpoint} · {self.contact}"
+        return f"{self.touchpoint} · {self.contact or '—'}"
+
+
+class ContactErased(Exception):
+    """The contact of an invitation was erased while its answer was being recorded."""
 
 
 class InvitationStatus(models.TextChoices):
@@ -76,6 +81,8 @@ class SkipReason(models.TextChoices):
     NOT_SAMPLED = "not_sampled", _("not in the sample")
     PAUSED = "paused", _("touchpoint or survey paused")
     TOO_LATE = "too_late", _("the event is too old to ask about")
+    SUPPRESSED = "suppressed", _("address on the suppression list of erased contacts")
+    ERASED = "erased", _("contact erased before it was sent")
 
 
 class Invitation(models.Model):
@@ -95,10 +102,13 @@ class Invitation(models.Model):
         on_delete=models.PROTECT,
         related_name="invitations",
     )
+    # Empty once the contact was erased: the invitation still counts in response rates and the
+    # touchpoint's statistics, and can no longer be answered.
     contact = models.ForeignKey(
         Contact,
         verbose_name=_("contact"),
         on_delete=models.CASCADE,
+        null=True,
         related_name="invitations",
     )
     event = models.OneToOneField(
@@ -194,10 +204,13 @@ class Invitation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.survey} → {self.contact}"
+        return f"{self.survey} → {self.contact or '—'}"
 
     def closed_reason(self, now: datetime) -> str | None:
-        """Why this invitation can no longer be answered: "inactive", "expired" or None."""
+        """Why this invitation can no longer be answered: "erased" (its contact), "inactive",
+        "expired" or None."""
+        if self.contact_id is None:
+            return "erased"
         if not self.survey.active:
             return "inactive"
         if now >= self.expires_at:
@@ -210,6 +223,9 @@ class Invitation(models.Model):
         ``comment=None`` keeps the stored comment (a score-only post from the
         email link). Of two concurrent first answers one inserts; the other hits
         the unique constraint on ``invitation`` and changes the row instead.
+
+        Raises ``ContactErased`` if the response was anonymised since this invitation was read:
+        its contact is being erased, and a change must not bring a comment back.
         """
         with transaction.atomic():
             response = None
@@ -228,7 +244,7 @@ class Invitation(models.Model):
                             score=score,
                             comment=comment or "",
                             language=language,
-                            contact_properties=self.contact.properties,
+                            contact_properties=self.contact.properties if self.contact else {},
                             event_properties=self.properties,
                             created_at=now,
                             updated_at=now,
@@ -239,6 +255,8 @@ class Invitation(models.Model):
                     Invitation.objects.filter(pk=self.pk, answered_at__isnull=True).update(answered_at=now)
                     response_saved.send(sender=Response, response=response, created=True)
                     return response
+            if response.contact_id is None and self.contact_id is not None:
+                raise ContactErased
             response.revise(score=score, comment=comment, language=language, now=now)
         return response
 

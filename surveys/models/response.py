@@ -192,6 +192,11 @@ class Response(models.Model):
                 condition=~models.Q(claimed_email=""),
                 name="response_claimed_email_idx",
             ),
+            models.Index(
+                fields=["claimed_external_id"],
+                condition=~models.Q(claimed_external_id=""),
+                name="response_claimed_ext_id_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from privacy.retention import apply_retention
-from surveys.models import DailyScore, Event, Invitation, PropertyScore, Response
+from surveys.models import Contact, DailyScore, Event, Invitation, PropertyScore, Response
 from tests.factories import answer_by_link, make_contact, make_invitation, make_survey, make_touchpoint
 
 pytestmark = pytest.mark.django_db
@@ -131,14 +131,12 @@ def test_a_dry_run_counts_what_a_run_clears_and_changes_nothing_and_a_second_run
     assert (
         apply_retention(now=NOW, batch_size=2)
         == dry
-        == {"comments": 3, "invitation_details": 1, "event_properties": 0}
+        == {"comments": 3, "invitation_details": 1, "event_properties": 0, "inactive_contacts": 0}
     )
-    assert apply_retention(now=NOW) == {"comments": 0, "invitation_details": 0, "event_properties": 0}
+    nothing = dict.fromkeys(dry, 0)
+    assert apply_retention(now=NOW) == nothing
     runs = AuditEvent.objects.filter(action=AuditEvent.Action.RETENTION_RUN).order_by("pk")
-    assert [run.details for run in runs] == [
-        {"cleared": {"comments": 3, "invitation_details": 1, "event_properties": 0}},
-        {"cleared": {"comments": 0, "invitation_details": 0, "event_properties": 0}},
-    ]
+    assert [run.details for run in runs] == [{"cleared": dict(dry)}, {"cleared": nothing}]
 
 
 @pytest.mark.usefixtures("_settings")
@@ -201,7 +199,7 @@ def test_admins_see_the_runs_and_what_the_next_would_clear_and_nobody_else(clien
 
     assert listed.status_code == 200
     assert [run.details for run in listed.context["cl"].result_list] == [
-        {"cleared": {"comments": 0, "invitation_details": 0, "event_properties": 0}}
+        {"cleared": {"comments": 0, "invitation_details": 0, "event_properties": 0, "inactive_contacts": 0}}
     ]
     assert page.status_code == 200
     assert [(kind.name, count) for kind, count in page.context["kinds"]] == [
@@ -211,3 +209,27 @@ def test_admins_see_the_runs_and_what_the_next_would_clear_and_nobody_else(clien
     ]
     assert [(s.name, days) for s, days in page.context["surveys"]] == [("Lieferung", [10, 365, 30])]
     assert Response.objects.get(survey=survey).comment == "alt"  # looking changes nothing
+
+
+@pytest.mark.usefixtures("_settings")
+def test_contacts_without_activity_for_longer_than_the_period_are_erased_and_the_numbers_stay(settings):
+    settings.RETENTION_CONTACT_DAYS = 730
+    survey = make_survey()
+    touchpoint = make_touchpoint(survey=survey)
+    quiet = make_contact(email="quiet@example.com", name="Quiet")
+    Contact.objects.filter(pk=quiet.pk).update(created_at=days_ago(800), updated_at=days_ago(800))
+    old_invitation = make_invitation(survey=survey, touchpoint=touchpoint, contact=quiet, now=days_ago(790))
+    old_invitation.record_answer(score=4, comment="", language="de", now=days_ago(790))
+    active = make_contact(email="active@example.com")
+    Contact.objects.filter(pk=active.pk).update(created_at=days_ago(800), updated_at=days_ago(800))
+    make_invitation(survey=survey, touchpoint=touchpoint, contact=active, now=days_ago(100))
+    before = tallies()
+
+    assert apply_retention(now=NOW, dry_run=True)["inactive_contacts"] == 1
+    assert apply_retention(now=NOW)["inactive_contacts"] == 1
+
+    assert list(Contact.objects.values_list("email", flat=True)) == ["active@example.com"]
+    assert Response.objects.get(survey=survey).score == 4  # the answer stays, without the person
+    assert Response.objects.get(survey=survey).contact_id is None
+    assert tallies() == before
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.CONTACT_ERASED).count() == 1

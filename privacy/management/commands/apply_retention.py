@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from audit.log import acting_as
-from privacy.retention import KINDS, apply_retention
+from privacy.retention import LABELS, apply_retention
 
 
 class Command(BaseCommand):
@@ -19,5 +19,5 @@ class Command(BaseCommand):
         with acting_as("command"):
             report = apply_retention(now=timezone.now(), dry_run=dry_run)
         verb = "Would clear" if dry_run else "Cleared"
-        for kind in KINDS:
-            self.stdout.write(f"{verb} {report[kind.name]} {kind.name.replace('_', ' ')}")
+        for name in LABELS:
+            self.stdout.write(f"{verb} {report[name]} {name.replace('_', ' ')}")

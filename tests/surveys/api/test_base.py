@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 LISTS = {
     "surveys:api-survey-list": "1",
     "surveys:api-touchpoint-list": "1",
-    "surveys:api-contact-list": "1",
+    "privacy:api-contact-list": "1",
     "surveys:api-invitation-list": "1",
     "feedback:api-response-list": "2026-11-10 09:00:00+00:00",
     "feedback:api-export-list": "1",

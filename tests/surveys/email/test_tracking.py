@@ -37,13 +37,18 @@ def post(client, payload: dict, headers: dict | None = None):
     )
 
 
+def _address(invitation: Invitation) -> str:
+    assert invitation.contact is not None
+    return invitation.contact.email
+
+
 def delivery(invitation: Invitation, at: str = "2026-03-02T13:28:10.2735393+01:00") -> dict:
     return {
         "RecordType": "Delivery",
         "ServerID": 23,
         "MessageStream": "outbound",
         "MessageID": MESSAGE_ID,
-        "Recipient": invitation.contact.email,
+        "Recipient": _address(invitation),
         "Tag": "invitation",
         "Metadata": {"invitation": invitation.message_id},
         "DeliveredAt": at,
@@ -65,7 +70,7 @@ def bounce(invitation: Invitation, kind: str = "HardBounce") -> dict:
         "MessageStream": "outbound",
         "Description": "The server was unable to deliver your message (ex: unknown user, mailbox not found).",
         "Details": "smtp;550 5.1.1 The email account that you tried to reach does not exist.",
-        "Email": invitation.contact.email,
+        "Email": _address(invitation),
         "From": "surveys@cx.example.com",
         "BouncedAt": "2026-03-02T13:30:00Z",
         "DumpAvailable": True,
@@ -102,7 +107,7 @@ def open_event(invitation: Invitation) -> dict:
         "Metadata": {"invitation": invitation.message_id},
         "ReceivedAt": "2026-03-02T14:21:41.2493688Z",
         "Tag": "invitation",
-        "Recipient": invitation.contact.email,
+        "Recipient": _address(invitation),
     }
 
 
@@ -169,7 +174,7 @@ def test_an_unsubscription_at_the_provider_unsubscribes_the_contact(client, invi
         "ServerID": 23,
         "MessageStream": "outbound",
         "ChangedAt": "2026-03-04T17:17:32Z",
-        "Recipient": invitation.contact.email,
+        "Recipient": _address(invitation),
         "Origin": "Recipient",
         "SuppressSending": True,
         "SuppressionReason": "ManualSuppression",

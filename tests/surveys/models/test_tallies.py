@@ -136,7 +136,11 @@ def test_deleting_responses_and_contacts_in_the_back_office_counts_them_out(clie
     )
     assert page.status_code == 302
     assert daily() == {("2026-11-23", three.touchpoint_id, 7): 1}
-    page = client.post(reverse("admin:surveys_contact_delete", args=[three.contact_id]), {"post": "yes"})
+    # Deleting a contact erases it; with its answers, they are counted out.
+    page = client.post(
+        reverse("admin:surveys_contact_delete", args=[three.contact_id]),
+        {"post": "yes", "delete_answers": "on"},
+    )
     assert page.status_code == 302
     assert not Response.objects.exists()
     assert daily() == {}
