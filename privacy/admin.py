@@ -16,37 +16,22 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
+from audit.admin import ReadOnlyForAdmins
 from privacy.access import personal_data, record_access_export, sections
 from privacy.erasure import erase_contact
 from privacy.models import RetentionRun
 from privacy.places import PLACES, Person, counts
 from privacy.retention import INACTIVE_CONTACTS, KINDS, LABELS, apply_retention
 from surveys import admin as surveys_admin
-from surveys.access import is_admin
 from surveys.models import Contact, Suppression, Survey
 
 
 @admin.register(RetentionRun)
-class RetentionRunAdmin(admin.ModelAdmin):
+class RetentionRunAdmin(ReadOnlyForAdmins):
     list_display = ["at", "actor", "via", "cleared"]
     list_filter = ["via"]
     date_hierarchy = "at"
     change_list_template = "admin/privacy/retentionrun/change_list.html"
-
-    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        return is_admin(request.user)
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return is_admin(request.user)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
     @admin.display(description=_("cleared"))
     def cleared(self, run: RetentionRun) -> str:

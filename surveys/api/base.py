@@ -141,6 +141,14 @@ class ListCreateRetrieveUpdate(
     pagination_class = ById
 
 
+# The consent of the API's examples (events and contacts): the wording the shop showed, and when.
+CONSENT_EXAMPLE = {
+    "text": "Ja, Kessler Haustechnik darf mich per E-Mail nach meiner Zufriedenheit fragen. "
+    "Widerruf jederzeit möglich.",
+    "given_at": "2026-11-20T18:02:11+01:00",
+}
+
+
 class ReadsPersonalData:
     """A view set whose reads return personal data: each successful list or get is written to the
     audit log, with what was asked and how many objects were returned (never the data itself)."""

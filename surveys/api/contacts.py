@@ -22,6 +22,7 @@ from rest_framework import mixins, serializers, viewsets
 from surveys.access import get_survey_for_user, visible_surveys
 from surveys.api.auth import ModelPermission
 from surveys.api.base import (
+    CONSENT_EXAMPLE,
     ById,
     ConsentBody,
     ListCreateRetrieveUpdate,
@@ -53,11 +54,7 @@ CONSENT_REQUEST_EXAMPLE = OpenApiExample(
         "email": "jonas.weber@example.com",
         "language": "de",
         "legal_basis": "consent",
-        "consent": {
-            "text": "Ja, Kessler Haustechnik darf mich per E-Mail nach meiner Zufriedenheit fragen. "
-            "Widerruf jederzeit möglich.",
-            "given_at": "2026-11-20T18:02:11+01:00",
-        },
+        "consent": CONSENT_EXAMPLE,
     },
     request_only=True,
 )

@@ -26,6 +26,7 @@ from rest_framework.response import Response as ApiResponse
 
 from surveys.api.auth import SendsSurveys, TokenScope
 from surveys.api.base import (
+    CONSENT_EXAMPLE,
     AwareDateTimeField,
     ClosedSerializer,
     ConsentBody,
@@ -140,11 +141,7 @@ EVENT_WITH_CONSENT_EXAMPLE = OpenApiExample(
         "email": "jonas.weber@example.com",
         "language": "de",
         "legal_basis": "consent",
-        "consent": {
-            "text": "Ja, Kessler Haustechnik darf mich per E-Mail nach meiner Zufriedenheit fragen. "
-            "Widerruf jederzeit möglich.",
-            "given_at": "2026-11-20T18:02:11+01:00",
-        },
+        "consent": CONSENT_EXAMPLE,
         "properties": {"order_id": "A-1043"},
     },
     request_only=True,
