@@ -47,11 +47,11 @@ def start_worker(name: str, log: Path, *, broker: str, smtp) -> subprocess.Popen
     )
 
 
-@pytest.mark.django_db(transaction=True)
-def test_two_workers_send_a_thousand_due_invitations_exactly_once(broker, smtp_server, tmp_path):
+def _due_invitations(prefix: str, count: int) -> None:
+    """``count`` invitations of one touchpoint, due a minute ago, to contacts <prefix><n>@example.com."""
     touchpoint = make_touchpoint()
     now = timezone.now()
-    contacts = Contact.objects.bulk_create(Contact(email=f"c{n}@example.com") for n in range(1000))
+    contacts = Contact.objects.bulk_create(Contact(email=f"{prefix}{n}@example.com") for n in range(count))
     Invitation.objects.bulk_create(
         Invitation(
             survey=touchpoint.survey,
@@ -63,6 +63,11 @@ def test_two_workers_send_a_thousand_due_invitations_exactly_once(broker, smtp_s
         )
         for contact in contacts
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_send_a_thousand_due_invitations_exactly_once(broker, smtp_server, tmp_path):
+    _due_invitations("c", 1000)
     workers = [
         start_worker(f"worker{n}@test", tmp_path / f"worker{n}.log", broker=broker, smtp=smtp_server)
         for n in (1, 2)
@@ -97,20 +102,7 @@ def test_two_workers_send_a_thousand_due_invitations_exactly_once(broker, smtp_s
 def test_a_sender_killed_mid_batch_leaves_at_most_one_email_in_doubt_and_none_lost_or_doubled(smtp_server):
     if connection.vendor != "postgresql":
         pytest.skip("a sender in another process needs a database server")
-    touchpoint = make_touchpoint()
-    now = timezone.now()
-    contacts = Contact.objects.bulk_create(Contact(email=f"k{n}@example.com") for n in range(60))
-    Invitation.objects.bulk_create(
-        Invitation(
-            survey=touchpoint.survey,
-            touchpoint=touchpoint,
-            contact=contact,
-            status=Invitation.Status.SCHEDULED,
-            scheduled_for=now - timedelta(minutes=1),
-            expires_at=now + timedelta(days=30),
-        )
-        for contact in contacts
-    )
+    _due_invitations("k", 60)
     smtp_server.delay = 0.02  # a slow mail server: the kill lands in the middle of the batch
     environment = {
         **os.environ,
