@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "webhooks",
     "audit",
     "privacy",
+    "followup",
 ]
 
 MIDDLEWARE = [

@@ -9,7 +9,7 @@ a role that exists is left as the installation's admins have made it.
 ADMIN = "Admin"  # everything: users, roles, teams, settings, every survey
 CX_MANAGER = "CX manager"  # surveys, touchpoints, sending, dashboards, comments, exports
 ANALYST = "Analyst"  # the product team: dashboards, comments, exports; pseudonyms, never personal data
-AGENT = "Agent"  # read-only dashboards of their surveys (follow-up cases will be theirs)
+AGENT = "Agent"  # the follow-up cases of their surveys, and read-only dashboards
 
 # Webhooks: whoever may read answers may have them sent to their own systems.
 _WEBHOOKS = [
@@ -20,6 +20,32 @@ _WEBHOOKS = [
     "webhooks.change_message",
     "webhooks.view_message",
     "webhooks.view_delivery",
+]
+# Follow-up: working on cases (notes, status, replies to the customer) and tagging answers.
+_CASES = [
+    "followup.view_case",
+    "followup.change_case",
+    "followup.reply_case",
+    "followup.add_caseentry",
+    "followup.view_caseentry",
+    "followup.view_tag",
+    "followup.add_tag",
+    "followup.add_responsetag",
+    "followup.delete_responsetag",
+    "followup.view_responsetag",
+    "followup.view_replytemplate",
+]
+# Setting up the loop: the rules that open cases and alert, and the reply templates.
+_RULES = [
+    "followup.add_alertrule",
+    "followup.change_alertrule",
+    "followup.delete_alertrule",
+    "followup.view_alertrule",
+    "followup.add_replytemplate",
+    "followup.change_replytemplate",
+    "followup.delete_replytemplate",
+    "followup.change_tag",
+    "followup.delete_tag",
 ]
 _API_TOKENS = ["surveys.add_apitoken", "surveys.view_apitoken", "surveys.delete_apitoken"]
 PERMISSIONS = {
@@ -41,16 +67,25 @@ PERMISSIONS = {
         "surveys.export_response",
         *_API_TOKENS,
         *_WEBHOOKS,
+        *_CASES,
+        *_RULES,
     ],
     ANALYST: [
         "surveys.view_survey",
         "surveys.view_touchpoint",
         "surveys.view_response",
         "surveys.export_response",
+        "followup.view_case",
+        "followup.view_caseentry",
+        "followup.view_tag",
+        "followup.add_tag",
+        "followup.add_responsetag",
+        "followup.delete_responsetag",
+        "followup.view_responsetag",
         *_API_TOKENS,
         *_WEBHOOKS,
     ],
-    AGENT: ["surveys.view_survey", "surveys.view_touchpoint", "surveys.view_response"],
+    AGENT: ["surveys.view_survey", "surveys.view_touchpoint", "surveys.view_response", *_CASES],
 }
 
 

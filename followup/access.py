@@ -1,0 +1,27 @@
+"""Who may see and work on a case: the permission, and the case's survey among the user's
+(``surveys.access``). A case the user may not see is answered as if it did not exist (404)."""
+
+from django.http import Http404
+
+from followup.models import Case, CaseQuerySet
+from surveys.access import AnyUser, visible_surveys
+
+
+def may_work_on_cases(user: AnyUser) -> bool:
+    return user.is_active and user.is_staff and user.has_perm("followup.view_case")
+
+
+def visible_cases(user: AnyUser) -> CaseQuerySet:
+    """The cases of the surveys this user may see; none without the permission."""
+    if not user.has_perm("followup.view_case"):
+        return Case.objects.none()
+    return Case.objects.filter(survey__in=visible_surveys(user))
+
+
+def get_case_for_user(user: AnyUser, public_id: object) -> Case:
+    """The case with this public id if the user may see it; Http404 for an unknown, malformed or
+    foreign one alike."""
+    case = visible_cases(user).filter(public_id=public_id).select_related("response", "survey").first()
+    if case is None:
+        raise Http404("No case has this id.")
+    return case

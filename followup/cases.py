@@ -1,0 +1,187 @@
+"""The life of a follow-up case: opened for an answer, taken up, noted, changed, closed.
+
+Every change is one conditional write in a transaction that also appends its line to the
+case's timeline (``CaseEntry``) and tells subscribers (``followup.signals.case_saved``), so
+the timeline, the webhooks and the case never disagree.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from enum import Enum
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+
+from followup.models import OPEN_STATUSES, AlertRule, Case, CaseEntry, CaseStatus, Team
+from followup.signals import case_saved
+from surveys.models import Response
+
+Status = CaseStatus
+Kind = CaseEntry.Kind
+
+
+class Keep(Enum):
+    """Leave a field of ``change_case`` as it is (None would clear it)."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
+def open_case(
+    *,
+    response: Response,
+    now: datetime,
+    rule: AlertRule | None = None,
+    assignee: User | None = None,
+    team: Team | None = None,
+    sla_hours: int | None = None,
+    author: User | None = None,
+) -> tuple[Case, bool]:
+    """The answer's case, opened now if it has none: (case, whether it was opened now).
+
+    An answer has at most one case (the database's unique key): of two rules, or a rule and a
+    person, opening one at once, the second gets the first's case."""
+    existing = Case.objects.filter(response=response).first()
+    if existing is not None:
+        return existing, False
+    case = Case(
+        response=response,
+        survey_id=response.survey_id,
+        touchpoint_id=response.touchpoint_id,
+        rule=rule,
+        assignee=assignee,
+        team=team,
+        opening_score=response.score,
+        due_at=now + timedelta(hours=sla_hours) if sla_hours else None,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        with transaction.atomic():
+            case.save()
+            CaseEntry.objects.create(
+                case=case,
+                kind=Kind.OPENED,
+                author=author,
+                details={"rule": rule.name} if rule else {},
+                created_at=now,
+            )
+            case_saved.send(sender=Case, case=case, created=True, changes={})
+    except IntegrityError:
+        if (existing := Case.objects.filter(response=response).first()) is None:
+            raise
+        return existing, False
+    return case, True
+
+
+def change_case(
+    case: Case,
+    *,
+    by: User | None,
+    now: datetime,
+    status: str | None = None,
+    assignee: User | Keep | None = KEEP,
+    team: Team | Keep | None = KEEP,
+    resolution: str | None = None,
+    due_at: datetime | Keep | None = KEEP,
+) -> dict[str, tuple]:
+    """Change what is given (``KEEP``, or None for status and resolution, leaves a field alone;
+    ``assignee=None`` unassigns);
+    the changes made, field → (old, new), empty if nothing changed.
+
+    Closing sets ``resolved_at``, reopening clears it; leaving "new" for work counts as the first
+    response if none was recorded. The row is locked while it is read and written, so two people
+    changing one case at once both land, one after the other."""
+    with transaction.atomic():
+        locked = Case.objects.select_for_update().get(pk=case.pk)
+        wanted: dict[str, object] = {}
+        if status is not None:
+            wanted["status"] = status
+        if not isinstance(assignee, Keep):
+            wanted["assignee_id"] = assignee.pk if assignee else None
+        if not isinstance(team, Keep):
+            wanted["team_id"] = team.pk if team else None
+        if resolution is not None:
+            wanted["resolution"] = resolution
+        if not isinstance(due_at, Keep):
+            wanted["due_at"] = due_at
+        changes = {
+            field: (getattr(locked, field), value)
+            for field, value in wanted.items()
+            if getattr(locked, field) != value
+        }
+        if not changes:
+            return {}
+        for field, (_old, new) in changes.items():
+            setattr(locked, field, new)
+        if "status" in changes:
+            if locked.status in OPEN_STATUSES:
+                locked.resolved_at = None
+                locked.resolution = "" if "resolution" not in changes else locked.resolution
+            elif locked.resolved_at is None:
+                locked.resolved_at = now
+            if locked.status != Status.NEW and locked.first_response_at is None:
+                locked.first_response_at = now
+        locked.updated_at = now
+        locked.save()
+        _log_changes(locked, changes, by=by, now=now)
+        case_saved.send(sender=Case, case=locked, created=False, changes=changes)
+    for field in (
+        "status",
+        "assignee_id",
+        "team_id",
+        "resolution",
+        "due_at",
+        "resolved_at",
+        "first_response_at",
+    ):
+        setattr(case, field, getattr(locked, field))
+    case.updated_at = now
+    return changes
+
+
+def _log_changes(case: Case, changes: dict[str, tuple], *, by: User | None, now: datetime) -> None:
+    entries = []
+    if "status" in changes or "resolution" in changes:
+        old, new = changes.get("status", (case.status, case.status))
+        details = {"from": old, "to": new}
+        if case.resolution:
+            details["resolution"] = case.resolution
+        entries.append(CaseEntry(case=case, kind=Kind.STATUS, author=by, details=details, created_at=now))
+    for field in ("assignee_id", "team_id"):
+        if field in changes:
+            old, new = changes[field]
+            details = {"field": field.removesuffix("_id"), "from": old, "to": new}
+            entries.append(
+                CaseEntry(case=case, kind=Kind.ASSIGNED, author=by, details=details, created_at=now)
+            )
+    CaseEntry.objects.bulk_create(entries)
+
+
+def add_note(case: Case, *, by: User, text: str, now: datetime, mentions: Sequence[User] = ()) -> CaseEntry:
+    """An internal note on the case; the users it mentions are linked to it (and told by whoever
+    watches ``CaseEntry.mentions``)."""
+    with transaction.atomic():
+        entry = CaseEntry.objects.create(case=case, kind=Kind.NOTE, author=by, text=text, created_at=now)
+        if mentions:
+            entry.mentions.set(mentions)
+        Case.objects.filter(pk=case.pk).update(updated_at=now)
+    return entry
+
+
+def record_first_response(case: Case, *, now: datetime) -> None:
+    """The customer was answered now (a reply was sent): the first time counts."""
+    if Case.objects.filter(pk=case.pk, first_response_at__isnull=True).update(first_response_at=now):
+        case.first_response_at = now
+
+
+def record_revised_answer(response: Response, *, old_score: int, now: datetime) -> CaseEntry | None:
+    """The customer changed the answer's score (3 to 8): a line on the answer's case, if it has one."""
+    case = Case.objects.filter(response=response).first()
+    if case is None or old_score == response.score:
+        return None
+    return CaseEntry.objects.create(
+        case=case, kind=Kind.SCORE_CHANGED, details={"from": old_score, "to": response.score}, created_at=now
+    )
