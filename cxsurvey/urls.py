@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("surveys.urls")),
     path("", include("feedback.urls")),
     path("", include("webhooks.urls")),
+    path("", include("followup.urls")),
     path("", include("surveys.api.schema")),
     *password_reset,
     path(
