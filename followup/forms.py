@@ -31,10 +31,10 @@ class InboxFilterForm(forms.Form):
         choices=[(OPEN, _("open")), (CLOSED, _("closed")), (ALL, _("all")), *CaseStatus.choices],
     )
     overdue = forms.BooleanField(label=_("overdue only"), required=False)
-    survey: forms.ModelChoiceField[Survey] = forms.ModelChoiceField(
+    survey: "forms.ModelChoiceField[Survey]" = forms.ModelChoiceField(
         label=_("survey"), queryset=Survey.objects.none(), required=False, empty_label=_("all")
     )
-    touchpoint: forms.ModelChoiceField[Touchpoint] = forms.ModelChoiceField(
+    touchpoint: "forms.ModelChoiceField[Touchpoint]" = forms.ModelChoiceField(
         label=_("touchpoint"), queryset=Touchpoint.objects.none(), required=False, empty_label=_("all")
     )
 
@@ -52,7 +52,7 @@ class ChangeForm(forms.Form):
     resolution = forms.ChoiceField(
         label=_("resolution"), required=False, choices=[("", "—"), *CaseResolution.choices]
     )
-    assignee: forms.ModelChoiceField[User] = forms.ModelChoiceField(
+    assignee: "forms.ModelChoiceField[User]" = forms.ModelChoiceField(
         label=_("assignee"), queryset=User.objects.none(), required=False, empty_label=_("nobody")
     )
     team = forms.ModelChoiceField(

@@ -155,7 +155,7 @@ def case_for_token(token: str) -> Case | None:
     match = _TOKEN.match(token.lower())
     if match is None or not constant_time_compare(_token_for(match[1]), match[0]):
         return None
-    return Case.objects.filter(public_id=match[1]).first()
+    return Case.objects.filter(public_id=match[1]).select_related("response").first()
 
 
 def _token_for(key: str) -> str:
@@ -285,7 +285,8 @@ def record_inbound_reply(sender, event, esp_name: str, **kwargs) -> None:
     if message is None:
         return
     case = _matching_case(message)
-    if case is None:
+    # A case whose customer was erased keeps nothing they send: it may not even be them.
+    if case is None or case.response.contact_id is None:
         logger.info("An inbound email matched no case; ignored")
         return
     message_id = _header(message, "Message-ID")
@@ -325,7 +326,7 @@ def _matching_case(message) -> Case | None:
         return None
     entry = (
         CaseEntry.objects.filter(kind=Kind.REPLY_SENT, message_id__in=answered)
-        .select_related("case")
+        .select_related("case__response")
         .order_by("-pk")
         .first()
     )
