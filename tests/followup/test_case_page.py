@@ -34,7 +34,7 @@ def test_the_page_shows_the_answer_its_tags_the_state_and_a_link_to_the_whole_an
     assert "Fahrer war unfreundlich" in html
     assert 'id="answer-score">3<' in html
     assert f'href="/responses/{case.response.public_id}/"' in html
-    assert '<li>Fahrer</li>' in html
+    assert "<li>Fahrer</li>" in html
     assert 'data-status="new"' in html
     assert 'data-sla="on_track"' in html
     assert "script-src 'self'" in response["Content-Security-Policy"]

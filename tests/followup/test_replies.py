@@ -38,7 +38,9 @@ def templates(loop):
         subject="Your rating of {brand}",
         body="Hello {{ contact.name }}, you gave us {score} points. Order {{ properties.order }}.",
     )
-    ReplyTemplate.objects.create(name="Other survey's", language="en", subject="x", body="y", survey=loop.other)
+    ReplyTemplate.objects.create(
+        name="Other survey's", language="en", subject="x", body="y", survey=loop.other
+    )
 
 
 @pytest.fixture
