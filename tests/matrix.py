@@ -17,6 +17,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from audit import log as audit_log
 from feedback import exports
 from feedback.models import ExportRecord
+from followup.cases import open_case
+from followup.models import ReplyTemplate
 from surveys import roles
 from surveys.email.unsubscribe import unsubscribe_token
 from surveys.models import Event, LegalInformation, Response
@@ -147,6 +149,11 @@ def build_world() -> World:
     )
     retention_run = audit_log.record(audit_log.Action.RETENTION_RUN, details={"cleared": {"comments": 1}})
 
+    case, _opened = open_case(response=response, now=timezone.now())
+    reply_template = ReplyTemplate.objects.create(
+        name="Sorry", language="en", subject="Sorry", body="We are sorry."
+    )
+
     world.users = users
     world.objects = {
         "survey": survey,
@@ -171,6 +178,8 @@ def build_world() -> World:
         "auditevent": audit_event,
         "retentionrun": retention_run,
         "legalinformation": LegalInformation.objects.get_or_create(pk=LegalInformation.ONLY_ID)[0],
+        "case": case,
+        "replytemplate": reply_template,
     }
     for role in ROLES:
         client = Client()
