@@ -205,8 +205,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ANYMAIL = env.prefixed("ANYMAIL_")
 
 # Replies to customers from a follow-up case say "Reply-To: replies+<case token>@domain" of this
-# mailbox, whose mail the provider's inbound webhook brings back to the case (README, "Closing the
-# loop"). Empty: replies go out with the survey's Reply-To, and answers come back only by threading.
+# mailbox, whose mail the provider's inbound webhook brings back to the case (README, "Email
+# providers"). Empty: replies go out with the survey's Reply-To, and answers come back only by threading.
 FOLLOWUP_REPLY_ADDRESS = env.string("FOLLOWUP_REPLY_ADDRESS")
 if FOLLOWUP_REPLY_ADDRESS and not re.fullmatch(r"[^@+\s]+@[^@\s]+\.[^@\s]+", FOLLOWUP_REPLY_ADDRESS):
     raise ImproperlyConfigured(

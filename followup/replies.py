@@ -109,7 +109,7 @@ def render_reply(case: Case, name: str) -> tuple[str, str] | None:
     The placeholders are the survey texts' (``{{ contact.name }}``, ``{{ properties.<name> }}``,
     ``{brand}``), and ``{score}``, the answer's score."""
     rows = ReplyTemplate.objects.filter(Q(survey=None) | Q(survey_id=case.survey_id), name=name)
-    templates = {template.language: template for template in rows.order_by("survey_id")}
+    templates = {template.language: template for template in rows.order_by("language")}
     if not templates:
         return None
     template = templates.get(reply_language(case)) or next(iter(templates.values()))

@@ -5,7 +5,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from followup.cases import record_revised_answer
+from followup.cases import change_case, record_revised_answer, write_note
 from followup.models import Case, CaseEntry, Tag
 from tests.factories import make_response, make_staff
 from tests.followup.conftest import answer, case_for
@@ -170,3 +170,18 @@ def test_no_case_is_opened_for_a_foreign_answer_or_without_the_permission(client
     client.force_login(analyst)
     assert client.post(reverse("followup:open_case", args=[foreign.public_id])).status_code == 403
     assert not Case.objects.exists()
+
+
+def test_the_timeline_costs_the_same_queries_however_long_it_is(
+    client, loop, case, django_assert_max_num_queries
+):
+    for number in range(10):
+        write_note(case, by=loop.agent, text=f"@bert note {number}", now=timezone.now())
+        change_case(
+            case, by=loop.agent, now=timezone.now(), assignee=[loop.colleague, loop.agent][number % 2]
+        )
+    client.force_login(loop.agent)
+    page(client, case)
+
+    with django_assert_max_num_queries(17):
+        page(client, case)
