@@ -16,7 +16,7 @@ import logging
 import re
 import smtplib
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import formataddr, make_msgid, parseaddr
 from urllib.parse import urlsplit
 
@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 Kind = CaseEntry.Kind
 BATCH_SIZE = 50
 MAX_ATTEMPTS = 5
+# A reply being sent for longer than this belongs to a sender that stopped.
+CLAIM_LEASE = timedelta(minutes=10)
 THREAD_KINDS = (Kind.REPLY_SENT, Kind.REPLY_RECEIVED)
 _TOKEN = re.compile(r"^([0-9a-f]{32})([0-9a-f]{16})$")
 
@@ -211,12 +213,28 @@ def queue_reply(case: Case, *, by, subject: str, body: str, now: datetime) -> Ca
 def send_queued_replies(*, now: datetime, limit: int = BATCH_SIZE) -> Counter:
     """Send the queued replies, oldest first; how many ended how."""
     report: Counter = Counter()
+    report["stalled"] = release_stalled_replies(now=now)
     queued = CaseEntry.objects.filter(kind=Kind.REPLY_SENT, details__delivery=Delivery.QUEUED)
     for pk in list(queued.order_by("pk").values_list("pk", flat=True)[:limit]):
         report[send_reply(pk, now=now)] += 1
+    report = +report  # without the outcomes that did not happen
     if report:
         logger.info("Case replies: %s", ", ".join(f"{count} {outcome}" for outcome, count in report.items()))
     return report
+
+
+def release_stalled_replies(*, now: datetime) -> int:
+    """Replies a stopped sender claimed: nobody knows whether the mail server took them, so they
+    fail with a note instead of going out twice; how many."""
+    sending = CaseEntry.objects.filter(kind=Kind.REPLY_SENT, details__delivery=Delivery.SENDING)
+    stalled = 0
+    for entry in sending.only("pk", "details"):
+        claimed_at = datetime.fromisoformat(entry.details.get("claimed_at") or now.isoformat())
+        if claimed_at < now - CLAIM_LEASE:
+            error = "The sender stopped while handing this reply over; see the mail server's log."
+            _record(entry, entry.details, Delivery.FAILED, error=error)
+            stalled += 1
+    return stalled
 
 
 def send_reply(entry_id: int, *, now: datetime) -> str:
@@ -227,7 +245,7 @@ def send_reply(entry_id: int, *, now: datetime) -> str:
     if details.get("delivery") != Delivery.QUEUED:
         return "taken"
     attempts = int(details.get("attempts", 0)) + 1
-    claimed = {**details, "delivery": Delivery.SENDING, "attempts": attempts}
+    claimed = {**details, "delivery": Delivery.SENDING, "attempts": attempts, "claimed_at": now.isoformat()}
     if not CaseEntry.objects.filter(pk=entry.pk, details__delivery=Delivery.QUEUED).update(details=claimed):
         return "taken"
     case = entry.case

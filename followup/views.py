@@ -135,7 +135,7 @@ def bulk_change(request: AuthenticatedHttpRequest) -> HttpResponse:
             by=request.user,
             now=now,
             status=data["status"] or None,
-            resolution=data["resolution"] or None,
+            resolution=data["resolution"] if data["status"] in CLOSED_STATUSES else None,
             assignee=data["assignee"] or cases.KEEP,
             team=data["team"] or cases.KEEP,
         )

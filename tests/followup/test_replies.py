@@ -250,3 +250,17 @@ def test_the_sla_counts_the_reply_as_the_first_response(client, loop, case, smtp
 
     assert Case.objects.get(pk=case.pk).sla_state(timezone.now()) == "met"
     assert re.search(r'data-delivery="sent"', client.get(case.get_absolute_url()).content.decode())
+
+
+def test_a_reply_whose_sender_stopped_fails_instead_of_going_out_twice(client, loop, case, smtp):
+    client.force_login(loop.agent)
+    send(client, case)
+    entry = CaseEntry.objects.get(case=case, kind="reply_sent")
+    claimed = timezone.now() - replies.CLAIM_LEASE - timedelta(minutes=1)
+    CaseEntry.objects.filter(pk=entry.pk).update(
+        details={**entry.details, "delivery": "sending", "claimed_at": claimed.isoformat()}
+    )
+
+    assert replies.send_queued_replies(now=timezone.now()) == {"stalled": 1}
+    assert CaseEntry.objects.get(pk=entry.pk).details["delivery"] == "failed"
+    assert smtp.messages == []
