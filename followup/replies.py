@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 Kind = CaseEntry.Kind
 BATCH_SIZE = 50
 MAX_ATTEMPTS = 5
+# Waits after the 1st, 2nd, … failure of a mail server that could not take the reply.
+BACK_OFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
 # A reply being sent for longer than this belongs to a sender that stopped.
 CLAIM_LEASE = timedelta(minutes=10)
 THREAD_KINDS = (Kind.REPLY_SENT, Kind.REPLY_RECEIVED)
@@ -214,13 +216,19 @@ def send_queued_replies(*, now: datetime, limit: int = BATCH_SIZE) -> Counter:
     """Send the queued replies, oldest first; how many ended how."""
     report: Counter = Counter()
     report["stalled"] = release_stalled_replies(now=now)
-    queued = CaseEntry.objects.filter(kind=Kind.REPLY_SENT, details__delivery=Delivery.QUEUED)
-    for pk in list(queued.order_by("pk").values_list("pk", flat=True)[:limit]):
+    queued = CaseEntry.objects.filter(kind=Kind.REPLY_SENT, details__delivery=Delivery.QUEUED).order_by("pk")
+    due = [pk for pk, details in queued.values_list("pk", "details") if _is_due(details, now)]
+    for pk in due[:limit]:
         report[send_reply(pk, now=now)] += 1
     report = +report  # without the outcomes that did not happen
     if report:
         logger.info("Case replies: %s", ", ".join(f"{count} {outcome}" for outcome, count in report.items()))
     return report
+
+
+def _is_due(details: dict, now: datetime) -> bool:
+    retry_at = details.get("retry_at")
+    return not retry_at or datetime.fromisoformat(retry_at) <= now
 
 
 def release_stalled_replies(*, now: datetime) -> int:
@@ -240,10 +248,11 @@ def release_stalled_replies(*, now: datetime) -> int:
 def send_reply(entry_id: int, *, now: datetime) -> str:
     """Send one queued reply: "sent", "retry", "failed", or "taken" when another sender has it or it
     is no longer queued. Claimed by a conditional update first, so that it leaves once."""
-    entry = CaseEntry.objects.select_related("case__response__contact", "case__survey").get(pk=entry_id)
-    details = dict(entry.details)
-    if details.get("delivery") != Delivery.QUEUED:
+    rows = CaseEntry.objects.select_related("case__response__contact", "case__survey")
+    entry = rows.filter(pk=entry_id).first()  # gone with an erasure meanwhile
+    if entry is None or entry.details.get("delivery") != Delivery.QUEUED:
         return "taken"
+    details = dict(entry.details)
     attempts = int(details.get("attempts", 0)) + 1
     claimed = {**details, "delivery": Delivery.SENDING, "attempts": attempts, "claimed_at": now.isoformat()}
     if not CaseEntry.objects.filter(pk=entry.pk, details__delivery=Delivery.QUEUED).update(details=claimed):
@@ -255,9 +264,12 @@ def send_reply(entry_id: int, *, now: datetime) -> str:
     try:
         reply_message(entry).send()
     except (smtplib.SMTPException, OSError, AnymailError) as error:
-        permanent = isinstance(error, smtplib.SMTPRecipientsRefused) or attempts >= MAX_ATTEMPTS
-        _record(entry, claimed, Delivery.FAILED if permanent else Delivery.QUEUED, error=str(error)[:500])
-        return "failed" if permanent else "retry"
+        if isinstance(error, smtplib.SMTPRecipientsRefused) or attempts >= MAX_ATTEMPTS:
+            _record(entry, claimed, Delivery.FAILED, error=str(error)[:500])
+            return "failed"
+        retry_at = now + BACK_OFF[attempts - 1]
+        _record(entry, claimed, Delivery.QUEUED, error=str(error)[:500], retry_at=retry_at.isoformat())
+        return "retry"
     _record(entry, claimed, Delivery.SENT, sent_at=now.isoformat())
     record_first_response(case, now=now)
     return "sent"

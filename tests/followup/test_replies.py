@@ -142,6 +142,8 @@ def test_a_mail_server_that_is_down_leaves_the_reply_queued_with_the_error(clien
     assert entry.details["attempts"] == 1
     assert entry.details["error"]
     assert Case.objects.get(pk=case.pk).first_response_at is None
+    assert replies.send_queued_replies(now=timezone.now()) == {}  # waits a minute before the next try
+    assert replies.send_queued_replies(now=timezone.now() + timedelta(minutes=2)) == {"retry": 1}
 
 
 def test_a_refused_recipient_fails_the_reply_for_good(client, loop, case, smtp):
