@@ -51,8 +51,10 @@
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     var target = event.target;
-    var typing = target.closest && target.closest("input:not([type=checkbox]), select, textarea, dialog");
-    if (typing) return;
+    var typing = target.closest && target.closest("input:not([type=checkbox]), select, textarea");
+    // While the keys' dialog is open its own keys apply (Escape closes it); once it is closed the
+    // focus may still be on its button for a moment.
+    if (typing || (help && help.open)) return;
     var row = current >= 0 ? rows[current] : null;
     switch (event.key) {
       case "j":
@@ -68,7 +70,9 @@
         break;
       case "o":
       case "Enter":
-        if (!row || (event.key === "Enter" && target !== row)) return;
+        // Enter elsewhere (a link, a button) does what it does there; closing the keys' dialog
+        // may hand the focus back to the page itself.
+        if (!row || (event.key === "Enter" && target !== row && target !== document.body)) return;
         window.location.assign(row.getAttribute("data-href"));
         break;
       case "a":

@@ -86,6 +86,7 @@ def test_question_mark_shows_the_keys_and_enter_opens_the_focused_case(page, liv
     page.keyboard.press("Escape")
     expect(page.locator("#keys-help")).to_be_hidden()
     page.keyboard.press("j")
+    expect(page.locator(f'tr[data-case="{cases[0].public_id}"]')).to_be_focused()
     page.keyboard.press("Enter")
 
     page.wait_for_url(f"{live_server.url}/cases/{cases[0].public_id}/")
