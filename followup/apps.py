@@ -5,3 +5,9 @@ from django.utils.translation import gettext_lazy as _
 class FollowupConfig(AppConfig):
     name = "followup"
     verbose_name = _("Follow-up")
+
+    def ready(self) -> None:
+        from followup.demo import seed_loop
+        from surveys.signals import demo_seeded
+
+        demo_seeded.connect(seed_loop, dispatch_uid="followup.demo")
