@@ -11,7 +11,7 @@ than of those nobody called back.
 import random
 import secrets
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from django.contrib.auth.models import Group, User
 from django.db.models import QuerySet
@@ -81,15 +81,18 @@ def seed_loop(
     **kwargs,
 ) -> dict[str, int]:
     """Create the loop on top of the seeded answers; what was created, by kind."""
-    now = timezone.now()
-    team = Team.objects.create(name=TEAM)
+    # The seeded answers end yesterday: counting from today's start gives one story per seed and day.
+    now = datetime.combine(timezone.localdate(), time.min, timezone.get_current_timezone())
+    team, _created = Team.objects.get_or_create(name=TEAM)
     team.surveys.set(surveys.values())
     staff = [_staff(username, first, last, role, team) for username, first, last, role in STAFF]
-    tags = {name: Tag.objects.create(name=name) for name in ("Lieferung", "Rückruf", "Montage", "Erstattung")}
+    tags = {name: _tag(name) for name in ("Lieferung", "Rückruf", "Montage", "Erstattung")}
     rules = _rules(surveys, touchpoints, team=team, manager=staff[0], agent=staff[2], tags=tags)
     for name, language, subject, body in TEMPLATES:
-        ReplyTemplate.objects.create(name=name, language=language, subject=subject, body=body)
-    Digest.objects.create(user=staff[0], frequency=Digest.Frequency.DAILY)
+        ReplyTemplate.objects.get_or_create(
+            name=name, language=language, defaults={"subject": subject, "body": body}
+        )
+    Digest.objects.get_or_create(user=staff[0], defaults={"frequency": Digest.Frequency.DAILY})
     cases, alerts, tagged = [], [], []
     for rule in rules[:2]:
         rule_tags = list(rule.tags.all())
@@ -115,15 +118,21 @@ def seed_loop(
 
 
 def _staff(username: str, first: str, last: str, role: str, team: Team) -> User:
-    user = User.objects.create_user(
-        username, f"{username}@nordwind.example", first_name=first, last_name=last
+    user, created = User.objects.get_or_create(
+        username=username,
+        defaults={"email": f"{username}@nordwind.example", "first_name": first, "last_name": last},
     )
-    user.is_staff = True
-    user.set_unusable_password()  # colleagues to assign cases to; the demo user signs in
-    user.save()
+    if created:
+        user.is_staff = True
+        user.set_unusable_password()  # colleagues to assign cases to; the demo user signs in
+        user.save()
     user.groups.add(Group.objects.get(name=role))
     team.members.add(user)
     return user
+
+
+def _tag(name: str) -> Tag:
+    return Tag.objects.filter(name__iexact=name).first() or Tag.objects.create(name=name)
 
 
 def _rules(surveys, touchpoints, *, team: Team, manager: User, agent: User, tags: dict) -> list[AlertRule]:
