@@ -24,6 +24,7 @@ from followup.models import (
     CaseEntry,
     CaseStatus,
     Digest,
+    Recheck,
     ReplyTemplate,
     ResponseTag,
     Tag,
@@ -32,6 +33,7 @@ from surveys import roles
 from surveys.models import Invitation, Response, Survey, Team, Touchpoint
 
 CASE_DAYS = 120  # answers this young got a case
+RECHECK_DAYS = 14  # the delivery touchpoint asks "Was your issue solved?" this long after a case
 REVISIT_SHARE = 0.55  # of resolved cases whose customer answers the touchpoint's survey again
 WON_BACK = 0.7  # of those, as passive or promoter
 TEAM = "Kundenservice"
@@ -114,7 +116,13 @@ def seed_loop(
         entry for case in cases for entry in _timeline(rng, case, rule_name=names[case.rule_id])
     )
     revisits = _revisits(rng, cases, now=now)
-    return {"rules": len(rules), "cases": len(cases), "later answers": len(revisits)}
+    asked = _rechecks(rng, cases, touchpoints["order-delivered"], now=now)
+    return {
+        "rules": len(rules),
+        "cases": len(cases),
+        "later answers": len(revisits),
+        "questions after cases": asked,
+    }
 
 
 def _staff(username: str, first: str, last: str, role: str, team: Team) -> User:
@@ -300,6 +308,40 @@ def _revisits(rng: random.Random, cases: list[Case], *, now: datetime) -> list[R
     Invitation.objects.bulk_create(answer.invitation for answer in answers)  # type: ignore[misc]
     Response.objects.bulk_create(answers)
     return answers
+
+
+def _rechecks(rng: random.Random, cases: list[Case], touchpoint: Touchpoint, *, now: datetime) -> int:
+    """ "Was your issue solved?" two weeks after the delivery cases were resolved; most say yes."""
+    touchpoint.recheck_after_days = RECHECK_DAYS
+    touchpoint.save(update_fields=["recheck_after_days"])
+    questions = []
+    for case in cases:
+        if (
+            case.touchpoint_id != touchpoint.pk
+            or case.status != CaseStatus.RESOLVED
+            or case.resolved_at is None
+        ):
+            continue
+        due = case.resolved_at + timedelta(days=RECHECK_DAYS)
+        question = Recheck(case=case, due_at=due, language=case.response.language)
+        if due < now:
+            question.status, question.sent_at = Recheck.Status.SENT, due
+            if rng.random() < 0.6:
+                question.answered_at = due + timedelta(hours=rng.uniform(1, 48))
+                question.solved = rng.random() < 0.75
+        questions.append(question)
+    Recheck.objects.bulk_create(questions)
+    CaseEntry.objects.bulk_create(
+        CaseEntry(
+            case=question.case,
+            kind=CaseEntry.Kind.RECHECKED,
+            details={"solved": question.solved},
+            created_at=question.answered_at,
+        )
+        for question in questions
+        if question.answered_at is not None
+    )
+    return len(questions)
 
 
 def _later_answer(first: Response, *, score: int, at: datetime) -> Response:

@@ -1,5 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from followup import public
 
 app_name = "followup"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("r/<str:token>/", public.recheck, name="recheck"),
+]

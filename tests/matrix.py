@@ -17,6 +17,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from audit import log as audit_log
 from feedback import exports
 from feedback.models import ExportRecord
+from followup import cases
+from followup.models import Recheck
 from surveys import roles
 from surveys.email.unsubscribe import unsubscribe_token
 from surveys.models import Event, LegalInformation, Response
@@ -147,6 +149,11 @@ def build_world() -> World:
     )
     retention_run = audit_log.record(audit_log.Action.RETENTION_RUN, details={"cleared": {"comments": 1}})
 
+    case, _ = cases.open_case(response=response, now=timezone.now())
+    recheck = Recheck.objects.create(
+        case=case, due_at=timezone.now(), language="de", status=Recheck.Status.SENT, sent_at=timezone.now()
+    )
+
     world.users = users
     world.objects = {
         "survey": survey,
@@ -170,6 +177,8 @@ def build_world() -> World:
         "totpdevice": device,
         "auditevent": audit_event,
         "retentionrun": retention_run,
+        "case": case,
+        "recheck": recheck,
         "legalinformation": LegalInformation.objects.get_or_create(pk=LegalInformation.ONLY_ID)[0],
     }
     for role in ROLES:

@@ -352,6 +352,10 @@ PUBLIC: dict[str, Entry] = {
         api=True,
         bodies={"POST": {"key": "{key}", "score": 9}},
     ),
+    "followup:recheck": Entry(
+        url("followup:recheck", lambda world: world.objects["recheck"].token),
+        methods(everyone(405), GET=everyone(200), POST=everyone(400)),  # no choice made
+    ),
     "surveys:widget_revise": Entry(
         url("surveys:widget_revise", public_id("response")),
         methods(everyone(405), PATCH=everyone(404)),  # no survey key
