@@ -201,9 +201,9 @@ def _case(
     opened = response.created_at + timedelta(minutes=rng.randint(1, 20))
     age = (now - opened).days
     if age > 14:
-        status = rng.choices(list(CaseStatus), weights=[1, 5, 3, 78, 13])[0]
+        status = rng.choices(list(CaseStatus), weights=[2, 5, 4, 76, 13])[0]
     elif age > 2:
-        status = rng.choices(list(CaseStatus), weights=[10, 40, 20, 25, 5])[0]
+        status = rng.choices(list(CaseStatus), weights=[15, 35, 25, 20, 5])[0]
     else:
         status = rng.choices(list(CaseStatus), weights=[70, 25, 5, 0, 0])[0]
     case = Case(
