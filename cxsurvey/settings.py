@@ -223,6 +223,7 @@ CELERY_BEAT_SCHEDULE = {
     "delete-old-webhook-messages": {"task": "webhooks.tasks.delete_old_messages", "schedule": 3600.0},
     "purge-audit-log": {"task": "audit.tasks.purge", "schedule": 3600.0},
     "apply-retention": {"task": "privacy.tasks.apply_retention", "schedule": 3600.0},
+    "send-digests": {"task": "followup.tasks.send_digests", "schedule": 300.0, "options": {"expires": 290}},
 }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -409,12 +409,6 @@ def _headline(board: Dashboard) -> Headline:
         detail = gettext("mean score %(mean)s") % {"mean": charts.number(summary.mean, 2)}
     elif kind == "ces" and summary.easy_share is not None:
         detail = gettext("%(share)s %% easy") % {"share": charts.number(summary.easy_share)}
-    if change.delta is None:
-        significance = gettext("no comparison: a period without responses")
-    elif change.significant is None:
-        significance = gettext("cannot be tested: the scores do not vary")
-    else:
-        significance = gettext("significant (95 %)") if change.significant else gettext("not significant")
     return Headline(
         value=charts.metric_text(kind, summary.value),
         interval=charts.interval_text(kind, summary.interval),
@@ -425,7 +419,7 @@ def _headline(board: Dashboard) -> Headline:
         change=None
         if change.delta is None
         else charts.number(change.delta, charts.DECIMALS[kind], signed=True),
-        significance=significance,
+        significance=charts.significance_text(change),
         significant=change.significant,
         response_rate=None if board.response_rate is None else 100 * board.response_rate,
         categories=charts.category_figures(summary),

@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from followup import views
 
 app_name = "followup"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("digest/", views.digest, name="digest"),
+    path("digest/unsubscribe/<str:token>/", views.unsubscribe, name="digest_unsubscribe"),
+]

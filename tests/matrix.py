@@ -17,6 +17,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from audit import log as audit_log
 from feedback import exports
 from feedback.models import ExportRecord
+from followup.digests import unsubscribe_token as digest_unsubscribe_token
+from followup.models import Digest
 from surveys import roles
 from surveys.email.unsubscribe import unsubscribe_token
 from surveys.models import Event, LegalInformation, Response
@@ -147,6 +149,8 @@ def build_world() -> World:
     )
     retention_run = audit_log.record(audit_log.Action.RETENTION_RUN, details={"cleared": {"comments": 1}})
 
+    digest = Digest.objects.create(user=manager)
+
     world.users = users
     world.objects = {
         "survey": survey,
@@ -164,6 +168,7 @@ def build_world() -> World:
         "user": users["agent"],
         "apitoken": users["cx_manager"].api_tokens.get(),
         "unsubscribe": unsubscribe_token(contact),
+        "digest_unsubscribe": digest_unsubscribe_token(digest),
         "accessattempt": attempt,
         "accessfailurelog": failure,
         "accesslog": access,

@@ -290,6 +290,12 @@ PAGES: dict[str, Entry] = {
         url("feedback:download_export", public_id("record")),
         methods(GET_ONLY, GET=row("200 200 404 403 403 302 302 404")),
     ),
+    # The digest: each user's own, for those who may read feedback.
+    "followup:digest": Entry(
+        url("followup:digest"),
+        methods(GET_ONLY, GET=page(200, READERS), POST=page(302, READERS)),
+        bodies={"POST": {"frequency": "daily", "hour": "8", "time_zone": "Europe/Berlin", "language": "en"}},
+    ),
     # The API's description, for the back office's people unless API_DOCS_PUBLIC says otherwise.
     "api_schema": Entry(
         url("api_schema"),
@@ -336,6 +342,11 @@ PUBLIC: dict[str, Entry] = {
     "surveys:resubscribe": Entry(
         url("surveys:resubscribe", lambda world: world.objects["unsubscribe"]),
         methods(everyone(405), POST=everyone(200)),
+    ),
+    # The digest's link stops it without signing in: a page that asks, then a POST.
+    "followup:digest_unsubscribe": Entry(
+        url("followup:digest_unsubscribe", lambda world: world.objects["digest_unsubscribe"]),
+        methods(everyone(405), GET=everyone(200), POST=everyone(200)),
     ),
     "surveys:preview": Entry(
         url("surveys:preview", lambda world: world.objects["survey"].public_key),
