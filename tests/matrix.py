@@ -17,8 +17,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from audit import log as audit_log
 from feedback import exports
 from feedback.models import ExportRecord
+from followup.cases import open_case
 from followup.digests import unsubscribe_token as digest_unsubscribe_token
-from followup.models import Digest
+from followup.models import Digest, ResponseTag, Tag
 from surveys import roles
 from surveys.email.unsubscribe import unsubscribe_token
 from surveys.models import Event, LegalInformation, Response
@@ -150,6 +151,8 @@ def build_world() -> World:
     retention_run = audit_log.record(audit_log.Action.RETENTION_RUN, details={"cleared": {"comments": 1}})
 
     digest = Digest.objects.create(user=manager)
+    case, _opened = open_case(response=response, now=timezone.now(), sla_hours=48)
+    ResponseTag.objects.create(response=response, tag=Tag.objects.create(name="Lieferung"))
 
     world.users = users
     world.objects = {
@@ -169,6 +172,7 @@ def build_world() -> World:
         "apitoken": users["cx_manager"].api_tokens.get(),
         "unsubscribe": unsubscribe_token(contact),
         "digest_unsubscribe": digest_unsubscribe_token(digest),
+        "case": case,
         "accessattempt": attempt,
         "accessfailurelog": failure,
         "accesslog": access,
