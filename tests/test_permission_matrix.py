@@ -25,6 +25,7 @@ ADMIN = {"admin"}
 MANAGERS = {"admin", "cx_manager", "foreign"}  # "foreign" is a CX manager too, of team B
 READERS = MANAGERS | {"analyst", "agent"}  # dashboards and answers
 EXPORTERS = MANAGERS | {"analyst"}  # and webhooks, API tokens
+CASE_WORKERS = {"admin", "cx_manager", "agent"}  # change cases and note on them
 NOT_FOUND = 404
 
 
@@ -197,6 +198,47 @@ API: dict[str, Entry] = {
         api=True,
     ),
     # A token sees its own user's exports only: the CX manager's export is unknown to the others.
+    # Cases: whoever may view them, of their teams' surveys; changing and noting for who works on them.
+    "followup:api-case-list": Entry(
+        url("followup:api-case-list"), methods(api(405, STAFF), GET=api(200, READERS)), api=True
+    ),
+    "followup:api-case-detail": Entry(
+        url("followup:api-case-detail", public_id("case")),
+        methods(
+            api(405, STAFF),
+            GET=api(200, READERS, foreign=NOT_FOUND),
+            PATCH=api(200, CASE_WORKERS, foreign=NOT_FOUND),
+        ),
+        api=True,
+        bodies={"PATCH": {"status": "in_progress"}},
+    ),
+    "followup:api-case-notes": Entry(
+        url("followup:api-case-notes", public_id("case")),
+        methods(
+            api(405, STAFF),
+            GET=api(200, READERS, foreign=NOT_FOUND),
+            POST=api(201, CASE_WORKERS, foreign=NOT_FOUND),
+        ),
+        api=True,
+        bodies={"POST": {"text": "Rückruf vereinbart"}},
+    ),
+    "followup:api-tag-list": Entry(
+        url("followup:api-tag-list"),
+        methods(api(405, STAFF), GET=api(200, READERS), POST=api(201, READERS)),
+        api=True,
+        bodies={"POST": {"name": "Rückruf"}},
+    ),
+    "followup:api-response-tags": Entry(
+        url("followup:api-response-tags", public_id("response")),
+        methods(api(405, STAFF), POST=api(200, READERS, foreign=NOT_FOUND)),
+        api=True,
+        bodies={"POST": {"tags": ["Lieferung", "Rückruf"]}},
+    ),
+    "followup:api-response-tag": Entry(
+        url("followup:api-response-tag", public_id("response"), lambda world: "Lieferung"),
+        methods(api(405, STAFF), DELETE=api(204, READERS, foreign=NOT_FOUND)),
+        api=True,
+    ),
     "feedback:api-export-list": Entry(
         url("feedback:api-export-list"),
         methods(api(405, EXPORTERS), GET=api(200, EXPORTERS), POST=api(202, EXPORTERS, foreign=NOT_FOUND)),
@@ -290,6 +332,12 @@ PAGES: dict[str, Entry] = {
         url("feedback:download_export", public_id("record")),
         methods(GET_ONLY, GET=row("200 200 404 403 403 302 302 404")),
     ),
+    # The digest: each user's own, for those who may read feedback.
+    "followup:digest": Entry(
+        url("followup:digest"),
+        methods(GET_ONLY, GET=page(200, READERS), POST=page(302, READERS)),
+        bodies={"POST": {"frequency": "daily", "hour": "8", "time_zone": "Europe/Berlin", "language": "en"}},
+    ),
     # The API's description, for the back office's people unless API_DOCS_PUBLIC says otherwise.
     "api_schema": Entry(
         url("api_schema"),
@@ -336,6 +384,11 @@ PUBLIC: dict[str, Entry] = {
     "surveys:resubscribe": Entry(
         url("surveys:resubscribe", lambda world: world.objects["unsubscribe"]),
         methods(everyone(405), POST=everyone(200)),
+    ),
+    # The digest's link stops it without signing in: a page that asks, then a POST.
+    "followup:digest_unsubscribe": Entry(
+        url("followup:digest_unsubscribe", lambda world: world.objects["digest_unsubscribe"]),
+        methods(everyone(405), GET=everyone(200), POST=everyone(200)),
     ),
     "surveys:preview": Entry(
         url("surveys:preview", lambda world: world.objects["survey"].public_key),
