@@ -13,6 +13,9 @@ Recovery follows a detractor to the next answer the same contact gave at the sam
 after the case was resolved, or, for detractors nobody contacted (no case, or a case without a
 first response), after the detractor answer. Its share is of those who answered again, and says
 how many of them gave a score above the lowest category.
+
+Where a touchpoint asks again after a case ("Was your issue solved?", ``followup.rechecks``), the
+share of yes among those who answered is counted apart from the survey's answers.
 """
 
 from collections import Counter
@@ -45,6 +48,8 @@ class LoopCounts:
     uncontacted_detractors: int
     uncontacted_answered_again: int
     uncontacted_recovered: int
+    rechecks_answered: int = 0  # "Was your issue solved?" answered, of the period's cases
+    rechecks_solved: int = 0  # of these, yes
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,7 @@ class LoopFigures:
     recovered_without_contact: Proportion  # of uncontacted detractors who answered again
     resolved_detractors: int
     uncontacted_detractors: int
+    solved_when_asked: Proportion  # of the customers asked again after their case who answered
 
 
 def proportion(successes: int, n: int) -> Proportion:
@@ -119,6 +125,7 @@ def loop_figures(counts: LoopCounts) -> LoopFigures:
         recovered_without_contact=proportion(counts.uncontacted_recovered, counts.uncontacted_answered_again),
         resolved_detractors=counts.resolved_detractors,
         uncontacted_detractors=counts.uncontacted_detractors,
+        solved_when_asked=proportion(counts.rechecks_solved, counts.rechecks_answered),
     )
 
 
@@ -156,6 +163,8 @@ def count_loop(filters: Filters, *, now: datetime) -> LoopCounts:
         resolved_detractors=Count("pk", filter=resolved),
         resolved_answered_again=Count("pk", filter=resolved & Q(next_score__isnull=False)),
         resolved_recovered=Count("pk", filter=resolved & Q(next_score__gt=lowest)),
+        rechecks_answered=Count("pk", filter=Q(recheck__answered_at__isnull=False)),
+        rechecks_solved=Count("pk", filter=Q(recheck__solved=True)),
     )
     uncontacted = _uncontacted_detractors(filters, lowest).aggregate(
         uncontacted_detractors=Count("pk"),

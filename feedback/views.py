@@ -482,6 +482,15 @@ def _loop_panel(filters: Filters, *, now: datetime) -> dict:
             % {**category, "total": figures.uncontacted_detractors},
         ),
     ]
+    if figures.solved_when_asked.n:  # only where a touchpoint asks again after a case
+        rows.append(
+            (
+                "solved",
+                gettext("Issue solved, as the customer says"),
+                _share_text(figures.solved_when_asked),
+                gettext("answers to “Was your issue solved?”, asked after the case"),
+            )
+        )
     return {
         "figures": figures,
         "median_first_response": _duration_text(figures.median_first_response),

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from feedback.counts import Filters
 from feedback.loop import count_loop, loop_figures, median, proportion
-from followup.models import Case
+from followup.models import Case, Recheck
 from surveys.models import NO_TOUCHPOINT, Response
 from tests.factories import make_contact, make_response, make_survey, make_touchpoint, take_away
 from tests.feedback.pages import by_id
@@ -121,14 +121,20 @@ def known(survey, counter):
     - c5 (1): no case at all; later a 3.
     - c6 (9): a promoter's case, answered in 1 h, closed without action after 2 h.
     - c7 (0): a case opened in October, outside the period.
+
+    Asked again after their case, c1 said it was solved, c2 has not answered, c7 said no.
     """
     c = {number: make_contact(email=f"c{number}@example.com") for number in range(1, 8)}
     resolved = {"status": Case.Status.RESOLVED, "resolution": Case.Resolution.SOLVED}
     a1 = answer(survey, counter, c[1], 2, at(2))
-    case_for(a1, opened=at(2), due=at(4), first=at(3), closed=at(5), **resolved)
+    case1 = case_for(a1, opened=at(2), due=at(4), first=at(3), closed=at(5), **resolved)
+    Recheck.objects.create(
+        case=case1, due_at=at(12), language="de", sent_at=at(12), answered_at=at(13), solved=True
+    )
     answer(survey, counter, c[1], 9, at(20))
     a2 = answer(survey, counter, c[2], 5, at(3))
-    case_for(a2, opened=at(3), due=at(5), first=at(6), closed=at(8), **resolved)
+    case2 = case_for(a2, opened=at(3), due=at(5), first=at(6), closed=at(8), **resolved)
+    Recheck.objects.create(case=case2, due_at=at(18), language="de", sent_at=at(18))
     answer(survey, counter, c[2], 10, at(7))
     answer(survey, counter, c[2], 4, at(25))
     a3 = answer(survey, counter, c[3], 0, at(4))
@@ -141,7 +147,10 @@ def known(survey, counter):
     a6 = answer(survey, counter, c[6], 9, at(6))
     case_for(a6, opened=at(6), due=at(8), first=at(6, 11), closed=at(6, 12), status=Case.Status.NO_ACTION)
     a7 = answer(survey, counter, c[7], 0, at(20, month=10))
-    case_for(a7, opened=at(20, month=10), due=at(22, month=10))
+    case7 = case_for(a7, opened=at(20, month=10), due=at(22, month=10))
+    Recheck.objects.create(
+        case=case7, due_at=at(1), language="en", sent_at=at(1), answered_at=at(2), solved=False
+    )
     return survey
 
 
@@ -175,6 +184,9 @@ def test_the_figures_of_a_known_month_match_the_hand_computation(known, django_a
     uncontacted = figures.recovered_without_contact
     assert (uncontacted.successes, uncontacted.n) == (1, 2)
     assert uncontacted.interval == pytest.approx(wilson(1, 2))
+    # Asked again: c1 answered yes; c2 has not answered; c7's no belongs to October.
+    solved = figures.solved_when_asked
+    assert (solved.successes, solved.n, solved.value) == (1, 1, 100.0)
 
 
 @pytest.mark.django_db
@@ -224,6 +236,18 @@ def test_the_dashboard_shows_the_loop_to_those_who_may_view_cases(client, cx_man
     assert 'id="loop-in-time" data-successes="2" data-n="4"' in html
     assert 'id="loop-recovered" data-successes="1" data-n="2"' in html
     assert 'id="loop-uncontacted" data-successes="1" data-n="2"' in html
+    assert 'id="loop-solved" data-successes="1" data-n="1"' in html
+
+
+@pytest.mark.django_db
+def test_the_question_after_a_case_shows_only_where_it_was_answered(client, cx_manager, known):
+    Recheck.objects.update(answered_at=None, solved=None)
+    client.force_login(cx_manager)
+    html = client.get(
+        URL, {"survey": known.pk, "since": "2026-11-01", "until": "2026-11-30"}
+    ).content.decode()
+    assert 'id="loop-recovered"' in html
+    assert 'id="loop-solved"' not in html
 
 
 @pytest.mark.django_db
