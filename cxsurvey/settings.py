@@ -234,6 +234,8 @@ CELERY_BEAT_SCHEDULE = {
     "purge-audit-log": {"task": "audit.tasks.purge", "schedule": 3600.0},
     "apply-retention": {"task": "privacy.tasks.apply_retention", "schedule": 3600.0},
     "send-case-replies": {"task": "followup.tasks.send_replies", "schedule": 10.0, "options": {"expires": 9}},
+    "send-rechecks": {"task": "followup.tasks.send_rechecks", "schedule": 300.0, "options": {"expires": 290}},
+    "send-digests": {"task": "followup.tasks.send_digests", "schedule": 300.0, "options": {"expires": 290}},
 }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -16,7 +16,7 @@ from django.utils.translation import get_language, gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from feedback.dashboard import Dashboard
-from feedback.metrics import Summary, summarise
+from feedback.metrics import Change, Summary, summarise
 from surveys.scales import LANGUAGES, SCALES
 
 METRIC_NAMES = {"nps": "NPS", "csat": "CSAT", "ces": "CES"}
@@ -102,6 +102,15 @@ def interval_text(kind: str, interval: tuple[float, float] | None) -> str:
         return "–"
     low, high = (number(bound, DECIMALS[kind]) for bound in interval)
     return gettext("%(low)s to %(high)s") % {"low": low, "high": high}
+
+
+def significance_text(change: Change) -> str:
+    """Whether a change is significant, as the dashboard's headline says it."""
+    if change.delta is None:
+        return gettext("no comparison: a period without responses")
+    if change.significant is None:
+        return gettext("cannot be tested: the scores do not vary")
+    return gettext("significant (95 %)") if change.significant else gettext("not significant")
 
 
 def category_figures(summary: Summary) -> list[CategoryFigure]:

@@ -302,3 +302,8 @@ def _incomplete_beta(a: float, b: float, x: float, y: float) -> float:
         if abs(1 - c * d) < 1e-15:
             break
     return front * (f - 1)
+
+
+def proportion_interval(successes: int, n: int) -> tuple[float, float] | None:
+    """The 95 % Wilson interval in % of ``successes`` out of ``n`` (as for CSAT); None when n = 0."""
+    return _wilson_interval(successes, n) if n else None

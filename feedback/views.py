@@ -3,6 +3,7 @@
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import wraps
 from uuid import UUID
 
@@ -38,6 +39,7 @@ from feedback import charts, exports, tasks
 from feedback.counts import Filters
 from feedback.dashboard import NOT_SET, Dashboard, Segment, build_dashboard
 from feedback.forms import INTERVALS, RANGES, DashboardFilterForm, VerbatimFilterForm
+from feedback.loop import Proportion, count_loop, loop_figures
 from feedback.models import ExportRecord
 from feedback.verbatims import find_verbatims, highlighted
 from surveys.access import get_survey_for_user, is_admin, may_export, may_read_feedback, may_see_personal_data
@@ -124,6 +126,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     else:
         with replica_reads(request.user):
             context, status = _dashboard_context(form), 200
+            if request.user.has_perm("followup.view_case"):
+                context["loop"] = _loop_panel(form.filters(), now=timezone.now())
     return render(request, "feedback/dashboard.html", context, status=status)
 
 
@@ -405,12 +409,6 @@ def _headline(board: Dashboard) -> Headline:
         detail = gettext("mean score %(mean)s") % {"mean": charts.number(summary.mean, 2)}
     elif kind == "ces" and summary.easy_share is not None:
         detail = gettext("%(share)s %% easy") % {"share": charts.number(summary.easy_share)}
-    if change.delta is None:
-        significance = gettext("no comparison: a period without responses")
-    elif change.significant is None:
-        significance = gettext("cannot be tested: the scores do not vary")
-    else:
-        significance = gettext("significant (95 %)") if change.significant else gettext("not significant")
     return Headline(
         value=charts.metric_text(kind, summary.value),
         interval=charts.interval_text(kind, summary.interval),
@@ -421,11 +419,84 @@ def _headline(board: Dashboard) -> Headline:
         change=None
         if change.delta is None
         else charts.number(change.delta, charts.DECIMALS[kind], signed=True),
-        significance=significance,
+        significance=charts.significance_text(change),
         significant=change.significant,
         response_rate=None if board.response_rate is None else 100 * board.response_rate,
         categories=charts.category_figures(summary),
     )
+
+
+@dataclass(frozen=True)
+class ShareText:
+    value: str  # in %, or "no data"
+    interval: str
+    successes: int
+    n: int
+    small_sample: bool
+
+
+def _share_text(share: Proportion) -> ShareText:
+    return ShareText(
+        value=charts.metric_text("csat", share.value),
+        interval=charts.interval_text("csat", share.interval),
+        successes=share.successes,
+        n=share.n,
+        small_sample=share.small_sample,
+    )
+
+
+def _duration_text(duration: timedelta | None) -> str:
+    """Hours up to two days, days beyond, to a tenth; "–" without a duration."""
+    if duration is None:
+        return "–"
+    hours = duration.total_seconds() / 3600
+    if hours < 48:
+        return gettext("%(hours)s h") % {"hours": charts.number(hours, 1)}
+    return gettext("%(days)s days") % {"days": charts.number(hours / 24, 1)}
+
+
+def _loop_panel(filters: Filters, *, now: datetime) -> dict:
+    """The loop's figures for the dashboard's survey, period and touchpoints, as the page shows
+    them: each share with what it is a share of."""
+    figures = loop_figures(count_loop(filters, now=now))
+    category = {"category": charts.category_label(filters.survey.scale.categories[0].code)}
+    rows = [
+        (
+            "in-time",
+            gettext("Contacted within the time due"),
+            _share_text(figures.contacted_in_time),
+            gettext("%(category)s answers with a case") % category,
+        ),
+        (
+            "recovered",
+            gettext("Recovered after a resolved case"),
+            _share_text(figures.recovered),
+            gettext("answered again at the touchpoint, of %(total)s resolved cases of %(category)s answers")
+            % {**category, "total": figures.resolved_detractors},
+        ),
+        (
+            "uncontacted",
+            gettext("Recovered without contact"),
+            _share_text(figures.recovered_without_contact),
+            gettext("answered again at the touchpoint, of %(total)s %(category)s answers nobody contacted")
+            % {**category, "total": figures.uncontacted_detractors},
+        ),
+    ]
+    if figures.solved_when_asked.n:  # only where a touchpoint asks again after a case
+        rows.append(
+            (
+                "solved",
+                gettext("Issue solved, as the customer says"),
+                _share_text(figures.solved_when_asked),
+                gettext("answers to “Was your issue solved?”, asked after the case"),
+            )
+        )
+    return {
+        "figures": figures,
+        "median_first_response": _duration_text(figures.median_first_response),
+        "median_resolution": _duration_text(figures.median_resolution),
+        "rows": rows,
+    }
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,21 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
-from followup.models import OPEN_STATUSES, AlertRule, Case, CaseEntry, CaseStatus, Team
+from followup.models import (
+    OPEN_STATUSES,
+    AlertRule,
+    Case,
+    CaseEntry,
+    CaseStatus,
+    Recheck,
+    RecheckStatus,
+    Team,
+)
 from followup.signals import case_saved
 from surveys.access import visible_surveys
 from surveys.email.messages import render_email
 from surveys.models import Response, Survey
+from surveys.scales import LANGUAGES
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +134,10 @@ def change_case(
         for field, (_old, new) in changes.items():
             setattr(locked, field, new)
         if "status" in changes:
+            if locked.status == Status.RESOLVED:
+                schedule_recheck(locked, now=now)
+            else:
+                cancel_recheck(locked)
             if locked.status in OPEN_STATUSES:
                 locked.resolved_at = None
                 locked.resolution = "" if "resolution" not in changes else locked.resolution
@@ -147,6 +161,33 @@ def change_case(
         setattr(case, field, getattr(locked, field))
     case.updated_at = now
     return changes
+
+
+def schedule_recheck(case: Case, *, now: datetime) -> Recheck | None:
+    """The question for a case resolved now, due after its touchpoint's days; None if the touchpoint
+    does not ask again, the case ended without a fix ("no action needed"), or nobody is known to
+    ask. A case resolved a second time moves its unsent question to the new due time; an answered
+    or sent one stays as it was."""
+    touchpoint = case.touchpoint
+    response = case.response
+    if case.status != CaseStatus.RESOLVED or touchpoint is None or not touchpoint.recheck_after_days:
+        return None
+    if response.contact_id is None:
+        return None
+    due_at = now + timedelta(days=touchpoint.recheck_after_days)
+    language = response.language if response.language in LANGUAGES else settings.LANGUAGE_CODE
+    recheck, created = Recheck.objects.get_or_create(
+        case=case, defaults={"due_at": due_at, "language": language}
+    )
+    if not created and recheck.status == RecheckStatus.SCHEDULED:
+        Recheck.objects.filter(pk=recheck.pk, status=RecheckStatus.SCHEDULED).update(due_at=due_at)
+        recheck.due_at = due_at
+    return recheck
+
+
+def cancel_recheck(case: Case) -> None:
+    """A case opened again does not ask whether it was solved: its unsent question goes."""
+    Recheck.objects.filter(case=case, status=RecheckStatus.SCHEDULED).delete()
 
 
 def _log_changes(case: Case, changes: dict[str, tuple], *, by: User | None, now: datetime) -> None:

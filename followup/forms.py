@@ -1,5 +1,7 @@
-"""The inbox's filters and the case page's forms: plain forms, whose choices are what the user may
-see (their surveys, the people who may work on cases)."""
+"""The inbox's filters and the case page's forms (plain forms, whose choices are what the user may
+see: their surveys, the people who may work on cases), and the digest's settings form."""
+
+import zoneinfo
 
 from django import forms
 from django.contrib.auth.models import User
@@ -7,7 +9,15 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from followup.access import case_workers
-from followup.models import CLOSED_STATUSES, CaseEntry, CaseResolution, CaseStatus, ReplyTemplate, Team
+from followup.models import (
+    CLOSED_STATUSES,
+    CaseEntry,
+    CaseResolution,
+    CaseStatus,
+    Digest,
+    ReplyTemplate,
+    Team,
+)
 from surveys.access import AnyUser, visible_surveys
 from surveys.models import Survey, Touchpoint
 
@@ -96,3 +106,20 @@ class ReplyForm(forms.Form):
         max_length=ReplyTemplate._meta.get_field("body").max_length,
         widget=forms.Textarea(attrs={"rows": 8}),
     )
+
+
+def time_zone_choices() -> list[tuple[str, str]]:
+    """The IANA time zones with a region ("Europe/Berlin"), sorted; UTC at the end."""
+    names = sorted(
+        name for name in zoneinfo.available_timezones() if "/" in name and not name.startswith("Etc/")
+    )
+    return [(name, name) for name in [*names, "UTC"]]
+
+
+class DigestForm(forms.ModelForm):
+    hour = forms.TypedChoiceField(coerce=int, choices=[(hour, f"{hour:02d}:00") for hour in range(24)])
+    time_zone = forms.ChoiceField(choices=time_zone_choices)
+
+    class Meta:
+        model = Digest
+        fields = ["frequency", "hour", "time_zone", "language"]

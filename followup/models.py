@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from surveys.models import Language, Response, Survey, Team, Touchpoint
+from surveys.models import Language, Response, Survey, Team, Touchpoint, new_token
 
 NAME_MAX_LENGTH = 50
 
@@ -306,6 +306,7 @@ class CaseEntryKind(models.TextChoices):
     REPLY_SENT = "reply_sent", _("reply sent")
     REPLY_RECEIVED = "reply_received", _("reply received")
     TAGGED = "tagged", _("tags changed")
+    RECHECKED = "rechecked", _("customer asked again")
 
 
 class CaseEntry(models.Model):
@@ -349,6 +350,60 @@ class CaseEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class RecheckStatus(models.TextChoices):
+    SCHEDULED = "scheduled", _("scheduled")
+    SENDING = "sending", _("being sent")
+    SENT = "sent", _("sent")
+    SKIPPED = "skipped", _("not sent")
+    FAILED = "failed", _("failed")
+
+
+class Recheck(models.Model):
+    """ "Was your issue solved?": asked some days after a case was resolved, if its touchpoint says so
+    (``Touchpoint.recheck_after_days``), and answered yes or no by the customer. Counted apart
+    from the survey: it is a question about the follow-up, not about the touchpoint."""
+
+    Status = RecheckStatus
+
+    case = models.OneToOneField(
+        Case, verbose_name=_("case"), on_delete=models.CASCADE, related_name="recheck"
+    )
+    token = models.CharField(_("token"), max_length=64, unique=True, default=new_token, editable=False)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.SCHEDULED)
+    skip_reason = models.CharField(_("why not sent"), max_length=32, blank=True)
+    due_at = models.DateTimeField(_("due"))
+    claimed_at = models.DateTimeField(_("claimed by a sender"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("send attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=1000, blank=True)
+    language = models.CharField(_("language"), max_length=2, choices=Language.choices)
+    answered_at = models.DateTimeField(_("answered"), null=True, blank=True)
+    solved = models.BooleanField(_("issue solved"), null=True, blank=True)
+    comment = models.TextField(_("comment"), blank=True, max_length=5000)
+
+    class Meta:
+        verbose_name = _("question after a case")
+        verbose_name_plural = _("questions after cases")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=RecheckStatus.values), name="recheck_status_valid"
+            ),
+            # An answer says yes or no; without one there is nothing to say.
+            models.CheckConstraint(
+                condition=models.Q(answered_at__isnull=True, solved__isnull=True)
+                | models.Q(answered_at__isnull=False, solved__isnull=False),
+                name="recheck_answer_complete",
+            ),
+        ]
+        indexes = [
+            # The sender: scheduled questions by due time.
+            models.Index(fields=["due_at"], condition=models.Q(status="scheduled"), name="recheck_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case} ({self.status})"
 
 
 class ReplyTemplate(models.Model):

@@ -49,7 +49,7 @@ _TOKEN = re.compile(r"^([0-9a-f]{32})([0-9a-f]{16})$")
 
 
 class Delivery:
-    """Where a sent reply stands, in its entry's ``details["delivery"]``."""
+    """Where a reply stands, in its entry's ``details["status"]``."""
 
     QUEUED = "queued"
     SENDING = "sending"
@@ -203,7 +203,7 @@ def queue_reply(case: Case, *, by, subject: str, body: str, now: datetime) -> Ca
                 "subject": " ".join(subject.split()),
                 "to": contact.email,
                 "language": reply_language(case),
-                "delivery": Delivery.QUEUED,
+                "status": Delivery.QUEUED,
                 "attempts": 0,
             },
             created_at=now,
@@ -216,7 +216,7 @@ def send_queued_replies(*, now: datetime, limit: int = BATCH_SIZE) -> Counter:
     """Send the queued replies, oldest first; how many ended how."""
     report: Counter = Counter()
     report["stalled"] = release_stalled_replies(now=now)
-    queued = CaseEntry.objects.filter(kind=Kind.REPLY_SENT, details__delivery=Delivery.QUEUED).order_by("pk")
+    queued = CaseEntry.objects.filter(kind=Kind.REPLY_SENT, details__status=Delivery.QUEUED).order_by("pk")
     due = [pk for pk, details in queued.values_list("pk", "details") if _is_due(details, now)]
     for pk in due[:limit]:
         report[send_reply(pk, now=now)] += 1
@@ -234,7 +234,7 @@ def _is_due(details: dict, now: datetime) -> bool:
 def release_stalled_replies(*, now: datetime) -> int:
     """Replies a stopped sender claimed: nobody knows whether the mail server took them, so they
     fail with a note instead of going out twice; how many."""
-    sending = CaseEntry.objects.filter(kind=Kind.REPLY_SENT, details__delivery=Delivery.SENDING)
+    sending = CaseEntry.objects.filter(kind=Kind.REPLY_SENT, details__status=Delivery.SENDING)
     stalled = 0
     for entry in sending.only("pk", "details"):
         claimed_at = datetime.fromisoformat(entry.details.get("claimed_at") or now.isoformat())
@@ -250,12 +250,12 @@ def send_reply(entry_id: int, *, now: datetime) -> str:
     is no longer queued. Claimed by a conditional update first, so that it leaves once."""
     rows = CaseEntry.objects.select_related("case__response__contact", "case__survey")
     entry = rows.filter(pk=entry_id).first()  # gone with an erasure meanwhile
-    if entry is None or entry.details.get("delivery") != Delivery.QUEUED:
+    if entry is None or entry.details.get("status") != Delivery.QUEUED:
         return "taken"
     details = dict(entry.details)
     attempts = int(details.get("attempts", 0)) + 1
-    claimed = {**details, "delivery": Delivery.SENDING, "attempts": attempts, "claimed_at": now.isoformat()}
-    if not CaseEntry.objects.filter(pk=entry.pk, details__delivery=Delivery.QUEUED).update(details=claimed):
+    claimed = {**details, "status": Delivery.SENDING, "attempts": attempts, "claimed_at": now.isoformat()}
+    if not CaseEntry.objects.filter(pk=entry.pk, details__status=Delivery.QUEUED).update(details=claimed):
         return "taken"
     case = entry.case
     if reason := reason_not_to_reply(case):  # the customer objected since it was written
@@ -275,8 +275,8 @@ def send_reply(entry_id: int, *, now: datetime) -> str:
     return "sent"
 
 
-def _record(entry: CaseEntry, details: dict, delivery: str, **more: str) -> None:
-    CaseEntry.objects.filter(pk=entry.pk).update(details={**details, "delivery": delivery, **more})
+def _record(entry: CaseEntry, details: dict, status: str, **more: str) -> None:
+    CaseEntry.objects.filter(pk=entry.pk).update(details={**details, "status": status, **more})
 
 
 def reply_message(entry: CaseEntry):

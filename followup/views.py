@@ -1,4 +1,6 @@
-"""The cases inbox and the case page: triage, assignment, notes, replies to the customer."""
+"""The cases inbox and the case page (triage, assignment, notes, replies to the customer); the
+digest's page, where staff subscribe to it, and its unsubscribe link, which works without
+signing in."""
 
 from collections.abc import Callable
 from datetime import datetime
@@ -14,20 +16,24 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.utils.translation import gettext_lazy
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cxsurvey.signin import back_office_required
 from feedback import charts
 from feedback.views import PAGE_CSP, AuthenticatedHttpRequest
 from followup import cases, replies, tasks
 from followup.access import get_case_for_user, may_work_on_cases, visible_cases
-from followup.forms import ALL, CLOSED, OPEN, ChangeForm, InboxFilterForm, NoteForm, ReplyForm
-from followup.models import CLOSED_STATUSES, OPEN_STATUSES, Case, CaseEntry, CaseQuerySet
-from surveys.access import may_see_personal_data, visible_surveys
+from followup.digests import read_unsubscribe_token
+from followup.forms import ALL, CLOSED, OPEN, ChangeForm, DigestForm, InboxFilterForm, NoteForm, ReplyForm
+from followup.models import CLOSED_STATUSES, OPEN_STATUSES, Case, CaseEntry, CaseQuerySet, Digest
+from surveys.access import may_read_feedback, may_see_personal_data, visible_surveys
 from surveys.models import Response, Team
+from surveys.public import not_found, public_page, render_public, use_language
 
 CASES_PER_PAGE = 50
 
@@ -330,3 +336,49 @@ def open_case(request: AuthenticatedHttpRequest, public_id: UUID) -> HttpRespons
         raise Http404("No response has this id.")
     case, _opened = cases.open_case(response=response, now=timezone.now(), author=request.user)
     return redirect(case)
+
+
+@back_office_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def digest(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Subscribe to the digest, change it, or stop it ("stop" in the form)."""
+    if not may_read_feedback(request.user):
+        raise PermissionDenied
+    current = Digest.objects.filter(user=request.user).first()
+    if request.method == "POST" and "stop" in request.POST:
+        Digest.objects.filter(user=request.user).delete()
+        return redirect("followup:digest")
+    initial = {} if current else {"language": translation.get_language()}
+    form = DigestForm(request.POST or None, instance=current or Digest(user=request.user), initial=initial)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        return redirect("followup:digest")
+    with translation.override(current.language if current else translation.get_language()):
+        status = 400 if form.errors else 200
+        return render(request, "followup/digest.html", {"form": form, "digest": current}, status=status)
+
+
+# Mail services stop a subscription with one POST without cookies (RFC 8058), so the POST is exempt
+# from CSRF checks: it needs the signed token, and whoever has it may stop the digest anyway.
+@csrf_exempt
+@require_http_methods(["GET", "HEAD", "POST"])
+@public_page
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """GET asks (mail scanners open every link); POST stops the digest."""
+    user_id = read_unsubscribe_token(token)
+    if user_id is None:
+        raise not_found(
+            request,
+            gettext_lazy("Link not valid"),
+            gettext_lazy(
+                "This link is not valid. Please use the link from your email exactly as it was sent."
+            ),
+        )
+    current = Digest.objects.filter(user_id=user_id).first()
+    use_language(request, current.language if current else "")
+    if request.method == "POST":
+        Digest.objects.filter(user_id=user_id).delete()
+        state = "stopped"
+    else:
+        state = "ask" if current else "none"
+    return render_public(request, "followup/digest_unsubscribe.html", {"state": state, "token": token})

@@ -434,6 +434,7 @@ class TouchpointAdmin(SurveyScoped, admin.ModelAdmin):
                 ]
             },
         ),
+        (_("After a follow-up case"), {"fields": ["recheck_after_days"]}),
     ]
 
     @admin.display(description=_("contacts"))

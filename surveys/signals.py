@@ -13,3 +13,7 @@ response_saved = Signal()
 invitation_bounced = Signal()
 # A contact objected to further surveys, reported the first time only: ``contact``.
 contact_unsubscribed = Signal()
+# The demo company was seeded (``manage.py seed_demo``): ``rng`` (its random.Random), ``surveys``
+# (kind → Survey), ``touchpoints`` (slug → Touchpoint). Receivers add their part of the story and
+# return what they created, as {"what": count}. Not sent inside a transaction of the answering path.
+demo_seeded = Signal()

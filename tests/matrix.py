@@ -18,7 +18,8 @@ from audit import log as audit_log
 from feedback import exports
 from feedback.models import ExportRecord
 from followup.cases import open_case
-from followup.models import ReplyTemplate
+from followup.digests import unsubscribe_token as digest_unsubscribe_token
+from followup.models import Digest, Recheck, ReplyTemplate, ResponseTag, Tag
 from surveys import roles
 from surveys.email.unsubscribe import unsubscribe_token
 from surveys.models import Event, LegalInformation, Response
@@ -149,7 +150,12 @@ def build_world() -> World:
     )
     retention_run = audit_log.record(audit_log.Action.RETENTION_RUN, details={"cleared": {"comments": 1}})
 
-    case, _opened = open_case(response=response, now=timezone.now())
+    digest = Digest.objects.create(user=manager)
+    case, _opened = open_case(response=response, now=timezone.now(), sla_hours=48)
+    ResponseTag.objects.create(response=response, tag=Tag.objects.create(name="Lieferung"))
+    recheck = Recheck.objects.create(
+        case=case, due_at=timezone.now(), language="de", status=Recheck.Status.SENT, sent_at=timezone.now()
+    )
     reply_template = ReplyTemplate.objects.create(
         name="Sorry", language="en", subject="Sorry", body="We are sorry."
     )
@@ -171,14 +177,16 @@ def build_world() -> World:
         "user": users["agent"],
         "apitoken": users["cx_manager"].api_tokens.get(),
         "unsubscribe": unsubscribe_token(contact),
+        "digest_unsubscribe": digest_unsubscribe_token(digest),
+        "case": case,
         "accessattempt": attempt,
         "accessfailurelog": failure,
         "accesslog": access,
         "totpdevice": device,
         "auditevent": audit_event,
         "retentionrun": retention_run,
+        "recheck": recheck,
         "legalinformation": LegalInformation.objects.get_or_create(pk=LegalInformation.ONLY_ID)[0],
-        "case": case,
         "replytemplate": reply_template,
     }
     for role in ROLES:

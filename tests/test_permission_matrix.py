@@ -25,7 +25,8 @@ ADMIN = {"admin"}
 MANAGERS = {"admin", "cx_manager", "foreign"}  # "foreign" is a CX manager too, of team B
 READERS = MANAGERS | {"analyst", "agent"}  # dashboards and answers
 EXPORTERS = MANAGERS | {"analyst"}  # and webhooks, API tokens
-CASE_WORKERS = MANAGERS | {"agent"}  # follow-up cases: notes, changes, replies (READERS read them)
+CASE_WORKERS = {"admin", "cx_manager", "agent"}  # change cases and note on them
+CASE_STAFF = CASE_WORKERS | {"foreign"}  # and team B's CX manager, on team B's cases
 NOT_FOUND = 404
 
 
@@ -198,6 +199,47 @@ API: dict[str, Entry] = {
         api=True,
     ),
     # A token sees its own user's exports only: the CX manager's export is unknown to the others.
+    # Cases: whoever may view them, of their teams' surveys; changing and noting for who works on them.
+    "followup:api-case-list": Entry(
+        url("followup:api-case-list"), methods(api(405, STAFF), GET=api(200, READERS)), api=True
+    ),
+    "followup:api-case-detail": Entry(
+        url("followup:api-case-detail", public_id("case")),
+        methods(
+            api(405, STAFF),
+            GET=api(200, READERS, foreign=NOT_FOUND),
+            PATCH=api(200, CASE_WORKERS, foreign=NOT_FOUND),
+        ),
+        api=True,
+        bodies={"PATCH": {"status": "in_progress"}},
+    ),
+    "followup:api-case-notes": Entry(
+        url("followup:api-case-notes", public_id("case")),
+        methods(
+            api(405, STAFF),
+            GET=api(200, READERS, foreign=NOT_FOUND),
+            POST=api(201, CASE_WORKERS, foreign=NOT_FOUND),
+        ),
+        api=True,
+        bodies={"POST": {"text": "Rückruf vereinbart"}},
+    ),
+    "followup:api-tag-list": Entry(
+        url("followup:api-tag-list"),
+        methods(api(405, STAFF), GET=api(200, READERS), POST=api(201, READERS)),
+        api=True,
+        bodies={"POST": {"name": "Rückruf"}},
+    ),
+    "followup:api-response-tags": Entry(
+        url("followup:api-response-tags", public_id("response")),
+        methods(api(405, STAFF), POST=api(200, READERS, foreign=NOT_FOUND)),
+        api=True,
+        bodies={"POST": {"tags": ["Lieferung", "Rückruf"]}},
+    ),
+    "followup:api-response-tag": Entry(
+        url("followup:api-response-tag", public_id("response"), lambda world: "Lieferung"),
+        methods(api(405, STAFF), DELETE=api(204, READERS, foreign=NOT_FOUND)),
+        api=True,
+    ),
     "feedback:api-export-list": Entry(
         url("feedback:api-export-list"),
         methods(api(405, EXPORTERS), GET=api(200, EXPORTERS), POST=api(202, EXPORTERS, foreign=NOT_FOUND)),
@@ -296,7 +338,7 @@ PAGES: dict[str, Entry] = {
     "followup:inbox": Entry(url("followup:inbox"), methods(page(405, READERS), GET=page(200, READERS))),
     "followup:bulk_change": Entry(
         url("followup:bulk_change"),
-        methods(page(405, CASE_WORKERS), POST=page(303, CASE_WORKERS, foreign=NOT_FOUND)),
+        methods(page(405, CASE_STAFF), POST=page(303, CASE_STAFF, foreign=NOT_FOUND)),
         bodies={"POST": {"case": "{case}", "bulk-status": "in_progress"}},
     ),
     "followup:case": Entry(
@@ -305,23 +347,29 @@ PAGES: dict[str, Entry] = {
     ),
     "followup:change_case": Entry(
         url("followup:change_case", public_id("case")),
-        methods(page(405, CASE_WORKERS), POST=page(302, CASE_WORKERS, foreign=NOT_FOUND)),
+        methods(page(405, CASE_STAFF), POST=page(302, CASE_STAFF, foreign=NOT_FOUND)),
         bodies={"POST": {"status": "in_progress"}},
     ),
     "followup:add_note": Entry(
         url("followup:add_note", public_id("case")),
-        methods(page(405, CASE_WORKERS), POST=page(302, CASE_WORKERS, foreign=NOT_FOUND)),
+        methods(page(405, CASE_STAFF), POST=page(302, CASE_STAFF, foreign=NOT_FOUND)),
         bodies={"POST": {"text": "Called her back"}},
     ),
     # The world's contact has no legal basis for being written to: the reply is refused (409).
     "followup:reply": Entry(
         url("followup:reply", public_id("case")),
-        methods(page(405, CASE_WORKERS), POST=page(409, CASE_WORKERS, foreign=NOT_FOUND)),
+        methods(page(405, CASE_STAFF), POST=page(409, CASE_STAFF, foreign=NOT_FOUND)),
         bodies={"POST": {"subject": "Sorry", "body": "We are sorry."}},
     ),
     "followup:open_case": Entry(
         url("followup:open_case", public_id("response")),
-        methods(page(405, CASE_WORKERS), POST=page(302, CASE_WORKERS, foreign=NOT_FOUND)),
+        methods(page(405, CASE_STAFF), POST=page(302, CASE_STAFF, foreign=NOT_FOUND)),
+    ),
+    # The digest: each user's own, for those who may read feedback.
+    "followup:digest": Entry(
+        url("followup:digest"),
+        methods(GET_ONLY, GET=page(200, READERS), POST=page(302, READERS)),
+        bodies={"POST": {"frequency": "daily", "hour": "8", "time_zone": "Europe/Berlin", "language": "en"}},
     ),
     # The API's description, for the back office's people unless API_DOCS_PUBLIC says otherwise.
     "api_schema": Entry(
@@ -370,6 +418,11 @@ PUBLIC: dict[str, Entry] = {
         url("surveys:resubscribe", lambda world: world.objects["unsubscribe"]),
         methods(everyone(405), POST=everyone(200)),
     ),
+    # The digest's link stops it without signing in: a page that asks, then a POST.
+    "followup:digest_unsubscribe": Entry(
+        url("followup:digest_unsubscribe", lambda world: world.objects["digest_unsubscribe"]),
+        methods(everyone(405), GET=everyone(200), POST=everyone(200)),
+    ),
     "surveys:preview": Entry(
         url("surveys:preview", lambda world: world.objects["survey"].public_key),
         methods(everyone(405), GET=everyone(200)),
@@ -384,6 +437,10 @@ PUBLIC: dict[str, Entry] = {
         methods(everyone(405), POST=everyone(403)),  # from no website on the survey's list
         api=True,
         bodies={"POST": {"key": "{key}", "score": 9}},
+    ),
+    "followup:recheck": Entry(
+        url("followup:recheck", lambda world: world.objects["recheck"].token),
+        methods(everyone(405), GET=everyone(200), POST=everyone(400)),  # no choice made
     ),
     "surveys:widget_revise": Entry(
         url("surveys:widget_revise", public_id("response")),

@@ -269,6 +269,7 @@ TOUCHPOINT_REQUEST_EXAMPLE = OpenApiExample(
         "send_window": {"days": [0, 1, 2, 3, 4], "start": "09:00", "end": "18:00"},
         "expires_after_days": None,
         "reminder_after_days": 3,
+        "recheck_after_days": 14,
         "require_consent": True,
     },
     request_only=True,
@@ -306,6 +307,7 @@ class TouchpointSerializer(StrictModelSerializer):
             "send_window",
             "expires_after_days",
             "reminder_after_days",
+            "recheck_after_days",
             "require_consent",
             "created_at",
         ]
@@ -315,6 +317,7 @@ class TouchpointSerializer(StrictModelSerializer):
             "recontact_days": {"max_value": SMALL_MAX},
             "expires_after_days": {"max_value": SMALL_MAX},
             "reminder_after_days": {"max_value": SMALL_MAX},
+            "recheck_after_days": {"max_value": SMALL_MAX},
         }
 
 

@@ -397,6 +397,16 @@ class Touchpoint(models.Model):
         validators=[MinValueValidator(1)],
         help_text=_("One reminder to those who have not answered. Empty: no reminder."),
     )
+    recheck_after_days = models.PositiveSmallIntegerField(
+        _("ask again after a case (days)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "After a follow-up case of this touchpoint is resolved, ask the customer this many days "
+            "later whether their issue was solved; counted apart from the survey. Empty: never."
+        ),
+    )
     require_consent = models.BooleanField(
         _("require a legal basis"),
         default=False,
@@ -422,6 +432,10 @@ class Touchpoint(models.Model):
             models.CheckConstraint(
                 condition=models.Q(reminder_after_days__isnull=True) | models.Q(reminder_after_days__gte=1),
                 name="touchpoint_reminder_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(recheck_after_days__isnull=True) | models.Q(recheck_after_days__gte=1),
+                name="touchpoint_recheck_positive",
             ),
         ]
 

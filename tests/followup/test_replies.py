@@ -80,14 +80,14 @@ def test_the_request_only_queues_the_reply_and_the_worker_sends_it(client, loop,
     entry = CaseEntry.objects.get(case=case, kind="reply_sent")
     assert response.status_code == 302
     assert smtp.messages == []
-    assert entry.details["delivery"] == "queued"
+    assert entry.details["status"] == "queued"
     assert Case.objects.get(pk=case.pk).first_response_at is None
 
     report = replies.send_queued_replies(now=timezone.now())
 
     assert report == {"sent": 1}
     entry.refresh_from_db()
-    assert entry.details["delivery"] == "sent"
+    assert entry.details["status"] == "sent"
     assert Case.objects.get(pk=case.pk).first_response_at is not None
     assert replies.send_queued_replies(now=timezone.now()) == {}
 
@@ -138,7 +138,7 @@ def test_a_mail_server_that_is_down_leaves_the_reply_queued_with_the_error(clien
     assert replies.send_queued_replies(now=timezone.now()) == {"retry": 1}
 
     entry = CaseEntry.objects.get(case=case, kind="reply_sent")
-    assert entry.details["delivery"] == "queued"
+    assert entry.details["status"] == "queued"
     assert entry.details["attempts"] == 1
     assert entry.details["error"]
     assert Case.objects.get(pk=case.pk).first_response_at is None
@@ -152,7 +152,7 @@ def test_a_refused_recipient_fails_the_reply_for_good(client, loop, case, smtp):
     send(client, case)
 
     assert replies.send_queued_replies(now=timezone.now()) == {"failed": 1}
-    assert CaseEntry.objects.get(case=case, kind="reply_sent").details["delivery"] == "failed"
+    assert CaseEntry.objects.get(case=case, kind="reply_sent").details["status"] == "failed"
 
 
 def _unsubscribed(contact):
@@ -260,9 +260,9 @@ def test_a_reply_whose_sender_stopped_fails_instead_of_going_out_twice(client, l
     entry = CaseEntry.objects.get(case=case, kind="reply_sent")
     claimed = timezone.now() - replies.CLAIM_LEASE - timedelta(minutes=1)
     CaseEntry.objects.filter(pk=entry.pk).update(
-        details={**entry.details, "delivery": "sending", "claimed_at": claimed.isoformat()}
+        details={**entry.details, "status": "sending", "claimed_at": claimed.isoformat()}
     )
 
     assert replies.send_queued_replies(now=timezone.now()) == {"stalled": 1}
-    assert CaseEntry.objects.get(pk=entry.pk).details["delivery"] == "failed"
+    assert CaseEntry.objects.get(pk=entry.pk).details["status"] == "failed"
     assert smtp.messages == []

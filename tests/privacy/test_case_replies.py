@@ -29,7 +29,7 @@ def conversation():
             kind="reply_sent",
             text=f"Dear {name}, sorry.",
             message_id=f"<{name}.1@cx.example.com>",
-            details={"subject": "Your rating", "to": contact.email, "delivery": "sent"},
+            details={"subject": "Your rating", "to": contact.email, "status": "sent"},
         )
         CaseEntry.objects.create(
             case=case,

@@ -38,6 +38,7 @@ from surveys.models import (
     normalise_origin,
 )
 from surveys.scales import Scale
+from surveys.signals import demo_seeded
 
 BRAND = "Nordwind Möbel"
 ACCENT_COLOR = "#1f5f7a"
@@ -543,8 +544,17 @@ class Command(BaseCommand):
             company.create_touchpoints()
             company.create_contacts(contacts)
             invitation_count, response_count = company.create_answers(responses)
+            # The other apps' part of the story (the follow-up of unhappy customers), from the same rng.
+            told = demo_seeded.send(
+                sender=Command, rng=company.rng, surveys=company.surveys, touchpoints=company.touchpoints
+            )
         self.stdout.write(
             f"Created {len(company.surveys)} surveys, {len(company.touchpoints)} touchpoints, "
             f"{len(company.contacts)} contacts, {invitation_count} invitations "
             f"and {response_count} responses for {BRAND}."
         )
+        for _receiver, created in told:
+            if isinstance(created, dict):
+                self.stdout.write(
+                    "Created " + ", ".join(f"{count} {what}" for what, count in created.items()) + "."
+                )

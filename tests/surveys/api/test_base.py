@@ -6,8 +6,10 @@ from urllib.parse import urlencode
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import URLResolver, get_resolver, reverse
+from django.utils import timezone
 
-from tests.factories import make_api_token, make_subscription
+from followup.cases import open_case
+from tests.factories import make_api_token, make_response, make_subscription
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +23,9 @@ LISTS = {
     "feedback:api-export-list": "1",
     "webhooks:api-webhook-list": "1",
     "webhooks:api-webhook-deliveries": "1",
+    "followup:api-case-list": "1",
+    "followup:api-case-notes": "1",
+    "followup:api-tag-list": "1",
 }
 # Cursors that decode but were never made here: none is a position of an id or of a time.
 FORGED = {
@@ -69,9 +74,14 @@ def call(client, cx_manager):
     cx_manager.user_permissions.add(*Permission.objects.filter(content_type__app_label="webhooks"))
     token = make_api_token(user=cx_manager)
     subscription = make_subscription(owner=cx_manager)
+    case, _opened = open_case(response=make_response(), now=timezone.now())
+    path_arguments = {
+        "webhooks:api-webhook-deliveries": {"pk": subscription.pk},
+        "followup:api-case-notes": {"public_id": case.public_id},
+    }
 
     def get(name: str, tokens: dict | None):
-        kwargs = {"pk": subscription.pk} if name == "webhooks:api-webhook-deliveries" else {}
+        kwargs = path_arguments.get(name, {})
         headers = {"Authorization": f"Bearer {token}", "Accept-Language": "en"}
         return client.get(reverse(name, kwargs=kwargs), {"cursor": cursor(tokens)}, headers=headers)
 

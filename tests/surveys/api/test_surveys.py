@@ -261,6 +261,7 @@ def test_a_touchpoint_is_created_with_its_rules(client, token):
             "recontact_days": 60,
             "send_window": {"days": [4, 0, 2, 0], "start": "10:00", "end": "16:30"},
             "reminder_after_days": 3,
+            "recheck_after_days": 14,
             "require_consent": True,
         },
     )
@@ -278,11 +279,16 @@ def test_a_touchpoint_is_created_with_its_rules(client, token):
         "send_window": {"days": [0, 2, 4], "start": "10:00", "end": "16:30"},
         "expires_after_days": None,
         "reminder_after_days": 3,
+        "recheck_after_days": 14,
         "require_consent": True,
         "created_at": answer.json()["created_at"],
     }
     assert touchpoint.send_window == {"days": [0, 2, 4], "start": "10:00", "end": "16:30"}
-    assert (touchpoint.sample_percent, touchpoint.reminder_after_days) == (50, 3)
+    assert (touchpoint.sample_percent, touchpoint.reminder_after_days, touchpoint.recheck_after_days) == (
+        50,
+        3,
+        14,
+    )
 
 
 def test_a_touchpoint_gets_office_hours_unless_it_says_any_time(client, token):
