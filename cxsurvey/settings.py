@@ -4,6 +4,7 @@ Defaults are the embedded set-up: SQLite in the project folder, mail printed to
 the console, no Redis, no broker. Production is the same file with variables set.
 """
 
+import re
 from datetime import timedelta
 from importlib.util import find_spec
 from pathlib import Path
@@ -203,6 +204,15 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # WEBHOOK_SECRET the tracking webhooks do not exist: an open one would let anyone forge bounces.
 ANYMAIL = env.prefixed("ANYMAIL_")
 
+# Replies to customers from a follow-up case say "Reply-To: replies+<case token>@domain" of this
+# mailbox, whose mail the provider's inbound webhook brings back to the case (README, "Email
+# providers"). Empty: replies go out with the survey's Reply-To, and answers come back only by threading.
+FOLLOWUP_REPLY_ADDRESS = env.string("FOLLOWUP_REPLY_ADDRESS")
+if FOLLOWUP_REPLY_ADDRESS and not re.fullmatch(r"[^@+\s]+@[^@\s]+\.[^@\s]+", FOLLOWUP_REPLY_ADDRESS):
+    raise ImproperlyConfigured(
+        "FOLLOWUP_REPLY_ADDRESS: must be an address like replies@example.com, without a +"
+    )
+
 # Test emails of a survey go to the sender's own address, or to these (a shared test inbox).
 TEST_EMAIL_RECIPIENTS = env.string_list("TEST_EMAIL_RECIPIENTS", [])
 
@@ -223,6 +233,7 @@ CELERY_BEAT_SCHEDULE = {
     "delete-old-webhook-messages": {"task": "webhooks.tasks.delete_old_messages", "schedule": 3600.0},
     "purge-audit-log": {"task": "audit.tasks.purge", "schedule": 3600.0},
     "apply-retention": {"task": "privacy.tasks.apply_retention", "schedule": 3600.0},
+    "send-case-replies": {"task": "followup.tasks.send_replies", "schedule": 10.0, "options": {"expires": 9}},
     "send-rechecks": {"task": "followup.tasks.send_rechecks", "schedule": 300.0, "options": {"expires": 290}},
     "send-digests": {"task": "followup.tasks.send_digests", "schedule": 300.0, "options": {"expires": 290}},
 }

@@ -7,7 +7,11 @@ class FollowupConfig(AppConfig):
     verbose_name = _("Follow-up")
 
     def ready(self) -> None:
+        from anymail.signals import inbound
+
         from followup.demo import seed_loop
+        from followup.replies import record_inbound_reply
         from surveys.signals import demo_seeded
 
         demo_seeded.connect(seed_loop, dispatch_uid="followup.demo")
+        inbound.connect(record_inbound_reply, dispatch_uid="followup.record_inbound_reply")

@@ -5,6 +5,8 @@ case's timeline (``CaseEntry``) and tells subscribers (``followup.signals.case_s
 the timeline, the webhooks and the case never disagree.
 """
 
+import logging
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import Enum
@@ -24,8 +26,12 @@ from followup.models import (
     Team,
 )
 from followup.signals import case_saved
-from surveys.models import Response
+from surveys.access import visible_surveys
+from surveys.email.messages import render_email
+from surveys.models import Response, Survey
 from surveys.scales import LANGUAGES
+
+logger = logging.getLogger(__name__)
 
 Status = CaseStatus
 Kind = CaseEntry.Kind
@@ -227,3 +233,49 @@ def record_revised_answer(response: Response, *, old_score: int, now: datetime) 
     return CaseEntry.objects.create(
         case=case, kind=Kind.SCORE_CHANGED, details={"from": old_score, "to": response.score}, created_at=now
     )
+
+
+# "@anna", "@anna.berg", "@a.b@example.com": Django's usernames, without a trailing full stop;
+# not an address's domain ("x@example.com" mentions nobody).
+_MENTION = re.compile(r"(?<![\w@])@([\w.@+-]*\w)")
+
+
+def mentioned_users(text: str, survey: Survey) -> list[User]:
+    """The active staff named as ``@username`` in the text who may see the survey's cases; other
+    names are left as they are written."""
+    names = set(_MENTION.findall(text))
+    if not names:
+        return []
+    candidates = User.objects.filter(username__in=names, is_active=True, is_staff=True).order_by("username")
+    return [
+        user
+        for user in candidates
+        if user.has_perm("followup.view_case") and visible_surveys(user).filter(pk=survey.pk).exists()
+    ]
+
+
+def write_note(case: Case, *, by: User, text: str, now: datetime) -> CaseEntry:
+    """A note with its mentions (``mentioned_users``); each mentioned user but the author gets an
+    email with a link to the case once the note is committed."""
+    mentions = mentioned_users(text, case.survey)
+    entry = add_note(case, by=by, text=text, now=now, mentions=mentions)
+    told = [user.pk for user in mentions if user.pk != by.pk and user.email]
+    if told:
+        transaction.on_commit(lambda: tell_mentioned(entry.pk, told), robust=True)
+    return entry
+
+
+def tell_mentioned(entry_id: int, user_ids: list[int]) -> None:
+    """One email to each user: who mentioned them, the note, and the link to the case."""
+    entry = CaseEntry.objects.select_related("case__survey", "author").get(pk=entry_id)
+    case = entry.case
+    context = {
+        "author": (entry.author.get_full_name() or entry.author.get_username()) if entry.author else "",
+        "survey": case.survey.name,
+        "note": entry.text,
+        "url": settings.SITE_URL.rstrip("/") + case.get_absolute_url(),
+    }
+    for user in User.objects.filter(pk__in=user_ids):
+        render_email(
+            "followup/email/mention", context, language=settings.LANGUAGE_CODE, to=[user.email]
+        ).send()

@@ -3,7 +3,8 @@
 from celery import shared_task
 from django.utils import timezone
 
-from followup import digests, rechecks
+from cxsurvey import handoff
+from followup import digests, rechecks, replies
 
 
 @shared_task(ignore_result=True)
@@ -17,3 +18,24 @@ def send_rechecks() -> bool:
     """Ask "Was your issue solved?" where it is due; whether more may be due (the batch was full)."""
     report = rechecks.send_due_rechecks(now=timezone.now())
     return sum(report.values()) >= rechecks.BATCH_SIZE
+
+
+@shared_task(ignore_result=True)
+def send_replies() -> None:
+    """Send the replies to customers that wait; the periodic schedule starts one every few seconds.
+    A lost task loses nothing: the replies stay queued in the database."""
+    replies.send_queued_replies(now=timezone.now())
+
+
+@shared_task(ignore_result=True)
+def send_reply(entry_id: int) -> None:
+    """Send a new reply at once instead of at the next sweep; nothing if another worker has it."""
+    replies.send_reply(entry_id, now=timezone.now())
+
+
+def enqueue_reply(entry_id: int) -> None:
+    """Hand a queued reply to a worker once its transaction commits. Without a broker nothing is
+    enqueued: ``manage.py runtasks`` sends it, outside the request that wrote it."""
+    if send_reply.app.conf.task_always_eager:
+        return
+    handoff.after_commit(send_reply, entry_id)

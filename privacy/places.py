@@ -10,6 +10,9 @@ The places, in the order the erasure visits them:
 - answers (``Response``), the contact's and those that claimed its email or external id:
   anonymised by ``privacy.scrub``'s rules (or deleted), scores and times kept;
 - events: kept for the touchpoint statistics, without contact and properties;
+- the replies on the follow-up cases of the person's answers (``followup.replies``): what was
+  written to them and what they wrote back, with the addresses; shown in the access export,
+  deleted before the answers lose their contact (the cases and the staff's notes stay);
 - webhook messages (``webhooks.Message`` payloads, ``Delivery`` logs): about the person's
   answers, invitations and unsubscription; deleted with their log, sent or not;
 - the idempotency records of the events API (``IdempotentRequest`` bodies): deleted, or in a
@@ -60,6 +63,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.log import pseudonymise
 from feedback.models import ExportRecord
+from followup.models import CaseEntry
 from privacy.scrub import CONTAINED_FROM, Scrubber, text_of
 from surveys.api.idempotency import KEY_LIFETIME
 from surveys.models import (
@@ -431,6 +435,48 @@ class Invitations(Place):
             run.counts[self.name] += len(ids)
             since = min(created for _pk, created in batch)
             MESSAGES.erase_about(run, MESSAGES.about(invitations=ids, since=since))
+
+
+class CaseReplies(Place):
+    """Replies sent to the person from the cases of their answers, and their answers to them.
+    Found through the answers, so visited before the answers lose their contact."""
+
+    name = "case_replies"
+    label = _("replies on follow-up cases")
+    swept = True
+    labels: ClassVar[dict[str, dict]] = {"kind": dict(CaseEntry.Kind.choices)}
+    columns = (
+        ("kind", _("kind")),
+        ("subject", _("subject")),
+        ("text", _("text")),
+        ("address", _("address")),
+        ("created_at", _("created")),
+    )
+    KINDS = (CaseEntry.Kind.REPLY_SENT, CaseEntry.Kind.REPLY_RECEIVED)
+
+    def rows(self, person: Person) -> QuerySet[CaseEntry]:
+        answers = Response.objects.filter(person.owns() | person.claims())
+        return CaseEntry.objects.filter(kind__in=self.KINDS, case__response__in=answers)
+
+    def count(self, person: Person) -> int:
+        return self.rows(person).count()
+
+    def export(self, person: Person) -> list[dict]:
+        return [
+            {
+                "kind": entry.kind,
+                "subject": entry.details.get("subject", ""),
+                "text": entry.text,
+                "address": entry.details.get("to") or entry.details.get("from") or "",
+                "created_at": _time(entry.created_at),
+            }
+            for entry in self.rows(person).order_by("pk").iterator(chunk_size=BATCH_SIZE)
+        ]
+
+    def erase(self, run: Run) -> None:
+        for batch in _batches(self.rows(run.person), run):
+            CaseEntry.objects.filter(pk__in=[pk for (pk,) in batch]).delete()
+            run.counts[self.name] += len(batch)
 
 
 class Answers(Place):
@@ -880,6 +926,7 @@ IDEMPOTENCY = IdempotencyRecords()
 # batches have not already taken with them, what the staff's work made of them, the contact last.
 PLACES: list[Place] = [
     Invitations(),
+    CaseReplies(),
     Answers(),
     Events(),
     MESSAGES,

@@ -19,7 +19,7 @@ from feedback import exports
 from feedback.models import ExportRecord
 from followup.cases import open_case
 from followup.digests import unsubscribe_token as digest_unsubscribe_token
-from followup.models import Digest, Recheck, ResponseTag, Tag
+from followup.models import Digest, Recheck, ReplyTemplate, ResponseTag, Tag
 from surveys import roles
 from surveys.email.unsubscribe import unsubscribe_token
 from surveys.models import Event, LegalInformation, Response
@@ -156,6 +156,9 @@ def build_world() -> World:
     recheck = Recheck.objects.create(
         case=case, due_at=timezone.now(), language="de", status=Recheck.Status.SENT, sent_at=timezone.now()
     )
+    reply_template = ReplyTemplate.objects.create(
+        name="Sorry", language="en", subject="Sorry", body="We are sorry."
+    )
 
     world.users = users
     world.objects = {
@@ -184,6 +187,7 @@ def build_world() -> World:
         "retentionrun": retention_run,
         "recheck": recheck,
         "legalinformation": LegalInformation.objects.get_or_create(pk=LegalInformation.ONLY_ID)[0],
+        "replytemplate": reply_template,
     }
     for role in ROLES:
         client = Client()

@@ -26,6 +26,7 @@ MANAGERS = {"admin", "cx_manager", "foreign"}  # "foreign" is a CX manager too, 
 READERS = MANAGERS | {"analyst", "agent"}  # dashboards and answers
 EXPORTERS = MANAGERS | {"analyst"}  # and webhooks, API tokens
 CASE_WORKERS = {"admin", "cx_manager", "agent"}  # change cases and note on them
+CASE_STAFF = CASE_WORKERS | {"foreign"}  # and team B's CX manager, on team B's cases
 NOT_FOUND = 404
 
 
@@ -332,6 +333,38 @@ PAGES: dict[str, Entry] = {
         url("feedback:download_export", public_id("record")),
         methods(GET_ONLY, GET=row("200 200 404 403 403 302 302 404")),
     ),
+    # Follow-up cases: read by whoever reads answers, worked on by CX managers and agents; another
+    # team's case is unknown. The permission is asked before the method.
+    "followup:inbox": Entry(url("followup:inbox"), methods(page(405, READERS), GET=page(200, READERS))),
+    "followup:bulk_change": Entry(
+        url("followup:bulk_change"),
+        methods(page(405, CASE_STAFF), POST=page(303, CASE_STAFF, foreign=NOT_FOUND)),
+        bodies={"POST": {"case": "{case}", "bulk-status": "in_progress"}},
+    ),
+    "followup:case": Entry(
+        url("followup:case", public_id("case")),
+        methods(page(405, READERS), GET=page(200, READERS, foreign=NOT_FOUND)),
+    ),
+    "followup:change_case": Entry(
+        url("followup:change_case", public_id("case")),
+        methods(page(405, CASE_STAFF), POST=page(302, CASE_STAFF, foreign=NOT_FOUND)),
+        bodies={"POST": {"status": "in_progress"}},
+    ),
+    "followup:add_note": Entry(
+        url("followup:add_note", public_id("case")),
+        methods(page(405, CASE_STAFF), POST=page(302, CASE_STAFF, foreign=NOT_FOUND)),
+        bodies={"POST": {"text": "Called her back"}},
+    ),
+    # The world's contact has no legal basis for being written to: the reply is refused (409).
+    "followup:reply": Entry(
+        url("followup:reply", public_id("case")),
+        methods(page(405, CASE_STAFF), POST=page(409, CASE_STAFF, foreign=NOT_FOUND)),
+        bodies={"POST": {"subject": "Sorry", "body": "We are sorry."}},
+    ),
+    "followup:open_case": Entry(
+        url("followup:open_case", public_id("response")),
+        methods(page(405, CASE_STAFF), POST=page(302, CASE_STAFF, foreign=NOT_FOUND)),
+    ),
     # The digest: each user's own, for those who may read feedback.
     "followup:digest": Entry(
         url("followup:digest"),
@@ -477,6 +510,12 @@ ADMIN_MODELS = {
     # The audit log: the Admin's to read; nobody adds, changes or deletes an event.
     "audit_auditevent": ("auditevent", {VIEW: ADMIN}, "all"),
     "privacy_retentionrun": ("retentionrun", {VIEW: ADMIN}, "all"),
+    # Reply templates: the CX managers write them, agents use them; one for every survey is found by all.
+    "followup_replytemplate": (
+        "replytemplate",
+        {VIEW: CASE_WORKERS, ADD: MANAGERS, CHANGE: MANAGERS, DELETE: MANAGERS},
+        "all",
+    ),
 }
 READ_ONLY = {"axes_accessattempt", "axes_accessfailurelog", "axes_accesslog"}
 FINDERS = {"team": STAFF - {"foreign", "outsider"}, "own": {"admin", "cx_manager"}, "all": STAFF}
@@ -647,15 +686,15 @@ ENTRIES: dict[str, Entry] = API | PAGES | PUBLIC | ADMIN_PAGES
 
 
 def _body(body: object, world: World) -> object:
-    """A request body with the world's survey id and key where it says {survey} and {key}."""
+    """A request body with the world's survey id and key, and its case's public id, where it says
+    {survey}, {key} and {case}."""
     if isinstance(body, dict):
         return {name: _body(value, world) for name, value in body.items()}
     if isinstance(body, list):
         return [_body(value, world) for value in body]
-    survey = world.objects["survey"]
-    return (
-        {"{survey}": survey.pk, "{key}": survey.public_key}.get(body, body) if isinstance(body, str) else body
-    )
+    survey, case = world.objects["survey"], world.objects["case"]
+    known = {"{survey}": survey.pk, "{key}": survey.public_key, "{case}": str(case.public_id)}
+    return known.get(body, body) if isinstance(body, str) else body
 
 
 @pytest.mark.parametrize(("name", "route"), url_patterns(), ids=[name for name, _ in url_patterns()])

@@ -189,6 +189,13 @@ def test_a_malformed_variable_stops_start_up_with_its_name():
     assert "LANGUAGE_CODE: expected one of de, en, got 'fr'" in result.stderr
 
 
+def test_a_reply_address_with_a_plus_or_without_a_domain_stops_start_up():
+    for address in ("replies+x@example.com", "replies"):
+        result = start_django(DEBUG="true", FOLLOWUP_REPLY_ADDRESS=address)
+        assert result.returncode != 0
+        assert "FOLLOWUP_REPLY_ADDRESS: must be an address like replies@example.com" in result.stderr
+
+
 def test_development_starts_with_the_embedded_defaults():
     result = start_django(DEBUG="true")
     assert result.returncode == 0, result.stderr

@@ -1,6 +1,7 @@
 """What email providers report about sent invitations, through django-anymail's tracking webhooks.
 
-Providers post to ``/webhooks/email/<provider>/tracking/`` with the shared secret
+Providers post to ``/webhooks/email/<provider>/tracking/`` (and received mail to
+``…/<provider>/inbound/``) with the shared secret
 (``ANYMAIL_WEBHOOK_SECRET``) as basic auth. Without a configured secret the webhooks
 do not exist: an open webhook would let anyone forge a bounce and silence a customer.
 
@@ -163,15 +164,17 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 
 def webhook_urlpatterns() -> list[URLPattern]:
-    """Anymail's tracking webhooks; each answers 404 while no WEBHOOK_SECRET is configured.
+    """Anymail's tracking and inbound webhooks; each answers 404 while no WEBHOOK_SECRET is
+    configured. Inbound mail is the customers' answers to replies from follow-up cases
+    (``followup.replies``): a forged one would put words in a customer's mouth.
 
     The secret is read per request, like anymail does, so no URLconf depends on it.
-    Anymail's inbound webhooks are left out: nothing here receives mail.
     """
     return [
         URLPattern(pattern.pattern, _require_secret(pattern.callback), pattern.default_args, pattern.name)
         for pattern in anymail_urls.urlpatterns
-        if pattern.name.endswith("_tracking_webhook") or pattern.name == "mandrill_webhook"
+        if pattern.name.endswith(("_tracking_webhook", "_inbound_webhook"))
+        or pattern.name == "mandrill_webhook"
     ]
 
 

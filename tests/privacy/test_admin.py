@@ -108,7 +108,15 @@ def test_the_personal_data_page_shows_every_place_and_is_recorded(client, cx_man
 
     assert page.status_code == 200
     sections = {section.place.name: section for section in page.context["sections"]}
-    assert list(sections) == ["contact", "invitations", "responses", "events", "webhook_messages", "consents"]
+    assert list(sections) == [
+        "contact",
+        "invitations",
+        "case_replies",
+        "responses",
+        "events",
+        "webhook_messages",
+        "consents",
+    ]
     assert len(sections["responses"].rows) == 4 and len(sections["invitations"].rows) == 6
     html = page.content.decode()
     assert PHONE in html and "Antworten" in html  # in German

@@ -248,5 +248,7 @@ def test_without_a_configured_secret_the_webhooks_do_not_exist(client, invitatio
     assert Contact.objects.get(pk=invitation.contact_id).bounced_at is None
 
 
-def test_only_the_tracking_webhooks_are_offered(client):
-    assert client.post("/webhooks/email/postmark/inbound/", {}, headers=auth()).status_code == 404
+def test_the_inbound_webhooks_are_guarded_by_the_same_secret(client):
+    # Received mail is the customers' answers to replies from cases (tests/followup/test_inbound.py).
+    inbound = "/webhooks/email/postmark/inbound/"
+    assert client.post(inbound, {}, headers=auth("postmark:wrong")).status_code == 401
