@@ -13,6 +13,8 @@ The places, in the order the erasure visits them:
 - the replies on the follow-up cases of the person's answers (``followup.replies``): what was
   written to them and what they wrote back, with the addresses; shown in the access export,
   deleted before the answers lose their contact (the cases and the staff's notes stay);
+- the questions asked after those cases ("Was your issue solved?", ``followup.rechecks``):
+  unanswered ones deleted, answers kept as yes or no without their comment;
 - webhook messages (``webhooks.Message`` payloads, ``Delivery`` logs): about the person's
   answers, invitations and unsubscription; deleted with their log, sent or not;
 - the idempotency records of the events API (``IdempotentRequest`` bodies): deleted, or in a
@@ -63,7 +65,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.log import pseudonymise
 from feedback.models import ExportRecord
-from followup.models import CaseEntry
+from followup.models import CaseEntry, Recheck
 from privacy.scrub import CONTAINED_FROM, Scrubber, text_of
 from surveys.api.idempotency import KEY_LIFETIME
 from surveys.models import (
@@ -77,6 +79,7 @@ from surveys.models import (
     Response,
     Suppression,
     Survey,
+    new_token,
 )
 from surveys.models.suppression import identity_digests
 from webhooks.models import MESSAGE_TYPES, Delivery, EventType, Message
@@ -476,6 +479,55 @@ class CaseReplies(Place):
     def erase(self, run: Run) -> None:
         for batch in _batches(self.rows(run.person), run):
             CaseEntry.objects.filter(pk__in=[pk for (pk,) in batch]).delete()
+            run.counts[self.name] += len(batch)
+
+
+class QuestionsAfterCases(Place):
+    """ "Was your issue solved?" asked after the cases of the person's answers (``followup.rechecks``).
+    Those not answered go; an answer keeps its yes or no for the loop's figures, without its comment
+    and with a new token, so that the old link answers nothing. Visited before the answers lose
+    their contact."""
+
+    name = "questions_after_cases"
+    label = _("questions after follow-up cases")
+    swept = True
+    columns = (
+        ("sent_at", _("sent")),
+        ("answered_at", _("answered")),
+        ("solved", _("issue solved")),
+        ("comment", _("comment")),
+    )
+
+    def rows(self, person: Person) -> QuerySet[Recheck]:
+        return Recheck.objects.filter(
+            case__response__in=Response.objects.filter(person.owns() | person.claims())
+        )
+
+    def count(self, person: Person) -> int:
+        return self.rows(person).count()
+
+    def export(self, person: Person) -> list[dict]:
+        return [
+            {
+                "sent_at": _time(question.sent_at),
+                "answered_at": _time(question.answered_at),
+                "solved": question.solved,
+                "comment": question.comment,
+            }
+            for question in self.rows(person).order_by("pk").iterator(chunk_size=BATCH_SIZE)
+        ]
+
+    def erase(self, run: Run) -> None:
+        for batch in _batches(self.rows(run.person), run, "answered_at", "case_id"):
+            Recheck.objects.filter(
+                pk__in=[pk for pk, answered_at, _case in batch if answered_at is None]
+            ).delete()
+            for pk, answered_at, _case in batch:
+                if answered_at is not None:
+                    Recheck.objects.filter(pk=pk).update(comment="", token=new_token())
+            CaseEntry.objects.filter(
+                case_id__in=[case for _pk, _answered, case in batch], kind=CaseEntry.Kind.RECHECKED
+            ).update(text="")
             run.counts[self.name] += len(batch)
 
 
@@ -927,6 +979,7 @@ IDEMPOTENCY = IdempotencyRecords()
 PLACES: list[Place] = [
     Invitations(),
     CaseReplies(),
+    QuestionsAfterCases(),
     Answers(),
     Events(),
     MESSAGES,

@@ -112,6 +112,7 @@ def test_the_personal_data_page_shows_every_place_and_is_recorded(client, cx_man
         "contact",
         "invitations",
         "case_replies",
+        "questions_after_cases",
         "responses",
         "events",
         "webhook_messages",

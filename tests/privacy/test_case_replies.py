@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from followup.cases import add_note, open_case
-from followup.models import Case, CaseEntry
+from followup.models import Case, CaseEntry, Recheck
 from privacy.access import personal_data
 from privacy.erasure import erase_contact
 from privacy.places import Person
@@ -64,3 +64,40 @@ def test_the_erasure_deletes_her_replies_and_keeps_the_case_and_others(conversat
     assert list(CaseEntry.objects.filter(case=case).values_list("kind", flat=True)) == ["opened", "note"]
     assert not CaseEntry.objects.filter(text__contains="anna").exists()
     assert CaseEntry.objects.filter(text__contains="bob").count() == 2
+
+
+def test_the_question_after_her_case_keeps_only_its_yes_or_no(conversation):
+    anna, case = conversation["anna"]
+    answered = Recheck.objects.create(
+        case=case,
+        due_at=timezone.now(),
+        language="en",
+        sent_at=timezone.now(),
+        answered_at=timezone.now(),
+        solved=False,
+        comment="Still broken, anna",
+    )
+    CaseEntry.objects.create(
+        case=case, kind="rechecked", text="Still broken, anna", details={"solved": False}
+    )
+    _bob, bobs_case = conversation["bob"]
+    Recheck.objects.create(case=bobs_case, due_at=timezone.now(), language="en")
+    assert personal_data(Person.of(anna))["questions_after_cases"][0]["comment"] == "Still broken, anna"
+
+    erased = erase_contact(contact_id=anna.pk)
+
+    assert erased.counts["questions_after_cases"] == 1
+    kept = Recheck.objects.get(case=case)
+    assert (kept.solved, kept.comment) == (False, "")
+    assert kept.token != answered.token  # her link answers nothing any more
+    assert CaseEntry.objects.get(case=case, kind="rechecked").text == ""
+    assert Recheck.objects.filter(case=bobs_case).exists()
+
+
+def test_an_unanswered_question_after_her_case_goes(conversation):
+    anna, case = conversation["anna"]
+    Recheck.objects.create(case=case, due_at=timezone.now(), language="en")
+
+    erase_contact(contact_id=anna.pk)
+
+    assert not Recheck.objects.filter(case=case).exists()

@@ -31,13 +31,15 @@ def test_each_line_names_an_email_or_an_external_id(world, tmp_path):
     assert not Contact.objects.filter(external_id="B-77").exists()
     lines = output.splitlines()
     assert lines[0] == (
-        f"1: {EMAIL.upper()}: invitations: 6, case replies: 0, responses: 4, events: 2, webhook messages: 5, "
-        "idempotency "
-        "records: 2, export files: 1, export records: 1, admin history: 2, consents: 0, contact: 1, "
+        f"1: {EMAIL.upper()}: invitations: 6, case replies: 0, questions after cases: 0, responses: 4, "
+        "events: 2, webhook messages: 5, idempotency records: 2, export files: 1, export records: 1, "
+        "admin history: 2, consents: 0, contact: 1, "
         "suppressed: 1"
     )
     assert lines[2] == "3: nobody@example.com: not found"
-    assert lines[-1].startswith("Erased 2 people (invitations: 6, case replies: 0, responses: 4,")
+    assert lines[-1].startswith(
+        "Erased 2 people (invitations: 6, case replies: 0, questions after cases: 0, responses: 4,"
+    )
     assert lines[-1].endswith("; 1 not found.")
     entries = AuditEvent.objects.filter(action="contact_erased")
     assert entries.count() == 2 and {entry.via for entry in entries} == {"command"}
@@ -51,7 +53,7 @@ def test_a_dry_run_says_what_would_go_and_changes_nothing(world, tmp_path):
 
     assert Contact.objects.filter(pk=world.anna.pk).exists()
     assert output.splitlines()[-1].startswith(
-        "Would erase 1 people (invitations: 6, case replies: 0, responses: 4,"
+        "Would erase 1 people (invitations: 6, case replies: 0, questions after cases: 0, responses: 4,"
     )
     assert not AuditEvent.objects.filter(action="contact_erased").exists()
 
