@@ -5,6 +5,7 @@ from typing import cast
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -12,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from feedback.counts import Filters
 from feedback.verbatims import VerbatimQuery
+from followup.models import Tag
 from surveys.access import AnyUser, get_survey_among, visible_surveys
 from surveys.models import NO_TOUCHPOINT, Survey, Touchpoint
 from surveys.properties import filter_pairs, filters_problem
@@ -26,6 +28,16 @@ RANGES = {
 
 
 INTERVALS = [("day", _("day")), ("week", _("week")), ("month", _("month"))]
+MAX_TAGS = 50  # tags filtered by at once
+
+
+class NamesField(forms.Field):
+    """A repeated URL parameter's values, as texts."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> list[str]:
+        return [str(item) for item in value or ()]
 
 
 class DashboardFilterForm(forms.Form):
@@ -41,6 +53,8 @@ class DashboardFilterForm(forms.Form):
         choices=INTERVALS,
         required=False,
     )
+    # Names, any case: answers carrying any of these tags.
+    tag = NamesField(label=_("tags"), required=False)
 
     def __init__(self, data: QueryDict, *, user: AnyUser, today: date | None = None):
         super().__init__(data)
@@ -62,6 +76,22 @@ class DashboardFilterForm(forms.Form):
         if chosen := self.cleaned_data["survey"]:
             return get_survey_among(self.surveys, chosen)
         return self.surveys.order_by("-active", "name").first()
+
+    def clean_tag(self) -> dict[int, str]:
+        """The tags asked for, by id, with their names as stored; an unknown name is an error."""
+        names = {name.strip().lower(): name for name in self.cleaned_data["tag"] if name.strip()}
+        if not names:
+            return {}
+        if len(names) > MAX_TAGS:
+            raise ValidationError(_("Filter by at most %(limit)d tags at once.") % {"limit": MAX_TAGS})
+        condition = Q()
+        for name in names.values():
+            condition |= Q(name__iexact=name.strip())
+        found = dict(Tag.objects.filter(condition).values_list("pk", "name"))
+        known = {name.lower() for name in found.values()}
+        if unknown := [name for key, name in names.items() if key not in known]:
+            raise ValidationError(_("There is no tag named “%(name)s”.") % {"name": unknown[0].strip()})
+        return found
 
     def clean(self):
         super().clean()
@@ -103,6 +133,7 @@ class DashboardFilterForm(forms.Form):
             until=data["until"],
             touchpoints=tuple(sorted(set(data.get("touchpoint") or ()))),
             properties=self.properties,
+            tags=tuple(sorted(data.get("tag") or ())),
         )
 
 

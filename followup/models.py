@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -274,6 +275,9 @@ class Case(models.Model):
 
     def __str__(self) -> str:
         return str(self.public_id)
+
+    def get_absolute_url(self) -> str:
+        return reverse("followup:case", kwargs={"public_id": self.public_id})
 
     @property
     def is_open(self) -> bool:
