@@ -5,7 +5,6 @@ from typing import cast
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -13,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from feedback.counts import Filters
 from feedback.verbatims import VerbatimQuery
-from followup.models import Tag
+from followup.tags import TagRefused, tags_named
 from surveys.access import AnyUser, get_survey_among, visible_surveys
 from surveys.models import NO_TOUCHPOINT, Survey, Touchpoint
 from surveys.properties import filter_pairs, filters_problem
@@ -79,19 +78,13 @@ class DashboardFilterForm(forms.Form):
 
     def clean_tag(self) -> dict[int, str]:
         """The tags asked for, by id, with their names as stored; an unknown name is an error."""
-        names = {name.strip().lower(): name for name in self.cleaned_data["tag"] if name.strip()}
-        if not names:
-            return {}
+        names = self.cleaned_data["tag"]
         if len(names) > MAX_TAGS:
             raise ValidationError(_("Filter by at most %(limit)d tags at once.") % {"limit": MAX_TAGS})
-        condition = Q()
-        for name in names.values():
-            condition |= Q(name__iexact=name.strip())
-        found = dict(Tag.objects.filter(condition).values_list("pk", "name"))
-        known = {name.lower() for name in found.values()}
-        if unknown := [name for key, name in names.items() if key not in known]:
-            raise ValidationError(_("There is no tag named “%(name)s”.") % {"name": unknown[0].strip()})
-        return found
+        try:
+            return {tag.pk: tag.name for tag in tags_named(names)}
+        except TagRefused as refusal:
+            raise ValidationError(str(refusal), code="tag") from None
 
     def clean(self):
         super().clean()

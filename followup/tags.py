@@ -10,6 +10,7 @@ from datetime import datetime
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from followup.models import NAME_MAX_LENGTH, AlertRule, Case, CaseEntry, ResponseTag, Tag
@@ -30,6 +31,23 @@ def clean_tag_name(name: str) -> str:
             _("A tag's name can be at most %(limit)d characters long.") % {"limit": NAME_MAX_LENGTH}
         )
     return cleaned
+
+
+def tags_named(names: Sequence[str]) -> list[Tag]:
+    """The known tags of these names, any case, in one query; TagRefused naming the first name no tag
+    has. Empty names are left out."""
+    wanted = {" ".join(name.split()).lower(): " ".join(name.split()) for name in names}
+    wanted.pop("", None)
+    if not wanted:
+        return []
+    condition = Q()
+    for name in wanted.values():
+        condition |= Q(name__iexact=name)
+    found = list(Tag.objects.filter(condition))
+    known = {tag.name.lower() for tag in found}
+    if unknown := [name for key, name in wanted.items() if key not in known]:
+        raise TagRefused(_("There is no tag named “%(name)s”.") % {"name": unknown[0]})
+    return found
 
 
 def find_tags(names: Sequence[str], *, create: bool) -> list[Tag]:
