@@ -1,13 +1,15 @@
 """One answer's page: the score and comment in full, who gave it (or their pseudonym), the customer's
 earlier answers, how the invitation travelled, the answer's tags and its follow-up case."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import wraps
 from uuid import UUID
 
-from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -17,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from cxsurvey.signin import back_office_required
 from feedback import charts
-from feedback.views import PAGE_CSP, feedback_page
+from feedback.views import PAGE_CSP, AuthenticatedHttpRequest, feedback_page
 from followup.models import Tag
 from followup.tags import TagRefused, tag_response, untag_response
 from privacy.scrub import Scrubber
@@ -160,14 +162,18 @@ def response_page(request: HttpRequest, public_id: UUID) -> HttpResponse:
     return _page(request, get_response_for_user(request.user, public_id))
 
 
-def _tagging(permission: str):
+TaggingView = Callable[[AuthenticatedHttpRequest, Response], HttpResponse]
+
+
+def _tagging(permission: str) -> Callable[[TaggingView], Callable[..., HttpResponseBase]]:
     """A POST on an answer's tags: for who may read feedback and hold ``permission``, on an answer of
     a survey they may see (404 otherwise)."""
 
-    def decorate(view):
+    def decorate(view: TaggingView) -> Callable[..., HttpResponseBase]:
         @back_office_required
         @require_POST
-        def tagging(request: HttpRequest, public_id: UUID) -> HttpResponse:
+        @wraps(view)
+        def tagging(request: AuthenticatedHttpRequest, public_id: UUID) -> HttpResponse:
             if not (may_read_feedback(request.user) and request.user.has_perm(permission)):
                 raise PermissionDenied
             return view(request, get_response_for_user(request.user, public_id))
@@ -178,16 +184,15 @@ def _tagging(permission: str):
 
 
 @_tagging("followup.add_responsetag")
-def add_tag(request: HttpRequest, response: Response) -> HttpResponse:
+def add_tag(request: AuthenticatedHttpRequest, response: Response) -> HttpResponse:
     """Put a tag on the answer by its name; a new name becomes a tag for who may create tags."""
-    user: User = request.user  # type: ignore[assignment]
     try:
         tag_response(
             response=response,
             names=[request.POST.get("name", "")],
-            by=user,
+            by=request.user,
             now=timezone.now(),
-            create=user.has_perm("followup.add_tag"),
+            create=request.user.has_perm("followup.add_tag"),
         )
     except TagRefused as refusal:
         return _page(request, response, error=str(refusal), status=400)
@@ -195,13 +200,11 @@ def add_tag(request: HttpRequest, response: Response) -> HttpResponse:
 
 
 @_tagging("followup.delete_responsetag")
-def remove_tag(request: HttpRequest, response: Response) -> HttpResponse:
+def remove_tag(request: AuthenticatedHttpRequest, response: Response) -> HttpResponse:
     """Take a tag (by its id) off the answer; one it no longer carries is already off."""
     chosen = request.POST.get("tag", "")
     if not (chosen.isdigit() and len(chosen) < 19):
         return _page(request, response, error=str(_("Choose a tag to remove.")), status=400)
-    user: User = request.user  # type: ignore[assignment]
-    untag_response(
-        response=response, tags=list(Tag.objects.filter(pk=int(chosen))), by=user, now=timezone.now()
-    )
+    tags = list(Tag.objects.filter(pk=int(chosen)))
+    untag_response(response=response, tags=tags, by=request.user, now=timezone.now())
     return redirect(reverse("feedback:response", args=[response.public_id]) + "#tags")

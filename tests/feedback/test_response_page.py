@@ -12,8 +12,10 @@ from followup.cases import open_case
 from followup.models import ResponseTag, Tag
 from surveys import roles
 from surveys.access import pseudonym
+from surveys.answering.collect import Identity
 from surveys.models import Event, Invitation, Response
 from tests.factories import (
+    answer_by_link,
     make_contact,
     make_invitation,
     make_response,
@@ -161,6 +163,26 @@ def test_analysts_see_the_pseudonym_and_no_personal_property(client, analyst, wo
     assert 'id="contact"' not in html and 'id="person-properties"' not in html
     assert re.findall(r'data-property="(\w+)"', by_block(html, "event-properties")) == ["carrier", "order"]
     assert by_id(html, "contact-properties") == "plan pro"  # the survey's segment
+
+
+def test_an_unsigned_answer_shows_whom_it_claims_only_to_who_may_see_personal_data(
+    client, cx_manager, analyst, world
+):
+    claimed = answer_by_link(
+        world["survey"],
+        5,
+        AT,
+        comment="Ruft mich an",
+        properties={"mobile": "0171 2345678", "campaign": "Herbst"},
+        identity=Identity(email="mallory@example.com", name="Mallory"),
+    )
+    html = get(client, cx_manager, claimed).content.decode()
+    assert "mallory@example.com" in by_block(html, "claimed")
+    html = get(client, analyst, claimed).content.decode()
+    for personal in ("mallory@example.com", "Mallory", "0171 2345678"):
+        assert personal not in html
+    assert 'id="claimed"' not in html and 'id="pseudonym"' not in html
+    assert re.findall(r'data-property="(\w+)"', by_block(html, "event-properties")) == ["campaign"]
 
 
 def by_block(html: str, element_id: str) -> str:
