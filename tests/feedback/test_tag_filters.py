@@ -198,6 +198,24 @@ def test_exports_filter_by_tag_and_carry_the_tags(manager_client, survey):
     assert [row[column] for row in sheet[1:]] == ["Lieferung, Preis", "Preis", "Preis"]
 
 
+def test_an_export_prepared_through_the_api_filters_by_tag(
+    client, cx_manager, survey, django_capture_on_commit_callbacks
+):
+    token = make_api_token(user=cx_manager)
+    body = {"format": "jsonl", "filters": {"survey": survey.pk, **NOVEMBER, "tag": ["preis"]}}
+    with django_capture_on_commit_callbacks(execute=True):  # the worker's task
+        started = client.post(
+            "/api/v1/exports/",
+            body,
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert started.status_code == 202
+    download = api(client, api(client, started["Location"], token).json()["download"], token)
+    lines = b"".join(download.streaming_content).splitlines()
+    assert [json.loads(line)["score"] for line in lines] == [0, 8, 10]
+
+
 def test_untagged_answers_export_an_empty_tags_cell(manager_client, survey):
     content = manager_client.get("/verbatims/export/", {"survey": survey.pk, **NOVEMBER, "format": "jsonl"})
     records = [json.loads(line) for line in content.getvalue().splitlines()]
