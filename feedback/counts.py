@@ -8,9 +8,9 @@ thousand rows); with a filter on one property, or a breakdown by one and no filt
 another, the tally of that property (``PropertyScore``) if the survey keeps one
 (``Survey.dashboard_properties``). Anything else, such as a property the survey does
 not tally, filters on two properties or a filter on tags (no tally knows an answer's
-tags), counts the responses themselves: a scan whose
-cost hardly depends on how it groups, so the panels that share the filters (the
-period, the previous one, the buckets, the touchpoints) come from one query.
+tags), counts the responses themselves: a scan whose cost hardly depends on how it
+groups, so the panels that share the filters (the period, the previous one, the
+buckets, the touchpoints) come from one query.
 """
 
 from collections import Counter, defaultdict

@@ -2,8 +2,8 @@
 
 The headline, the previous period, the series and the touchpoints come from one grouped
 query (``feedback.counts.panels``), a breakdown by property from one more, the breakdown by
-tag from another; the statistics
-come from ``feedback.metrics``. Nothing here loops over responses.
+tag from another; the statistics come from ``feedback.metrics``. Nothing here loops over
+responses.
 """
 
 from collections import Counter
