@@ -11,7 +11,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.http import (
     FileResponse,
     Http404,
@@ -327,11 +327,14 @@ class VerbatimRow:
     # (name, value) sorted by name; as lists, since a template would read a key "items" of a dict
     contact_properties: list[tuple[str, object]]
     event_properties: list[tuple[str, object]]
+    tags: list[str]
 
 
 def _verbatims_context(form: VerbatimFilterForm, request: HttpRequest) -> dict:
     query = form.verbatim_query()
-    page = Paginator(find_verbatims(query), VERBATIMS_PER_PAGE).get_page(request.GET.get("page"))
+    # The page's tags in one query, whatever the number of answers.
+    answers = find_verbatims(query).prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+    page = Paginator(answers, VERBATIMS_PER_PAGE).get_page(request.GET.get("page"))
     link_and_widget = capfirst(gettext("link and widget"))
     page_query = request.GET.copy()
     page_query.pop("page", None)
@@ -349,6 +352,7 @@ def _verbatims_context(form: VerbatimFilterForm, request: HttpRequest) -> dict:
                 comment=highlighted(response, query.text),
                 contact_properties=_sorted_items(response.contact_properties),
                 event_properties=_sorted_items(response.event_properties),
+                tags=[tag.name for tag in response.tags.all()],
             )
             for response in page
         ],

@@ -9,6 +9,8 @@ from datetime import date
 
 import openpyxl
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from feedback import counts
 from feedback.counts import Filters
@@ -167,11 +169,28 @@ def test_an_unknown_tag_cannot_be_applied(manager_client, survey):
         assert "There is no tag named “Unbekannt”." in page.content.decode()
 
 
-def test_the_explorer_lists_the_tagged_comments(manager_client, survey):
-    html = manager_client.get(
-        "/verbatims/", {"survey": survey.pk, **NOVEMBER, "tag": "Preis"}
-    ).content.decode()
+def test_the_explorer_lists_the_tagged_comments_with_their_tags(manager_client, survey):
+    params = {"survey": survey.pk, **NOVEMBER, "tag": "Preis"}
+    html = manager_client.get("/verbatims/", params).content.decode()
     assert re.findall(r'<span class="score[^"]*">(\d+)</span>', html) == ["10", "8", "0"]  # newest first
+    rows = html.split('<ol class="verbatims explorer"')[1].split("</ol>")[0].split('<p class="meta">')[1:]
+    tags = [re.findall(r'<span class="tag">([^<]+)</span>', row) for row in rows]
+    assert tags == [["Preis"], ["Preis"], ["Lieferung", "Preis"]]
+
+
+def test_the_explorer_reads_the_tags_of_a_page_in_one_query(
+    manager_client, survey, django_assert_num_queries
+):
+    url, params = "/verbatims/", {"survey": survey.pk, **NOVEMBER}
+    manager_client.get(url, params)
+    with CaptureQueriesContext(connection) as before:
+        manager_client.get(url, params)
+    extra = Tag.objects.create(name="Extra")
+    for day in range(5):  # more answers, each with tags
+        response = answer(survey, day, date(2026, 11, 20 + day), comment="Noch einer")
+        ResponseTag.objects.create(response=response, tag=extra)
+    with django_assert_num_queries(len(before.captured_queries)):
+        manager_client.get(url, params)
 
 
 # Exports
