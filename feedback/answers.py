@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from cxsurvey.signin import back_office_required
 from feedback import charts
 from feedback.views import PAGE_CSP, AuthenticatedHttpRequest, feedback_page
-from followup.models import Tag
+from followup.models import Case, Tag
 from followup.tags import TagRefused, tag_response, untag_response
 from privacy.scrub import Scrubber
 from surveys.access import AnyUser, may_read_feedback, may_see_personal_data, pseudonym, visible_surveys
@@ -128,6 +128,7 @@ def _page(request: HttpRequest, response: Response, *, error: str = "", status: 
     personal = may_see_personal_data(user)
     contact_properties, event_properties = shown_properties(response, personal)
     may_tag = user.has_perm("followup.add_responsetag")
+    case = getattr(response, "case", None)  # None without one (its accessor raises AttributeError)
     context = {
         "response": response,
         "category": charts.category_label(response.category),
@@ -149,12 +150,24 @@ def _page(request: HttpRequest, response: Response, *, error: str = "", status: 
         else [],
         "may_create_tags": user.has_perm("followup.add_tag"),
         "show_case": user.has_perm("followup.view_case"),
-        "case": getattr(response, "case", None),  # None without one (its accessor raises AttributeError)
+        "case": case,
+        "case_url": _case_url(case),
         "tag_error": error,
     }
     page = render(request, "feedback/response.html", context, status=status)
     page["Content-Security-Policy"] = PAGE_CSP
     return page
+
+
+def _case_url(case: Case | None) -> str:
+    """The case's page; empty without a case, or where the installation routes no case pages
+    (the follow-up's pages are an app of their own): the case then shows without a link."""
+    if case is None:
+        return ""
+    try:
+        return case.get_absolute_url()
+    except NoReverseMatch:
+        return ""
 
 
 @feedback_page
