@@ -7,19 +7,21 @@ asked about: without property filters the tally of scores (``DailyScore``, a few
 thousand rows); with a filter on one property, or a breakdown by one and no filter on
 another, the tally of that property (``PropertyScore``) if the survey keeps one
 (``Survey.dashboard_properties``). Anything else, such as a property the survey does
-not tally or filters on two properties, counts the responses themselves: a scan whose
-cost hardly depends on how it groups, so the panels that share the filters (the
-period, the previous one, the buckets, the touchpoints) come from one query.
+not tally, filters on two properties or a filter on tags (no tally knows an answer's
+tags), counts the responses themselves: a scan whose cost hardly depends on how it
+groups, so the panels that share the filters (the period, the previous one, the
+buckets, the touchpoints) come from one query.
 """
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Case, Count, DateField, F, Q, QuerySet, Sum, When
+from django.db.models import Case, Count, DateField, Exists, F, OuterRef, Q, QuerySet, Sum, When
 from django.db.models.functions import Cast, Coalesce, Trunc, TruncMonth, TruncWeek
 from django.utils import timezone
 
+from followup.models import ResponseTag
 from surveys.models import NO_TOUCHPOINT, DailyScore, PropertyScore, Response, ResponseQuerySet, Survey
 from surveys.properties import PropertyValue
 
@@ -35,6 +37,7 @@ class Filters:
     until: date
     touchpoints: tuple[int, ...] = ()  # touchpoint ids; NO_TOUCHPOINT for link and widget answers
     properties: tuple[tuple[str, str], ...] = ()  # (name, value): contact or event property
+    tags: tuple[int, ...] = ()  # tag ids: answers carrying any of them
 
     def bounds(self) -> tuple[datetime, datetime]:
         """The period as moments: the first day's start and the start of the day after the last."""
@@ -47,13 +50,7 @@ class Filters:
     def previous(self) -> "Filters":
         """The period of equal length just before this one."""
         days = (self.until - self.since).days + 1
-        return Filters(
-            survey=self.survey,
-            since=self.since - timedelta(days=days),
-            until=self.since - timedelta(days=1),
-            touchpoints=self.touchpoints,
-            properties=self.properties,
-        )
+        return replace(self, since=self.since - timedelta(days=days), until=self.since - timedelta(days=1))
 
 
 Histogram = Counter  # score → responses
@@ -131,6 +128,8 @@ def _with_previous(filters: Filters) -> Filters:
 
 def _tally(filters: Filters) -> QuerySet | None:
     """The tally rows that count exactly the filtered responses, or None if no tally does."""
+    if filters.tags:
+        return None
     if not filters.properties:
         return _within(DailyScore.objects.all(), filters)
     return _property_tally(filters, filters.properties[0][0])
@@ -138,8 +137,8 @@ def _tally(filters: Filters) -> QuerySet | None:
 
 def _property_tally(filters: Filters, name: str) -> QuerySet | None:
     """The rows of the survey's tally of ``name`` that the filters select; None if the survey
-    does not tally ``name`` or another property filters (no tally holds two properties)."""
-    if name not in filters.survey.dashboard_properties:
+    does not tally ``name``, another property filters (no tally holds two properties) or tags do."""
+    if filters.tags or name not in filters.survey.dashboard_properties:
         return None
     if any(other != name for other, _ in filters.properties):
         return None
@@ -188,4 +187,22 @@ def matching_responses(filters: Filters) -> ResponseQuerySet:
     responses = responses.at_touchpoints(filters.touchpoints)
     for name, value in filters.properties:
         responses = responses.with_property(name, value)
-    return responses
+    return with_tags(responses, filters.tags)
+
+
+def with_tags(responses: ResponseQuerySet, tags: tuple[int, ...]) -> ResponseQuerySet:
+    """The responses carrying any of these tags (ids), each once; no tags: no filter."""
+    if not tags:
+        return responses
+    return responses.filter(Exists(ResponseTag.objects.filter(response=OuterRef("pk"), tag__in=tags)))
+
+
+def histograms_by_tag(filters: Filters) -> dict[tuple[int, str], Histogram]:
+    """Responses per score for each tag that the filtered responses carry, by (id, name): an
+    answer with two tags counts in both."""
+    taggings = ResponseTag.objects.filter(response__in=matching_responses(filters))
+    counted = taggings.values_list("tag_id", "tag__name", "response__score").annotate(n=Count("pk"))
+    groups: dict[tuple[int, str], Histogram] = defaultdict(Counter)
+    for tag, name, score, n in counted.order_by():
+        groups[tag, name][score] += n
+    return dict(groups)

@@ -1,8 +1,9 @@
 """The complete data of one dashboard: what the page shows and ``/api/v1/metrics/`` serves.
 
 The headline, the previous period, the series and the touchpoints come from one grouped
-query (``feedback.counts.panels``), a breakdown by property from one more; the statistics
-come from ``feedback.metrics``. Nothing here loops over responses.
+query (``feedback.counts.panels``), a breakdown by property from one more, the breakdown by
+tag from another; the statistics come from ``feedback.metrics``. Nothing here loops over
+responses.
 """
 
 from collections import Counter
@@ -29,7 +30,7 @@ class Bucket:
 
 @dataclass(frozen=True)
 class Segment:
-    """One row of a breakdown: a touchpoint, a property value, or NOT_SET."""
+    """One row of a breakdown: a touchpoint, a property value, NOT_SET, or a tag (by its id)."""
 
     key: object
     label: str
@@ -52,10 +53,13 @@ class Dashboard:
     by_touchpoint: list[Segment]
     by_property: list[Segment]
     breakdown_property: str
+    by_tag: list[Segment]  # an answer with two tags counts in both: the shares add up to more
     latest_verbatims: list[Response]
 
 
-def build_dashboard(filters: Filters, *, interval: str, breakdown_property: str = "") -> Dashboard:
+def build_dashboard(
+    filters: Filters, *, interval: str, breakdown_property: str = "", breakdown_tags: bool = False
+) -> Dashboard:
     kind = filters.survey.kind
     counted = counts.panels(filters, interval)
     histogram = counted.histogram
@@ -78,6 +82,7 @@ def build_dashboard(filters: Filters, *, interval: str, breakdown_property: str 
         if breakdown_property
         else [],
         breakdown_property=breakdown_property,
+        by_tag=_tag_segments(kind, summary, filters) if breakdown_tags else [],
         latest_verbatims=_latest_verbatims(filters),
     )
 
@@ -92,9 +97,22 @@ def _property_groups(filters: Filters, name: str, histogram: Counter) -> dict:
     return groups
 
 
-def _segments(kind: str, overall: Summary, groups: dict, labels: dict) -> list[Segment]:
-    """Segments sorted by how much each pulls the total down: the biggest problem first."""
-    total = sum(sum(histogram.values()) for histogram in groups.values())
+def _tag_segments(kind: str, overall: Summary, filters: Filters) -> list[Segment]:
+    """The tags' segments; each one's share is of all responses, as groups may overlap."""
+    groups = counts.histograms_by_tag(filters)
+    labels = {tag: name for tag, name in groups}
+    return _segments(
+        kind, overall, {tag: histogram for (tag, _), histogram in groups.items()}, labels, total=overall.n
+    )
+
+
+def _segments(
+    kind: str, overall: Summary, groups: dict, labels: dict, total: int | None = None
+) -> list[Segment]:
+    """Segments sorted by how much each pulls the total down: the biggest problem first. Shares are
+    of ``total``, by default the sum of the groups (which then must not overlap)."""
+    if total is None:
+        total = sum(sum(histogram.values()) for histogram in groups.values())
     segments = []
     for key, histogram in groups.items():
         summary = summarise(kind, histogram)

@@ -1,7 +1,7 @@
 """Verbatims as files: CSV, XLSX and JSON Lines, read and written a page of rows at a time.
 
 One list of columns for every format: the response, its survey and touchpoint, the
-answer, the contact, then one column per contact property and per event property
+answer, its tags, the contact, then one column per contact property and per event property
 present among the exported rows. Who may not see personal data gets a stable
 pseudonym for the contact instead of its external id, email and name, and nothing of
 the identity that an unsigned link or widget answer claimed (``claimed_*``: unverified,
@@ -55,7 +55,7 @@ from django.contrib.auth.models import User
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connection, connections, transaction
-from django.db.models import Q, QuerySet, TextField
+from django.db.models import Aggregate, OuterRef, Q, QuerySet, Subquery, TextField
 from django.db.models.functions import Cast, NullIf
 from django.http import FileResponse, Http404, QueryDict
 from django.utils import formats, timezone
@@ -70,6 +70,7 @@ from cxsurvey.routers import replica_reads
 from feedback.forms import VerbatimFilterForm
 from feedback.models import ExportRecord
 from feedback.verbatims import VerbatimQuery, find_verbatims
+from followup.models import ResponseTag
 from surveys.access import AnyUser, pseudonym
 from surveys.models import Response
 
@@ -119,6 +120,7 @@ ANSWER_COLUMNS = (
     "comment",
     "language",
     "channel",
+    "tags",  # the names, alphabetically: a list in JSON, else separated by ", "
     "contact_id",  # the pseudonym, never the database id
 )
 # Then who an unsigned answer claimed to be, apart from the contact: nobody vouched for it.
@@ -264,11 +266,12 @@ class Table:
         zone = timezone.get_current_timezone()
         survey, kind, categories = self._survey.name, self._survey.kind, self._categories
         remembered_pseudonym = lru_cache(maxsize=REMEMBERED)(pseudonym)
+        tag_names = _joined_tags if flat else _tag_list
         contact_properties = self._cells(self.contact_keys) if flat else _as_texts
         event_properties = self._cells(self.event_keys) if flat else _as_texts
         for page in self._pages():
             rows = []
-            for (public_id, created, updated, touchpoint, score, comment, language, channel,
+            for (public_id, created, updated, touchpoint, score, comment, language, channel, tags,
                  contact_json, event_json, _pk, contact_id, *personal) in page:  # fmt: skip
                 rows.append(
                     (
@@ -283,6 +286,7 @@ class Table:
                         comment,
                         language,
                         channel,
+                        tag_names(tags),
                         remembered_pseudonym(contact_id),
                         *personal,
                         *contact_properties(contact_json),
@@ -310,9 +314,10 @@ class Table:
         )
         contact_properties = self._csv_cells(self.contact_keys)
         event_properties = self._csv_cells(self.event_keys)
+        tag_cells = lru_cache(maxsize=REMEMBERED)(lambda tags: _csv_field(neutralised(_joined_tags(tags))))
         for page in self._pages():
             lines = []
-            for (public_id, created, updated, touchpoint, score, comment, language, channel,
+            for (public_id, created, updated, touchpoint, score, comment, language, channel, tags,
                  contact_json, event_json, _pk, *contact) in page:  # fmt: skip
                 created_at = created.astimezone(zone).isoformat()
                 updated_at = created_at if updated is None else updated.astimezone(zone).isoformat()
@@ -329,7 +334,7 @@ class Table:
                     comment = '"' + comment.replace('"', '""') + '"'
                 lines.append(
                     f"{public_id},{created_at},{updated_at},{fixed},{touchpoints(touchpoint)},{scores[score]},"
-                    f"{comment},{language},{channel},{contacts(*contact)}"
+                    f"{comment},{language},{channel},{tag_cells(tags)},{contacts(*contact)}"
                     f"{contact_properties(contact_json)}{event_properties(event_json)}\r\n"
                 )
             text = "".join(lines)
@@ -370,6 +375,7 @@ class Table:
             "comment",
             "language",
             "channel",
+            TaggedAs(),
             # As text, decoded here and remembered: Django would decode every row's JSON anew.
             Cast("contact_properties", TextField()),
             Cast("event_properties", TextField()),
@@ -403,7 +409,7 @@ class Table:
             if not more:
                 return
             # The redundant bound lets the database start its index scan at the last row.
-            after = Q(created_at__gte=last[1]) & (Q(created_at__gt=last[1]) | Q(pk__gt=last[10]))
+            after = Q(created_at__gte=last[1]) & (Q(created_at__gt=last[1]) | Q(pk__gt=last[11]))
             page = list(rows.filter(after)[:ROWS_PER_PAGE])
 
 
@@ -415,6 +421,41 @@ def _properties(text: str | None) -> dict:
 
 def _as_texts(text: str | None) -> tuple[str | None]:
     return (text,)
+
+
+# Between the names of an answer's tags as the database joins them: a tag's name cannot hold it,
+# since names are stored with every run of whitespace made one space (``followup.tags``).
+TAG_SEPARATOR = "\x1f"
+
+
+class TaggedAs(Subquery):
+    """The names of the answer's tags, joined by TAG_SEPARATOR in any order; null without tags.
+    A subquery per row, each a look-up in the index of the answer's tags: no query per page."""
+
+    def __init__(self) -> None:
+        names = ResponseTag.objects.filter(response=OuterRef("pk")).values("response")
+        super().__init__(
+            names.annotate(names=_JoinedNames("tag__name")).values("names"), output_field=TextField()
+        )
+
+
+class _JoinedNames(Aggregate):
+    function = "GROUP_CONCAT"
+    template = "%(function)s(%(expressions)s, char(31))"
+    output_field = TextField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler, connection, function="STRING_AGG", template="%(function)s(%(expressions)s, chr(31))"
+        )
+
+
+def _tag_list(joined: str | None) -> list[str]:
+    return sorted(joined.split(TAG_SEPARATOR)) if joined else []
+
+
+def _joined_tags(joined: str | None) -> str:
+    return ", ".join(_tag_list(joined))
 
 
 def property_names(responses: QuerySet[Response]) -> dict[str, list[str]]:

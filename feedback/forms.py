@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from feedback.counts import Filters
 from feedback.verbatims import VerbatimQuery
+from followup.tags import TagRefused, tags_named
 from surveys.access import AnyUser, get_survey_among, visible_surveys
 from surveys.models import NO_TOUCHPOINT, Survey, Touchpoint
 from surveys.properties import filter_pairs, filters_problem
@@ -26,6 +27,16 @@ RANGES = {
 
 
 INTERVALS = [("day", _("day")), ("week", _("week")), ("month", _("month"))]
+MAX_TAGS = 50  # tags filtered by at once
+
+
+class NamesField(forms.Field):
+    """A repeated URL parameter's values, as texts."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> list[str]:
+        return [str(item) for item in value or ()]
 
 
 class DashboardFilterForm(forms.Form):
@@ -41,6 +52,8 @@ class DashboardFilterForm(forms.Form):
         choices=INTERVALS,
         required=False,
     )
+    # Names, any case: answers carrying any of these tags.
+    tag = NamesField(label=_("tags"), required=False)
 
     def __init__(self, data: QueryDict, *, user: AnyUser, today: date | None = None):
         super().__init__(data)
@@ -62,6 +75,16 @@ class DashboardFilterForm(forms.Form):
         if chosen := self.cleaned_data["survey"]:
             return get_survey_among(self.surveys, chosen)
         return self.surveys.order_by("-active", "name").first()
+
+    def clean_tag(self) -> dict[int, str]:
+        """The tags asked for, by id, with their names as stored; an unknown name is an error."""
+        names = self.cleaned_data["tag"]
+        if len(names) > MAX_TAGS:
+            raise ValidationError(_("Filter by at most %(limit)d tags at once.") % {"limit": MAX_TAGS})
+        try:
+            return {tag.pk: tag.name for tag in tags_named(names)}
+        except TagRefused as refusal:
+            raise ValidationError(str(refusal), code="tag") from None
 
     def clean(self):
         super().clean()
@@ -103,6 +126,7 @@ class DashboardFilterForm(forms.Form):
             until=data["until"],
             touchpoints=tuple(sorted(set(data.get("touchpoint") or ()))),
             properties=self.properties,
+            tags=tuple(sorted(data.get("tag") or ())),
         )
 
 

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from feedback import views
+from feedback import answers, views
 from feedback.api import exports, metrics, responses
 
 app_name = "feedback"
@@ -16,6 +16,9 @@ urlpatterns = [
     path("verbatims/", views.verbatims, name="verbatims"),
     path("verbatims/export/", views.export_verbatims, name="export_verbatims"),
     path("verbatims/export/prepare/", views.prepare_export, name="prepare_export"),
+    path("responses/<uuid:public_id>/", answers.response_page, name="response"),
+    path("responses/<uuid:public_id>/tags/", answers.add_tag, name="add_tag"),
+    path("responses/<uuid:public_id>/tags/remove/", answers.remove_tag, name="remove_tag"),
     path("exports/", views.my_exports, name="exports"),
     path("exports/<uuid:public_id>/", views.export_page, name="export"),
     path("exports/<uuid:public_id>/status/", views.export_status, name="export_status"),

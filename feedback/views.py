@@ -12,6 +12,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Prefetch, Q
 from django.http import (
     FileResponse,
     Http404,
@@ -42,6 +43,7 @@ from feedback.forms import INTERVALS, RANGES, DashboardFilterForm, VerbatimFilte
 from feedback.loop import Proportion, count_loop, loop_figures
 from feedback.models import ExportRecord
 from feedback.verbatims import find_verbatims, highlighted
+from followup.models import Tag
 from surveys.access import get_survey_for_user, is_admin, may_export, may_read_feedback, may_see_personal_data
 from surveys.models import NO_TOUCHPOINT, Response, Survey
 from surveys.properties import PROPERTY_PREFIX, counted_value, is_filterable_property, not_filterable_message
@@ -57,6 +59,7 @@ PROPERTY_CHOICES_SECONDS = 300
 PROPERTY_VALUES_OFFERED = 20
 VERBATIMS_PER_PAGE = 50
 EXPORTS_LISTED = 50  # on "My exports"; older ones stay in the back office's record
+TAGS_OFFERED = 200  # in the filters, alphabetically; any other is still found by its name in the URL
 BREAKDOWN_ROWS_SHOWN = 25  # the biggest problems; a breakdown by a free-text property can be long
 
 
@@ -147,7 +150,10 @@ def verbatims(request: HttpRequest) -> HttpResponse:
 def _dashboard_context(form: DashboardPageForm) -> dict:
     filters = form.filters()
     board = build_dashboard(
-        filters, interval=form.cleaned_data["interval"], breakdown_property=form.cleaned_data["breakdown"]
+        filters,
+        interval=form.cleaned_data["interval"],
+        breakdown_property=form.cleaned_data["breakdown"],
+        breakdown_tags=True,
     )
     series, scores = charts.series_rows(board), charts.score_rows(board)
     return {
@@ -164,6 +170,7 @@ def _dashboard_context(form: DashboardPageForm) -> dict:
         "distribution": charts.distribution(board, scores),
         "by_touchpoint": _segment_rows(board, board.by_touchpoint),
         "by_property": _segment_rows(board, board.by_property),
+        "by_tag": _segment_rows(board, board.by_tag),
         "verbatims": [
             (response, charts.category_label(response.category), charts.category_index(response))
             for response in board.latest_verbatims
@@ -324,11 +331,14 @@ class VerbatimRow:
     # (name, value) sorted by name; as lists, since a template would read a key "items" of a dict
     contact_properties: list[tuple[str, object]]
     event_properties: list[tuple[str, object]]
+    tags: list[str]
 
 
 def _verbatims_context(form: VerbatimFilterForm, request: HttpRequest) -> dict:
     query = form.verbatim_query()
-    page = Paginator(find_verbatims(query), VERBATIMS_PER_PAGE).get_page(request.GET.get("page"))
+    # The page's tags in one query, whatever the number of answers.
+    answers = find_verbatims(query).prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+    page = Paginator(answers, VERBATIMS_PER_PAGE).get_page(request.GET.get("page"))
     link_and_widget = capfirst(gettext("link and widget"))
     page_query = request.GET.copy()
     page_query.pop("page", None)
@@ -346,6 +356,7 @@ def _verbatims_context(form: VerbatimFilterForm, request: HttpRequest) -> dict:
                 comment=highlighted(response, query.text),
                 contact_properties=_sorted_items(response.contact_properties),
                 event_properties=_sorted_items(response.event_properties),
+                tags=[tag.name for tag in response.tags.all()],
             )
             for response in page
         ],
@@ -608,6 +619,7 @@ def _controls(form: DashboardFilterForm, survey: Survey | None, filters: Filters
         if value not in properties.setdefault(name, []):
             properties[name] = sorted([*properties[name], value])
     breakdown = data.get("breakdown", "")
+    chosen_tags = {name.strip().lower() for name in data.getlist("tag")}
     return {
         "surveys": [
             Option(str(pk), name, survey is not None and pk == survey.pk)
@@ -631,7 +643,20 @@ def _controls(form: DashboardFilterForm, survey: Survey | None, filters: Filters
         "breakdowns": [
             Option(name, name, name == breakdown) for name in sorted({*properties, breakdown} - {""})
         ],
+        "tags": [Option(name, name, name.lower() in chosen_tags) for name in _offered_tags(chosen_tags)],
     }
+
+
+def _offered_tags(chosen: set[str]) -> list[str]:
+    """The tags to filter by, alphabetically; chosen ones stay visible, so that they can be unticked."""
+    offered = list(Tag.objects.order_by("name").values_list("name", flat=True)[:TAGS_OFFERED])
+    missing = chosen - {name.lower() for name in offered}
+    if missing and len(offered) == TAGS_OFFERED:
+        condition = Q()
+        for name in missing:
+            condition |= Q(name__iexact=name)
+        offered = sorted([*offered, *Tag.objects.filter(condition).values_list("name", flat=True)])
+    return offered
 
 
 def _chosen_range(form: DashboardFilterForm) -> str:
@@ -651,4 +676,5 @@ def _filter_query(form: DashboardFilterForm, filters: Filters) -> QueryDict:
         query["since"], query["until"] = filters.since.isoformat(), filters.until.isoformat()
     for name, value in filters.properties:
         query.appendlist(PROPERTY_PREFIX + name, value)
+    query.setlist("tag", sorted(form.cleaned_data.get("tag", {}).values()))
     return query

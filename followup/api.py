@@ -13,7 +13,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
-from django.db.models.functions import Lower
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -44,6 +43,7 @@ from followup.models import (
     Tag,
     Team,
 )
+from followup.tags import TagRefused, tag_response, untag_response
 from surveys.access import get_survey_for_user, visible_surveys
 from surveys.api.auth import ModelPermission, TokenScope
 from surveys.api.base import (
@@ -519,61 +519,28 @@ class ResponseTagViewSet(viewsets.GenericViewSet):
         response = self.answer()
         body = TagNames(data=request.data)
         body.is_valid(raise_exception=True)
-        names = list(dict.fromkeys(name.strip() for name in body.validated_data["tags"] if name.strip()))
+        names = [name for name in body.validated_data["tags"] if name.strip()]
         if not names:
             raise exceptions.ValidationError({"tags": [_("Give the tags names.")]})
-        _add_tags(response, names, by=_user(request), now=timezone.now())
+        user = _user(request)
+        try:
+            tag_response(
+                response=response,
+                names=names,
+                by=user,
+                now=timezone.now(),
+                create=user.has_perm("followup.add_tag"),
+            )
+        except TagRefused as refused:
+            raise exceptions.ValidationError({"tags": [str(refused)]}) from None
         return ApiResponse({"tags": _names(response)})
 
     def destroy(self, request: Request, public_id=None, name=None) -> ApiResponse:
         response = self.answer()
-        tagging = (
-            ResponseTag.objects.filter(response=response, tag__name__iexact=name)
-            .select_related("tag")
-            .first()
-        )
-        if tagging is None:
+        tags = Tag.objects.filter(name__iexact=name, taggings__response=response)
+        if not untag_response(response=response, tags=list(tags), by=_user(request), now=timezone.now()):
             raise Http404
-        with transaction.atomic():
-            tagging.delete()
-            _log_on_case(response, {"removed": [tagging.tag.name]}, by=_user(request), now=timezone.now())
         return ApiResponse(status=status.HTTP_204_NO_CONTENT)
-
-
-def _add_tags(response: Response, names: list[str], *, by, now: datetime) -> None:
-    """Put the named tags on the response, creating those that do not exist if the user may."""
-    with transaction.atomic():
-        lowered = [name.lower() for name in names]
-        existing: dict[str, Tag] = {
-            tag.name.lower(): tag for tag in Tag.objects.alias(lower=Lower("name")).filter(lower__in=lowered)
-        }
-        missing = [name for name in names if name.lower() not in existing]
-        if missing and not by.has_perm("followup.add_tag"):
-            raise exceptions.ValidationError(
-                {"tags": [_("No tag is named %(name)s, and you may not create tags.") % {"name": missing[0]}]}
-            )
-        for name in missing:
-            existing[name.lower()], _new = Tag.objects.get_or_create(
-                name__iexact=name, defaults={"name": name}
-            )
-        tags = [existing[name.lower()] for name in names]
-        on = set(ResponseTag.objects.filter(response=response).values_list("tag_id", flat=True))
-        added = [tag for tag in tags if tag.pk not in on]
-        ResponseTag.objects.bulk_create(
-            [ResponseTag(response=response, tag=tag, added_by=by, created_at=now) for tag in added],
-            ignore_conflicts=True,
-        )
-        if added:
-            _log_on_case(response, {"added": [tag.name for tag in added]}, by=by, now=now)
-
-
-def _log_on_case(response: Response, details: dict, *, by, now: datetime) -> None:
-    """A line on the timeline of the response's case, if it has one."""
-    case = Case.objects.filter(response=response).only("pk").first()
-    if case is not None:
-        CaseEntry.objects.create(
-            case=case, kind=CaseEntry.Kind.TAGGED, author=by, details=details, created_at=now
-        )
 
 
 def _names(response: Response) -> list[str]:

@@ -319,6 +319,21 @@ PAGES: dict[str, Entry] = {
         methods(GET_ONLY, POST=page(302, EXPORTERS, foreign=NOT_FOUND)),
         bodies={"POST": {"survey": "{survey}", "format": "csv"}},
     ),
+    # An answer's page, and its tags: whoever reads the answers of its survey.
+    "feedback:response": Entry(
+        url("feedback:response", public_id("response")),
+        methods(GET_ONLY, GET=page(200, READERS, foreign=NOT_FOUND)),
+    ),
+    "feedback:add_tag": Entry(
+        url("feedback:add_tag", public_id("response")),
+        methods(GET_ONLY, POST=page(302, READERS, foreign=NOT_FOUND)),
+        bodies={"POST": {"name": "Lieferung"}},
+    ),
+    "feedback:remove_tag": Entry(
+        url("feedback:remove_tag", public_id("response")),
+        methods(GET_ONLY, POST=page(302, READERS, foreign=NOT_FOUND)),
+        bodies={"POST": {"tag": "1"}},
+    ),
     "feedback:exports": Entry(url("feedback:exports"), methods(GET_ONLY, GET=page(200, EXPORTERS))),
     # The CX manager's export: theirs and an Admin's to see; unknown to the others.
     "feedback:export": Entry(

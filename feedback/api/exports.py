@@ -39,8 +39,9 @@ from surveys.api.auth import AnyScope
 from surveys.api.base import Conflict, Gone, Newest, StrictChoiceField, form_errors
 from surveys.properties import PROPERTY_PREFIX
 
-# The explorer's URL parameters that select answers; "touchpoint" alone may repeat.
-FILTERS = ("survey", "touchpoint", "range", "since", "until", "category", "score", "comment", "q")
+# The explorer's URL parameters that select answers; "touchpoint" and "tag" alone may repeat.
+FILTERS = ("survey", "touchpoint", "range", "since", "until", "category", "score", "comment", "q", "tag")
+REPEATABLE = ("touchpoint", "tag")
 MAX_FILTER_VALUES = 50
 EXPORT_RETRY_SECONDS = 30  # when the user's exports keep the workers busy
 
@@ -83,12 +84,14 @@ class Exports(BasePermission):
 
 
 class FiltersField(serializers.DictField):
-    """The explorer's filters as a JSON object: a text or a number per name, a list for touchpoints."""
+    """The explorer's filters as a JSON object: a text or a number per name, a list for touchpoints
+    and tags."""
 
     default_error_messages = {
         "unknown": gettext_lazy("Unknown filter “{name}”. Filters: {known} and property.<name>."),
         "value": gettext_lazy("Give “{name}” a text or a number."),
         "values": gettext_lazy("Give “touchpoint” an id or a list of at most {limit} ids."),
+        "tags": gettext_lazy("Give “tag” a name or a list of at most {limit} names."),
     }
 
     def to_internal_value(self, data) -> dict[str, list[str]]:
@@ -97,11 +100,12 @@ class FiltersField(serializers.DictField):
         for name, value in filters.items():
             if name not in FILTERS and not name.startswith(PROPERTY_PREFIX):
                 self.fail("unknown", name=name[:80], known=", ".join(FILTERS))
-            values = value if isinstance(value, list) and name == "touchpoint" else [value]
+            values = value if isinstance(value, list) and name in REPEATABLE else [value]
+            problem = {"touchpoint": "values", "tag": "tags"}.get(name, "value")
             if len(values) > MAX_FILTER_VALUES:
-                self.fail("values", limit=MAX_FILTER_VALUES)
+                self.fail(problem, name=name, limit=MAX_FILTER_VALUES)
             if not all(isinstance(item, str | int) and not isinstance(item, bool) for item in values):
-                self.fail("values" if name == "touchpoint" else "value", name=name, limit=MAX_FILTER_VALUES)
+                self.fail(problem, name=name, limit=MAX_FILTER_VALUES)
             parameters[name] = [str(item) for item in values]
         return parameters
 
@@ -113,7 +117,8 @@ class ExportStart(serializers.Serializer):
             "The verbatim explorer's filters: survey (id, required), touchpoint (ids; 0 for link and "
             "widget answers), range (30d, 90d, 12m, ytd) or since and until (local dates, inclusive; "
             "the last 30 days by default), category, score, comment (with, the default; without; any), "
-            "q (words in the comment) and property.<name>."
+            "q (words in the comment), tag (a tag's name or a list: answers carrying any) and "
+            "property.<name>."
         )
     )
 

@@ -2,7 +2,8 @@
 
 Query parameters: ``survey`` (id), ``touchpoint`` (id, repeatable; 0 for link and widget
 answers), ``since`` and ``until`` (local dates, inclusive; the last 30 days by default),
-``interval`` (``day``, ``week`` or ``month``) and ``property.<name>=<value>``.
+``interval`` (``day``, ``week`` or ``month``), ``property.<name>=<value>`` and ``tag`` (a tag's
+name, repeatable: answers carrying any of them).
 """
 
 from drf_spectacular.types import OpenApiTypes
@@ -103,6 +104,9 @@ METRICS_EXAMPLE = {
         ),
         OpenApiParameter(
             "property.<name>", str, description="e.g. property.plan=pro; the event's property wins."
+        ),
+        OpenApiParameter(
+            "tag", str, many=True, description="A tag's name, in any case; repeated: answers carrying any."
         ),
     ],
     responses={

@@ -2,7 +2,8 @@
 
 Filters: ``survey``, ``touchpoint`` (repeatable; 0 for link and widget answers),
 ``since`` and ``until`` (a local date, inclusive, or an ISO 8601 moment), ``updated_since``,
-``category``, ``score``, ``has_comment``, ``property.<name>=<value>`` and the search ``q``.
+``category``, ``score``, ``has_comment``, ``property.<name>=<value>``, ``tag`` (a tag's name,
+repeatable: answers carrying any of them) and the search ``q``.
 Pages follow a cursor, so that iterating over millions of answers is stable while
 answers keep arriving; ``ordering=updated_at`` with ``updated_since`` picks up changes.
 Readers who may not view contacts get the contact's pseudonym only, and nothing of the identity
@@ -12,7 +13,7 @@ that an unsigned link or widget answer claimed.
 from datetime import date, datetime, time, timedelta
 from typing import cast
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
@@ -29,7 +30,11 @@ from drf_spectacular.utils import (
 from rest_framework import exceptions, mixins, serializers, viewsets
 
 from cxsurvey.routers import replica_reads
+from feedback.counts import with_tags
+from feedback.forms import MAX_TAGS
 from feedback.verbatims import search
+from followup.models import Tag
+from followup.tags import TagRefused, tags_named
 from surveys.access import get_survey_for_user, may_see_personal_data, pseudonym, visible_surveys
 from surveys.api.auth import ModelPermission
 from surveys.api.base import Cursor, ReadsPersonalData, StrictCharField, StrictChoiceField
@@ -91,11 +96,16 @@ class ResponseQuery(serializers.Serializer):
     score = serializers.IntegerField(min_value=0, max_value=10, required=False)
     has_comment = serializers.BooleanField(required=False, allow_null=True, default=None)
     q = StrictCharField(max_length=200, required=False)
+    tag = serializers.ListField(child=StrictCharField(max_length=200), required=False, max_length=MAX_TAGS)
     ordering = StrictChoiceField(list(ORDERINGS), required=False, default="created_at")
 
     def validate(self, data: dict) -> dict:
         if data.get("since") and data.get("until") and data["since"] >= data["until"]:
             raise serializers.ValidationError({"until": [_("The period must end after it starts.")]})
+        try:
+            data["tag"] = tuple(tag.pk for tag in tags_named(data.get("tag") or ()))
+        except TagRefused as refusal:
+            raise serializers.ValidationError({"tag": [str(refusal)]}) from None
         return data
 
 
@@ -124,6 +134,7 @@ def filtered(
     responses = responses.with_comment(query["has_comment"])
     for name, value in properties:
         responses = responses.with_property(name, value)
+    responses = with_tags(responses, query.get("tag") or ())
     if query.get("q"):
         responses = search(responses, query["q"])
     return responses
@@ -165,6 +176,7 @@ RESPONSE_EXAMPLE = OpenApiExample(
         "claimed_identity": None,
         "contact_properties": {"plan": "Wartungsvertrag Plus", "region": "Bayern", "customer_since": 2019},
         "event_properties": {"order_id": "A-1042", "carrier": "DHL"},
+        "tags": ["Lieferung"],
         "created_at": "2026-11-23T12:49:02.318455+01:00",
         "updated_at": "2026-11-23T12:51:40.902117+01:00",
     },
@@ -184,6 +196,7 @@ class ResponseSerializer(serializers.ModelSerializer):
     contact = serializers.SerializerMethodField(
         help_text="Who answered: only for users who may view contacts, else null."
     )
+    tags = serializers.SerializerMethodField(help_text="The names of the answer's tags, alphabetically.")
     claimed_identity = serializers.SerializerMethodField(
         help_text="Who an answer by link or widget said it came from, without the survey's signature: "
         "unverified, never a contact. Only for users who may view contacts, else null."
@@ -206,10 +219,15 @@ class ResponseSerializer(serializers.ModelSerializer):
             "claimed_identity",
             "contact_properties",
             "event_properties",
+            "tags",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+
+    def get_tags(self, response: Response) -> list[str]:
+        # Prefetched by the view, in order: one query per page, not per answer.
+        return [tag.name for tag in response.tags.all()]
 
     def get_contact_id(self, response: Response) -> str:
         return pseudonym(response.contact_id)
@@ -264,6 +282,12 @@ QUERY_PARAMETERS = [
         "q", OpenApiTypes.STR, description="Words in the comment (full-text search on PostgreSQL)."
     ),
     OpenApiParameter(
+        "tag",
+        OpenApiTypes.STR,
+        many=True,
+        description="A tag's name, in any case; repeated: answers carrying any of the tags.",
+    ),
+    OpenApiParameter(
         "ordering",
         OpenApiTypes.STR,
         enum=list(ORDERINGS),
@@ -315,6 +339,7 @@ class ResponseViewSet(
         # The class's queryset, Response.objects.all(); DRF's stubs know only a plain QuerySet.
         user = self.request.user
         responses = cast(ResponseQuerySet, super().get_queryset()).filter(survey__in=visible_surveys(user))
+        responses = responses.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
         if self.personal:
             responses = responses.select_related("contact")
         if self.action != "list":

@@ -54,6 +54,7 @@ BASE_COLUMNS = [
     "comment",
     "language",
     "channel",
+    "tags",
     "contact_id",
 ]
 PERSONAL = [
@@ -185,6 +186,7 @@ def expected_row(response: Response, *, personal: bool) -> dict:
         "comment": response.comment,
         "language": response.language,
         "channel": response.channel,
+        "tags": ", ".join(response.tags.order_by("name").values_list("name", flat=True)),
     }
     if personal:
         contact = response.contact

@@ -277,7 +277,7 @@ def test_it_needs_a_token_whose_user_may_export_responses(client, cx_manager, ag
             {
                 "filters": [
                     "Unknown filter “catgory”. Filters: survey, touchpoint, range, since, until, category, "
-                    "score, comment, q and property.<name>."
+                    "score, comment, q, tag and property.<name>."
                 ]
             },
         ),
@@ -292,6 +292,14 @@ def test_it_needs_a_token_whose_user_may_export_responses(client, cx_manager, ag
         (
             {"format": "csv", "filters": {"survey": "{survey}", "touchpoint": list(range(51))}},
             {"filters": ["Give “touchpoint” an id or a list of at most 50 ids."]},
+        ),
+        (
+            {"format": "csv", "filters": {"survey": "{survey}", "tag": [["Preis"]]}},
+            {"filters": ["Give “tag” a name or a list of at most 50 names."]},
+        ),
+        (
+            {"format": "csv", "filters": {"survey": "{survey}", "tag": ["Unbekannt"]}},
+            {"filters": {"tag": ["There is no tag named “Unbekannt”."]}},
         ),
         (
             {"format": "csv", "filters": {"survey": "{survey}", "score": True}},

@@ -85,6 +85,7 @@ def test_answers_in_time_order_with_their_context(client, token, answers):
         "claimed_identity": None,
         "contact_properties": {"plan": "pro"},
         "event_properties": {},
+        "tags": [],
         "created_at": "2026-11-10T12:00:00+01:00",
         "updated_at": "2026-11-10T12:00:00+01:00",
     }
