@@ -8,6 +8,8 @@ class FollowupConfig(AppConfig):
 
     def ready(self) -> None:
         from followup.demo import seed_loop
-        from surveys.signals import demo_seeded
+        from followup.receivers import queue_evaluation
+        from surveys.signals import demo_seeded, response_saved
 
         demo_seeded.connect(seed_loop, dispatch_uid="followup.demo")
+        response_saved.connect(queue_evaluation, dispatch_uid="followup.receivers.evaluation")
