@@ -32,7 +32,7 @@ def _category_choices() -> list[tuple[str, str]]:
 
 def _formfield(field: models.Field, **kwargs) -> forms.Field | None:
     """Web addresses typed without their scheme are taken as https, as everywhere in the back office."""
-    return field.formfield(**URLS_ASSUME_HTTPS.get(type(field), {}), **kwargs)
+    return field.formfield(**{**URLS_ASSUME_HTTPS.get(type(field), {}), **kwargs})
 
 
 class AlertRuleForm(forms.ModelForm):
@@ -71,7 +71,7 @@ class AlertRuleForm(forms.ModelForm):
         ]
 
     def clean(self) -> dict:
-        data = super().clean()
+        data = super().clean() or {}
         survey: Survey | None = data.get("survey") or (
             self.instance.survey if self.instance.survey_id else None
         )

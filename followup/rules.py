@@ -18,11 +18,11 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 import snowballstemmer
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, Q, Subquery
 from django.utils.translation import gettext as _
 
 from followup.models import AlertRule
-from surveys.models import Response, Survey
+from surveys.models import Response, ResponseQuerySet, Survey
 from surveys.properties import is_filterable_property, not_filterable_message
 from surveys.scales import SCALES
 from webhooks.outbound import RefusedURL, check_url
@@ -216,10 +216,10 @@ class DryRun:
     since: datetime
 
 
-def candidates(rule: AlertRule, conditions: Conditions) -> QuerySet:
+def candidates(rule: AlertRule, conditions: Conditions) -> ResponseQuerySet:
     """The survey's answers that its score, category, touchpoint and comment conditions leave, as
     a query (the rest is matched in Python)."""
-    answers = Response.objects.filter(survey_id=rule.survey_id)
+    answers: ResponseQuerySet = Response.objects.filter(survey_id=rule.survey_id)
     if conditions.categories:
         category = Q(pk__in=[])
         for code in conditions.categories:
@@ -244,7 +244,7 @@ def dry_run(rule: AlertRule, *, now: datetime, days: int = 30) -> DryRun:
     conditions = Conditions.of(rule)
     since = now - timedelta(days=days)
     answers = candidates(rule, conditions).in_period(since, now).order_by("-created_at", "-pk")
-    count, sample = 0, []
+    count, sample = 0, list[Response]()
     # Words and properties are matched in Python, a few hundred rows at a time.
     for response in answers.iterator(chunk_size=500):
         if conditions.match(response, previous_score=getattr(response, "previous_score", None)):

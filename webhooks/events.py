@@ -183,7 +183,7 @@ def _case(case: Case, wants: Subscription, *, changed: list[str]) -> dict:
 
 def _answer_details(response: Response, wants: Subscription) -> dict:
     """The comment and who answered, where the subscription opts in (as for responses)."""
-    data = {}
+    data: dict[str, object] = {}
     if wants.include_comments:
         data["comment"] = response.comment
     if wants.include_personal_data:
