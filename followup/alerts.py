@@ -153,7 +153,14 @@ def fire(rule: AlertRule, response: Response, *, now: datetime) -> Alert | None:
     tags = [ResponseTag(response=response, tag=tag, rule=rule, created_at=now) for tag in rule.tags.all()]
     ResponseTag.objects.bulk_create(tags, ignore_conflicts=True)  # a tag set earlier stays as it was
     posts = [
-        ChatPost(alert=alert, service=service, url=url, payload=build(rule, response), created_at=now)
+        ChatPost(
+            alert=alert,
+            service=service,
+            url=url,
+            payload=build(rule, response),
+            created_at=now,
+            next_attempt_at=now,
+        )
         for service, url, build in (
             (ChatPost.Service.SLACK, rule.slack_url, chat.slack_payload),
             (ChatPost.Service.TEAMS, rule.teams_url, chat.teams_payload),
