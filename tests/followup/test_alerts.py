@@ -297,3 +297,62 @@ def test_case_events_are_not_sent_to_an_owner_who_may_not_view_cases(survey):
     run_worker()
     assert Case.objects.exists()
     assert not Message.objects.exists()
+
+
+def test_erasing_a_contact_deletes_the_alert_and_case_messages_about_their_answers(survey, anna):
+    from privacy.erasure import erase_contact
+
+    make_subscription(owner=anna, events=["alert.fired", "case.created"], include_comments=True)
+    make_rule(survey, score_max=6, send_webhook=True)
+    contact = make_contact()
+    make_invitation(survey=survey, contact=contact).record_answer(
+        score=2, comment="Zu spät", language="de", now=timezone.now()
+    )
+    run_worker()
+    assert set(Message.objects.values_list("type", flat=True)) == {"alert.fired", "case.created"}
+
+    erase_contact(contact_id=contact.pk)
+
+    assert not Message.objects.exists()
+
+
+class EndOfLoop(Exception):
+    pass
+
+
+def test_without_a_broker_runtasks_evaluates_the_queued_answers(survey, monkeypatch):
+    from django.core.management import call_command
+
+    from cxsurvey.management.commands import runtasks
+
+    def stop(seconds):
+        raise EndOfLoop
+
+    monkeypatch.setattr(runtasks.time, "sleep", stop)
+    make_rule(survey, score_max=6)
+    response = answer_by_link(survey, 2, timezone.now())
+    with pytest.raises(EndOfLoop):
+        call_command("runtasks")
+    assert Case.objects.filter(response=response).exists()
+    assert not Evaluation.objects.exists()
+
+
+def test_evaluating_an_answer_against_20_rules_costs_a_few_queries_per_rule_that_fires(survey, anna):
+    tag = Tag.objects.create(name="Lieferung")
+    for number in range(20):
+        fires = number % 2 == 1
+        make_rule(
+            survey,
+            name=f"Rule {number:02}",
+            score_max=6 if fires else None,
+            categories=[] if fires else ["promoter"],
+            open_case=number < 5,
+            delivery=AlertRule.Delivery.DIGEST,
+            tags=[tag],
+            notify=[anna],
+        )
+    answer_by_link(survey, 2, timezone.now(), comment="Lieferung")
+    with CaptureQueriesContext(connection) as queries:
+        run_worker()
+    assert Alert.objects.count() == 10
+    assert len(queries) <= 12 + 5 * 10
