@@ -153,17 +153,10 @@ def fire(rule: AlertRule, response: Response, *, now: datetime) -> Alert | None:
     tags = [ResponseTag(response=response, tag=tag, rule=rule, created_at=now) for tag in rule.tags.all()]
     ResponseTag.objects.bulk_create(tags, ignore_conflicts=True)  # a tag set earlier stays as it was
     posts = [
-        ChatPost(
-            alert=alert,
-            service=service,
-            url=url,
-            payload=build(rule, response),
-            created_at=now,
-            next_attempt_at=now,
-        )
-        for service, url, build in (
-            (ChatPost.Service.SLACK, rule.slack_url, chat.slack_payload),
-            (ChatPost.Service.TEAMS, rule.teams_url, chat.teams_payload),
+        ChatPost(alert=alert, service=service, url=url, created_at=now, next_attempt_at=now)
+        for service, url in (
+            (ChatPost.Service.SLACK, rule.slack_url),
+            (ChatPost.Service.TEAMS, rule.teams_url),
         )
         if url
     ]
@@ -228,11 +221,18 @@ def _claim_post(post_id: int, *, now: datetime) -> bool:
 
 def send_chat_post(post_id: int, *, now: datetime) -> bool:
     """Post one claimed chat message; whether it arrived. Sent or given up, the row is deleted;
-    else it waits for the next attempt."""
-    post = ChatPost.objects.filter(pk=post_id).first()
+    else it waits for the next attempt. The message is written when it is sent, from the answer
+    as it is then: a comment erased meanwhile is not posted."""
+    post = (
+        ChatPost.objects.select_related("alert__rule__survey", "alert__response__touchpoint")
+        .filter(pk=post_id)
+        .first()
+    )
     if post is None:
         return False
-    answer = outbound.post(post.url, body=json.dumps(post.payload).encode(), headers={})
+    build = chat.slack_payload if post.service == ChatPost.Service.SLACK else chat.teams_payload
+    payload = build(post.alert.rule, post.alert.response)
+    answer = outbound.post(post.url, body=json.dumps(payload).encode(), headers={})
     if answer.ok:
         post.delete()
         return True

@@ -518,7 +518,8 @@ class Evaluation(models.Model):
 
 class ChatPost(models.Model):
     """A fired alert's post to a Slack or Microsoft Teams incoming webhook, queued with the alert
-    and sent after its commit; deleted once sent or given up."""
+    and sent after its commit; deleted once sent or given up. The message itself is written when
+    it is sent, so that no copy of a comment waits here."""
 
     class Service(models.TextChoices):
         SLACK = "slack", "Slack"
@@ -527,7 +528,6 @@ class ChatPost(models.Model):
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="chat_posts")
     service = models.CharField(max_length=8, choices=Service.choices)
     url = models.URLField(max_length=500)
-    payload = models.JSONField()
     created_at = models.DateTimeField(default=timezone.now)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -1,6 +1,7 @@
 """Alert rules at work: an answer is queued in its transaction, evaluated by the worker, and a
 rule that matches fires once, opens the case, tags, emails, posts to chat and queues webhooks."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -210,16 +211,20 @@ def test_an_email_the_mail_server_refuses_is_sent_again_by_the_sweep(survey, ann
     assert len(smtp.messages) == 1
 
 
-def test_a_failed_chat_post_waits_and_is_posted_again(survey, chat_receiver):
+def test_a_failed_chat_post_waits_and_is_posted_again_as_the_answer_is_then(survey, chat_receiver):
     chat_receiver.failures = 1
     make_rule(survey, score_max=6, slack_url=chat_receiver.url("/slack"))
-    answer_by_link(survey, 2, timezone.now())
+    response = answer_by_link(survey, 2, timezone.now(), comment="Anna Schmidt, Tel. 0171 234567")
     run_worker()
     post = ChatPost.objects.get()
     assert post.attempts == 1 and "500" in post.last_error
+    Response.objects.filter(pk=response.pk).update(comment="")  # erased meanwhile
+
     alerts.deliver_pending(now=post.next_attempt_at)
+
     assert not ChatPost.objects.exists()
-    assert len(chat_receiver.posts) == 2
+    (_path, first), (_path, second) = chat_receiver.posts
+    assert "0171" in json.dumps(first) and "0171" not in json.dumps(second)
 
 
 def test_an_existing_tag_on_the_answer_is_kept(survey):
