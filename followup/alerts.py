@@ -37,8 +37,9 @@ from followup.links import response_link
 from followup.models import Alert, AlertRule, ChatPost, Evaluation, ResponseTag
 from followup.rules import Conditions, previous_score
 from followup.signals import alert_fired
+from surveys.access import may_read_responses
 from surveys.email.messages import render_email
-from surveys.models import Response
+from surveys.models import Response, Survey
 from webhooks import outbound
 
 logger = logging.getLogger(__name__)
@@ -186,9 +187,13 @@ def send_alert_email(alert_id: int, *, now: datetime) -> bool:
     if not Alert.objects.filter(pk=alert_id, notified_at__isnull=True).update(notified_at=now):
         return False
     alert = Alert.objects.select_related("rule__survey", "response__touchpoint").get(pk=alert_id)
-    recipients = list(
-        alert.rule.notify.filter(is_active=True).exclude(email="").values_list("email", flat=True)
-    )
+    # Only those who may still read the survey's answers learn of one.
+    recipients = [
+        user.email
+        for user in alert.rule.notify.filter(is_active=True).exclude(email="")
+        if may_read_responses(user)
+        and Survey.objects.visible_to(user).filter(pk=alert.rule.survey_id).exists()
+    ]
     if not recipients:
         return True
     response = alert.response

@@ -361,3 +361,12 @@ def test_evaluating_an_answer_against_20_rules_costs_a_few_queries_per_rule_that
         run_worker()
     assert Alert.objects.count() == 10
     assert len(queries) <= 12 + 5 * 10
+
+
+def test_only_users_who_may_read_the_surveys_answers_are_emailed(survey, anna, smtp):
+    stranger = make_staff("stranger", roles.CX_MANAGER)
+    make_team("Elsewhere", surveys=[make_survey()], members=[stranger])
+    make_rule(survey, score_max=6, notify=[anna, stranger])
+    answer_by_link(survey, 2, timezone.now())
+    run_worker()
+    assert [message["To"] for message in smtp.messages] == ["anna@example.com"]
