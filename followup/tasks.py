@@ -1,10 +1,16 @@
-"""Celery tasks: thin triggers; the work and its bookkeeping live in the flows they call."""
+"""Celery tasks of the follow-up: thin triggers; the work lives in the flows they call."""
 
 from celery import shared_task
 from django.utils import timezone
 
 from cxsurvey import handoff
-from followup import alerts, rechecks
+from followup import alerts, digests, rechecks
+
+
+@shared_task(ignore_result=True)
+def send_digests() -> None:
+    """The digests due now; run every few minutes, each is sent once per period."""
+    digests.send_due_digests(now=timezone.now())
 
 
 @shared_task(ignore_result=True)
