@@ -231,6 +231,8 @@ CELERY_BEAT_SCHEDULE = {
     "tidy-exports": {"task": "feedback.tasks.tidy_exports", "schedule": 60.0},
     "deliver-webhooks": {"task": "webhooks.tasks.deliver", "schedule": 5.0, "options": {"expires": 4}},
     "delete-old-webhook-messages": {"task": "webhooks.tasks.delete_old_messages", "schedule": 3600.0},
+    "evaluate-alert-rules": {"task": "followup.tasks.evaluate", "schedule": 5.0, "options": {"expires": 4}},
+    "deliver-alert-notifications": {"task": "followup.tasks.deliver_notifications", "schedule": 30.0},
     "purge-audit-log": {"task": "audit.tasks.purge", "schedule": 3600.0},
     "apply-retention": {"task": "privacy.tasks.apply_retention", "schedule": 3600.0},
     "send-case-replies": {"task": "followup.tasks.send_replies", "schedule": 10.0, "options": {"expires": 9}},

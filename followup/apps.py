@@ -10,8 +10,10 @@ class FollowupConfig(AppConfig):
         from anymail.signals import inbound
 
         from followup.demo import seed_loop
+        from followup.receivers import queue_evaluation
         from followup.replies import record_inbound_reply
-        from surveys.signals import demo_seeded
+        from surveys.signals import demo_seeded, response_saved
 
         demo_seeded.connect(seed_loop, dispatch_uid="followup.demo")
         inbound.connect(record_inbound_reply, dispatch_uid="followup.record_inbound_reply")
+        response_saved.connect(queue_evaluation, dispatch_uid="followup.receivers.evaluation")

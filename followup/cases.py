@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
+from followup.links import case_link
 from followup.models import (
     OPEN_STATUSES,
     AlertRule,
@@ -273,7 +274,7 @@ def tell_mentioned(entry_id: int, user_ids: list[int]) -> None:
         "author": (entry.author.get_full_name() or entry.author.get_username()) if entry.author else "",
         "survey": case.survey.name,
         "note": entry.text,
-        "url": settings.SITE_URL.rstrip("/") + case.get_absolute_url(),
+        "url": case_link(case),
     }
     for user in User.objects.filter(pk__in=user_ids):
         render_email(

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
@@ -25,6 +24,7 @@ from feedback import charts, counts
 from feedback.counts import Filters
 from feedback.metrics import compare, summarise
 from followup.access import visible_cases
+from followup.links import case_link, response_link, site_url
 from followup.models import Alert, AlertRule, Case, Digest
 from surveys.access import may_read_feedback, visible_surveys
 from surveys.email.messages import render_email
@@ -142,7 +142,7 @@ def digest_content(
         until=until,
         headlines=headlines,
         comments=[(response, response_link(response)) for response in _detractor_comments(user, start, end)],
-        cases=[(case, response_link(case.response)) for case in _overdue_cases(user, now)],
+        cases=[(case, case_link(case)) for case in _overdue_cases(user, now)],
         alerts=_waiting_alerts(user, since),
     )
 
@@ -202,10 +202,6 @@ def _waiting_alerts(user: User, since: datetime) -> list[Alert]:
     return list(alerts.order_by("-fired_at")[:ALERTS_SHOWN])
 
 
-def response_link(response: Response) -> str:
-    return f"{settings.SITE_URL}/responses/{response.public_id}/"
-
-
 def unsubscribe_token(digest: Digest) -> str:
     return signing.dumps({"user": digest.user_id}, salt=UNSUBSCRIBE_SALT, compress=True)
 
@@ -221,13 +217,13 @@ def read_unsubscribe_token(token: str) -> int | None:
 
 
 def digest_email(digest: Digest, content: Content) -> EmailMultiAlternatives:
-    unsubscribe = settings.SITE_URL + reverse("followup:digest_unsubscribe", args=[unsubscribe_token(digest)])
+    unsubscribe = site_url(reverse("followup:digest_unsubscribe", args=[unsubscribe_token(digest)]))
     context = {
         "content": content,
         "weekly": digest.frequency == Digest.Frequency.WEEKLY,
         "unsubscribe": unsubscribe,
-        "settings_link": settings.SITE_URL + reverse("followup:digest"),
-        "dashboard_link": settings.SITE_URL + reverse("feedback:dashboard"),
+        "settings_link": site_url(reverse("followup:digest")),
+        "dashboard_link": site_url(reverse("feedback:dashboard")),
     }
     return render_email(
         "followup/email/digest",

@@ -494,3 +494,60 @@ class Digest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.frequency})"
+
+
+class Evaluation(models.Model):
+    """An answer to check against its survey's active rules, written in the transaction that stored
+    or changed it and claimed by a worker after the commit (``followup.alerts``): the answering
+    request pays one insert, and an answer is not lost when a worker or the broker is down."""
+
+    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="+")
+    # The score before a revision changed it; null for a new answer or an unchanged score.
+    old_score = models.SmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Taken by a worker; a claim older than the lease belongs to a worker that stopped.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # Workers claim the due rows, oldest first.
+            models.Index(fields=["due_at"], name="evaluation_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.response_id} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class ChatPost(models.Model):
+    """A fired alert's post to a Slack or Microsoft Teams incoming webhook, queued with the alert
+    and sent after its commit; deleted once sent or given up. The message itself is written when
+    it is sent, so that no copy of a comment waits here."""
+
+    class Service(models.TextChoices):
+        SLACK = "slack", "Slack"
+        TEAMS = "teams", "Microsoft Teams"
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="chat_posts")
+    service = models.CharField(max_length=8, choices=Service.choices)
+    url = models.URLField(max_length=500)
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=1000, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(service__in=["slack", "teams"]), name="chat_post_service_valid"
+            ),
+        ]
+        indexes = [
+            # Workers claim the due posts.
+            models.Index(fields=["next_attempt_at"], name="chat_post_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service} for {self.alert_id}"

@@ -24,6 +24,7 @@ from django.db.models import F
 from django.urls import reverse
 
 from followup.cases import change_case
+from followup.links import site_url
 from followup.models import Case, CaseEntry, CaseStatus, Recheck, RecheckStatus
 from surveys.email.messages import render_email
 from surveys.email.unsubscribe import unsubscribe_token
@@ -110,9 +111,8 @@ def _message(recheck: Recheck, contact: Contact, *, legal: LegalInformation, mes
     case = recheck.case
     survey = case.survey
     language = recheck.language
-    site = settings.SITE_URL.rstrip("/")
-    page = site + reverse("followup:recheck", args=[recheck.token])
-    unsubscribe_url = site + reverse("surveys:unsubscribe", args=[unsubscribe_token(contact)])
+    page = site_url(reverse("followup:recheck", args=[recheck.token]))
+    unsubscribe_url = site_url(reverse("surveys:unsubscribe", args=[unsubscribe_token(contact)]))
     context = {
         "brand": survey.brand,
         "accent": survey.accent_color,

@@ -5,3 +5,5 @@ from django.dispatch import Signal
 
 # A case was opened (``created=True``) or changed: ``case``, ``created``, ``changes`` (field → (old, new)).
 case_saved = Signal()
+# A rule that sends the signed webhook fired for an answer: ``alert``.
+alert_fired = Signal()

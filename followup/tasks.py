@@ -4,7 +4,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from cxsurvey import handoff
-from followup import digests, rechecks, replies
+from followup import alerts, digests, rechecks, replies
 
 
 @shared_task(ignore_result=True)
@@ -39,3 +39,30 @@ def enqueue_reply(entry_id: int) -> None:
     if send_reply.app.conf.task_always_eager:
         return
     handoff.after_commit(send_reply, entry_id)
+
+
+@shared_task(ignore_result=True)
+def evaluate(batch_size: int = alerts.BATCH_SIZE) -> bool:
+    """Evaluate one batch of queued answers; whether more may be due (the batch was full). The
+    periodic schedule starts one every few seconds; a lost task loses nothing."""
+    return alerts.evaluate_due(batch_size=batch_size) >= batch_size
+
+
+@shared_task(ignore_result=True)
+def evaluate_one(evaluation_id: int) -> None:
+    """Evaluate a new answer at once instead of at the next sweep; nothing if another worker has it."""
+    alerts.evaluate_if_due(evaluation_id)
+
+
+@shared_task(ignore_result=True)
+def deliver_notifications() -> None:
+    """Send again the instant emails and chat posts an earlier attempt could not send."""
+    alerts.deliver_pending(now=timezone.now())
+
+
+def enqueue(evaluation_id: int) -> None:
+    """Hand an evaluation to a worker once the answer's transaction commits. Without a broker
+    nothing is enqueued: ``manage.py runtasks`` sweeps, outside the answering request."""
+    if evaluate_one.app.conf.task_always_eager:
+        return
+    handoff.after_commit(evaluate_one, evaluation_id)

@@ -202,6 +202,13 @@ def _batches(rows: QuerySet, run: Run, *fields: str) -> Iterator[list[tuple]]:
 
 
 RESPONSE_EVENTS = [EventType.RESPONSE_CREATED, EventType.RESPONSE_UPDATED]
+# Events about an answer's alerts and case name it as ``response_id``.
+FOLLOW_UP_EVENTS = [
+    EventType.ALERT_FIRED,
+    EventType.CASE_CREATED,
+    EventType.CASE_UPDATED,
+    EventType.CASE_RESOLVED,
+]
 
 
 class WebhookMessages(Place):
@@ -237,6 +244,7 @@ class WebhookMessages(Place):
         about = Q(pk__in=[])
         if responses:
             about |= Q(type__in=RESPONSE_EVENTS, payload__data__id__in=list(responses))
+            about |= Q(type__in=FOLLOW_UP_EVENTS, payload__data__response_id__in=list(responses))
         if invitations:
             about |= Q(type=EventType.INVITATION_BOUNCED, payload__data__id__in=list(invitations))
         if contact is not None:

@@ -7,7 +7,8 @@ receiver must not do slow work (HTTP, SMTP) here; it queues it.
 
 from django.dispatch import Signal
 
-# A response was stored (``created=True``) or changed: ``response``, ``created``.
+# A response was stored (``created=True``) or changed: ``response``, ``created``; on a change,
+# ``old_score``: the score before, if the change moved it, else None.
 response_saved = Signal()
 # An invitation's email bounced, reported the first time only: ``invitation``.
 invitation_bounced = Signal()

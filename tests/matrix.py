@@ -19,7 +19,7 @@ from feedback import exports
 from feedback.models import ExportRecord
 from followup.cases import open_case
 from followup.digests import unsubscribe_token as digest_unsubscribe_token
-from followup.models import Digest, Recheck, ReplyTemplate, ResponseTag, Tag
+from followup.models import AlertRule, Digest, Recheck, ReplyTemplate, ResponseTag, Tag
 from surveys import roles
 from surveys.email.unsubscribe import unsubscribe_token
 from surveys.models import Event, LegalInformation, Response
@@ -188,6 +188,7 @@ def build_world() -> World:
         "recheck": recheck,
         "legalinformation": LegalInformation.objects.get_or_create(pk=LegalInformation.ONLY_ID)[0],
         "replytemplate": reply_template,
+        "alertrule": AlertRule.objects.create(survey=survey, name="Detractors", categories=["detractor"]),
     }
     for role in ROLES:
         client = Client()

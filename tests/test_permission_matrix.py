@@ -531,6 +531,8 @@ ADMIN_MODELS = {
         {VIEW: CASE_WORKERS, ADD: MANAGERS, CHANGE: MANAGERS, DELETE: MANAGERS},
         "all",
     ),
+    # Alert rules: set up by the CX managers of the rule's survey.
+    "followup_alertrule": ("alertrule", dict.fromkeys((VIEW, ADD, CHANGE, DELETE), MANAGERS), "team"),
 }
 READ_ONLY = {"axes_accessattempt", "axes_accessfailurelog", "axes_accesslog"}
 FINDERS = {"team": STAFF - {"foreign", "outsider"}, "own": {"admin", "cx_manager"}, "all": STAFF}
@@ -655,6 +657,15 @@ ADMIN_PAGES: dict[str, Entry] = _admin_model_entries() | {
         methods(
             page(200, READERS, foreign=NOT_FOUND) | {"outsider": NOT_FOUND},
             POST=page(200, MANAGERS, foreign=NOT_FOUND) | {"outsider": NOT_FOUND},
+        ),
+    ),
+    # A rule's dry run, for whoever may view the rule; another team's rule is unknown.
+    "admin:followup_alertrule_dry_run": Entry(
+        url("admin:followup_alertrule_dry_run", pk("alertrule")),
+        methods(
+            page(405, STAFF),
+            GET=page(200, MANAGERS, foreign=NOT_FOUND),
+            HEAD=page(200, MANAGERS, foreign=NOT_FOUND),
         ),
     ),
     # A device's secret is shown once, to its owner, while setting it up: never in these views.

@@ -19,6 +19,8 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
+from followup.links import case_link, response_link
+from followup.models import CLOSED_STATUSES, Alert, Case
 from surveys.models import Contact, Invitation, Response
 from webhooks import tasks
 from webhooks.models import TEST_MESSAGE, EventType, Message, Subscription
@@ -39,6 +41,24 @@ def queue_bounce(sender, *, invitation: Invitation, **kwargs) -> None:
 def queue_unsubscribe(sender, *, contact: Contact, **kwargs) -> None:
     at = contact.unsubscribed_at or timezone.now()  # set before the signal is sent
     _queue(EventType.CONTACT_UNSUBSCRIBED, at, lambda wants: _contact(contact, wants))
+
+
+def queue_alert(sender, *, alert: Alert, **kwargs) -> None:
+    _queue(EventType.ALERT_FIRED, alert.fired_at, lambda wants: _alert(alert, wants))
+
+
+def queue_case(sender, *, case: Case, created: bool, changes: dict, **kwargs) -> None:
+    """case.created for a new case; case.resolved when a change closes it (resolved or no action
+    needed); case.updated for any other change."""
+    if created:
+        event = EventType.CASE_CREATED
+    elif (
+        "status" in changes and case.status in CLOSED_STATUSES and changes["status"][0] not in CLOSED_STATUSES
+    ):
+        event = EventType.CASE_RESOLVED
+    else:
+        event = EventType.CASE_UPDATED
+    _queue(event, case.updated_at, lambda wants: _case(case, wants, changed=sorted(changes)))
 
 
 def queue_test(subscription: Subscription) -> Message:
@@ -113,6 +133,62 @@ def _response(response: Response, wants: Subscription) -> dict:
         data["contact"] = _person(response.contact)
         data["claimed_identity"] = _claimed(response)
         data["properties"] = response.event_properties
+    return data
+
+
+def _alert(alert: Alert, wants: Subscription) -> dict:
+    response, rule = alert.response, alert.rule
+    case = Case.objects.filter(response_id=response.pk).values_list("public_id", flat=True).first()
+    data = {
+        "id": alert.pk,
+        "rule": {"id": rule.pk, "name": rule.name},
+        "survey_id": response.survey_id,
+        "touchpoint_id": response.touchpoint_id,
+        "response_id": str(response.public_id),
+        "score": response.score,
+        "category": response.category,
+        "case_id": str(case) if case else None,
+        "fired_at": _time(alert.fired_at),
+        "links": {"response": response_link(response)},
+    }
+    return data | _answer_details(response, wants)
+
+
+def _case(case: Case, wants: Subscription, *, changed: list[str]) -> dict:
+    response = case.response
+    data = {
+        "id": str(case.public_id),
+        "survey_id": case.survey_id,
+        "touchpoint_id": case.touchpoint_id,
+        "response_id": str(response.public_id),
+        "rule_id": case.rule_id,
+        "status": case.status,
+        "resolution": case.resolution,
+        "assignee": {"id": case.assignee_id, "username": case.assignee.get_username()}
+        if case.assignee
+        else None,
+        "team_id": case.team_id,
+        "opening_score": case.opening_score,
+        "score": response.score,
+        "due_at": _time(case.due_at),
+        "first_response_at": _time(case.first_response_at),
+        "resolved_at": _time(case.resolved_at),
+        "created_at": _time(case.created_at),
+        "updated_at": _time(case.updated_at),
+        "changed": [field.removesuffix("_id") for field in changed],
+        "links": {"response": response_link(response), "case": case_link(case)},
+    }
+    return data | _answer_details(response, wants)
+
+
+def _answer_details(response: Response, wants: Subscription) -> dict:
+    """The comment and who answered, where the subscription opts in (as for responses)."""
+    data: dict[str, object] = {}
+    if wants.include_comments:
+        data["comment"] = response.comment
+    if wants.include_personal_data:
+        data["contact"] = _person(response.contact)
+        data["claimed_identity"] = _claimed(response)
     return data
 
 

@@ -28,11 +28,23 @@ class EventType(models.TextChoices):
     RESPONSE_UPDATED = "response.updated", _("response changed")
     INVITATION_BOUNCED = "invitation.bounced", _("invitation bounced")
     CONTACT_UNSUBSCRIBED = "contact.unsubscribed", _("contact unsubscribed")
+    ALERT_FIRED = "alert.fired", _("alert fired")
+    CASE_CREATED = "case.created", _("case opened")
+    CASE_UPDATED = "case.updated", _("case changed")
+    CASE_RESOLVED = "case.resolved", _("case closed")
+
+
+# Events about follow-up cases and alerts, for owners who may view cases.
+CASE_EVENT_PREFIXES = ("alert.", "case.")
 
 
 # A message sent on request to check a receiver; it reports no event, and nobody subscribes to it.
 TEST_MESSAGE = "webhook.test"
 MESSAGE_TYPES = [*EventType.choices, (TEST_MESSAGE, _("test message"))]
+
+
+def may_read_cases(user) -> bool:
+    return user.has_perm("followup.view_case")
 
 
 def validate_webhook_url(url: str) -> None:
@@ -141,6 +153,10 @@ class Subscription(models.Model):
         events = self.events if isinstance(self.events, list) else []
         if any(event.startswith("response.") for event in events) and not may_read_responses(self.owner):
             errors["events"] = _("The owner may not view responses, so cannot receive them.")
+        elif any(event.startswith(CASE_EVENT_PREFIXES) for event in events) and not may_read_cases(
+            self.owner
+        ):
+            errors["events"] = _("The owner may not view follow-up cases, so cannot receive their events.")
         if self.include_personal_data and not may_see_personal_data(self.owner):
             errors["include_personal_data"] = _(
                 "The owner may not view contacts, so cannot receive their data."
@@ -159,6 +175,8 @@ class Subscription(models.Model):
             return None
         reads_responses = may_read_responses(owner)
         if str(payload.get("type", "")).startswith("response.") and not reads_responses:
+            return None
+        if str(payload.get("type", "")).startswith(CASE_EVENT_PREFIXES) and not may_read_cases(owner):
             return None
         survey_id = data.get("survey_id")
         if survey_id is not None and not Survey.objects.visible_to(owner).filter(pk=survey_id).exists():

@@ -211,8 +211,8 @@ class Response(models.Model):
 
         A changed score moves the response from one count of the daily tallies to another
         (the database's triggers do it, with the row locked by the UPDATE, so that two changes
-        cannot both move it). Subscribers hear of the change (``response_saved``) in the same
-        transaction.
+        cannot both move it). Subscribers hear of the change (``response_saved``, with the score
+        it had as ``old_score`` if the score changed, else None) in the same transaction.
         """
         changes: dict = {}
         if comment is not None:
@@ -221,6 +221,7 @@ class Response(models.Model):
             changes["language"] = language
         if score is not None:
             changes["score"] = score
+        old_score = self.score if score is not None and score != self.score else None
         with transaction.atomic():
             # A concurrent first answer may have been created a moment after our clock read.
             Response.objects.filter(pk=self.pk).update(
@@ -229,7 +230,7 @@ class Response(models.Model):
             for field, value in changes.items():
                 setattr(self, field, value)
             self.updated_at = max(now, self.created_at)
-            response_saved.send(sender=Response, response=self, created=False)
+            response_saved.send(sender=Response, response=self, created=False, old_score=old_score)
 
     def property_value(self, name: str) -> str | None:
         """The value of a property as the dashboards count it (``surveys.properties.counted_value``)."""

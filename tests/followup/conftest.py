@@ -1,11 +1,15 @@
-"""Team A's survey with the cases of its answers, worked on by an agent of team A; team B's survey
-with a case of its own, which team A's people must never see."""
+"""The follow-up's cast: team A's survey with the cases of its answers, worked on by an agent of
+team A; team B's survey with a case of its own, which team A's people must never see; and a
+receiver of chat posts."""
 
-from dataclasses import dataclass
+import json
+import threading
+from dataclasses import dataclass, field
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from followup.cases import open_case
 from followup.models import Case
@@ -62,3 +66,53 @@ def overdue(case: Case) -> Case:
     Case.objects.filter(pk=case.pk).update(due_at=timezone.now() - timedelta(hours=1))
     case.refresh_from_db()
     return case
+
+
+@pytest.fixture(autouse=True)
+def _english(client):
+    """The tests read English messages; the installation's default language is German."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    with translation.override("en"):
+        yield
+
+
+@dataclass
+class ChatReceiver:
+    """A real HTTP server on loopback that takes posts as Slack's and Teams' incoming webhooks do:
+    it answers 500 to the first ``failures`` posts, then 200 "ok"."""
+
+    port: int = 0
+    failures: int = 0
+    posts: list[tuple[str, dict]] = field(default_factory=list)
+
+    def url(self, path: str) -> str:
+        return f"http://localhost:{self.port}{path}"
+
+
+@pytest.fixture
+def chat_receiver(settings):
+    receiver = ChatReceiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            receiver.posts.append((self.path, json.loads(body)))
+            status, answer = (500, b"oops") if len(receiver.posts) <= receiver.failures else (200, b"ok")
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, format, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    receiver.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    # Development's set-up: the receiver on this machine is let through by name.
+    settings.WEBHOOK_ALLOWED_HOSTS = ["localhost"]
+    yield receiver
+    server.shutdown()
+    server.server_close()
