@@ -2,17 +2,13 @@
 through the task enqueued when its transaction commits, not the periodic sweep."""
 
 import json
-import os
-import subprocess
-import sys
 import time
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from tests.factories import answer_by_link, make_subscription, make_survey
-from tests.workers import database_url, flushed_broker, use_broker
+from tests.workers import celery_worker, flushed_broker
 from webhooks.models import Message
 
 # Not the invitation workers' database: suites running side by side must not take each other's tasks.
@@ -29,30 +25,11 @@ def test_a_worker_delivers_a_new_answer_right_after_commit(broker, receiver, adm
     subscription = make_subscription(owner=admin_user, url=receiver.url())
     receiver.secret = subscription.secret
     log = tmp_path / "worker.log"
-    environment = {
-        **os.environ,
-        "DEBUG": "true",
-        "DATABASE_URL": database_url(),
-        "CELERY_BROKER_URL": broker,
-        "WEBHOOK_ALLOWED_HOSTS": "localhost",
-    }
-    command = [sys.executable, "-m", "celery", "-A", "cxsurvey", "worker", "--pool=solo", "-n", "hooks@test"]
-    command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO"]
-    worker = subprocess.Popen(
-        command, cwd=settings.BASE_DIR, env=environment, stdout=log.open("w"), stderr=subprocess.STDOUT
-    )
-    from cxsurvey.celery import app
-
-    try:
-        use_broker(app, broker_url=broker, task_always_eager=False)
+    with celery_worker(broker=broker, name="hooks@test", log=log, WEBHOOK_ALLOWED_HOSTS="localhost"):
         response = answer_by_link(make_survey(), 10, timezone.now())
         deadline = time.monotonic() + 60
         while not receiver.requests and time.monotonic() < deadline:
             time.sleep(0.2)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
-        use_broker(app, broker_url=settings.CELERY_BROKER_URL, task_always_eager=True)
     assert len(receiver.requests) == 1, log.read_text()[-2000:]
     (request,) = receiver.requests
     assert request.verified

@@ -7,7 +7,6 @@ import sys
 import time
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -18,7 +17,7 @@ from django.utils import timezone
 from surveys.email.dispatch import CLAIM_LEASE
 from surveys.models import Contact, Invitation
 from tests.factories import make_touchpoint
-from tests.workers import database_url, flushed_broker, use_broker
+from tests.workers import database_url, flushed_broker, start_worker, use_broker
 
 BROKER = "redis://127.0.0.1:6379/13"
 
@@ -26,25 +25,6 @@ BROKER = "redis://127.0.0.1:6379/13"
 @pytest.fixture
 def broker():
     yield from flushed_broker(BROKER)
-
-
-def start_worker(name: str, log: Path, *, broker: str, smtp) -> subprocess.Popen:
-    environment = {
-        **os.environ,
-        "DEBUG": "true",
-        "DATABASE_URL": database_url(),
-        "CELERY_BROKER_URL": broker,
-        "EMAIL_URL": f"smtp://{smtp.host}:{smtp.port}",
-    }
-    command = [sys.executable, "-m", "celery", "-A", "cxsurvey", "worker", "--pool=solo", "-n", name]
-    command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO"]
-    return subprocess.Popen(
-        command,
-        cwd=settings.BASE_DIR,
-        env=environment,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
 
 
 def _due_invitations(prefix: str, count: int) -> None:
@@ -69,7 +49,12 @@ def _due_invitations(prefix: str, count: int) -> None:
 def test_two_workers_send_a_thousand_due_invitations_exactly_once(broker, smtp_server, tmp_path):
     _due_invitations("c", 1000)
     workers = [
-        start_worker(f"worker{n}@test", tmp_path / f"worker{n}.log", broker=broker, smtp=smtp_server)
+        start_worker(
+            f"worker{n}@test",
+            tmp_path / f"worker{n}.log",
+            broker=broker,
+            EMAIL_URL=f"smtp://{smtp_server.host}:{smtp_server.port}",
+        )
         for n in (1, 2)
     ]
     try:
