@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods
 
 from followup.models import Recheck
 from followup.rechecks import record_recheck_answer
-from surveys.answering.forms import COMMENT_MAX_LENGTH, is_valid_utf8_form
+from surveys.answering.forms import comment_field, is_valid_utf8_form
 from surveys.models import is_token_shaped
 from surveys.public import PublicError, check_rate, not_found, public_page, render_public, use_language
 
@@ -29,19 +29,7 @@ class RecheckForm(forms.Form):
             "invalid_choice": _("Please choose whether your issue was solved."),
         },
     )
-    comment = forms.CharField(
-        required=False,
-        max_length=COMMENT_MAX_LENGTH,
-        strip=False,  # stored exactly as typed
-        error_messages={
-            "max_length": _(
-                "Please shorten your comment to %(limit_value)d characters (it has %(show_value)d)."
-            ),
-            "null_characters_not_allowed": _(
-                "Your comment contains a NUL character, which cannot be stored."
-            ),
-        },
-    )
+    comment = comment_field()
 
 
 def get_recheck_by_token(request: HttpRequest, token: str) -> Recheck:

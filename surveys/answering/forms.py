@@ -28,12 +28,13 @@ def is_valid_utf8_form(body: bytes) -> bool:
     return True
 
 
-class AnswerForm(forms.Form):
-    score = forms.IntegerField()
-    comment = forms.CharField(
+def comment_field() -> forms.CharField:
+    """A respondent's comment: optional, stored exactly as typed, refused with a message the
+    respondent understands when too long or not storable."""
+    return forms.CharField(
         required=False,
         max_length=COMMENT_MAX_LENGTH,
-        strip=False,  # stored exactly as typed
+        strip=False,
         error_messages={
             "max_length": _(
                 "Please shorten your comment to %(limit_value)d characters (it has %(show_value)d)."
@@ -43,6 +44,11 @@ class AnswerForm(forms.Form):
             ),
         },
     )
+
+
+class AnswerForm(forms.Form):
+    score = forms.IntegerField()
+    comment = comment_field()
 
     def __init__(self, *args, scale: Scale, **kwargs):
         super().__init__(*args, **kwargs)
