@@ -32,6 +32,7 @@ from django.utils import timezone
 from surveys.models import (
     Contact,
     Invitation,
+    LegalBasis,
     Response,
     Survey,
     Touchpoint,
@@ -367,6 +368,8 @@ class DemoCompany:
                 "customer_since": str(int(rng.triangular(2012, start.year + 1, start.year + 1))),
                 "language": language,
             },
+            # Every one has bought from the shop: asking them, and answering them, is allowed.
+            legal_basis=LegalBasis.CUSTOMER,
             created_at=start,
             updated_at=start,
         )
