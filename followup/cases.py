@@ -8,7 +8,7 @@ the timeline, the webhooks and the case never disagree.
 import logging
 import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 
 from django.conf import settings
@@ -72,7 +72,9 @@ def open_case(
         assignee=assignee,
         team=team,
         opening_score=response.score,
-        due_at=now + timedelta(hours=sla_hours) if sla_hours else None,
+        # Hours of the clock, not of the calendar: counted in UTC, a due time across a change to or
+        # from summer time is as many hours away as the SLA says.
+        due_at=now.astimezone(UTC) + timedelta(hours=sla_hours) if sla_hours else None,
         created_at=now,
         updated_at=now,
     )

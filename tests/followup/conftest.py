@@ -2,6 +2,7 @@
 team A; team B's survey with a case of its own, which team A's people must never see; and a
 receiver of chat posts."""
 
+import base64
 import json
 import threading
 from dataclasses import dataclass, field
@@ -16,6 +17,9 @@ from followup.models import Case
 from surveys import roles
 from surveys.models import Contact, LegalBasis, Response, Survey, Team
 from tests.factories import make_contact, make_invitation, make_staff, make_survey, make_team, make_touchpoint
+
+INBOUND_WEBHOOK = "/webhooks/email/postmark/inbound/"
+INBOUND_SECRET = "postmark:s3cret-w3bhook"
 
 
 @dataclass
@@ -116,3 +120,47 @@ def chat_receiver(settings):
     yield receiver
     server.shutdown()
     server.server_close()
+
+
+def inbound(*, to: str, in_reply_to: str = "", text: str = "Thanks, it arrived today.") -> dict:
+    """Postmark's inbound JSON as its documentation shows it."""
+    headers = [
+        {"Name": "Return-Path", "Value": "<erika@example.com>"},
+        {"Name": "Message-ID", "Value": "<CAJ9z4+answer@mail.example.com>"},
+        {"Name": "X-Spam-Status", "Value": "No"},
+    ]
+    if in_reply_to:
+        headers += [
+            {"Name": "In-Reply-To", "Value": in_reply_to},
+            {"Name": "References", "Value": in_reply_to},
+        ]
+    return {
+        "FromName": "Erika Muster",
+        "MessageStream": "inbound",
+        "From": "erika@example.com",
+        "FromFull": {"Email": "erika@example.com", "Name": "Erika Muster", "MailboxHash": ""},
+        "To": to,
+        "ToFull": [{"Email": to, "Name": "", "MailboxHash": to.partition("+")[2].partition("@")[0]}],
+        "Cc": "",
+        "CcFull": [],
+        "Bcc": "",
+        "BccFull": [],
+        "OriginalRecipient": to,
+        "Subject": "Re: Your rating",
+        "MessageID": "73e6d360-66eb-11e1-8e72-a8904824019b",
+        "ReplyTo": "",
+        "MailboxHash": to.partition("+")[2].partition("@")[0],
+        "Date": "Fri, 1 Aug 2026 16:45:32 -04:00",
+        "TextBody": f"{text}\n\nOn Fri, 1 Aug 2026 at 10:00, Acme wrote:\n> Sorry!\n",
+        "HtmlBody": f"<p>{text}</p>",
+        "StrippedTextReply": "",
+        "Tag": "",
+        "Headers": headers,
+        "Attachments": [],
+    }
+
+
+def post_inbound(client, payload: dict, secret: str = INBOUND_SECRET):
+    """Deliver the payload to the inbound webhook as Postmark does, with the shared secret."""
+    auth = {"Authorization": "Basic " + base64.b64encode(secret.encode()).decode()}
+    return client.post(INBOUND_WEBHOOK, payload, content_type="application/json", headers=auth)

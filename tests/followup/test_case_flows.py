@@ -2,6 +2,7 @@
 a line of the timeline and a signal."""
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -146,3 +147,17 @@ def test_a_revised_score_shows_on_the_case():
 
     assert entry is not None and (entry.case, entry.details) == (case, {"from": 3, "to": 8})
     assert cases.record_revised_answer(make_response(score=3), old_score=2, now=NOW) is None  # no case
+
+
+def test_a_due_time_counts_hours_across_the_change_to_summer_time(settings):
+    """Opened on the Saturday before the clocks go forward in Berlin, a 48-hour case is due 48
+    hours later: at 11:00 local time on Monday, not 10:00; overdue a moment after, not before."""
+    settings.TIME_ZONE = "Europe/Berlin"
+    berlin = ZoneInfo("Europe/Berlin")
+    opened = datetime(2026, 3, 28, 10, 0, tzinfo=berlin)
+    case, _ = cases.open_case(response=make_response(score=2), now=opened, sla_hours=48)
+
+    assert case.due_at.astimezone(berlin) == datetime(2026, 3, 30, 11, 0, tzinfo=berlin)
+    assert case.due_at - opened == timedelta(hours=48)
+    assert case.sla_state(datetime(2026, 3, 30, 10, 59, tzinfo=berlin)) == "due_soon"
+    assert case.sla_state(datetime(2026, 3, 30, 11, 1, tzinfo=berlin)) == "overdue"

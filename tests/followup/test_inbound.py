@@ -1,25 +1,20 @@
 """The customer's answer to a reply, as Postmark's inbound webhook posts it (its documented
 payload, through anymail's real endpoint): threaded on the case, which goes back to work."""
 
-import base64
-
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from followup import replies
 from followup.models import Case, CaseEntry
-from tests.followup.conftest import answer, case_for
+from tests.followup.conftest import INBOUND_SECRET, answer, case_for, inbound, post_inbound
 
 pytestmark = pytest.mark.django_db
-
-WEBHOOK = "/webhooks/email/postmark/inbound/"
-SECRET = "postmark:s3cret-w3bhook"
 
 
 @pytest.fixture(autouse=True)
 def _settings(settings):
-    settings.ANYMAIL = {"WEBHOOK_SECRET": SECRET}
+    settings.ANYMAIL = {"WEBHOOK_SECRET": INBOUND_SECRET}
     settings.FOLLOWUP_REPLY_ADDRESS = "replies@cx.example.com"
 
 
@@ -41,51 +36,8 @@ def sent(client, loop, case):
     return CaseEntry.objects.get(case=case, kind="reply_sent")
 
 
-def inbound(*, to: str, in_reply_to: str = "", text: str = "Thanks, it arrived today.") -> dict:
-    """Postmark's inbound JSON as its documentation shows it."""
-    headers = [
-        {"Name": "Return-Path", "Value": "<erika@example.com>"},
-        {"Name": "Message-ID", "Value": "<CAJ9z4+answer@mail.example.com>"},
-        {"Name": "X-Spam-Status", "Value": "No"},
-    ]
-    if in_reply_to:
-        headers += [
-            {"Name": "In-Reply-To", "Value": in_reply_to},
-            {"Name": "References", "Value": in_reply_to},
-        ]
-    return {
-        "FromName": "Erika Muster",
-        "MessageStream": "inbound",
-        "From": "erika@example.com",
-        "FromFull": {"Email": "erika@example.com", "Name": "Erika Muster", "MailboxHash": ""},
-        "To": to,
-        "ToFull": [{"Email": to, "Name": "", "MailboxHash": to.partition("+")[2].partition("@")[0]}],
-        "Cc": "",
-        "CcFull": [],
-        "Bcc": "",
-        "BccFull": [],
-        "OriginalRecipient": to,
-        "Subject": "Re: Your rating",
-        "MessageID": "73e6d360-66eb-11e1-8e72-a8904824019b",
-        "ReplyTo": "",
-        "MailboxHash": to.partition("+")[2].partition("@")[0],
-        "Date": "Fri, 1 Aug 2026 16:45:32 -04:00",
-        "TextBody": f"{text}\n\nOn Fri, 1 Aug 2026 at 10:00, Acme wrote:\n> Sorry!\n",
-        "HtmlBody": f"<p>{text}</p>",
-        "StrippedTextReply": "",
-        "Tag": "",
-        "Headers": headers,
-        "Attachments": [],
-    }
-
-
-def post(client, payload: dict, secret: str = SECRET):
-    auth = {"Authorization": "Basic " + base64.b64encode(secret.encode()).decode()}
-    return client.post(WEBHOOK, payload, content_type="application/json", headers=auth)
-
-
 def test_an_answer_to_the_plus_address_lands_on_its_case_which_goes_back_to_work(client, case, sent):
-    response = post(client, inbound(to=f"replies+{replies.reply_token(case)}@cx.example.com"))
+    response = post_inbound(client, inbound(to=f"replies+{replies.reply_token(case)}@cx.example.com"))
 
     assert response.status_code == 200
     received = CaseEntry.objects.get(case=case, kind="reply_received")
@@ -98,7 +50,7 @@ def test_an_answer_to_the_plus_address_lands_on_its_case_which_goes_back_to_work
 def test_an_answer_found_by_the_message_it_answers_is_threaded_and_the_next_reply_answers_it(
     client, loop, case, sent, smtp
 ):
-    post(client, inbound(to="service@cx.example.com", in_reply_to=sent.message_id))
+    post_inbound(client, inbound(to="service@cx.example.com", in_reply_to=sent.message_id))
 
     received = CaseEntry.objects.get(case=case, kind="reply_received")
     assert received.in_reply_to == sent.message_id
@@ -113,8 +65,8 @@ def test_an_answer_found_by_the_message_it_answers_is_threaded_and_the_next_repl
 
 def test_a_retried_delivery_is_stored_once(client, case, sent):
     payload = inbound(to=f"replies+{replies.reply_token(case)}@cx.example.com")
-    post(client, payload)
-    post(client, payload)
+    post_inbound(client, payload)
+    post_inbound(client, payload)
 
     assert CaseEntry.objects.filter(case=case, kind="reply_received").count() == 1
 
@@ -123,7 +75,7 @@ def test_mail_that_matches_no_case_is_ignored_without_error(client, case, sent):
     forged = "replies+" + case.public_id.hex + "0" * 16 + "@cx.example.com"
 
     for payload in (inbound(to="hello@cx.example.com"), inbound(to=forged, in_reply_to="<unknown@x>")):
-        assert post(client, payload).status_code == 200
+        assert post_inbound(client, payload).status_code == 200
 
     assert not CaseEntry.objects.filter(kind="reply_received").exists()
     assert Case.objects.get(pk=case.pk).status == "waiting"
@@ -132,16 +84,16 @@ def test_mail_that_matches_no_case_is_ignored_without_error(client, case, sent):
 def test_the_webhook_needs_the_shared_secret_and_does_not_exist_without_one(client, case, sent, settings):
     payload = inbound(to=f"replies+{replies.reply_token(case)}@cx.example.com")
 
-    assert post(client, payload, secret="postmark:wrong").status_code == 401
+    assert post_inbound(client, payload, secret="postmark:wrong").status_code == 401
     settings.ANYMAIL = {}
-    assert post(client, payload).status_code == 404
+    assert post_inbound(client, payload).status_code == 404
     assert not CaseEntry.objects.filter(kind="reply_received").exists()
 
 
 def test_an_erased_customers_mail_is_not_kept(client, case, sent):
     case.response.contact.delete()
 
-    post(client, inbound(to=f"replies+{replies.reply_token(case)}@cx.example.com"))
+    post_inbound(client, inbound(to=f"replies+{replies.reply_token(case)}@cx.example.com"))
 
     assert not CaseEntry.objects.filter(kind="reply_received").exists()
 
