@@ -39,6 +39,7 @@ def _fields(model: type[models.Model], *, leave_out: tuple[str, ...] = ()) -> tu
 
 def _watched() -> dict[type[models.Model], Watch]:
     from feedback.models import ExportRecord
+    from followup.models import AlertRule
     from surveys.models import ApiToken, LegalInformation, Survey, Team, Touchpoint
     from webhooks.models import Subscription
 
@@ -68,6 +69,13 @@ def _watched() -> dict[type[models.Model], Watch]:
         ApiToken: Watch(Action.API_TOKEN_CREATED, ("name", "write", "user_id"), on_update=False),
         LegalInformation: Watch(
             Action.SETTINGS_CHANGED, _fields(LegalInformation, leave_out=("updated_at",))
+        ),
+        # An incoming webhook's URL is its secret: whoever has it may post to the channel.
+        AlertRule: Watch(
+            Action.SETTINGS_CHANGED,
+            _fields(AlertRule, leave_out=("created_at", "updated_at")),
+            ("slack_url", "teams_url"),
+            relations={name: Action.SETTINGS_CHANGED for name in ("touchpoints", "notify", "tags")},
         ),
         Subscription: Watch(
             Action.SETTINGS_CHANGED,
@@ -117,8 +125,8 @@ def _saved(sender, instance: models.Model, created: bool, raw: bool = False, **k
     spec = WATCHED[sender]
     if created:
         record(spec.action, target=instance, details={"created": True, **_values(spec, instance)})
-        if spec.secrets:
-            record(Action.SECRET_CREATED, target=instance, details={"secret": list(spec.secrets)})
+        if made := [name for name in spec.secrets if getattr(instance, name)]:
+            record(Action.SECRET_CREATED, target=instance, details={"secret": made})
         return
     before = getattr(instance, "_audit_before", None)
     if not before or not spec.on_update:

@@ -14,6 +14,7 @@ from audit.log import Action, acting_as, pseudonymise, record
 from audit.models import AppendOnly, AuditEvent
 from audit.tasks import purge
 from feedback import exports
+from followup.models import AlertRule
 from surveys import roles
 from surveys.models import ApiToken
 from tests.factories import (
@@ -370,3 +371,29 @@ def test_a_change_of_the_legal_information_in_the_back_office_is_a_settings_chan
     [event] = [e for e in events(Action.SETTINGS_CHANGED) if "changed" in e.details]
     assert (event.actor_id, event.object_type) == (admin_user.pk, "surveys.legalinformation")
     assert event.details == {"changed": {"privacy_url_de": ["", "https://www.example.com/datenschutz"]}}
+
+
+def test_alert_rules_are_recorded_and_their_chat_addresses_never():
+    survey = make_survey()
+    slack = "https://hooks.slack.com/services/T000/B000/XXXXSECRET"
+    rule = AlertRule.objects.create(
+        survey=survey, name="Detractors", categories=["detractor"], slack_url=slack
+    )
+    rule.categories = ["detractor", "passive"]
+    rule.teams_url = "https://example.webhook.office.com/webhookb2/SECRET2"
+    rule.save()
+    rule.notify.add(make_staff("anna"))
+    quiet = AlertRule.objects.create(survey=survey, name="Everything")
+
+    created, changed, notified, second = events(Action.SETTINGS_CHANGED)[-4:]
+    assert created.details["created"] and created.details["categories"] == ["detractor"]
+    assert "slack_url" not in created.details
+    assert changed.details == {
+        "changed": {"categories": [["detractor"], ["detractor", "passive"]], "teams_url": ["…", "…"]}
+    }
+    assert notified.details == {"notify": {"added": ["anna"]}}
+    assert second.object_id == str(quiet.pk)
+    # A secret was made when the rule got an address, and only then.
+    made = [e.details for e in events(Action.SECRET_CREATED) if e.object_repr == "Detractors"]
+    assert made == [{"secret": ["slack_url"]}, {"secret": ["teams_url"]}]
+    assert "SECRET" not in str(AuditEvent.objects.values_list())
