@@ -1,6 +1,7 @@
 """The distribution pages of the back office: email preview and test, contact upload, statistics."""
 
 import re
+from html.parser import HTMLParser
 
 import pytest
 from django.core import mail
@@ -8,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from surveys.email.messages import render_preview
 from surveys.models import Contact, Event, Invitation
 from tests.factories import make_contact, make_invitation, make_survey, make_touchpoint, take_away
 
@@ -51,6 +53,31 @@ def test_the_email_preview_shows_both_languages_as_sent(client, cx_manager, surv
     assert "Nordwind: eine kurze Frage" in html
     assert html.count("<iframe") == 2
     assert "sandbox" in html
+
+
+def test_each_preview_frame_holds_the_whole_email_as_sent(client, cx_manager, survey):
+    """The email's HTML is one attribute value of the frame: escaped, a quote in it cannot end the
+    attribute early and leave the frame blank."""
+    client.force_login(cx_manager)
+    page = client.get(email_page(survey)).content.decode()
+
+    frames = IframeSources()
+    frames.feed(page)
+    for language, srcdoc in zip(("de", "en"), frames.srcdocs, strict=True):
+        assert srcdoc == render_preview(survey, language)[2]
+        assert srcdoc.startswith("<!doctype html>") and srcdoc.rstrip().endswith("</html>")
+
+
+class IframeSources(HTMLParser):
+    """The ``srcdoc`` of every frame of a page, as a browser reads the attribute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.srcdocs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "iframe":
+            self.srcdocs.append(dict(attrs).get("srcdoc") or "")
 
 
 def test_the_email_preview_says_why_a_stored_text_gives_way_to_the_standard_text(client, cx_manager, survey):
