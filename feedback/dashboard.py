@@ -74,7 +74,7 @@ def build_dashboard(
         summary=summary,
         previous=previous,
         change=compare(summary, previous),
-        response_rate=_response_rate(filters),
+        response_rate=period_response_rate(filters),
         histogram=histogram,
         series=series,
         by_touchpoint=_segments(kind, summary, counted.by_touchpoint, _touchpoint_names()),
@@ -139,7 +139,7 @@ def _touchpoint_names() -> dict[int, str]:
     return names
 
 
-def _response_rate(filters: Filters) -> float | None:
+def period_response_rate(filters: Filters) -> float | None:
     """Answered among the period's invitations that reached the contact (sent minus bounced)."""
     start, end = filters.bounds()
     invitations = Invitation.objects.filter(survey=filters.survey, created_at__gte=start, created_at__lt=end)

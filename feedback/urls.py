@@ -12,6 +12,7 @@ api_router.register("api/v1/exports", exports.ExportViewSet, basename="api-expor
 
 urlpatterns = [
     path("api/v1/metrics/", metrics.metrics, name="api_metrics"),
+    path("", views.home, name="home"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("verbatims/", views.verbatims, name="verbatims"),
     path("verbatims/export/", views.export_verbatims, name="export_verbatims"),

@@ -40,6 +40,7 @@ from feedback import charts, exports, tasks
 from feedback.counts import Filters
 from feedback.dashboard import NOT_SET, Dashboard, Segment, build_dashboard
 from feedback.forms import INTERVALS, RANGES, DashboardFilterForm, VerbatimFilterForm
+from feedback.home import PERIOD_DAYS, survey_cards
 from feedback.loop import Proportion, count_loop, loop_figures
 from feedback.models import ExportRecord
 from feedback.verbatims import find_verbatims, highlighted
@@ -119,6 +120,15 @@ def _invalid_filters(form: DashboardFilterForm) -> tuple[dict, int]:
         "no_survey": no_survey,
     }
     return context, 200 if no_survey else 400
+
+
+@feedback_page
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Every survey the user may see at a glance (``feedback.home``); anyone else signs in first."""
+    now = timezone.now()
+    with replica_reads(request.user):
+        cards = survey_cards(request.user, today=timezone.localdate(now), now=now)
+    return render(request, "feedback/home.html", {"cards": cards, "period_days": PERIOD_DAYS})
 
 
 @feedback_page

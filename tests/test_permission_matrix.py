@@ -302,6 +302,7 @@ SCHEMA_SIGNED_OUT = dict.fromkeys(SIGNED_OUT, 403)
 # The app's own pages: behind the back office's login, GET only (or POST only).
 GET_ONLY = page(405, STAFF)
 PAGES: dict[str, Entry] = {
+    "feedback:home": Entry(url("feedback:home"), methods(GET_ONLY, GET=page(200, READERS))),
     "feedback:dashboard": Entry(
         url("feedback:dashboard", query=survey_query()),
         methods(GET_ONLY, GET=page(200, READERS, foreign=NOT_FOUND)),
