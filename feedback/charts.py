@@ -113,6 +113,11 @@ def significance_text(change: Change) -> str:
     return gettext("significant (95 %)") if change.significant else gettext("not significant")
 
 
+def change_text(kind: str, change: Change) -> str | None:
+    """The change in the metric's decimals, signed; None without a previous period to compare with."""
+    return None if change.delta is None else number(change.delta, DECIMALS[kind], signed=True)
+
+
 def category_figures(summary: Summary) -> list[CategoryFigure]:
     """The categories in scale order (worst first) with counts, shares and colours."""
     return [

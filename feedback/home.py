@@ -15,7 +15,7 @@ from feedback import charts, counts
 from feedback.counts import Filters
 from feedback.dashboard import period_response_rate
 from feedback.metrics import Change, Summary, compare, summarise
-from followup.models import OPEN_STATUSES, Case
+from followup.models import OPEN_STATUSES, Case, overdue_condition
 from surveys.access import AnyUser, visible_surveys
 from surveys.models import Response, Survey
 from surveys.scales import SCALES
@@ -47,7 +47,7 @@ class SurveyCard:
     @property
     def change_text(self) -> str:
         """The change against the 30 days before, signed, in the metric's decimals; "–" without one."""
-        return charts.number(self.change.delta, charts.DECIMALS[self.survey.kind], signed=True)
+        return charts.change_text(self.survey.kind, self.change) or "–"
 
     @property
     def significance_text(self) -> str:
@@ -125,7 +125,7 @@ def _cases(user: AnyUser, surveys: list[Survey], *, now: datetime) -> dict[int, 
     rows = (
         Case.objects.filter(survey__in=surveys, status__in=OPEN_STATUSES)
         .values("survey")
-        .annotate(open=Count("pk"), overdue=Count("pk", filter=Q(due_at__lt=now)))
+        .annotate(open=Count("pk"), overdue=Count("pk", filter=overdue_condition(now)))
         .order_by()
     )
     return {row["survey"]: (row["open"], row["overdue"]) for row in rows}

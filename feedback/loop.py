@@ -27,7 +27,7 @@ from django.db.models import Count, DurationField, ExpressionWrapper, F, OuterRe
 
 from feedback.counts import Filters
 from feedback.metrics import SMALL_SAMPLE, proportion_interval
-from followup.models import OPEN_STATUSES, Case, CaseQuerySet, CaseStatus
+from followup.models import OPEN_STATUSES, Case, CaseQuerySet, CaseStatus, overdue_condition
 from surveys.models import NO_TOUCHPOINT, Response
 
 
@@ -157,7 +157,7 @@ def count_loop(filters: Filters, *, now: datetime) -> LoopCounts:
     totals = cases.annotate(next_score=next_score).aggregate(
         cases=Count("pk"),
         open=Count("pk", filter=Q(status__in=OPEN_STATUSES)),
-        overdue=Count("pk", filter=Q(status__in=OPEN_STATUSES, due_at__lt=now)),
+        overdue=Count("pk", filter=overdue_condition(now)),
         detractor_cases=Count("pk", filter=detractor),
         contacted_in_time=Count("pk", filter=detractor & Q(first_response_at__lte=F("due_at"))),
         resolved_detractors=Count("pk", filter=resolved),

@@ -437,9 +437,7 @@ def _headline(board: Dashboard) -> Headline:
         small_sample=summary.small_sample,
         detail=detail,
         previous_value=charts.metric_text(kind, board.previous.value),
-        change=None
-        if change.delta is None
-        else charts.number(change.delta, charts.DECIMALS[kind], signed=True),
+        change=charts.change_text(kind, change),
         significance=charts.significance_text(change),
         significant=change.significant,
         response_rate=None if board.response_rate is None else 100 * board.response_rate,

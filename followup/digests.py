@@ -159,9 +159,7 @@ def _headline(filters: Filters) -> Headline:
         interval=charts.interval_text(kind, summary.interval),
         n=summary.n,
         small_sample=summary.small_sample,
-        change=None
-        if change.delta is None
-        else charts.number(change.delta, charts.DECIMALS[kind], signed=True),
+        change=charts.change_text(kind, change),
         significance=charts.significance_text(change),
         significant=change.significant,
     )

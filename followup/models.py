@@ -186,13 +186,19 @@ class CaseResolution(models.TextChoices):
     OTHER = "other", _("other")
 
 
+def overdue_condition(now: datetime) -> models.Q:
+    """Cases open past their due time, as the inbox, the dashboard, the home page and the digest
+    count them."""
+    return models.Q(status__in=OPEN_STATUSES, due_at__lt=now)
+
+
 class CaseQuerySet(models.QuerySet):
     def open(self) -> "CaseQuerySet":
         return self.filter(status__in=OPEN_STATUSES)
 
     def overdue(self, now: datetime) -> "CaseQuerySet":
         """Open cases whose due time has passed."""
-        return self.open().filter(due_at__lt=now)
+        return self.filter(overdue_condition(now))
 
 
 class Case(models.Model):

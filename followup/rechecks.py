@@ -11,10 +11,9 @@ UPDATE (only one sender gets it), sent after the claim, and recorded as sent or 
 """
 
 import logging
-import smtplib
 from collections import Counter
 from datetime import datetime, timedelta
-from email.utils import formataddr, make_msgid, parseaddr
+from email.utils import make_msgid
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -26,7 +25,8 @@ from django.urls import reverse
 from followup.cases import change_case
 from followup.links import site_url
 from followup.models import Case, CaseEntry, CaseStatus, Recheck, RecheckStatus
-from surveys.email.messages import render_email
+from surveys.email.dispatch import PermanentFailure, TemporaryFailure, send_message
+from surveys.email.messages import mail_address, render_email, sender_address
 from surveys.email.unsubscribe import unsubscribe_token
 from surveys.models import Contact, Invitation, LegalBasis, LegalInformation, Suppression
 
@@ -68,12 +68,10 @@ def _send(recheck: Recheck, *, mail, legal: LegalInformation, now: datetime) -> 
         return "skipped"
     message_id = make_msgid(domain=urlsplit(settings.SITE_URL).hostname)
     message = _message(recheck, contact, legal=legal, message_id=message_id)
-    message.connection = mail
     try:
-        message.send()
-    except (smtplib.SMTPException, OSError) as error:
-        permanent = isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500
-        if permanent or recheck.attempts >= MAX_ATTEMPTS:
+        send_message(message, mail)
+    except (TemporaryFailure, PermanentFailure) as error:
+        if isinstance(error, PermanentFailure) or recheck.attempts >= MAX_ATTEMPTS:
             _finish(recheck, status=RecheckStatus.FAILED, last_error=str(error)[:1000])
             return "failed"
         _finish(
@@ -129,13 +127,8 @@ def _message(recheck: Recheck, contact: Contact, *, legal: LegalInformation, mes
         "followup/email/recheck",
         context,
         language=language,
-        to=[formataddr((" ".join(contact.name.split()), contact.email))],
-        from_email=formataddr(
-            (
-                " ".join((survey.sender_name or survey.brand).split()),
-                parseaddr(settings.DEFAULT_FROM_EMAIL)[1],
-            )
-        ),
+        to=[mail_address(contact.name, contact.email)],
+        from_email=sender_address(survey),
         reply_to=[survey.reply_to] if survey.reply_to else None,
         headers={
             "Message-ID": message_id,

@@ -14,13 +14,11 @@ it answers, and it lands on the case's timeline threaded under the reply.
 
 import logging
 import re
-import smtplib
 from collections import Counter
 from datetime import datetime, timedelta
-from email.utils import formataddr, make_msgid, parseaddr
+from email.utils import make_msgid
 from urllib.parse import urlsplit
 
-from anymail.exceptions import AnymailError
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -30,7 +28,8 @@ from django.utils.translation import gettext_lazy as _
 
 from followup.cases import change_case, record_first_response
 from followup.models import Case, CaseEntry, CaseStatus, ReplyTemplate
-from surveys.email.messages import render_email
+from surveys.email.dispatch import PermanentFailure, TemporaryFailure, send_message
+from surveys.email.messages import mail_address, render_email, sender_address
 from surveys.models import Contact, LegalBasis, LegalInformation, Suppression
 from surveys.scales import LANGUAGES
 from surveys.texts import MAX_INTRO_LENGTH, MAX_SUBJECT_LENGTH, render_survey_text
@@ -262,9 +261,9 @@ def send_reply(entry_id: int, *, now: datetime) -> str:
         _record(entry, claimed, Delivery.FAILED, error=str(REFUSALS[reason]))
         return "failed"
     try:
-        reply_message(entry).send()
-    except (smtplib.SMTPException, OSError, AnymailError) as error:
-        if isinstance(error, smtplib.SMTPRecipientsRefused) or attempts >= MAX_ATTEMPTS:
+        send_message(reply_message(entry), None)
+    except (TemporaryFailure, PermanentFailure) as error:
+        if isinstance(error, PermanentFailure) or attempts >= MAX_ATTEMPTS:
             _record(entry, claimed, Delivery.FAILED, error=str(error)[:500])
             return "failed"
         retry_at = now + BACK_OFF[attempts - 1]
@@ -295,17 +294,13 @@ def reply_message(entry: CaseEntry):
         "followup/email/reply",
         {"subject": details.get("subject", ""), "body": entry.text, "legal": legal, "language": language},
         language=language,
-        to=[_address(contact.name if contact else "", details.get("to", ""))],
-        from_email=_address(survey.sender_name or survey.brand, parseaddr(settings.DEFAULT_FROM_EMAIL)[1]),
+        to=[mail_address(contact.name if contact else "", details.get("to", ""))],
+        from_email=sender_address(survey),
         reply_to=[reply_to] if reply_to else None,
         headers=headers,
     )
     message.tags = ["case-reply"]  # type: ignore[attr-defined]
     return message
-
-
-def _address(name: str, address: str) -> str:
-    return formataddr((" ".join(name.split()), address))
 
 
 def record_inbound_reply(sender, event, esp_name: str, **kwargs) -> None:

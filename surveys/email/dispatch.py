@@ -219,7 +219,7 @@ def send_invitation(
     ):  # released as stalled meanwhile; someone else has it now
         return "lost"
     try:
-        _send(message, mail)
+        send_message(message, mail)
     except MailServerUnreachable:
         raise
     except TemporaryFailure as error:
@@ -309,8 +309,10 @@ def _reason_not_to_send(invitation: Invitation, *, suppressed: bool) -> str:
     return ""
 
 
-def _send(message, mail) -> None:
-    """Hand one message to the mail server or provider, sorting its errors into two kinds."""
+def send_message(message, mail) -> None:
+    """Hand one message to the mail server or provider (``mail``, a connection; None: a new one),
+    sorting its errors into two kinds: TemporaryFailure (MailServerUnreachable among them) and
+    PermanentFailure. Invitations, replies to customers and questions after cases go out here."""
     message.connection = mail
     try:
         message.send()
@@ -410,7 +412,7 @@ def send_due_reminders(*, now: datetime, limit: int) -> Counter:
                 report["reminder suppressed"] += 1
                 continue
             try:
-                _send(invitation_message(invitation, reminder=True, legal=legal), mail)
+                send_message(invitation_message(invitation, reminder=True, legal=legal), mail)
             except (TemporaryFailure, PermanentFailure) as error:
                 Invitation.objects.filter(pk=invitation.pk).update(last_error=f"Reminder: {error}"[:1000])
                 report["reminder failed"] += 1

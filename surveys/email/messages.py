@@ -213,8 +213,8 @@ def _message(invitation: Invitation, *, kind: str, legal: LegalInformation) -> E
         context,
         personal={**personal, "unsubscribe_url": unsubscribe_url},
         language=language,
-        to=[_address(contact.name, contact.email)],
-        from_email=_address(survey.sender_name or survey.brand, parseaddr(settings.DEFAULT_FROM_EMAIL)[1]),
+        to=[mail_address(contact.name, contact.email)],
+        from_email=sender_address(survey),
         reply_to=[survey.reply_to] if survey.reply_to else None,
         headers=headers,
     )
@@ -293,7 +293,12 @@ def _site_url(path: str) -> str:
     return settings.SITE_URL.rstrip("/") + path
 
 
-def _address(name: str, address: str) -> str:
+def sender_address(survey: Survey) -> str:
+    """Who the survey's emails come from: its sender name (else its brand) at the installation's address."""
+    return mail_address(survey.sender_name or survey.brand, parseaddr(settings.DEFAULT_FROM_EMAIL)[1])
+
+
+def mail_address(name: str, address: str) -> str:
     # Names may hold commas, quotes and umlauts; formataddr quotes or encodes them. A line
     # break would end the header, so whitespace is collapsed first.
     return formataddr((" ".join(name.split()), address))

@@ -327,13 +327,13 @@ def test_each_send_is_recorded_as_it_happens(smtp, monkeypatch):
     touchpoint = make_touchpoint(reminder_after_days=2)
     invitations = [make_due_invitation(touchpoint, minutes_ago=minutes) for minutes in (3, 2, 1)]
     seen = []
-    send = dispatch._send
+    send = dispatch.send_message
 
     def send_and_look(message, mail):
         seen.append(dict(Invitation.objects.values_list("pk", "status")))
         send(message, mail)
 
-    monkeypatch.setattr(dispatch, "_send", send_and_look)
+    monkeypatch.setattr(dispatch, "send_message", send_and_look)
     assert dispatch_due() == {"sent": 3}
     first, second, third = (invitation.pk for invitation in invitations)
     # Before each send, every earlier one is recorded as sent and only this one is in doubt.
