@@ -9,7 +9,7 @@ dashboard's: the same filters there show the same figures.
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Count
 
 from feedback import charts, counts
 from feedback.counts import Filters
@@ -105,12 +105,9 @@ def _detractor_comments(surveys: list[Survey], *, since: date, until: date) -> d
     if not surveys:
         return {}
     start, end = Filters(survey=surveys[0], since=since, until=until).bounds()
-    lowest = Q(pk__in=[])
-    for scale in SCALES.values():
-        worst = scale.categories[0]
-        lowest |= Q(kind=scale.kind, score__gte=worst.low, score__lte=worst.high)
     rows = (
-        Response.objects.filter(lowest, survey__in=surveys)
+        Response.objects.filter(survey__in=surveys)
+        .in_lowest_category()
         .in_period(start, end)
         .with_comment()
         .values("survey")

@@ -29,7 +29,6 @@ from followup.models import Alert, AlertRule, Case, Digest
 from surveys.access import may_read_feedback, visible_surveys
 from surveys.email.messages import render_email
 from surveys.models import Response, Survey, Team
-from surveys.scales import SCALES
 
 logger = logging.getLogger(__name__)
 
@@ -167,11 +166,9 @@ def _headline(filters: Filters) -> Headline:
 
 def _detractor_comments(user: User, start: datetime, end: datetime) -> list[Response]:
     """The newest comments of the period in the lowest category of their scale."""
-    lowest = Q(pk__in=[])
-    for scale in SCALES.values():
-        lowest |= Q(kind=scale.kind, score__lte=scale.categories[0].high)
     comments = (
-        Response.objects.filter(lowest, survey__in=visible_surveys(user))
+        Response.objects.filter(survey__in=visible_surveys(user))
+        .in_lowest_category()
         .in_period(start, end)
         .with_comment()
         .select_related("survey")

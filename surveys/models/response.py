@@ -64,6 +64,15 @@ class ResponseQuerySet(models.QuerySet):
                 condition |= models.Q(kind=scale.kind, score__range=scores)
         return self.filter(condition)
 
+    def in_lowest_category(self) -> Self:
+        """Answers in the lowest category of their own scale: NPS detractors, dissatisfied CSAT and
+        difficult CES answers, which the follow-up treats alike."""
+        condition = models.Q(pk__in=[])
+        for scale in SCALES.values():
+            worst = scale.categories[0]
+            condition |= models.Q(kind=scale.kind, score__range=(worst.low, worst.high))
+        return self.filter(condition)
+
     def with_comment(self, present: bool | None = True) -> Self:
         """Answers with a comment (True), without one (False), or either (None)."""
         if present is None:
