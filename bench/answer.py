@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from common import UNLIMITED, bench_environment, record, recreate_database
-from load import Server, drive
+from load import Server, drive, insert_contacts, send_invitations
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "cxsurvey_bench_answer"
@@ -97,44 +97,18 @@ def main() -> None:
 
 def set_up(contacts: int, invitations: int) -> dict[str, list[str]]:
     """The two surveys, the rules on one, the contacts, the invitations; the tokens per survey."""
-    from datetime import timedelta
-
     from django.contrib.auth import get_user_model
-    from django.db import connection
-    from django.utils import timezone
 
     from followup.models import AlertRule, Tag
-    from surveys.models import Contact, Invitation, LegalBasis, Survey, Touchpoint
+    from surveys.models import Invitation, Survey, Touchpoint
 
     user = get_user_model().objects.create_user("bench", email="bench@example.com", is_staff=True)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO surveys_contact (email, external_id, name, language, properties, legal_basis, "
-            "created_at, updated_at) SELECT 'customer' || n || '@example.com', 'C' || n, '', 'de', "
-            '\'{"region": "Nord"}\', %s, now(), now() FROM generate_series(1, %s) AS n',
-            [LegalBasis.CUSTOMER, contacts],
-        )
-        cursor.execute("VACUUM ANALYZE surveys_contact")
-    first = Contact.objects.order_by("pk").values_list("pk", flat=True)[0]
-    now = timezone.now()
+    first = insert_contacts(contacts, {"region": "Nord"})
     tokens = {}
     for name in ("none", "rules", "limit"):
         survey = Survey.objects.create(name=f"Lieferung ({name})", kind="nps", brand="Nordwind Möbel")
         touchpoint = Touchpoint.objects.create(survey=survey, slug=f"delivery-{name}", name="Lieferung")
-        Invitation.objects.bulk_create(
-            (
-                Invitation(
-                    survey=survey,
-                    touchpoint=touchpoint,
-                    contact_id=first + number % contacts,
-                    status=Invitation.Status.SENT,
-                    sent_at=now,
-                    expires_at=now + timedelta(days=30),
-                )
-                for number in range(invitations)
-            ),
-            batch_size=5000,
-        )
+        send_invitations(survey, touchpoint, first=first, contacts=contacts, count=invitations)
         tokens[name] = list(Invitation.objects.filter(survey=survey).values_list("token", flat=True))
         if name == "rules":
             tag = Tag.objects.create(name="Lieferung")

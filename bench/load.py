@@ -231,36 +231,33 @@ def check_targets(results: list[Result], users: int, contacts: int) -> None:
         )
 
 
-def set_up(contacts: int, invitations: int) -> dict:
-    """The survey, its touchpoint and subscription, the contacts and the invitations to answer."""
-    from datetime import timedelta
-
-    from django.contrib.auth import get_user_model
-    from django.contrib.staticfiles.storage import staticfiles_storage
+def insert_contacts(count: int, properties: dict) -> int:
+    """``count`` customers customer<n>@example.com with ``properties``, written by one INSERT; the
+    first one's id (the ids follow each other)."""
     from django.db import connection
-    from django.utils import timezone
 
-    from surveys.models import ApiToken, Contact, Invitation, LegalBasis, Survey, Touchpoint
-    from webhooks.models import Subscription
+    from surveys.models import Contact, LegalBasis
 
-    user = get_user_model().objects.create_user("bench", is_staff=True, is_superuser=True)
-    _, token = ApiToken.issue(user=user, name="bench", write=True)
-    survey = Survey.objects.create(
-        name="Lieferung", kind="nps", brand="Nordwind Möbel", widget_origins=ORIGIN
-    )
-    touchpoint = Touchpoint.objects.create(survey=survey, slug="delivery", name="Lieferung")
-    Subscription.objects.create(owner=user, url="http://127.0.0.1:9/hooks", events=["response.created"])
-    started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO surveys_contact (email, external_id, name, language, properties, legal_basis, "
             "created_at, updated_at) SELECT 'customer' || n || '@example.com', 'C' || n, '', 'de', "
-            '\'{"plan": "pro"}\', %s, now(), now() FROM generate_series(1, %s) AS n',
-            [LegalBasis.CUSTOMER, contacts],
+            "%s, %s, now(), now() FROM generate_series(1, %s) AS n",
+            [json.dumps(properties), LegalBasis.CUSTOMER, count],
         )
         cursor.execute("VACUUM ANALYZE surveys_contact")
+    return Contact.objects.order_by("pk").values_list("pk", flat=True)[0]
+
+
+def send_invitations(survey, touchpoint, *, first: int, contacts: int, count: int) -> None:
+    """``count`` invitations of the touchpoint, sent now, to the contacts from id ``first`` in turn."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from surveys.models import Invitation
+
     now = timezone.now()
-    first = Contact.objects.order_by("pk").values_list("pk", flat=True)[0]
     Invitation.objects.bulk_create(
         (
             Invitation(
@@ -271,10 +268,30 @@ def set_up(contacts: int, invitations: int) -> dict:
                 sent_at=now,
                 expires_at=now + timedelta(days=30),
             )
-            for number in range(invitations)
+            for number in range(count)
         ),
         batch_size=5000,
     )
+
+
+def set_up(contacts: int, invitations: int) -> dict:
+    """The survey, its touchpoint and subscription, the contacts and the invitations to answer."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.staticfiles.storage import staticfiles_storage
+
+    from surveys.models import ApiToken, Invitation, Survey, Touchpoint
+    from webhooks.models import Subscription
+
+    user = get_user_model().objects.create_user("bench", is_staff=True, is_superuser=True)
+    _, token = ApiToken.issue(user=user, name="bench", write=True)
+    survey = Survey.objects.create(
+        name="Lieferung", kind="nps", brand="Nordwind Möbel", widget_origins=ORIGIN
+    )
+    touchpoint = Touchpoint.objects.create(survey=survey, slug="delivery", name="Lieferung")
+    Subscription.objects.create(owner=user, url="http://127.0.0.1:9/hooks", events=["response.created"])
+    started = time.perf_counter()
+    first = insert_contacts(contacts, {"plan": "pro"})
+    send_invitations(survey, touchpoint, first=first, contacts=contacts, count=invitations)
     took = time.perf_counter() - started
     print(f"Set up {contacts:,} contacts and {invitations:,} invitations in {took:.0f} s")
     return {

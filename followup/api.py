@@ -29,7 +29,7 @@ from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 
-from feedback.api.responses import MAX_ID, PUBLIC_ID, MomentField
+from feedback.api.responses import MAX_ID, PUBLIC_ID, SURVEY_PARAMETERS, MomentField
 from followup.access import may_work_on_cases, visible_cases
 from followup.cases import KEEP, add_note, change_case
 from followup.models import (
@@ -217,13 +217,7 @@ CASE_ID = OpenApiParameter(
     "public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The case's id (a UUID)."
 )
 CASE_QUERY = [
-    OpenApiParameter("survey", OpenApiTypes.INT, description="A survey's id."),
-    OpenApiParameter(
-        "touchpoint",
-        OpenApiTypes.INT,
-        many=True,
-        description="Touchpoint ids; 0 for answers by link and widget.",
-    ),
+    *SURVEY_PARAMETERS,
     OpenApiParameter("status", OpenApiTypes.STR, many=True, enum=CaseStatus.values, description="Statuses."),
     OpenApiParameter("assignee", OpenApiTypes.INT, description="The assigned user's id."),
     OpenApiParameter(

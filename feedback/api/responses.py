@@ -253,7 +253,8 @@ class ByTime(Cursor):
         return ORDERINGS[view.query["ordering"]]
 
 
-QUERY_PARAMETERS = [
+# The survey and touchpoint filters, as every list of answers or cases takes them.
+SURVEY_PARAMETERS = [
     OpenApiParameter("survey", OpenApiTypes.INT, description="A survey's id."),
     OpenApiParameter(
         "touchpoint",
@@ -261,6 +262,9 @@ QUERY_PARAMETERS = [
         many=True,
         description="Touchpoint ids; 0 for answers by link and widget.",
     ),
+]
+QUERY_PARAMETERS = [
+    *SURVEY_PARAMETERS,
     OpenApiParameter(
         "since", OpenApiTypes.STR, description="A local date (inclusive) or an ISO 8601 moment."
     ),
