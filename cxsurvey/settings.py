@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # the API docs' assets, served by the app itself
+    "crispy_forms",  # the staff's set-up forms, laid out in Python
+    "crispy_bootstrap5",
     "anymail",
     "axes",  # failed sign-ins and lockouts
     "django_otp",
@@ -99,6 +101,9 @@ TEMPLATES = [
         },
     },
 ]
+
+CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
+CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 DATABASES = {"default": env.database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 # A new PostgreSQL connection costs ~9 ms (SCRAM); keep them, but check them after a failover.

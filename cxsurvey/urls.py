@@ -25,6 +25,7 @@ urlpatterns = [
     path("", include("feedback.urls")),
     path("", include("webhooks.urls")),
     path("", include("followup.urls")),
+    path("setup/", include("surveys.setup.urls")),
     path("", include("surveys.api.schema")),
     *password_reset,
     path(
