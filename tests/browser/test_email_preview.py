@@ -29,12 +29,15 @@ def test_each_frame_shows_the_email_with_its_scale(page, live_server, width, ui_
     survey = make_survey(kind="nps", brand='Acme "Quotes" & <Sons>')
     sign_in(page, live_server, boss)
     page.set_viewport_size({"width": width, "height": 900})
-    page.set_extra_http_headers({"Accept-Language": ui_language})
+    page.context.add_cookies(
+        [{"name": settings.LANGUAGE_COOKIE_NAME, "value": ui_language, "url": live_server.url}]
+    )
 
     failed = []
     page.on("response", lambda response: response.status >= 400 and failed.append(response.url))
     page.goto(f"{live_server.url}/admin/surveys/survey/{survey.pk}/email/")
 
+    expect(page.locator("html")).to_have_attribute("lang", ui_language)
     frames = page.locator("iframe")
     expect(frames).to_have_count(2)
     for index, language in enumerate(("de", "en")):
