@@ -127,8 +127,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", "locmem://")}
 
-# The back office signs in through the admin; the dashboards send anonymous visitors there.
-LOGIN_URL = "admin:login"
+# One login page for the app's pages and the back office (cxsurvey.signin.SignInView); after it the
+# page asked for, else the home page; after logging out, the login page again.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "feedback:home"
+LOGOUT_REDIRECT_URL = "login"
 AUTHENTICATION_BACKENDS = [
     "cxsurvey.signin.LockoutBackend",  # refuses locked-out users and addresses before the password check
     "django.contrib.auth.backends.ModelBackend",

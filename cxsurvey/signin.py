@@ -1,10 +1,11 @@
 """Signing in to the back office: the password, a lockout after failures, the second factor, and a
 password reset by email.
 
-The back office (Django's admin) and the dashboards share one login and one rule,
-``may_use_back_office``: an active staff user who, where ``REQUIRE_2FA`` asks for it, signed in
-with a code from an authenticator app. Whoever has set up an app needs its code to sign in,
-required or not.
+The back office (Django's admin) and the app's pages share one login page, ``/login/``
+(``SignInView``), and one rule, ``may_use_back_office``: an active staff user who, where
+``REQUIRE_2FA`` asks for it, signed in with a code from an authenticator app. Whoever has set up an
+app needs its code to sign in, required or not. The admin's own login address sends to ``/login/``,
+so that there is one way in, with one set of rules and one page to keep.
 """
 
 import math
@@ -69,7 +70,7 @@ def back_office_required(view: Callable[..., HttpResponseBase]) -> Callable[...,
     @wraps(view)
     def page(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
         if not may_use_back_office(request.user):
-            return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+            return redirect_to_login(request.get_full_path())
         return view(request, *args, **kwargs)
 
     return page
@@ -123,21 +124,10 @@ class BackOfficeSite(admin.AdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
         return may_use_back_office(request.user)
 
-    @method_decorator(never_cache)
     def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-        user = request.user
-        if request.method == "GET" and _must_set_up(user):
-            # Signed in with the password, but required to use a second factor that is not set up yet.
-            target = reverse("admin:two_factor")
-            following = request.GET.get(REDIRECT_FIELD_NAME)
-            return HttpResponseRedirect(
-                f"{target}?{urlencode({REDIRECT_FIELD_NAME: following})}" if following else target
-            )
-        # Signed in, but the back office wants the second factor first: sign in again with the code.
-        context = {
-            "needs_code": user.is_authenticated and second_factor_required(user) and not is_verified(user)
-        }
-        return super().login(request, {**context, **(extra_context or {})})
+        """The one login page; ``next`` and any other parameter go along."""
+        query = request.GET.urlencode()
+        return HttpResponseRedirect(f"{reverse('login')}?{query}" if query else reverse("login"))
 
     def get_urls(self) -> list:
         own: list[URLPattern] = [
@@ -197,6 +187,35 @@ class BackOfficeSite(admin.AdminSite):
         return response
 
 
+class SignInView(auth_views.LoginView):
+    """The login page of the back office and the app's pages, in the app's look.
+
+    After signing in it goes to ``next`` (on this site), else to the home page. Signed in with the
+    password but without the second factor the back office asks for, one signs in again with the
+    code, or is sent to set up an app first.
+    """
+
+    form_class = SignInForm
+    template_name = "registration/login.html"
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
+        user = request.user
+        if request.method == "GET" and may_use_back_office(user):
+            return HttpResponseRedirect(self.get_success_url())
+        if request.method == "GET" and _must_set_up(user):
+            target = reverse("admin:two_factor")
+            following = _next_url(request)
+            return HttpResponseRedirect(
+                f"{target}?{urlencode({REDIRECT_FIELD_NAME: following})}" if following else target
+            )
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs) -> dict:
+        user = self.request.user
+        needs_code = user.is_authenticated and second_factor_required(user) and not is_verified(user)
+        return super().get_context_data(title=_("Log in"), needs_code=needs_code, **kwargs)
+
+
 def _must_set_up(user: AbstractBaseUser | AnonymousUser) -> bool:
     return (
         user.is_authenticated
@@ -212,9 +231,9 @@ def _refuse_two_factor_page(request: HttpRequest) -> HttpResponse | None:
     """Only staff may set up an app; changing one that is in use needs a session verified with it."""
     user = request.user
     if not (user.is_authenticated and user.is_active and getattr(user, "is_staff", False)):
-        return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+        return redirect_to_login(request.get_full_path())
     if confirmed_device(user) is not None and not is_verified(user):
-        return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+        return redirect_to_login(request.get_full_path())
     return None
 
 
@@ -296,14 +315,12 @@ def locked_out(
     """The login page, saying that and for how long signing in is blocked (axes' lockout response)."""
     cool_off = settings.AXES_COOLOFF_TIME
     context = {
-        **admin.site.each_context(request),
         "title": _("Log in"),
-        "app_path": reverse("admin:login"),
         "form": SignInForm(request),
         "locked_out_minutes": math.ceil(cool_off.total_seconds() / 60),
-        REDIRECT_FIELD_NAME: _next_url(request) or reverse("admin:index"),
+        REDIRECT_FIELD_NAME: _next_url(request),
     }
-    response = render(request, "admin/login.html", context, status=429)
+    response = render(request, "registration/login.html", context, status=429)
     response["Retry-After"] = str(int(cool_off.total_seconds()))
     return response
 

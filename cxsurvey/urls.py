@@ -6,7 +6,7 @@ from cxsurvey import probes, signin
 from privacy import views as privacy_views
 from surveys.email.tracking import webhook_urlpatterns
 
-# Password reset by email, from the back office's login page (which links to admin_password_reset).
+# Password reset by email, from the login page (which links to admin_password_reset).
 password_reset = [
     path("admin/password_reset/", signin.PasswordResetView.as_view(), name="admin_password_reset"),
     path(
@@ -27,6 +27,7 @@ urlpatterns = [
     path("", include("followup.urls")),
     path("setup/", include("surveys.setup.urls")),
     path("", include("surveys.api.schema")),
+    path("login/", signin.SignInView.as_view(), name="login"),
     *password_reset,
     path(
         "admin/privacy/processing/",

@@ -138,7 +138,7 @@ def build_world() -> World:
     )
 
     seen_at = {"user_agent": "Firefox", "ip_address": "198.51.100.7", "http_accept": "*/*"}
-    seen_at["path_info"] = "/admin/login/"
+    seen_at["path_info"] = "/login/"
     attempt = AccessAttempt.objects.create(
         username="someone", get_data="", post_data="", failures_since_start=1, **seen_at
     )

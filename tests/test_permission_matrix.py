@@ -393,6 +393,16 @@ PAGES: dict[str, Entry] = {
         methods(api(405, STAFF) | SCHEMA_SIGNED_OUT, GET=api(200, STAFF) | SCHEMA_SIGNED_OUT),
     ),
     "api_docs": Entry(url("api_docs"), methods(GET_ONLY, GET=page(200, STAFF))),
+    # The one login page: who may use the back office goes on to the home page; PUT is taken as POST.
+    "login": Entry(
+        url("login"),
+        methods(
+            everyone(405),
+            GET=everyone(302) | dict.fromkeys(SIGNED_OUT, 200),
+            POST=everyone(200),
+            PUT=everyone(200),
+        ),
+    ),
     # Resetting a forgotten password: for whoever is signed out, as for whoever is signed in.
     "admin_password_reset": Entry(
         url("admin_password_reset"),
@@ -602,17 +612,10 @@ ADMIN_PAGES: dict[str, Entry] = _admin_model_entries() | {
         methods(page(200, READERS, foreign=200) | {"outsider": 404}),  # an app with nothing to show
     ),
     # Django's own views: PUT is taken as POST by its forms, and logging out wants a POST.
-    "admin:login": Entry(
-        url("admin:login"),
-        methods(
-            everyone(405),
-            GET=everyone(302) | dict.fromkeys(SIGNED_OUT, 200),
-            POST=everyone(200),
-            PUT=everyone(200),
-        ),
-    ),
+    # The admin's login address sends to the one login page, with whatever it was asked.
+    "admin:login": Entry(url("admin:login"), methods(everyone(302))),
     "admin:logout": Entry(
-        url("admin:logout"), methods(page(302, STAFF), GET=page(405, STAFF), POST=page(200, STAFF))
+        url("admin:logout"), methods(page(302, STAFF), GET=page(405, STAFF), POST=page(302, STAFF))
     ),
     "admin:password_change": Entry(
         url("admin:password_change"),

@@ -150,7 +150,7 @@ def for_the_back_office(view: Callable[..., HttpResponseBase]) -> Callable[..., 
             return JsonResponse(
                 {"error": {"code": ERROR_CODES[403], "message": message, "fields": {}}}, status=403
             )
-        return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+        return redirect_to_login(request.get_full_path())
 
     return guarded
 

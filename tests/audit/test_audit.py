@@ -42,7 +42,7 @@ def test_a_sign_in_is_recorded_with_the_user_and_a_pseudonym_of_the_client_never
     client, cx_manager
 ):
     client.post(
-        reverse("admin:login"), {"username": "manager", "password": "manager-password"}, REMOTE_ADDR=CLIENT
+        reverse("login"), {"username": "manager", "password": "manager-password"}, REMOTE_ADDR=CLIENT
     )
 
     [event] = events(Action.SIGNED_IN)
@@ -52,7 +52,7 @@ def test_a_sign_in_is_recorded_with_the_user_and_a_pseudonym_of_the_client_never
 
 
 def test_a_failed_sign_in_names_a_known_user_and_only_a_keyed_hash_of_an_unknown_name(client, cx_manager):
-    login = reverse("admin:login")
+    login = reverse("login")
     client.post(login, {"username": "manager", "password": "wrong"}, REMOTE_ADDR=CLIENT)
     client.post(login, {"username": "Sommer2026!", "password": "wrong"}, REMOTE_ADDR=CLIENT)
 

@@ -30,7 +30,7 @@ def test_a_manager_opens_an_answer_from_the_explorer_and_tags_it(page, live_serv
     invitation.record_answer(score=3, comment="Die Lieferung kam zwei Tage zu spät.", language="de", now=now)
     Tag.objects.create(name="Rückruf")
 
-    page.goto(f"{live_server.url}/admin/login/?next=/verbatims/")
+    page.goto(f"{live_server.url}/login/?next=/verbatims/")
     page.fill("#id_username", "admin")
     page.fill("#id_password", "admin-password")
     page.click("input[type=submit]")

@@ -26,7 +26,7 @@ def inbox():
 
 
 def log_in(page, live_server):
-    page.goto(f"{live_server.url}/admin/login/?next=/cases/")
+    page.goto(f"{live_server.url}/login/?next=/cases/")
     page.fill("#id_username", "agnes")
     page.fill("#id_password", "agnes-password")
     page.click("input[type=submit]")

@@ -51,7 +51,7 @@ def boss(db):
 
 
 def log_in(page, live_server, token: str = "") -> None:
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    page.goto(f"{live_server.url}/login/?next=/admin/")
     page.fill("#id_username", "boss")
     page.fill("#id_password", "Boss-password-77")
     if token:

@@ -35,7 +35,7 @@ def demo(live_server):
 
 
 def log_in(page, live_server):
-    page.goto(f"{live_server.url}/admin/login/?next=/dashboard/")
+    page.goto(f"{live_server.url}/login/?next=/dashboard/")
     page.fill("#id_username", "demo")
     page.fill("#id_password", "cxsurvey-demo")
     page.click("input[type=submit]")

@@ -32,7 +32,7 @@ def survey():
 
 
 def log_in(page, live_server, path: str) -> None:
-    page.goto(f"{live_server.url}/admin/login/?next={quote(path)}")
+    page.goto(f"{live_server.url}/login/?next={quote(path)}")
     page.fill("#id_username", "manager")
     page.fill("#id_password", "manager-password")
     page.click("input[type=submit]")

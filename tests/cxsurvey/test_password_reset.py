@@ -25,7 +25,7 @@ def reset_link(message) -> str:
 
 
 def test_a_user_resets_the_password_by_email_and_signs_in_with_the_new_one(visitor, cx_manager, smtp):
-    login = visitor.get("/admin/login/").content.decode()
+    login = visitor.get("/login/").content.decode()
     assert f'href="{RESET}"' in login
 
     sent = visitor.post(RESET, {"email": "manager@example.com"})
@@ -52,7 +52,7 @@ def test_a_user_resets_the_password_by_email_and_signs_in_with_the_new_one(visit
     assert cx_manager.check_password(NEW_PASSWORD)
     assert visitor.get(reset_link(message), follow=True).context["validlink"] is False  # used once
     signed = visitor.post(
-        "/admin/login/", {"username": "manager", "password": NEW_PASSWORD, "next": "/admin/"}
+        "/login/", {"username": "manager", "password": NEW_PASSWORD, "next": "/admin/"}
     )
     assert signed.status_code == 302
     assert SESSION_KEY in visitor.session
@@ -96,7 +96,7 @@ def test_requests_are_limited_per_client(visitor, cx_manager, smtp, settings):
 def test_a_new_password_lifts_the_lockout_of_the_account(visitor, cx_manager, smtp):
     for address in range(5):
         visitor.post(
-            "/admin/login/",
+            "/login/",
             {"username": "manager", "password": "wrong"},
             REMOTE_ADDR=f"198.51.100.{address}",
         )
@@ -106,6 +106,6 @@ def test_a_new_password_lifts_the_lockout_of_the_account(visitor, cx_manager, sm
     visitor.post(form_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
     assert not AccessAttempt.objects.filter(username="manager").exists()
     signed = visitor.post(
-        "/admin/login/", {"username": "manager", "password": NEW_PASSWORD, "next": "/admin/"}
+        "/login/", {"username": "manager", "password": NEW_PASSWORD, "next": "/admin/"}
     )
     assert signed.status_code == 302

@@ -65,8 +65,8 @@ def test_probes_answer_a_pods_address_over_plain_http(client, settings, db):
     for name in ("healthz", "readyz"):
         assert client.get(reverse(name), headers={"Host": "10.1.2.3:8000"}).status_code == 200
     # Any other page is refused for that host, and redirected to https for the right one.
-    assert client.get("/admin/login/", headers={"Host": "10.1.2.3:8000"}).status_code == 400
-    assert client.get("/admin/login/", headers={"Host": "cx.example.com"}).status_code == 301
+    assert client.get("/login/", headers={"Host": "10.1.2.3:8000"}).status_code == 400
+    assert client.get("/login/", headers={"Host": "cx.example.com"}).status_code == 301
 
 
 def test_probes_refuse_methods_that_change(client):

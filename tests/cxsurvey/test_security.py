@@ -24,7 +24,7 @@ def nonce(policy: str) -> str:
 
 
 def test_back_office_pages_get_a_policy_with_a_new_nonce_on_every_request(client, admin_user):
-    login = client.get("/admin/login/")["Content-Security-Policy"]
+    login = client.get("/login/")["Content-Security-Policy"]
     assert login == BACK_OFFICE_CSP.format(nonce=nonce(login))
     assert "script-src 'self' 'nonce-" in login
     # No inline script and no <style> element without the nonce; style attributes only.
@@ -81,7 +81,7 @@ def test_a_session_lives_on_while_used_and_ends_after_an_hour_without_a_request(
     clock.advance(minutes=50)
     assert office.get("/dashboard/").status_code == 200
     clock.advance(minutes=61)
-    assert office.get("/dashboard/")["Location"] == "/admin/login/?next=/dashboard/"
+    assert office.get("/dashboard/")["Location"] == "/login/?next=/dashboard/"
     assert office.get("/admin/")["Location"] == "/admin/login/?next=/admin/"
 
 
@@ -110,5 +110,5 @@ def test_a_session_is_written_at_most_once_a_minute(cx_manager, monkeypatch):
 def test_anonymous_visitors_get_no_session(client):
     survey = make_survey(kind="nps")
     client.get(f"/l/{survey.public_key}/")
-    client.get("/admin/login/")
+    client.get("/login/")
     assert "sessionid" not in client.cookies

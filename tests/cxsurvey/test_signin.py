@@ -9,7 +9,7 @@ from django.test import Client
 
 pytestmark = pytest.mark.django_db
 
-LOGIN = "/admin/login/?next=/admin/"
+LOGIN = "/login/?next=/admin/"
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ def english() -> Client:
 
 def sign_in(client, username: str, password: str, token: str = "", next_url: str = "/admin/"):
     data = {"username": username, "password": password, "otp_token": token, "next": next_url}
-    return client.post(f"/admin/login/?next={next_url}", data)
+    return client.post(f"/login/?next={next_url}", data)
 
 
 def verified(client) -> bool:
@@ -138,13 +138,13 @@ def test_when_required_for_staff_a_session_without_the_code_reads_nothing(settin
     settings.REQUIRE_2FA = "staff"
     unverified = english()
     unverified.force_login(cx_manager)  # a session that did not give the code
-    assert unverified.get("/dashboard/")["Location"] == "/admin/login/?next=/dashboard/"
+    assert unverified.get("/dashboard/")["Location"] == "/login/?next=/dashboard/"
     assert unverified.get("/verbatims/").status_code == 302
     assert unverified.get("/admin/")["Location"] == "/admin/login/?next=/admin/"
-    login = unverified.get("/admin/login/?next=/admin/")
+    login = unverified.get("/login/?next=/admin/")
     assert "Sign in again with the code from your authenticator app." in login.content.decode()
     # Nor may it replace the app: that needs a session verified with the current one.
-    assert unverified.get(SETUP)["Location"].startswith("/admin/login/")
+    assert unverified.get(SETUP)["Location"].startswith("/login/")
     assert unverified.post(SETUP, {"action": "replace"}).status_code == 302
     assert TOTPDevice.objects.filter(user=cx_manager).count() == 1
 
@@ -181,7 +181,7 @@ def test_a_user_turns_it_off_unless_it_is_required(settings, with_app, cx_manage
 
 def test_the_set_up_page_is_for_signed_in_staff_only(non_staff):
     anonymous = english()
-    assert anonymous.get(SETUP)["Location"] == f"/admin/login/?next={SETUP}"
+    assert anonymous.get(SETUP)["Location"] == f"/login/?next={SETUP}"
     assert anonymous.get("/admin/two-factor/qr.svg").status_code == 302
     anonymous.force_login(non_staff)
     assert anonymous.get(SETUP).status_code == 302

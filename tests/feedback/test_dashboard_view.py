@@ -62,14 +62,14 @@ def november_nps():
 def test_anonymous_visitors_are_sent_to_the_admin_login(client):
     page = client.get(URL, {"range": "90d"})
     assert page.status_code == 302
-    assert page.url == "/admin/login/?next=/dashboard/%3Frange%3D90d"
+    assert page.url == "/login/?next=/dashboard/%3Frange%3D90d"
 
 
 def test_signed_in_users_without_staff_rights_are_sent_to_the_login(client, non_staff):
     client.force_login(non_staff)
     page = client.get(URL)
     assert page.status_code == 302
-    assert page.url.startswith("/admin/login/?next=/dashboard/")
+    assert page.url.startswith("/login/?next=/dashboard/")
 
 
 def test_staff_without_permissions_are_refused(client, outsider):

@@ -191,7 +191,7 @@ def test_preparing_takes_only_a_post_with_its_csrf_token(client, cx_manager, sur
 
 def test_anonymous_visitors_are_sent_to_the_login(client, survey, django_capture_on_commit_callbacks):
     response = prepare(client, survey, django_capture_on_commit_callbacks)
-    assert (response.status_code, response.url) == (302, f"/admin/login/?next={PREPARE}")
+    assert (response.status_code, response.url) == (302, f"/login/?next={PREPARE}")
     assert ExportRecord.objects.count() == 0
 
 
@@ -292,7 +292,7 @@ def test_only_who_started_it_may_see_it(client, cx_manager, colleague, admin_use
     client.force_login(cx_manager)
     assert client.get(url).status_code == 200
     client.logout()
-    assert client.get(url).url == f"/admin/login/?next={url}"
+    assert client.get(url).url == f"/login/?next={url}"
 
 
 def test_personal_data_only_while_its_reader_may_see_it(manager_client, cx_manager, survey):

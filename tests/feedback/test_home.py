@@ -40,7 +40,7 @@ def surveys(cx_manager):
 def test_anyone_not_signed_in_is_sent_to_sign_in(client):
     page = client.get(URL)
     assert page.status_code == 302
-    assert page["Location"].startswith("/admin/login/") and "next=/" in page["Location"]
+    assert page["Location"].startswith("/login/") and "next=/" in page["Location"]
 
 
 def test_staff_who_may_not_read_feedback_are_refused(client, outsider):

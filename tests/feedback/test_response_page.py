@@ -85,7 +85,7 @@ def get(client, user, response):
 
 def test_anonymous_visitors_are_sent_to_the_login(client, world):
     page = client.get(page_url(world["response"]))
-    assert page.status_code == 302 and page.url.startswith("/admin/login/")
+    assert page.status_code == 302 and page.url.startswith("/login/")
 
 
 def test_staff_without_permissions_are_refused(client, outsider, world):
@@ -382,4 +382,4 @@ def test_tagging_answers_post_only_and_checks_the_token(client, cx_manager, worl
 
 def test_anonymous_visitors_cannot_tag(client, world):
     refused = add(client, world["response"], "Preis")
-    assert refused.status_code == 302 and refused.url.startswith("/admin/login/")
+    assert refused.status_code == 302 and refused.url.startswith("/login/")

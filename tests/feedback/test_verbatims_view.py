@@ -64,7 +64,7 @@ def explored(client, survey, **params) -> str:
 def test_anonymous_visitors_are_sent_to_the_admin_login(client):
     page = client.get(URL, {"q": "Lieferung"})
     assert page.status_code == 302
-    assert page.url == "/admin/login/?next=/verbatims/%3Fq%3DLieferung"
+    assert page.url == "/login/?next=/verbatims/%3Fq%3DLieferung"
 
 
 def test_staff_who_may_not_view_responses_are_refused(client, cx_manager):

@@ -164,7 +164,7 @@ def test_the_schema_and_the_docs_are_behind_the_back_office_login(anonymous, out
         )
         docs = anonymous.get("/api/docs/")
         assert docs.status_code == 302
-        assert docs["Location"] == "/admin/login/?next=/api/docs/"
+        assert docs["Location"] == "/login/?next=/api/docs/"
         script = anonymous.get("/api/docs/?script=")
         assert script.status_code == 302
     anonymous.force_login(outsider)  # staff, even without any permission, may read the docs
