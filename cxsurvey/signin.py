@@ -126,7 +126,7 @@ class BackOfficeSite(admin.AdminSite):
 
     def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         """The one login page; ``next`` and any other parameter go along."""
-        query = request.GET.urlencode()
+        query = request.GET.urlencode(safe="/")
         return HttpResponseRedirect(f"{reverse('login')}?{query}" if query else reverse("login"))
 
     def get_urls(self) -> list:

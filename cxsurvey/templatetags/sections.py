@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from django import template
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.translation import gettext_lazy as _
 from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from cxsurvey.signin import may_use_back_office
 from followup.access import may_work_on_cases
@@ -30,7 +30,13 @@ class Section:
 
 SECTIONS = [
     Section("home", "feedback:home", _("Home"), may_read_feedback, frozenset({"feedback:home"})),
-    Section("dashboard", "feedback:dashboard", _("Dashboard"), may_read_feedback, frozenset({"feedback:dashboard"})),
+    Section(
+        "dashboard",
+        "feedback:dashboard",
+        _("Dashboard"),
+        may_read_feedback,
+        frozenset({"feedback:dashboard"}),
+    ),
     Section(
         "comments",
         "feedback:verbatims",
@@ -38,7 +44,13 @@ SECTIONS = [
         may_read_feedback,
         frozenset({"feedback:verbatims", "feedback:response"}),
     ),
-    Section("cases", "followup:inbox", _("Cases"), may_work_on_cases, frozenset({"followup:inbox", "followup:case"})),
+    Section(
+        "cases",
+        "followup:inbox",
+        _("Cases"),
+        may_work_on_cases,
+        frozenset({"followup:inbox", "followup:case"}),
+    ),
     Section(
         "exports",
         "feedback:exports",

@@ -56,7 +56,7 @@ def log_in(page, live_server, token: str = "") -> None:
     page.fill("#id_password", "Boss-password-77")
     if token:
         page.fill("#id_otp_token", token)
-    page.click("input[type=submit]")
+    page.click("#login-form button[type=submit]")
     page.wait_for_url(f"{live_server.url}/admin/")
 
 

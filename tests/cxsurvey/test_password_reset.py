@@ -51,9 +51,7 @@ def test_a_user_resets_the_password_by_email_and_signs_in_with_the_new_one(visit
     cx_manager.refresh_from_db()
     assert cx_manager.check_password(NEW_PASSWORD)
     assert visitor.get(reset_link(message), follow=True).context["validlink"] is False  # used once
-    signed = visitor.post(
-        "/login/", {"username": "manager", "password": NEW_PASSWORD, "next": "/admin/"}
-    )
+    signed = visitor.post("/login/", {"username": "manager", "password": NEW_PASSWORD, "next": "/admin/"})
     assert signed.status_code == 302
     assert SESSION_KEY in visitor.session
 
@@ -105,7 +103,5 @@ def test_a_new_password_lifts_the_lockout_of_the_account(visitor, cx_manager, sm
     form_url = visitor.get(reset_link(smtp.messages[0]), follow=True).redirect_chain[-1][0]
     visitor.post(form_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
     assert not AccessAttempt.objects.filter(username="manager").exists()
-    signed = visitor.post(
-        "/login/", {"username": "manager", "password": NEW_PASSWORD, "next": "/admin/"}
-    )
+    signed = visitor.post("/login/", {"username": "manager", "password": NEW_PASSWORD, "next": "/admin/"})
     assert signed.status_code == 302
