@@ -41,9 +41,7 @@ def events(action: str) -> list[AuditEvent]:
 def test_a_sign_in_is_recorded_with_the_user_and_a_pseudonym_of_the_client_never_its_address(
     client, cx_manager
 ):
-    client.post(
-        reverse("login"), {"username": "manager", "password": "manager-password"}, REMOTE_ADDR=CLIENT
-    )
+    client.post(reverse("login"), {"username": "manager", "password": "manager-password"}, REMOTE_ADDR=CLIENT)
 
     [event] = events(Action.SIGNED_IN)
     assert (event.actor_id, event.actor, event.via) == (cx_manager.pk, "manager", "web")

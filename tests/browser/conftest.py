@@ -48,9 +48,15 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, live_server):
+def browser_locale() -> str:
+    """The browser's language (its Accept-Language); a test parametrizes it for German."""
+    return "en-GB"
+
+
+@pytest.fixture
+def page(browser, live_server, browser_locale):
     """A fresh browser profile per test, recording every request and every console error."""
-    context = browser.new_context(locale="en-GB", viewport={"width": 390, "height": 844})
+    context = browser.new_context(locale=browser_locale, viewport={"width": 390, "height": 844})
     page = context.new_page()
     page.requests = []
     page.errors = []
