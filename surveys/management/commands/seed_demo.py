@@ -531,7 +531,7 @@ class Command(BaseCommand):
         # reachable from the internet, so its password is random and shown only here.
         password = DEMO_PASSWORD if settings.DEBUG else secrets.token_urlsafe(16)
         created = ensure_demo_user(password)
-        login = f"Demo login: {settings.SITE_URL}/admin/  user: {DEMO_USERNAME}"
+        login = f"Demo login: {settings.SITE_URL}/login/  user: {DEMO_USERNAME}"
         if created or settings.DEBUG:
             self.stdout.write(f"{login}  password: {password}")
         else:

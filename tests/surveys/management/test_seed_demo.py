@@ -233,7 +233,7 @@ def test_forced_with_debug_off_the_demo_user_gets_a_random_password_printed_once
     output = seed(force_demo_user=True)
     *_, last = output.splitlines()
     login, _, password = last.partition("  password: ")
-    assert login == f"Demo login: {settings.SITE_URL}/admin/  user: demo"
+    assert login == f"Demo login: {settings.SITE_URL}/login/  user: demo"
     assert len(password) >= 20  # 128 bits, URL-safe
     assert output.count(password) == 1
     user = authenticate(username="demo", password=password)
@@ -256,7 +256,7 @@ def test_forced_with_debug_off_an_existing_demo_user_keeps_its_password(settings
     django_user_model.objects.create_user("demo", "demo@example.com", "chosen-password")
     output = seed(force_demo_user=True)
     assert output.splitlines()[-1] == (
-        f"Demo login: {settings.SITE_URL}/admin/  user: demo  (an existing user: its password is unchanged)"
+        f"Demo login: {settings.SITE_URL}/login/  user: demo  (an existing user: its password is unchanged)"
     )
     assert "password: " not in output
     assert authenticate(username="demo", password="chosen-password") is not None
@@ -264,7 +264,7 @@ def test_forced_with_debug_off_an_existing_demo_user_keeps_its_password(settings
 
 def test_the_output_gives_the_login_and_the_counts():
     output = seed()
-    assert f"Demo login: {settings.SITE_URL}/admin/  user: demo  password: cxsurvey-demo" in output
+    assert f"Demo login: {settings.SITE_URL}/login/  user: demo  password: cxsurvey-demo" in output
     assert f"{CONTACTS} contacts" in output
     assert f"{RESPONSES} responses" in output
 
