@@ -122,7 +122,7 @@ def test_the_dashboard_and_the_api_docs_run_under_their_policies(guarded, live_s
     make_survey(kind="nps", name="Delivery survey")
     log_in(page, live_server)
     page.goto(f"{live_server.url}/dashboard/")
-    expect(page.locator("#filters")).to_be_visible()
+    expect(page.locator("#filter-summary")).to_be_visible()
     no_violations(page)
 
     page.goto(f"{live_server.url}/api/docs/")
