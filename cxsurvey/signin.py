@@ -213,7 +213,7 @@ class SignInView(auth_views.LoginView):
     def get_context_data(self, **kwargs) -> dict:
         user = self.request.user
         needs_code = user.is_authenticated and second_factor_required(user) and not is_verified(user)
-        return super().get_context_data(title=_("Log in"), needs_code=needs_code, **kwargs)
+        return super().get_context_data(needs_code=needs_code, **kwargs)
 
 
 def _must_set_up(user: AbstractBaseUser | AnonymousUser) -> bool:
@@ -315,7 +315,6 @@ def locked_out(
     """The login page, saying that and for how long signing in is blocked (axes' lockout response)."""
     cool_off = settings.AXES_COOLOFF_TIME
     context = {
-        "title": _("Log in"),
         "form": SignInForm(request),
         "locked_out_minutes": math.ceil(cool_off.total_seconds() / 60),
         REDIRECT_FIELD_NAME: _next_url(request),
