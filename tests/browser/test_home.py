@@ -1,0 +1,81 @@
+"""The front door in a real browser on the demo data: a card per survey with its numbers and trend,
+on a phone, a tablet and a desktop, in German and English, used with the keyboard alone."""
+
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.test import Client, override_settings
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from feedback.home import PERIOD_DAYS
+from surveys.models import Response, Survey
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def demo(live_server):
+    with override_settings(DEBUG=True):  # the demo user's public password, as in development
+        call_command("seed_demo", contacts=300, responses=1500, stdout=io.StringIO())
+
+
+def sign_in(page, live_server, username: str) -> None:
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=username))
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    page.context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]
+    )
+
+
+def test_the_home_page_shows_every_survey_and_is_used_with_the_keyboard(page, live_server, demo):
+    sign_in(page, live_server, "demo")
+    since = timezone.localdate() - timedelta(days=PERIOD_DAYS - 1)
+    surveys = list(Survey.objects.filter(active=True))
+    assert surveys
+    for width in (390, 768, 1440):
+        for language in ("de", "en"):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.context.add_cookies(
+                [{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": live_server.url}]
+            )
+            page.goto(f"{live_server.url}/")
+            expect(page.locator("html")).to_have_attribute("lang", language)
+
+            for survey in surveys:
+                card = page.locator(f"#survey-{survey.pk}")
+                answered = Response.objects.filter(survey=survey, created_at__date__gte=since).count()
+                expect(card).to_have_attribute("data-n", str(answered))
+                if answered:
+                    expect(card.locator(".value")).not_to_have_text("")
+                    expect(card.locator("svg.sparkline polyline")).to_have_count(1)
+                    expect(card.locator(".change")).to_have_attribute(
+                        "data-significant", re.compile("^(true|false)$")
+                    )
+
+            scroll_width = page.evaluate("document.documentElement.scrollWidth")
+            assert scroll_width <= page.evaluate("window.innerWidth"), (width, language)
+
+    # From the top of the page, the Tab key reaches the first card's link, and Enter opens its
+    # survey's dashboard.
+    first = min(surveys, key=lambda survey: survey.name)
+    page.goto(f"{live_server.url}/")
+    target = page.locator(f"#survey-{first.pk}-name a")
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if target.evaluate("link => link === document.activeElement"):
+            break
+    else:
+        pytest.fail("The keyboard never reached the first survey's link.")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}/dashboard/?survey={first.pk}")
+
+    assert page.errors == []
+    hosts = {request.url.split("/")[2] for request in page.requests if request.url.startswith("http")}
+    assert hosts == {live_server.url.split("/")[2]}
