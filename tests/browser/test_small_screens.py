@@ -174,3 +174,24 @@ def test_every_staff_page_fits_phones_tablets_and_desktops(page, live_server, de
     assert page.errors == []
     others = {urlsplit(request.url).netloc for request in page.requests if request.url.startswith("http")}
     assert others == {origin}
+
+
+def test_the_admin_s_header_carries_the_same_menu(page, live_server, admin_user):
+    responses: list = []
+    page.on("response", lambda response: responses.append(response))
+    page.goto(f"{live_server.url}/admin/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "admin-password")
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/admin/")
+    for width, height in SIZES:
+        page.set_viewport_size({"width": width, "height": height})
+        page.reload()
+        no_sideways_scrolling(page)
+        menu_works_by_keyboard(page, (width, height) in PHONES)
+        expect(page.locator('.sections a[aria-current="page"]')).to_have_attribute(
+            "data-section", "back-office"
+        )
+    missing = {urlsplit(response.url).path for response in responses if response.status >= 400}
+    assert missing <= {"/favicon.ico"}  # the admin asks for one it does not have
+    assert [error for error in page.errors if not error.startswith("Failed to load resource")] == []
