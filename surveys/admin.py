@@ -44,6 +44,7 @@ from surveys.models import (
     Touchpoint,
 )
 from surveys.scales import LANGUAGES
+from surveys.setup.touchpoints import TouchpointForm, describe_delay, describe_send_window
 from surveys.stats import touchpoint_funnels
 from surveys.texts import validate_email_text
 from surveys.upload import import_contacts, parse_contacts
@@ -408,7 +409,7 @@ class TouchpointAdmin(SurveyScoped, admin.ModelAdmin):
         "slug",
         "survey",
         "active",
-        "delay_seconds",
+        "delay",
         "sample_percent",
         "recontact_days",
         "require_consent",
@@ -418,6 +419,8 @@ class TouchpointAdmin(SurveyScoped, admin.ModelAdmin):
     list_select_related = ["survey"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+    # The set-up page's form: a delay in days or hours, the send window as days and times.
+    form = TouchpointForm
     fieldsets = [
         (None, {"fields": ["name", "slug", "survey", "active"]}),
         (
@@ -427,8 +430,10 @@ class TouchpointAdmin(SurveyScoped, admin.ModelAdmin):
                     "require_consent",
                     "recontact_days",
                     "sample_percent",
-                    "delay_seconds",
-                    "send_window",
+                    ("delay_amount", "delay_unit"),
+                    "send_any_time",
+                    "send_days",
+                    ("send_start", "send_end"),
                     "expires_after_days",
                     "reminder_after_days",
                 ]
@@ -436,6 +441,29 @@ class TouchpointAdmin(SurveyScoped, admin.ModelAdmin):
         ),
         (_("After a follow-up case"), {"fields": ["recheck_after_days"]}),
     ]
+
+    # The form's own fields, and what stands for them where the touchpoint can only be viewed.
+    FORM_ONLY = {"delay_amount": "delay", "send_days": "send_window_text"}
+    FORM_ONLY_HIDDEN = {"delay_unit", "send_any_time", "send_start", "send_end"}
+    readonly_fields = list(FORM_ONLY.values())
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets
+        return [(name, {**options, "fields": self._viewed(options["fields"])}) for name, options in fieldsets]
+
+    def _viewed(self, fields) -> list[str]:
+        names = [name for field in fields for name in (field if isinstance(field, tuple) else [field])]
+        return [self.FORM_ONLY.get(name, name) for name in names if name not in self.FORM_ONLY_HIDDEN]
+
+    @admin.display(description=_("delay"), ordering="delay_seconds")
+    def delay(self, touchpoint: Touchpoint) -> str:
+        return describe_delay(touchpoint.delay_seconds)
+
+    @admin.display(description=_("send window"))
+    def send_window_text(self, touchpoint: Touchpoint) -> str:
+        return describe_send_window(touchpoint.send_window)
 
     @admin.display(description=_("contacts"))
     def upload_link(self, touchpoint: Touchpoint) -> str:

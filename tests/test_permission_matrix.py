@@ -99,6 +99,19 @@ def survey_query(extra: str = "") -> Callable[[World], str]:
 SURVEY_BODY = {"name": "New", "kind": "nps", "brand": "Beta"}
 EVENT_BODY = {"touchpoint": "a-delivery", "email": "new@example.com"}  # team A's touchpoint
 SIGNED_OUT_API = {"inactive": 401, "anonymous": 401}
+# The set-up page's form for team A's touchpoint: two days after the event, weekdays 9–18.
+TOUCHPOINT_FORM = {
+    "name": "Delivery",
+    "slug": "a-delivery",
+    "survey": "{survey}",
+    "recontact_days": "30",
+    "sample_percent": "100",
+    "delay_amount": "2",
+    "delay_unit": "days",
+    "send_days": ["0", "1", "2", "3", "4"],
+    "send_start": "09:00",
+    "send_end": "18:00",
+}
 
 API: dict[str, Entry] = {
     # Reporting events needs the permission to send; team B knows no team A touchpoint.
@@ -386,6 +399,22 @@ PAGES: dict[str, Entry] = {
         url("followup:digest"),
         methods(GET_ONLY, GET=page(200, READERS), POST=page(302, READERS)),
         bodies={"POST": {"frequency": "daily", "hour": "8", "time_zone": "Europe/Berlin", "language": "en"}},
+    ),
+    # Set-up pages: touchpoints for whoever may add or change them, read by whoever may view them;
+    # another team's touchpoint is unknown, and so is its survey in a new touchpoint's form (400).
+    "setup:new_touchpoint": Entry(
+        url("setup:new_touchpoint"),
+        methods(GET_ONLY, GET=page(200, MANAGERS), POST=page(302, MANAGERS, foreign=400)),
+        bodies={"POST": TOUCHPOINT_FORM | {"slug": "new"}},
+    ),
+    "setup:touchpoint": Entry(
+        url("setup:touchpoint", pk("touchpoint")),
+        methods(
+            GET_ONLY,
+            GET=page(200, READERS, foreign=NOT_FOUND),
+            POST=page(302, MANAGERS, foreign=NOT_FOUND),
+        ),
+        bodies={"POST": TOUCHPOINT_FORM},
     ),
     # The API's description, for the back office's people unless API_DOCS_PUBLIC says otherwise.
     "api_schema": Entry(

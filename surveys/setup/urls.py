@@ -1,5 +1,12 @@
-from django.urls import path  # noqa: F401
+"""The staff's own set-up pages for surveys and touchpoints, beside the admin for power users."""
+
+from django.urls import path
+
+from surveys.setup import touchpoints
 
 app_name = "setup"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("touchpoints/new/", touchpoints.new_touchpoint, name="new_touchpoint"),
+    path("touchpoints/<int:pk>/", touchpoints.touchpoint_page, name="touchpoint"),
+]
