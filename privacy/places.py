@@ -8,7 +8,8 @@ The places, in the order the erasure visits them:
   properties, message ids and errors; one not yet sent is skipped ("erased"), none can be
   answered any more;
 - answers (``Response``), the contact's and those that claimed its email or external id:
-  anonymised by ``privacy.scrub``'s rules (or deleted), scores and times kept;
+  anonymised by ``privacy.scrub``'s rules (or deleted), scores and times kept, the terms of
+  the comment (``Response.comment_terms``) following the comment that stays;
 - events: kept for the touchpoint statistics, without contact and properties;
 - the replies on the follow-up cases of the person's answers (``followup.replies``): what was
   written to them and what they wrote back, with the addresses; shown in the access export,
@@ -82,6 +83,7 @@ from surveys.models import (
     new_token,
 )
 from surveys.models.suppression import identity_digests
+from surveys.terms import comment_terms
 from webhooks.models import MESSAGE_TYPES, Delivery, EventType, Message
 
 BATCH_SIZE = 1000
@@ -602,7 +604,7 @@ class Answers(Place):
         and what ``privacy.scrub`` lets stay of the comment and the properties."""
         fields = ("public_id", "survey_id", "created_at", "comment", "contact_properties", "event_properties")
         zone = timezone.get_current_timezone()
-        for batch in _batches(self.rows(run.person), run, *fields, "claimed_name"):
+        for batch in _batches(self.rows(run.person), run, *fields, "claimed_name", "language"):
             for _pk, _public_id, survey_id, created_at, *_rest in batch:
                 run.answered.setdefault(survey_id, set()).add(timezone.localtime(created_at, zone).date())
             ids = [row[0] for row in batch]
@@ -618,7 +620,7 @@ class Answers(Place):
         """One UPDATE for what every answer loses; then, field by field, the comments and
         properties that change, one UPDATE per value they change to (an answer's snapshot of the
         contact is mostly the same for all), or one statement for all when they differ a lot."""
-        uniform: dict = {"comment": ""} if not run.keep_comments else {}
+        uniform: dict = {"comment": "", "comment_terms": ""} if not run.keep_comments else {}
         Response.objects.filter(pk__in=[row[0] for row in batch]).update(
             contact=None,
             claimed_email="",
@@ -628,8 +630,8 @@ class Answers(Place):
             **uniform,
         )
         self._load_segments(run, {row[2] for row in batch})
-        changes: dict[str, dict[int, object]] = {name: {} for name in KEPT_FIELDS}
-        for pk, _public_id, survey_id, _created, comment, contact, event, claimed_name in batch:
+        changes: dict[str, dict[int, object]] = {name: {} for name in (*KEPT_FIELDS, "comment_terms")}
+        for pk, _public_id, survey_id, _created, comment, contact, event, claimed_name, language in batch:
             kept = run.scrubber(claimed_name).answer(
                 comment=comment,
                 contact=contact,
@@ -640,6 +642,8 @@ class Answers(Place):
             for name, old, new in zip(KEPT_FIELDS, (comment, contact, event), kept, strict=True):
                 if new != old and name not in uniform:
                     changes[name][pk] = new
+            if pk in changes["comment"]:  # the masks' words are no terms to find the answer by
+                changes["comment_terms"][pk] = comment_terms(kept[0], language)
         for name, values in changes.items():
             _write(name, values)
 

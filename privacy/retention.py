@@ -53,7 +53,7 @@ KINDS = [
         lambda survey, cutoff: Response.objects.filter(survey=survey, created_at__lt=cutoff).exclude(
             comment=""
         ),
-        lambda now: {"comment": "", "updated_at": now},
+        lambda now: {"comment": "", "comment_terms": "", "updated_at": now},
     ),
     Kind(
         "invitation_details",

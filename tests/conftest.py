@@ -47,6 +47,24 @@ def _tallies_equal_a_fresh_count(request):
 
 
 @pytest.fixture(autouse=True)
+def _comment_terms_equal_a_fresh_lemmatisation(request):
+    """After every test that uses the database, each response's search terms are what its comment
+    and language give now: no write path, erasure and retention included, may leave them stale.
+    tests/surveys/test_comment_terms.py names each path."""
+    if not (request.node.get_closest_marker("django_db") or "_django_db_helper" in request.fixturenames):
+        yield
+        return
+    request.getfixturevalue("db")
+    yield
+    from tests.terms import stale_comment_terms
+
+    stale = stale_comment_terms()
+    assert not stale, (
+        f"the terms of {len(stale)} comments differ from a fresh lemmatisation, e.g. {stale[:3]}"
+    )
+
+
+@pytest.fixture(autouse=True)
 def _tallies_count_when_written(request):
     """On PostgreSQL the tallies count a response when its transaction commits (migration 0010).
     A test runs in one transaction that never commits, and reads the tallies before its end:

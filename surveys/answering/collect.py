@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 
 from surveys.models import Contact, Response, Survey
 from surveys.signals import response_saved
+from surveys.terms import comment_terms
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ def record_public_answer(
             channel=channel,
             score=score,
             comment=comment,
+            comment_terms=comment_terms(comment, language),
             language=language,
             contact=contact,
             contact_properties=contact.properties if contact else {},

@@ -11,6 +11,7 @@ from surveys.models.response import Response
 from surveys.models.survey import Survey, Touchpoint
 from surveys.models.tokens import new_token
 from surveys.signals import response_saved
+from surveys.terms import comment_terms
 
 
 class EventSource(models.TextChoices):
@@ -243,6 +244,7 @@ class Invitation(models.Model):
                             channel=Response.Channel.EMAIL,
                             score=score,
                             comment=comment or "",
+                            comment_terms=comment_terms(comment or "", language),
                             language=language,
                             contact_properties=self.contact.properties if self.contact else {},
                             event_properties=self.properties,

@@ -15,6 +15,7 @@ from surveys.models.survey import Language, Survey, Touchpoint
 from surveys.properties import counted_value
 from surveys.scales import LANGUAGES, SCALES
 from surveys.signals import response_saved
+from surveys.terms import comment_terms
 
 # Stands for "no touchpoint" (answers by link or widget) among touchpoint ids, in filters and tallies.
 NO_TOUCHPOINT = 0
@@ -146,6 +147,11 @@ class Response(models.Model):
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     score = models.SmallIntegerField(_("score"))
     comment = models.TextField(_("comment"), blank=True, max_length=5000)
+    # The comment's lemmas in its language (surveys.terms), which the verbatim search matches:
+    # written with the comment and the language on every path, emptied with the comment.
+    comment_terms = models.TextField(
+        _("terms of the comment"), blank=True, default="", db_default="", editable=False
+    )
     language = models.CharField(_("language"), max_length=2, choices=Language.choices)
     contact_properties = models.JSONField(_("contact properties"), default=dict, blank=True)
     event_properties = models.JSONField(_("event properties"), default=dict, blank=True)
@@ -218,6 +224,8 @@ class Response(models.Model):
     def revise(self, *, score: int | None, comment: str | None, now: datetime, language: str = "") -> None:
         """Change the score, comment or language; None (or "") leaves a field as it is.
 
+        A changed comment or language changes ``comment_terms`` with it.
+
         A changed score moves the response from one count of the daily tallies to another
         (the database's triggers do it, with the row locked by the UPDATE, so that two changes
         cannot both move it). Subscribers hear of the change (``response_saved``, with the score
@@ -230,6 +238,10 @@ class Response(models.Model):
             changes["language"] = language
         if score is not None:
             changes["score"] = score
+        if "comment" in changes or "language" in changes:
+            changes["comment_terms"] = comment_terms(
+                changes.get("comment", self.comment), changes.get("language", self.language)
+            )
         old_score = self.score if score is not None and score != self.score else None
         with transaction.atomic():
             # A concurrent first answer may have been created a moment after our clock read.

@@ -218,7 +218,7 @@ def test_a_failed_chat_post_waits_and_is_posted_again_as_the_answer_is_then(surv
     run_worker()
     post = ChatPost.objects.get()
     assert post.attempts == 1 and "500" in post.last_error
-    Response.objects.filter(pk=response.pk).update(comment="")  # erased meanwhile
+    Response.objects.filter(pk=response.pk).update(comment="", comment_terms="")  # erased meanwhile
 
     alerts.deliver_pending(now=post.next_attempt_at)
 

@@ -40,6 +40,7 @@ from surveys.models import (
 )
 from surveys.scales import Scale
 from surveys.signals import demo_seeded
+from surveys.terms import comment_terms
 
 BRAND = "Nordwind Möbel"
 ACCENT_COLOR = "#1f5f7a"
@@ -400,6 +401,7 @@ class DemoCompany:
         invitation = (
             self._invitation(spec, contact, moment, answered_at=moment) if is_email and contact else None
         )
+        comment = self._comment(spec, survey.scale, score, language, moment.date())
         return Response(
             survey=survey,
             kind=survey.kind,
@@ -408,7 +410,8 @@ class DemoCompany:
             contact=contact,
             channel=channel,
             score=score,
-            comment=self._comment(spec, survey.scale, score, language, moment.date()),
+            comment=comment,
+            comment_terms=comment_terms(comment, language),
             language=language,
             contact_properties=properties,
             event_properties=invitation.properties if invitation else PUBLIC_PROPERTIES[channel],
