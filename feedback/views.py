@@ -43,7 +43,7 @@ from feedback.forms import INTERVALS, RANGES, DashboardFilterForm, VerbatimFilte
 from feedback.home import PERIOD_DAYS, survey_cards
 from feedback.loop import Proportion, count_loop, loop_figures
 from feedback.models import ExportRecord
-from feedback.verbatims import find_verbatims, highlighted
+from feedback.verbatims import VerbatimQuery, find_verbatims, highlighted, parse_search
 from followup.models import Tag
 from surveys.access import get_survey_for_user, is_admin, may_export, may_read_feedback, may_see_personal_data
 from surveys.models import NO_TOUCHPOINT, Response, Survey
@@ -370,12 +370,32 @@ def _verbatims_context(form: VerbatimFilterForm, request: HttpRequest) -> dict:
             )
             for response in page
         ],
+        "search_hint": _search_hint(form, query) if query.text and not page.paginator.count else None,
         "page_query": page_query.urlencode(),
         "dashboard_query": _filter_query(form, query.filters).urlencode(),
         "formats": [(key, label) for key, label in ExportRecord.Format.choices],
         # The same filters for an export prepared in the background, as the form's hidden fields.
         "export_fields": [(key, value) for key, values in page_query.lists() for value in values],
     }
+
+
+def _search_hint(form: VerbatimFilterForm, query: VerbatimQuery) -> dict:
+    """For a search that found nothing: whether it had quoted phrases, and the other filters
+    that narrowed it, each as "label: values"."""
+    filters, labels = query.filters, {name: capfirst(field.label) for name, field in form.fields.items()}
+    narrowing = [f"{name}: {value}" for name, value in filters.properties]
+    if filters.touchpoints:
+        chosen = [capfirst(str(name)) for pk, name in form.touchpoint_choices if pk in filters.touchpoints]
+        narrowing.insert(0, f"{labels['touchpoint']}: {', '.join(chosen)}")
+    if filters.tags:
+        narrowing.append(f"{labels['tag']}: {', '.join(sorted(form.cleaned_data['tag'].values()))}")
+    if query.category:
+        narrowing.append(f"{labels['category']}: {charts.category_label(query.category)}")
+    if query.score is not None:
+        narrowing.append(f"{labels['score']}: {query.score}")
+    if query.with_comment is False:
+        narrowing.append(f"{labels['comment']}: {VerbatimFilterForm.COMMENT_CHOICES['without']}")
+    return {"text": query.text, "phrases": bool(parse_search(query.text).phrases), "narrowing": narrowing}
 
 
 def _sorted_items(properties: object) -> list[tuple[str, object]]:

@@ -283,7 +283,9 @@ QUERY_PARAMETERS = [
         "has_comment", OpenApiTypes.BOOL, description="true: answers with a comment; false: without."
     ),
     OpenApiParameter(
-        "q", OpenApiTypes.STR, description="Words in the comment (full-text search on PostgreSQL)."
+        "q",
+        OpenApiTypes.STR,
+        description='Words in the comment, each in any of its forms, and "phrases in quotes" as typed.',
     ),
     OpenApiParameter(
         "tag",

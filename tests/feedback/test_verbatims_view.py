@@ -5,7 +5,6 @@ from datetime import date
 from html import unescape
 
 import pytest
-from django.db import connection
 
 from feedback.views import VERBATIMS_PER_PAGE
 from tests.factories import make_survey, make_touchpoint, take_away
@@ -136,18 +135,77 @@ def test_search_marks_the_matches(manager_client, answers):
     assert 'value="Lieferung"' in html  # the search box keeps the text
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="stemming is PostgreSQL's")
-def test_postgresql_finds_inflected_words(manager_client, answers):
+def test_inflected_words_and_phrases_are_found_on_every_database(manager_client, answers):
     html = explored(manager_client, answers, q="Lieferungen")
     assert by_id(html, "results-title") == "2 answers"
+    assert html.count("<mark>Lieferung</mark>") == 2
+    html = explored(manager_client, answers, q='"lieferung war" teuer')
+    assert by_id(html, "results-title") == "1 answer"
+    assert "Die <mark>Lieferung war</mark> pünktlich, aber <mark>teuer</mark>" in html
+    assert 'id="search-hint"' not in html
 
 
 def test_filters_that_match_nothing(manager_client, answers):
-    page = explore(manager_client, answers, q="Kaffeemaschine")
+    page = explore(manager_client, answers, score="3")
     html = page.content.decode()
     assert page.status_code == 200
     assert by_id(html, "results-title") == "0 answers"
     assert "No answers match these filters." in html
+    assert 'id="search-hint"' not in html
+
+
+def hint_items(html: str) -> list[str]:
+    hint = re.search(r'<div class="no-data" id="search-hint">(.*?)</div>', html, re.S)
+    assert hint, "no search hint"
+    return [
+        " ".join(unescape(re.sub(r"<[^>]+>", " ", item)).split())
+        for item in re.findall(r"<li>(.*?)</li>", hint.group(1), re.S)
+    ]
+
+
+def test_a_search_that_finds_nothing_says_what_it_searched_for_and_what_to_try(manager_client, answers):
+    html = explored(manager_client, answers, q="Kaffeemaschine")
+    assert by_id(html, "results-title") == "0 answers"
+    assert by_id(html, "search-hint").startswith("No comment matches “Kaffeemaschine”.")
+    assert "No answers match these filters." not in html
+    items = hint_items(html)
+    assert [item.split(":")[0] for item in items] == ["Fewer words", "A longer period."]
+    assert "a verb does not find its noun" in items[0]
+
+
+def test_the_hint_names_the_quotes_and_every_filter_that_narrowed_the_search(manager_client, answers):
+    delivery = answers.touchpoints.get()
+    html = explored(
+        manager_client,
+        answers,
+        q='"Lieferung kam spät" <b>',
+        touchpoint=[delivery.pk, 0],
+        category="detractor",
+        score="2",
+        **{"property.plan": "pro"},
+    )
+    assert by_id(html, "results-title") == "0 answers"
+    assert "No comment matches “&quot;Lieferung kam spät&quot; &lt;b&gt;”." in html
+    items = hint_items(html)
+    assert [item.split(":")[0] for item in items] == [
+        "Fewer words",
+        "No quotation marks",
+        "Fewer filters",
+        "A longer period.",
+    ]
+    assert items[2] == (
+        "Fewer filters: these narrow the answers too: Touchpoints: Lieferung, Link and widget; "
+        "plan: pro; Category: Detractor; Score: 2."
+    )
+
+
+def test_the_hint_in_german(client, cx_manager, answers):
+    client.force_login(cx_manager)
+    query = {"survey": answers.pk, **NOVEMBER, "q": '"zu spät"', "comment": "without"}
+    html = client.get(URL, query, HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "zu spät" in by_id(html, "search-hint")
+    assert len(hint_items(html)) == 4  # words, quotes, the filter "without a comment", the period
+    assert 'lang="de"' in html
 
 
 def test_the_dashboard_with_the_same_filters_is_one_click_away(manager_client, answers):
