@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from feedback import exports
 from feedback.models import ExportRecord
 from followup.models import Case
-from surveys.models import Response
+from surveys.models import Response, Touchpoint
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,6 +58,8 @@ def demo_pages(live_server) -> list[str]:
         "/exports/",
         f"/exports/{record.public_id}/",
         "/digest/",
+        "/setup/touchpoints/new/",
+        f"/setup/touchpoints/{Touchpoint.objects.earliest('pk').pk}/",
     ]
 
 
