@@ -26,7 +26,10 @@ from django.utils.translation import gettext_lazy as _
 
 from surveys import ratelimit
 from surveys.access import is_admin, may_see_personal_data, pseudonym
-from surveys.email.messages import render_preview, send_test_email
+from surveys.answering.pages import public_link
+from surveys.answering.widget import widget_snippet
+from surveys.email.dispatch import PermanentFailure, TemporaryFailure, send_message
+from surveys.email.messages import render_preview, sample_email
 from surveys.models import (
     CONSENT_TEXT_MAX_LENGTH,
     ApiToken,
@@ -189,18 +192,14 @@ class SurveyAdmin(admin.ModelAdmin):
     def link(self, survey: Survey) -> str:
         if not survey.pk:
             return "—"
-        url = _absolute(reverse("surveys:link", args=[survey.public_key]))
+        url = public_link(survey)
         return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, url)
 
     @admin.display(description=_("widget snippet"))
     def widget_snippet(self, survey: Survey) -> str:
         if not survey.pk:
             return "—"
-        snippet = (
-            f'<script src="{_absolute(settings.STATIC_URL + "cxsurvey/widget.js")}" '
-            f'data-key="{survey.public_key}" async></script>'
-        )
-        return format_html("<code>{}</code>", snippet)
+        return format_html("<code>{}</code>", widget_snippet(survey))
 
     @admin.display(description=_("signed identities"))
     def identity_signing(self, survey: Survey) -> str:
@@ -286,8 +285,8 @@ class SurveyAdmin(admin.ModelAdmin):
             else:
                 address, language = form.cleaned_data["to"], form.cleaned_data["language"]
                 try:
-                    send_test_email(survey, to=address, language=language)
-                except (OSError, BadHeaderError) as error:
+                    send_message(sample_email(survey, to=address, language=language), None)
+                except (TemporaryFailure, PermanentFailure, BadHeaderError) as error:
                     message = gettext("The test email could not be sent: %(error)s") % {"error": error}
                     messages.error(request, message)
                 else:

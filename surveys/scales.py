@@ -160,3 +160,21 @@ DEFAULT_EMAIL_INTRO = {
     "en": "We would like to know how we are doing. Your answer takes one click.",
     "de": "Wir möchten wissen, wie zufrieden Sie mit uns sind. Ihre Antwort kostet nur einen Klick.",
 }
+
+# The texts a survey may word itself; "" in its column means the standard wording below.
+TEXTS = ("subject", "question", "follow_up", "thank_you", "email_subject", "email_intro")
+_STANDARD = {
+    "subject": DEFAULT_SUBJECT,
+    "follow_up": DEFAULT_FOLLOW_UP,
+    "thank_you": DEFAULT_THANK_YOU,
+    "email_subject": DEFAULT_EMAIL_SUBJECT,
+    "email_intro": DEFAULT_EMAIL_INTRO,
+}
+
+
+def standard_text(kind: str, text: str, language: str) -> str:
+    """The standard wording of ``text`` (one of TEXTS) for a survey of ``kind``, placeholders
+    unfilled: what a survey says while its own column is empty."""
+    if text == "question":
+        return SCALES[kind].question[language]
+    return _STANDARD[text][language]

@@ -310,6 +310,15 @@ API: dict[str, Entry] = {
     ),
 }
 
+SETUP_SURVEY_BODY = {
+    "name": "New",
+    "kind": "nps",
+    "brand": "Beta",
+    "active": "on",
+    "expires_after_days": "30",
+    "accent_color": "#2456a6",
+}
+PREVIEW_CHOICE = {"preview_view": "email", "preview_language": "de"}
 # The schema is an API view, seen with the back office's session: no token to ask for (403).
 SCHEMA_SIGNED_OUT = dict.fromkeys(SIGNED_OUT, 403)
 # The app's own pages: behind the back office's login, GET only (or POST only).
@@ -415,6 +424,38 @@ PAGES: dict[str, Entry] = {
             POST=page(302, MANAGERS, foreign=NOT_FOUND),
         ),
         bodies={"POST": TOUCHPOINT_FORM},
+    ),
+    # Set-up pages: whoever may add or change surveys, on their own teams' surveys.
+    "setup:index": Entry(url("setup:index"), methods(page(405, MANAGERS), GET=page(200, MANAGERS))),
+    "setup:new_survey": Entry(
+        url("setup:new_survey"),
+        methods(page(405, MANAGERS), GET=page(200, MANAGERS), POST=page(302, MANAGERS)),
+        bodies={"POST": SETUP_SURVEY_BODY},
+    ),
+    "setup:new_survey_preview": Entry(
+        url("setup:new_survey_preview"),
+        methods(page(405, MANAGERS), POST=page(200, MANAGERS)),
+        bodies={"POST": {**SETUP_SURVEY_BODY, **PREVIEW_CHOICE}},
+    ),
+    "setup:survey": Entry(
+        url("setup:survey", pk("survey")),
+        methods(
+            page(405, MANAGERS),
+            GET=page(200, MANAGERS, foreign=NOT_FOUND),
+            POST=page(302, MANAGERS, foreign=NOT_FOUND),
+        ),
+        bodies={"POST": SETUP_SURVEY_BODY},
+    ),
+    "setup:survey_preview": Entry(
+        url("setup:survey_preview", pk("survey")),
+        methods(page(405, MANAGERS), POST=page(200, MANAGERS, foreign=NOT_FOUND)),
+        bodies={"POST": {**SETUP_SURVEY_BODY, **PREVIEW_CHOICE}},
+    ),
+    # A test email goes to the user's own address (every user of the world has one).
+    "setup:test_email": Entry(
+        url("setup:test_email", pk("survey")),
+        methods(page(405, MANAGERS), POST=page(302, MANAGERS, foreign=NOT_FOUND)),
+        bodies={"POST": {"language": "en"}},
     ),
     # The API's description, for the back office's people unless API_DOCS_PUBLIC says otherwise.
     "api_schema": Entry(

@@ -6,7 +6,9 @@
  * survey's HMAC of email and external id, made on the site's server), data-properties (JSON
  * object), data-delay (seconds), data-open="manual", data-consent="true", data-recontact-days.
  * Without a signature the answer keeps the email, name and external id as claimed, unverified.
- * window.CXSurvey offers open(), close() and setConsent(true|false).
+ * window.CXSurvey offers open(), close() and setConsent(true|false). The set-up page's preview
+ * gives the survey's texts in data-preview (the widget API's answer) instead of data-key: the
+ * overlay opens at once and sends nothing.
  *
  * Nothing is stored on the visitor's device unless the host page says consent was given
  * (§ 25 TDDDG); requests carry no cookies. The overlay lives in a shadow root, so the host page's
@@ -21,6 +23,7 @@
 
   var data = script.dataset;
   var key = data.key || "";
+  var preview = data.preview ? JSON.parse(data.preview) : null;
   var api = new URL(script.src).origin + "/api/v1/widget/";
   var storageKey = "cxsurvey:" + key;
   var consent = data.consent === "true";
@@ -78,6 +81,7 @@
   }
 
   function request(method, path, body) {
+    if (preview) return Promise.resolve({ id: "preview", edit_token: "" });
     var options = { method: method, credentials: "omit", mode: "cors", headers: { Accept: "application/json" } };
     if (body) {
       options.headers["Content-Type"] = "application/json";
@@ -95,6 +99,7 @@
 
   function loadConfig() {
     if (config) return Promise.resolve(config);
+    if (preview) return Promise.resolve((config = preview));
     var lang = language();
     return request("GET", "surveys/" + encodeURIComponent(key) + "/" + (lang ? "?lang=" + lang : ""))
       .then(function (payload) { return (config = payload); });

@@ -8,6 +8,7 @@ JavaScript the respondent presses Send.
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -346,5 +347,16 @@ def preview(request: HttpRequest, key: str) -> HttpResponse:
     """
     survey = get_survey_by_public_key(request, key)
     language = use_language(request, request.GET.get("lang", "").lower())
+    return render_preview_page(request, survey, language)
+
+
+def render_preview_page(request: HttpRequest, survey: Survey, language: str) -> HttpResponse:
+    """The answering page of ``survey`` (saved or not) in ``language`` as a preview: read-only, no
+    script; the score in the request's ``?score=`` is shown chosen."""
     form = AnswerForm(initial=_initial(request, survey, None), scale=survey.scale)
     return _render_answer_page(request, survey, language, form, None, preview=True)
+
+
+def public_link(survey: Survey) -> str:
+    """The survey's public link, as a company puts it on its site or in a message."""
+    return settings.SITE_URL.rstrip("/") + reverse("surveys:link", args=[survey.public_key])

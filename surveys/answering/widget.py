@@ -10,6 +10,7 @@ returned when it was created.
 
 from uuid import UUID
 
+from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest
 from django.utils import timezone, translation
@@ -169,7 +170,12 @@ def widget_survey(request: Request, key: str) -> ApiResponse:
     """What the overlay shows, in the requested language (``?lang=de|en``)."""
     _guard(request)
     survey = _survey(request, key, origin_required=False)
-    language = _language(request.query_params.get("lang"))
+    return ApiResponse(widget_config(survey, _language(request.query_params.get("lang"))))
+
+
+def widget_config(survey: Survey, language: str) -> dict:
+    """What the overlay shows of ``survey`` (saved or not) in ``language``: the widget's API
+    answers it, and the set-up page's preview hands it to the widget directly."""
     scale = survey.scale
     with translation.override(language):
         ui = {
@@ -182,31 +188,35 @@ def widget_survey(request: Request, key: str) -> ApiResponse:
             "impressum": _("Impressum"),
         }
     legal = LegalInformation.objects.current().footer(language)
-    return ApiResponse(
-        {
-            "key": survey.public_key,
-            "kind": survey.kind,
-            "language": language,
-            "brand": survey.brand,
-            "accent_color": survey.accent_color,
-            "on_accent_color": survey.on_accent_color,
-            "question": survey.question(language),
-            "follow_up": survey.follow_up(language),
-            "thank_you": survey.thank_you(language),
-            "scale": {
-                "low": scale.low,
-                "high": scale.high,
-                "labels": {str(point): label for point, label in scale.point_labels(language).items()},
-            },
-            "ui": ui,
-            # The overlay's footer: who asks, and links to the privacy notice and Impressum.
-            "legal": {
-                "company_name": legal.company_name,
-                "privacy_url": legal.privacy_url,
-                "impressum_url": legal.impressum_url,
-            },
-        }
-    )
+    return {
+        "key": survey.public_key,
+        "kind": survey.kind,
+        "language": language,
+        "brand": survey.brand,
+        "accent_color": survey.accent_color,
+        "on_accent_color": survey.on_accent_color,
+        "question": survey.question(language),
+        "follow_up": survey.follow_up(language),
+        "thank_you": survey.thank_you(language),
+        "scale": {
+            "low": scale.low,
+            "high": scale.high,
+            "labels": {str(point): label for point, label in scale.point_labels(language).items()},
+        },
+        "ui": ui,
+        # The overlay's footer: who asks, and links to the privacy notice and Impressum.
+        "legal": {
+            "company_name": legal.company_name,
+            "privacy_url": legal.privacy_url,
+            "impressum_url": legal.impressum_url,
+        },
+    }
+
+
+def widget_snippet(survey: Survey) -> str:
+    """The one script tag that embeds the survey's widget in a company's site."""
+    source = settings.SITE_URL.rstrip("/") + settings.STATIC_URL + "cxsurvey/widget.js"
+    return f'<script src="{source}" data-key="{survey.public_key}" async></script>'
 
 
 @extend_schema(exclude=True)  # the widget's own calls, not an API for programs

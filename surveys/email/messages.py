@@ -167,10 +167,11 @@ def render_preview(survey: Survey, language: str) -> tuple[str, str, str]:
     return str(message.subject), str(message.body), str(html)
 
 
-def send_test_email(survey: Survey, *, to: str, language: str) -> None:
-    """Send the survey's email, as a sample contact would get it, to ``to``; its links store nothing."""
+def sample_email(survey: Survey, *, to: str, language: str) -> EmailMultiAlternatives:
+    """The survey's email as a sample contact would get it, addressed to ``to``; its links store
+    nothing. Sent like every email, through ``surveys.email.dispatch.send_message``."""
     invitation = _sample_invitation(survey, language, to)
-    _message(invitation, kind="test", legal=LegalInformation.objects.current()).send()
+    return _message(invitation, kind="test", legal=LegalInformation.objects.current())
 
 
 def _sample_invitation(survey: Survey, language: str, email: str = "") -> Invitation:

@@ -8,7 +8,8 @@ from django.core import mail
 from django.core.mail import get_connection
 
 from surveys.email import messages
-from surveys.email.messages import invitation_message, render_preview, send_test_email
+from surveys.email.dispatch import send_message
+from surveys.email.messages import invitation_message, render_preview, sample_email
 from surveys.email.unsubscribe import contact_for_unsubscribe_token, read_unsubscribe_token, unsubscribe_token
 from surveys.models import Contact, LegalBasis, LegalInformation, Survey
 from tests.factories import make_contact, make_invitation, make_survey
@@ -296,7 +297,7 @@ def test_the_preview_renders_the_real_email_for_a_sample_contact_with_links_to_t
 
 def test_a_test_email_goes_to_the_given_address_marked_as_a_test():
     survey = make_survey(brand="Acme")
-    send_test_email(survey, to="manager@example.com", language="en")
+    send_message(sample_email(survey, to="manager@example.com", language="en"), None)
     (message,) = mail.outbox
     assert message.to == ["Jane Doe <manager@example.com>"]
     assert message.subject == "[Test] Acme: a quick question"
