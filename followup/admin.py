@@ -23,7 +23,7 @@ from followup.rules import chat_url_problem, dry_run, rule_problems
 from surveys.admin import URLS_ASSUME_HTTPS, SurveyScoped
 from surveys.models import Survey, Touchpoint
 from surveys.scales import SCALES
-from surveys.texts import validate_email_text
+from surveys.texts import validate_reply_text
 
 DRY_RUN_DAYS = 30
 
@@ -210,15 +210,15 @@ def _active_staff():
 
 
 class ReplyTemplateForm(forms.ModelForm):
-    """The subject and text are checked as survey texts are, with ``{score}`` besides."""
+    """The subject and text are checked as survey emails are, with ``{{ score }}`` besides."""
 
     class Meta:
         model = ReplyTemplate
         fields = ["name", "language", "survey", "subject", "body"]
         help_texts = {
             "body": _(
-                "Placeholders: {{ contact.name }}, {{ contact.email }}, {{ properties.<name> }}, {brand} "
-                "and {score}, the answer's score."
+                "Placeholders: {{ contact.name }}, {{ contact.email }}, {{ properties.<name> }}, "
+                "{{ brand }} and {{ score }}, the answer's score."
             )
         }
 
@@ -230,7 +230,7 @@ class ReplyTemplateForm(forms.ModelForm):
 
 
 def _checked(text: str) -> str:
-    validate_email_text(text.replace("{score}", "0"))
+    validate_reply_text(text)
     return text
 
 

@@ -59,17 +59,19 @@ TEMPLATES = (
     (
         "Entschuldigung Lieferung",
         "de",
-        "Ihre Bestellung bei {brand}",
-        "Guten Tag {name},\n\nvielen Dank für Ihre ehrliche Bewertung. Es tut uns leid, dass Ihre "
+        "Ihre Bestellung bei {{ brand }}",
+        "Guten Tag {{ contact.name }},\n\nvielen Dank für Ihre ehrliche Bewertung. Es tut uns leid, "
+        "dass Ihre "
         "Lieferung nicht so geklappt hat, wie Sie es von uns erwarten dürfen. Wir kümmern uns darum "
-        "und melden uns in Kürze.\n\nIhr Team von {brand}",
+        "und melden uns in Kürze.\n\nIhr Team von {{ brand }}",
     ),
     (
         "Entschuldigung Lieferung",
         "en",
-        "Your order from {brand}",
-        "Hello {name},\n\nthank you for your honest feedback. We are sorry your delivery did not go "
-        "as it should have. We are looking into it and will be in touch shortly.\n\nYour {brand} team",
+        "Your order from {{ brand }}",
+        "Hello {{ contact.name }},\n\nthank you for your honest feedback. We are sorry your delivery "
+        "did not go "
+        "as it should have. We are looking into it and will be in touch shortly.\n\nYour {{ brand }} team",
     ),
 )
 
@@ -263,8 +265,8 @@ def _timeline(rng: random.Random, case: Case, *, rule_name: str) -> Iterator[Cas
             kind=CaseEntry.Kind.REPLY_SENT,
             author=by,
             created_at=case.first_response_at,
-            text=TEMPLATES[0][3].format(name=case.response.contact.name, brand="Nordwind Möbel"),  # type: ignore[union-attr]
-            details={"subject": TEMPLATES[0][2].format(brand="Nordwind Möbel"), "status": "sent"},
+            text=_filled(TEMPLATES[0][3], name=case.response.contact.name),  # type: ignore[union-attr]
+            details={"subject": _filled(TEMPLATES[0][2], name=""), "status": "sent"},
             message_id=f"<{secrets.token_hex(16)}@nordwind.example>",
         )
         yield sent
@@ -369,3 +371,8 @@ def _later_answer(first: Response, *, score: int, at: datetime) -> Response:
         created_at=at,
         updated_at=at,
     )
+
+
+def _filled(text: str, *, name: str) -> str:
+    """A reply template's text as the demo's customer got it (the demo's brand and the contact's name)."""
+    return text.replace("{{ brand }}", "Nordwind Möbel").replace("{{ contact.name }}", name)

@@ -32,7 +32,7 @@ from surveys.email.dispatch import PermanentFailure, TemporaryFailure, send_mess
 from surveys.email.messages import mail_address, render_email, sender_address
 from surveys.models import Contact, LegalBasis, LegalInformation, Suppression
 from surveys.scales import LANGUAGES
-from surveys.texts import MAX_INTRO_LENGTH, MAX_SUBJECT_LENGTH, render_survey_text
+from surveys.texts import MAX_INTRO_LENGTH, MAX_SUBJECT_LENGTH, REPLY_PLACEHOLDERS, render_survey_text
 
 logger = logging.getLogger(__name__)
 
@@ -109,8 +109,8 @@ def render_reply(case: Case, name: str) -> tuple[str, str] | None:
     """The template's subject and text in the customer's language (another language if it has
     none in theirs), personalised; None for a name no template of the case's survey has.
 
-    The placeholders are the survey texts' (``{{ contact.name }}``, ``{{ properties.<name> }}``,
-    ``{brand}``), and ``{score}``, the answer's score."""
+    The placeholders are the survey emails' (``{{ contact.name }}``, ``{{ properties.<name> }}``,
+    ``{{ brand }}``), and ``{{ score }}``, the answer's score."""
     rows = ReplyTemplate.objects.filter(Q(survey=None) | Q(survey_id=case.survey_id), name=name)
     templates = {template.language: template for template in rows.order_by("language")}
     if not templates:
@@ -118,22 +118,11 @@ def render_reply(case: Case, name: str) -> tuple[str, str] | None:
     template = templates.get(reply_language(case)) or next(iter(templates.values()))
     values = _values(case, subject=template.subject)
     where = f"reply template {template.pk}"
-    subject = render_survey_text(
-        _with_score(template.subject, case),
-        template.subject,
-        values,
-        max_length=MAX_SUBJECT_LENGTH,
-        where=where,
-    )
-    body = render_survey_text(
-        _with_score(template.body, case), template.body, values, max_length=MAX_INTRO_LENGTH, where=where
+    subject, body = (
+        render_survey_text(text, text, values, max_length=length, where=where, allowed=REPLY_PLACEHOLDERS)
+        for text, length in ((template.subject, MAX_SUBJECT_LENGTH), (template.body, MAX_INTRO_LENGTH))
     )
     return " ".join(subject.split()), body
-
-
-def _with_score(text: str, case: Case) -> str:
-    # Digits only: nothing a template engine reads.
-    return text.replace("{score}", str(int(case.response.score)))
 
 
 def _values(case: Case, *, subject: str) -> dict:
@@ -144,6 +133,7 @@ def _values(case: Case, *, subject: str) -> dict:
         "properties": {name: value for name, value in properties.items() if isinstance(name, str)},
         "brand": case.survey.brand,
         "subject": subject,
+        "score": case.response.score,
     }
 
 

@@ -2,7 +2,8 @@
 
 Pure data, no ORM: the database constraint on response scores, the answering
 forms, the widget and the metrics all read their numbers from here. Wording is
-from the product brief and must stay word for word.
+from the product brief and must stay word for word; its placeholders are written
+as in every text ({{ brand }}, see ``surveys.texts``).
 """
 
 from dataclasses import dataclass
@@ -70,8 +71,8 @@ NPS = Scale(
         "de": ("Äußerst unwahrscheinlich", "Äußerst wahrscheinlich"),
     },
     question={
-        "en": "How likely are you to recommend {brand} to a friend or colleague?",
-        "de": "Wie wahrscheinlich ist es, dass Sie {brand} einem Freund oder Kollegen weiterempfehlen?",
+        "en": "How likely are you to recommend {{ brand }} to a friend or colleague?",
+        "de": "Wie wahrscheinlich ist es, dass Sie {{ brand }} einem Freund oder Kollegen weiterempfehlen?",
     },
 )
 
@@ -101,8 +102,8 @@ CSAT = Scale(
         ),
     },
     question={
-        "en": "How satisfied were you with {subject}?",
-        "de": "Wie zufrieden waren Sie mit {subject}?",
+        "en": "How satisfied were you with {{ subject }}?",
+        "de": "Wie zufrieden waren Sie mit {{ subject }}?",
     },
 )
 
@@ -136,8 +137,8 @@ CES = Scale(
         ),
     },
     question={
-        "en": "{brand} made it easy for me to handle my issue.",
-        "de": "{brand} hat es mir leicht gemacht, mein Anliegen zu erledigen.",
+        "en": "{{ brand }} made it easy for me to handle my issue.",
+        "de": "{{ brand }} hat es mir leicht gemacht, mein Anliegen zu erledigen.",
     },
 )
 
@@ -153,8 +154,8 @@ DEFAULT_THANK_YOU = {
 }
 DEFAULT_SUBJECT = {"en": "our service", "de": "unserem Service"}
 DEFAULT_EMAIL_SUBJECT = {
-    "en": "{brand}: a quick question",
-    "de": "{brand}: eine kurze Frage",
+    "en": "{{ brand }}: a quick question",
+    "de": "{{ brand }}: eine kurze Frage",
 }
 DEFAULT_EMAIL_INTRO = {
     "en": "We would like to know how we are doing. Your answer takes one click.",

@@ -1,21 +1,26 @@
-"""The texts a survey's owner writes for its emails (subject and introduction): small templates
-that personalise and can do nothing else.
+"""The texts a survey's owner writes (questions, thank-you texts, the emails' subject and
+introduction, replies to customers): small templates that personalise and can do nothing else.
 
-A text shows ``{{ contact.name }}``, ``{{ contact.email }}`` and ``{{ properties.<name> }}``
-(and ``{brand}`` and ``{subject}``, as every survey text does), through a few filters that keep a
-value about as long as it is (``default``, ``upper``, ``truncatechars:40`` …), and may choose
-between wordings with ``{% if %}``, ``{% elif %}``, ``{% else %}`` and ``{% endif %}``. Nothing
-else: no loops and no other tags, so a text renders once through, in time proportional to its
-length and its data, both of which are bounded.
+Every text writes its placeholders one way, as Django templates do: ``{{ brand }}`` and
+``{{ subject }}`` everywhere, and where a person is known (emails, replies) ``{{ contact.name }}``,
+``{{ contact.email }}`` and ``{{ properties.<name> }}``; a reply also has ``{{ score }}``. The
+texts shown on the answering page and in the widget know no person: they are shown on links too.
+A text goes through a few filters that keep a value about as long as it is (``default``,
+``upper``, ``truncatechars:40`` …), and may choose between wordings with ``{% if %}``,
+``{% elif %}``, ``{% else %}`` and ``{% endif %}``. Nothing else: no loops and no other tags, so a
+text renders once through, in time proportional to its length and its data, both of which are
+bounded.
 
-Texts are checked where they are saved (the admin's form through the model's validators, the
-API) and again when they render, since a text saved under earlier rules may break these. A text
-that is refused, fails, grows beyond its length or takes too long gives way to the standard
-text: the email still goes out.
+Texts are checked where they are saved (the set-up pages and the admin through the model's
+validators, the API) and again when they render, since a text saved under earlier rules may break
+these. A text that is refused, fails, grows beyond its length or takes too long gives way to the
+standard text: the page shows, the email still goes out.
 """
 
+import difflib
 import functools
 import logging
+import re
 import time
 
 from django.core.exceptions import ValidationError
@@ -28,10 +33,12 @@ from django.utils.translation import gettext_lazy as _
 logger = logging.getLogger(__name__)
 
 # How long a text may get once personalised. The subject field holds 200 characters, a name or a
-# property (up to 500 characters) may add to it; an introduction holds 2,000. Beyond these a text
-# has gone wrong, or been made to, and the standard text goes out instead.
+# property (up to 500 characters) may add to it; an introduction holds 2,000. A page's text (500
+# characters) may grow by a brand and a subject. Beyond these a text has gone wrong, or been made
+# to, and the standard text goes out instead.
 MAX_SUBJECT_LENGTH = 500
 MAX_INTRO_LENGTH = 5000
+MAX_PAGE_TEXT_LENGTH = 1000
 # The slowest text the rules allow (2,000 characters of upper-cased 500-character properties:
 # 90,000 characters) renders in a few milliseconds; this is a tripwire for what the rules did not
 # foresee, high enough that a busy machine does not trip it.
@@ -58,9 +65,13 @@ MAX_TRUNCATE = 2000
 _CONDITION_TAGS = ("if", "elif", "else", "endif")
 _LOOP_TAGS = ("for", "empty", "endfor")
 _CONTACT_FIELDS = ("name", "email")
-# Filled in by every survey text as {brand} and {subject}; here they become variables, so that a
-# brand such as "{{ x }}" is shown as written instead of read as template code.
-_PLAIN_PLACEHOLDERS = ("brand", "subject")
+# What each kind of text may use: a page's text is shown on links and in the widget too, where no
+# person is known; an email knows its contact and the event's properties; a reply, the score too.
+PAGE_PLACEHOLDERS = ("brand", "subject")
+EMAIL_PLACEHOLDERS = ("brand", "subject", "contact", "properties")
+REPLY_PLACEHOLDERS = (*EMAIL_PLACEHOLDERS, "score")
+# The single braces of earlier texts ({brand}), which now print as they are.
+_OLD_PLACEHOLDER = re.compile(r"(?<!\{)\{\s*([A-Za-z_][\w.]*)\s*\}(?!\})")
 
 
 def _survey_text_engine() -> Engine:
@@ -76,50 +87,102 @@ _TEXT_ENGINE = _survey_text_engine()
 _FILTER_NAMES = {function: name for name, function in defaultfilters.register.filters.items()}
 
 
+def validate_page_text(value: str) -> None:
+    """For the texts of the answering page and the widget: raises ValidationError saying what in
+    the text cannot be used, and how to write it."""
+    _validate(value, PAGE_PLACEHOLDERS)
+
+
 def validate_email_text(value: str) -> None:
-    """For forms and the API: raises ValidationError saying what in the text cannot be used."""
-    compiled = _compile(value)
+    """For the emails' subject and introduction, as ``validate_page_text``."""
+    _validate(value, EMAIL_PLACEHOLDERS)
+
+
+def validate_reply_text(value: str) -> None:
+    """For replies to customers, as ``validate_page_text``."""
+    _validate(value, REPLY_PLACEHOLDERS)
+
+
+def placeholders(allowed: tuple[str, ...]) -> list[str]:
+    """The placeholders a kind of text may use, as one writes them."""
+    written = {
+        "contact": ["{{ contact.name }}", "{{ contact.email }}"],
+        "properties": ["{{ properties.<name> }}"],
+    }
+    return [text for name in allowed for text in written.get(name, [f"{{{{ {name} }}}}"])]
+
+
+def _validate(value: str, allowed: tuple[str, ...]) -> None:
+    if old := _OLD_PLACEHOLDER.search(value):
+        raise _refusal(
+            _("“%(old)s” is not a placeholder: write %(new)s."),
+            old=old.group(),
+            new=_suggestion(old.group(1), allowed),
+        )
+    compiled = _compile(value, allowed)
     if isinstance(compiled, ValidationError):
         raise ValidationError(compiled.message, code=compiled.code, params=compiled.params)
 
 
-def render_survey_text(source: str, standard: str, values: dict, *, max_length: int, where: str) -> str:
-    """The text ``source`` personalised with ``values`` (``contact``, a dict of name and email;
-    ``properties``; ``brand``; ``subject``), as plain text (nothing escaped).
+def render_survey_text(
+    source: str,
+    standard: str,
+    values: dict,
+    *,
+    max_length: int,
+    where: str,
+    allowed: tuple[str, ...] = EMAIL_PLACEHOLDERS,
+) -> str:
+    """The text ``source`` personalised with ``values`` (``brand``, ``subject``, and as ``allowed``
+    ``contact``, a dict of name and email, ``properties`` and ``score``), as plain text (nothing
+    escaped).
 
-    ``standard`` if the text is empty, breaks the rules, fails, is longer than ``max_length``
-    characters or takes longer than RENDER_BUDGET_SECONDS, with a warning naming ``where``.
+    The standard text ``standard``, personalised alike, if the text is empty, breaks the rules,
+    fails, is longer than ``max_length`` characters or takes longer than RENDER_BUDGET_SECONDS,
+    with a warning naming ``where``; ``standard`` as it is written should that fail too.
 
-    Plain text even for the HTML part, which escapes all of it: the CX manager's own words are
-    user text as much as the contact's name is.
+    Plain text even for HTML, which escapes all of it: the CX manager's own words are user text as
+    much as the contact's name is.
     """
-    if not source:
-        return standard
-    template = _compiled(source)
+    values = {"contact": {}, "properties": {}, **values}
+    if source:
+        text = _render(source, values, max_length=max_length, where=where, allowed=allowed)
+        if text is not None:
+            return text
+    return (
+        _render(standard, values, max_length=max_length, where=f"standard {where}", allowed=allowed)
+        or standard
+    )
+
+
+def _render(
+    source: str, values: dict, *, max_length: int, where: str, allowed: tuple[str, ...]
+) -> str | None:
+    template = _compiled(source, allowed)
     if isinstance(template, ValidationError):
-        _warn_refused(where, source)
-        return standard
+        _warn_refused(where, source, allowed)
+        return None
     context = Context({**values, "properties": _Properties(values["properties"])}, autoescape=False)
     started = time.perf_counter()
     try:
-        text = template.render(context)
+        # As a plain str: a template marks what it renders as safe for HTML, and this is plain text.
+        text = str.__str__(template.render(context))
     # Text from the back office meets data from an API client here (a number where text was
     # expected): whatever breaks, the email still goes out.
     except Exception:
-        logger.warning("The email text %s does not render; the standard text is used", where, exc_info=True)
-        return standard
+        logger.warning("The text %s does not render; the standard text is used", where, exc_info=True)
+        return None
     seconds = time.perf_counter() - started
     if len(text) > max_length or seconds > RENDER_BUDGET_SECONDS:
         logger.warning(
-            "The email text %s rendered %d characters in %.1f ms (at most %d in %d ms); the standard "
-            "text is used",
+            "The text %s rendered %d characters in %.1f ms (at most %d in %d ms); the standard text is used",
             where,
             len(text),
             seconds * 1000,
             max_length,
             RENDER_BUDGET_SECONDS * 1000,
         )
-        return standard
+        return None
     return text
 
 
@@ -136,29 +199,28 @@ class _Properties(dict):
 
 
 @functools.lru_cache(maxsize=100)
-def _warn_refused(where: str, source: str) -> None:
+def _warn_refused(where: str, source: str, allowed: tuple[str, ...]) -> None:
     """Once per text and process: every email of a survey with such a text would repeat it."""
-    refusal = _compiled(source)
+    refusal = _compiled(source, allowed)
     with translation.override("en"):
         problem = "; ".join(refusal.messages) if isinstance(refusal, ValidationError) else ""
-    logger.warning("The email text %s breaks the rules (%s); the standard text is used", where, problem)
+    logger.warning("The text %s breaks the rules (%s); the standard text is used", where, problem)
 
 
-def _compile(source: str) -> Template | ValidationError:
+def _compile(source: str, allowed: tuple[str, ...]) -> Template | ValidationError:
     """The compiled text, or why it is refused."""
-    source = _placeholders_as_variables(source)
     try:
         _check_tags(source)
         template = _TEXT_ENGINE.from_string(source)
         for node in template.nodelist:
-            _check_node(node)
+            _check_node(node, allowed)
     except ValidationError as refusal:
         return refusal
     # Django's syntax errors, and whatever else a made-up text gets out of the parser (a
     # thousand nested "not" exceed Python's recursion limit).
     except Exception as error:
         return ValidationError(
-            _("This text cannot be used in emails: %(error)s"),
+            _("This text cannot be used: %(error)s"),
             code="invalid_template",
             params={"error": error},
         )
@@ -167,12 +229,6 @@ def _compile(source: str) -> Template | ValidationError:
 
 # Texts repeat from email to email: each is compiled once. Templates render safely from many threads.
 _compiled = functools.lru_cache(maxsize=1000)(_compile)
-
-
-def _placeholders_as_variables(source: str) -> str:
-    for name in _PLAIN_PLACEHOLDERS:
-        source = source.replace(f"{{{name}}}", f"{{{{ {name} }}}}")
-    return source
 
 
 def _check_tags(source: str) -> None:
@@ -191,35 +247,35 @@ def _check_tags(source: str) -> None:
             )
 
 
-def _check_node(node: Node) -> None:
+def _check_node(node: Node, allowed: tuple[str, ...]) -> None:
     if isinstance(node, TextNode):
         return
     if isinstance(node, VariableNode):
-        _check_expression(node.filter_expression)
+        _check_expression(node.filter_expression, allowed)
         return
     if isinstance(node, IfNode):
         for condition, nodelist in node.conditions_nodelists:
             if condition is not None:
-                _check_condition(condition)
+                _check_condition(condition, allowed)
             for child in nodelist:
-                _check_node(child)
+                _check_node(child, allowed)
         return
     # The engine knows no other tag; should one appear, it is refused rather than run.
-    raise _refusal(_("This text cannot be used in emails: %(error)s"), error=type(node).__name__)
+    raise _refusal(_("This text cannot be used: %(error)s"), error=type(node).__name__)
 
 
-def _check_condition(condition) -> None:
+def _check_condition(condition, allowed: tuple[str, ...]) -> None:
     """The operands of an if: a tree of operators (first, second) over literals (value)."""
     if isinstance(getattr(condition, "value", None), FilterExpression):
-        _check_expression(condition.value)
+        _check_expression(condition.value, allowed)
     for operand in (getattr(condition, "first", None), getattr(condition, "second", None)):
         if operand is not None:
-            _check_condition(operand)
+            _check_condition(operand, allowed)
 
 
-def _check_expression(expression: FilterExpression) -> None:
+def _check_expression(expression: FilterExpression, allowed: tuple[str, ...]) -> None:
     if isinstance(expression.var, Variable):
-        _check_variable(expression.var)
+        _check_variable(expression.var, allowed)
     for function, arguments in expression.filters:
         name = _FILTER_NAMES.get(function, "")
         if name not in FILTERS:
@@ -230,7 +286,7 @@ def _check_expression(expression: FilterExpression) -> None:
             )
         for is_variable, argument in arguments:
             if is_variable:
-                _check_variable(argument)
+                _check_variable(argument, allowed)
             if name in _COUNTING_FILTERS and not _is_count(argument):
                 message = _(
                     "The filter “%(filter)s” takes a whole number from 1 to %(limit)d, e.g. %(filter)s:40."
@@ -245,8 +301,9 @@ def _is_count(argument: object) -> bool:
     return type(number) is int and 1 <= number <= MAX_TRUNCATE
 
 
-def _check_variable(variable: Variable) -> None:
-    """contact.name, contact.email, properties.<name>, brand, subject; literals ("text", 3) too.
+def _check_variable(variable: Variable, allowed: tuple[str, ...]) -> None:
+    """The ``allowed`` of brand, subject, score, contact.name, contact.email, properties.<name>;
+    literals ("text", 3) too.
 
     A property's name may hold dots (``order.id``): its value is a single value, never an
     object to look into, so ``properties.order.id`` is looked up as ``order.id``.
@@ -254,23 +311,33 @@ def _check_variable(variable: Variable) -> None:
     if variable.lookups is None:  # a literal: "text", 3
         return
     root, *rest = variable.lookups
-    if root == "properties" and rest:
+    if root == "properties" and rest and root in allowed:
         variable.lookups = (root, ".".join(rest))
     elif not (
-        (root == "contact" and len(rest) == 1 and rest[0] in _CONTACT_FIELDS)
-        or (root in _PLAIN_PLACEHOLDERS and not rest)
+        (root == "contact" and root in allowed and len(rest) == 1 and rest[0] in _CONTACT_FIELDS)
+        or (root in allowed and root not in ("contact", "properties") and not rest)
     ):
-        raise _unknown_placeholder(variable)
+        raise _unknown_placeholder(variable, allowed)
 
 
-def _unknown_placeholder(variable: Variable) -> ValidationError:
+def _unknown_placeholder(variable: Variable, allowed: tuple[str, ...]) -> ValidationError:
     return _refusal(
-        _(
-            "“%(placeholder)s” is not a placeholder of survey texts; use {{ contact.name }}, "
-            "{{ contact.email }} or {{ properties.<name> }}."
-        ),
+        _("“%(placeholder)s” cannot be used in this text; write %(suggestion)s."),
         placeholder=f"{{{{ {variable.var} }}}}",
+        suggestion=_suggestion(str(variable.var), allowed),
     )
+
+
+def _suggestion(name: str, allowed: tuple[str, ...]) -> str:
+    """The placeholder meant by ``name`` (``{{ brand }}`` for "brand", ``{{ contact.name }}`` for
+    "name" or "contact.nmae"), else every one this text may use."""
+    known = placeholders(allowed)
+    spelled = {text.strip("{} "): text for text in known}
+    spelled |= {key.partition(".")[2]: text for key, text in spelled.items() if key.startswith("contact.")}
+    close = difflib.get_close_matches(name, list(spelled), n=1, cutoff=0.75)
+    if close:
+        return spelled[close[0]]
+    return _("one of %(placeholders)s") % {"placeholders": ", ".join(known)}
 
 
 def _refusal(message, **params) -> ValidationError:

@@ -8,7 +8,6 @@ and introduction are small templates written in the back office; they see plain 
 standard text instead of stopping the send.
 """
 
-import copy
 import dataclasses
 import functools
 import json
@@ -32,13 +31,6 @@ from surveys.texts import MAX_INTRO_LENGTH, MAX_SUBJECT_LENGTH, render_survey_te
 SAMPLE_NAMES = {"de": "Erika Mustermann", "en": "Jane Doe"}
 SAMPLE_EMAILS = {"de": "erika.mustermann@example.com", "en": "jane.doe@example.com"}
 SAMPLE_PROPERTIES = {"order_id": "10042"}
-
-
-def _standard_text(survey: Survey, field: str, language: str) -> str:
-    """What ``survey.<field>(language)`` says when the survey has no text of its own."""
-    plain = copy.copy(survey)
-    setattr(plain, f"{field}_{language}", "")
-    return getattr(plain, field)(language)
 
 
 def render_email(
@@ -275,7 +267,7 @@ def _personalised(survey: Survey, field: str, language: str, values: dict, *, ma
     or it cannot be used."""
     return render_survey_text(
         getattr(survey, f"{field}_{language}"),
-        _standard_text(survey, field, language),
+        survey.standard_text(field, language),
         values,
         max_length=max_length,
         where=f"{field}_{language} of survey {survey.pk}",

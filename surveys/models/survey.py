@@ -14,17 +14,15 @@ from surveys import roles
 from surveys.models.legal import validate_web_url
 from surveys.models.tokens import new_identity_secret, new_public_key
 from surveys.properties import validate_dashboard_properties
-from surveys.scales import (
-    DEFAULT_EMAIL_INTRO,
-    DEFAULT_EMAIL_SUBJECT,
-    DEFAULT_FOLLOW_UP,
-    DEFAULT_SUBJECT,
-    DEFAULT_THANK_YOU,
-    SCALES,
-    Scale,
-)
+from surveys.scales import DEFAULT_SUBJECT, SCALES, Scale, standard_text
 from surveys.schedule import default_send_window, validate_send_window
-from surveys.texts import validate_email_text
+from surveys.texts import (
+    MAX_PAGE_TEXT_LENGTH,
+    PAGE_PLACEHOLDERS,
+    render_survey_text,
+    validate_email_text,
+    validate_page_text,
+)
 
 
 def validate_origins(value: str) -> None:
@@ -90,68 +88,80 @@ class Survey(models.Model):
         choices=Kind.choices,
         help_text=_("Fixes the scale. It cannot be changed once the survey exists."),
     )
-    brand = models.CharField(_("brand"), max_length=100, help_text=_("Fills {brand} in texts."))
+    brand = models.CharField(_("brand"), max_length=100, help_text=_("Fills {{ brand }} in texts."))
     subject_de = models.CharField(
         _("subject (German)"),
         max_length=200,
         blank=True,
-        help_text=_("Fills {subject} in CSAT questions, e.g. “Ihrer Lieferung”."),
+        help_text=_("Fills {{ subject }} in CSAT questions, e.g. “Ihrer Lieferung”."),
     )
     subject_en = models.CharField(
         _("subject (English)"),
         max_length=200,
         blank=True,
-        help_text=_("Fills {subject} in CSAT questions, e.g. “your delivery”."),
+        help_text=_("Fills {{ subject }} in CSAT questions, e.g. “your delivery”."),
     )
     question_de = models.CharField(
         _("question (German)"),
         max_length=500,
         blank=True,
-        help_text=_("Empty: the standard text."),
+        validators=[validate_page_text],
+        help_text=_("Empty: the standard text. May use {{ brand }} and {{ subject }}."),
     )
     question_en = models.CharField(
         _("question (English)"),
         max_length=500,
         blank=True,
-        help_text=_("Empty: the standard text."),
+        validators=[validate_page_text],
+        help_text=_("Empty: the standard text. May use {{ brand }} and {{ subject }}."),
     )
     follow_up_de = models.CharField(
         _("follow-up question (German)"),
         max_length=500,
         blank=True,
-        help_text=_("Empty: the standard text."),
+        validators=[validate_page_text],
+        help_text=_("Empty: the standard text. May use {{ brand }} and {{ subject }}."),
     )
     follow_up_en = models.CharField(
         _("follow-up question (English)"),
         max_length=500,
         blank=True,
-        help_text=_("Empty: the standard text."),
+        validators=[validate_page_text],
+        help_text=_("Empty: the standard text. May use {{ brand }} and {{ subject }}."),
     )
     thank_you_de = models.CharField(
         _("thank-you text (German)"),
         max_length=500,
         blank=True,
-        help_text=_("Empty: the standard text."),
+        validators=[validate_page_text],
+        help_text=_("Empty: the standard text. May use {{ brand }} and {{ subject }}."),
     )
     thank_you_en = models.CharField(
         _("thank-you text (English)"),
         max_length=500,
         blank=True,
-        help_text=_("Empty: the standard text."),
+        validators=[validate_page_text],
+        help_text=_("Empty: the standard text. May use {{ brand }} and {{ subject }}."),
     )
     email_subject_de = models.CharField(
         _("email subject (German)"),
         max_length=200,
         blank=True,
         validators=[validate_email_text],
-        help_text=_("Empty: the standard text. May use {{ contact.name }} and {{ properties.order_id }}."),
+        help_text=_(
+            "Empty: the standard text. May use {{ brand }}, {{ subject }}, {{ contact.name }} and "
+            "{{ properties.order_id }}."
+        ),
     )
     email_subject_en = models.CharField(
         _("email subject (English)"),
         max_length=200,
         blank=True,
         validators=[validate_email_text],
-        help_text=_("Empty: the standard text. May use {{ contact.name }} and {{ properties.order_id }}."),
+        help_text=_(
+            "Empty: the standard text. May use {{ brand }}, {{ subject }}, {{ contact.name }} and "
+            "{{ properties.order_id }}."
+        ),
     )
     email_intro_de = models.TextField(
         _("email introduction (German)"),
@@ -281,30 +291,46 @@ class Survey(models.Model):
     def scale(self) -> Scale:
         return SCALES[self.kind]
 
-    def _text(self, field: str, language: str, default: str) -> str:
-        custom = getattr(self, f"{field}_{language}")
-        return (custom or default).replace("{brand}", self.brand).replace("{subject}", self.subject(language))
+    def standard_text(self, text: str, language: str) -> str:
+        """The standard wording of ``text`` (``surveys.scales.TEXTS``) for this survey's kind, as written."""
+        return standard_text(self.kind, text, language)
+
+    def _text(self, text: str, language: str) -> str:
+        """The survey's own wording of a page's text (else the standard), {{ brand }} and
+        {{ subject }} filled."""
+        return render_survey_text(
+            getattr(self, f"{text}_{language}"),
+            self.standard_text(text, language),
+            {"brand": self.brand, "subject": self.subject(language)},
+            max_length=MAX_PAGE_TEXT_LENGTH,
+            where=f"{text}_{language} of survey {self.pk}",
+            allowed=PAGE_PLACEHOLDERS,
+        )
 
     def subject(self, language: str) -> str:
-        """What {subject} stands for in the other texts."""
+        """What {{ subject }} stands for in the other texts."""
         return getattr(self, f"subject_{language}") or DEFAULT_SUBJECT[language]
 
     def question(self, language: str) -> str:
-        return self._text("question", language, self.scale.question[language])
+        return self._text("question", language)
 
     def follow_up(self, language: str) -> str:
-        return self._text("follow_up", language, DEFAULT_FOLLOW_UP[language])
+        return self._text("follow_up", language)
 
     def thank_you(self, language: str) -> str:
-        return self._text("thank_you", language, DEFAULT_THANK_YOU[language])
+        return self._text("thank_you", language)
 
     def email_subject(self, language: str) -> str:
-        """The subject with {brand} and {subject} filled; each email fills {{ contact.name }} and the
-        like through ``surveys.texts``, from the field itself."""
-        return self._text("email_subject", language, DEFAULT_EMAIL_SUBJECT[language])
+        """The email's subject as written (else the standard) with {{ brand }} and {{ subject }}
+        filled; each email fills the contact's placeholders (``surveys.email.messages``)."""
+        return self._email_text("email_subject", language)
 
     def email_intro(self, language: str) -> str:
-        return self._text("email_intro", language, DEFAULT_EMAIL_INTRO[language])
+        return self._email_text("email_intro", language)
+
+    def _email_text(self, text: str, language: str) -> str:
+        written = getattr(self, f"{text}_{language}") or self.standard_text(text, language)
+        return written.replace("{{ brand }}", self.brand).replace("{{ subject }}", self.subject(language))
 
     @property
     def on_accent_color(self) -> str:

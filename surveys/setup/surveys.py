@@ -30,7 +30,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from surveys import ratelimit
+from surveys import ratelimit, texts
 from surveys.access import get_survey_for_user
 from surveys.answering.pages import public_link, render_preview_page
 from surveys.answering.widget import widget_config, widget_snippet
@@ -40,6 +40,7 @@ from surveys.models import PropertyScore, Response, Survey, Team
 from surveys.properties import is_filterable_property
 from surveys.scales import LANGUAGES, SCALES, TEXTS, standard_text
 from surveys.setup.pages import setup_page
+from surveys.texts import EMAIL_PLACEHOLDERS, PAGE_PLACEHOLDERS
 
 TEXT_FIELDS = tuple(f"{text}_{language}" for language in LANGUAGES for text in TEXTS)
 PAGE_TEXTS = ("subject", "question", "follow_up", "thank_you")
@@ -130,6 +131,7 @@ class SurveyForm(forms.ModelForm):
             self.fields["kind"].disabled = True  # the kind fixes the scale of every stored answer
         else:
             self.initial["kind"] = self.kind
+        self.seen = seen_properties
         chosen = list(instance.dashboard_properties or [])
         offered = chosen + [name for name in seen_properties if name not in chosen]
         cast(forms.MultipleChoiceField, self.fields["dashboard_properties"]).choices = [
@@ -212,9 +214,9 @@ class SurveyForm(forms.ModelForm):
         email = [self._text_block(f"{text}_{language}") for text in EMAIL_TEXTS]
         return Fieldset(
             legend,
-            _placeholder_list("page"),
+            _placeholder_list("page", self.seen),
             *page,
-            _placeholder_list("email"),
+            _placeholder_list("email", self.seen),
             *email,
             css_class="texts",
             lang=language,
@@ -242,30 +244,34 @@ class SurveyForm(forms.ModelForm):
         )
 
 
-PLACEHOLDERS = {
-    "page": ("brand", "subject"),
-    "email": ("brand", "subject", "contact.name", "contact.email", "properties.order_id"),
-}
-
-
 def _literal(html: str) -> HTML:
     """Markup for the layout, whose HTML parts are templates: braces as character references, so
     that a placeholder shown is never read as one."""
     return HTML(html.replace("{", "&#123;").replace("}", "&#125;"))
 
 
-def _placeholder_list(kind: str) -> HTML:
-    """The placeholders a kind of text may use, as buttons that insert them where one types."""
-    intro = (
-        gettext("Placeholders of the page texts:")
-        if kind == "page"
-        else gettext("Placeholders of the email texts:")
-    )
+def _placeholder_list(kind: str, properties: list[str]) -> HTML:
+    """The placeholders a kind of text may use, as buttons that insert them where one types; the
+    properties seen in the answers stand for ``{{ properties.<name> }}``."""
+    allowed: tuple[str, ...]
+    if kind == "page":
+        intro, allowed = gettext("Placeholders of the page texts:"), PAGE_PLACEHOLDERS
+    else:
+        intro, allowed = gettext("Placeholders of the email texts:"), EMAIL_PLACEHOLDERS
+    names = [
+        written
+        for placeholder in texts.placeholders(allowed)
+        for written in (
+            [f"{{{{ properties.{name} }}}}" for name in properties[:5] or ["order_id"]]
+            if "<name>" in placeholder
+            else [placeholder]
+        )
+    ]
     items = format_html_join(
         "",
         '<li><button type="button" class="btn btn-sm btn-outline-secondary placeholder" '
         'data-insert="{}">{}</button></li>',
-        ((f"{{{{ {name} }}}}", f"{{{{ {name} }}}}") for name in PLACEHOLDERS[kind]),
+        ((name, name) for name in names),
     )
     return _literal(format_html('<div class="placeholders"><span>{}</span> <ul>{}</ul></div>', intro, items))
 

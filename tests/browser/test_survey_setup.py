@@ -63,7 +63,7 @@ def test_typing_a_text_changes_the_preview_and_marks_the_text_custom(editor, liv
     field = page.locator(f"#id_question_{language}")
     badge = page.locator(f'[data-badge-for="id_question_{language}"]')
     expect(page.frame_locator("#preview-answer").locator("#question")).to_have_text(
-        standard_text("nps", "question", language).replace("{brand}", "Nordwind")
+        standard_text("nps", "question", language).replace("{{ brand }}", "Nordwind")
     )
     assert badge.inner_text() == badge.get_attribute("data-standard")
     field.fill("")

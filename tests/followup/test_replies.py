@@ -29,14 +29,14 @@ def templates(loop):
     ReplyTemplate.objects.create(
         name="Entschuldigung",
         language="de",
-        subject="Ihre Bewertung bei {brand}",
-        body="Guten Tag {{ contact.name }}, Sie gaben uns {score} Punkte.",
+        subject="Ihre Bewertung bei {{ brand }}",
+        body="Guten Tag {{ contact.name }}, Sie gaben uns {{ score }} Punkte.",
     )
     ReplyTemplate.objects.create(
         name="Entschuldigung",
         language="en",
-        subject="Your rating of {brand}",
-        body="Hello {{ contact.name }}, you gave us {score} points. Order {{ properties.order }}.",
+        subject="Your rating of {{ brand }}",
+        body="Hello {{ contact.name }}, you gave us {{ score }} points. Order {{ properties.order }}.",
     )
     ReplyTemplate.objects.create(
         name="Other survey's", language="en", subject="x", body="y", survey=loop.other

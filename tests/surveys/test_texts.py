@@ -7,7 +7,16 @@ from django.urls import reverse
 from django.utils import translation
 
 from surveys.email.messages import invitation_message, render_preview
-from surveys.texts import MAX_INTRO_LENGTH, render_survey_text, validate_email_text
+from surveys.texts import (
+    EMAIL_PLACEHOLDERS,
+    MAX_INTRO_LENGTH,
+    PAGE_PLACEHOLDERS,
+    placeholders,
+    render_survey_text,
+    validate_email_text,
+    validate_page_text,
+    validate_reply_text,
+)
 from tests.factories import make_contact, make_invitation, make_survey
 from tests.surveys.models.test_property_tally import survey_change_form
 
@@ -93,15 +102,55 @@ def test_every_tag_but_if_is_refused_by_name(text, tag):
     ],
 )
 def test_placeholders_other_than_the_contact_and_properties_are_refused(placeholder):
-    assert refusal(f"Hi {{{{ {placeholder} }}}}") == (
-        f"“{{{{ {placeholder} }}}}” is not a placeholder of survey texts; use {{{{ contact.name }}}}, "
-        "{{ contact.email }} or {{ properties.<name> }}."
+    message = refusal(f"Hi {{{{ {placeholder} }}}}")
+    assert message.startswith(f"“{{{{ {placeholder} }}}}” cannot be used in this text; write ")
+    assert "{{ contact.name }}" in message or "{{ contact.email }}" in message
+
+
+@pytest.mark.parametrize(
+    ("placeholder", "meant"),
+    [("contact.nmae", "{{ contact.name }}"), ("name", "{{ contact.name }}"), ("brnad", "{{ brand }}")],
+)
+def test_a_misspelt_placeholder_is_refused_naming_the_one_meant(placeholder, meant):
+    assert refusal(f"{{{{ {placeholder} }}}}") == (
+        f"“{{{{ {placeholder} }}}}” cannot be used in this text; write {meant}."
     )
 
 
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("{brand}", "{{ brand }}"), ("{subject}", "{{ subject }}"), ("{name}", "{{ contact.name }}")],
+)
+def test_the_single_braces_of_earlier_texts_are_refused_naming_the_placeholder_to_write(old, new):
+    assert refusal(f"Hallo {old}!") == f"“{old}” is not a placeholder: write {new}."
+
+
+def test_a_page_text_may_use_the_brand_and_subject_only():
+    validate_page_text("{{ brand }} fragt: wie war {{ subject|lower }}?")
+    with pytest.raises(ValidationError) as error, translation.override("en"):
+        validate_page_text("Hallo {{ contact.name }}")
+    assert error.value.messages == [
+        "“{{ contact.name }}” cannot be used in this text; write one of {{ brand }}, {{ subject }}."
+    ]
+
+
+def test_a_reply_may_use_the_score_too():
+    validate_reply_text("{{ contact.name }}, Sie gaben {{ score }} Punkte für {{ brand }}")
+    assert "“{{ score }}” cannot be used" in refusal("{{ score }}")
+
+
+def test_the_placeholders_written_out_for_each_kind_of_text():
+    assert placeholders(PAGE_PLACEHOLDERS) == ["{{ brand }}", "{{ subject }}"]
+    assert placeholders(EMAIL_PLACEHOLDERS)[2:] == [
+        "{{ contact.name }}",
+        "{{ contact.email }}",
+        "{{ properties.<name> }}",
+    ]
+
+
 def test_a_placeholder_is_checked_in_conditions_and_filter_arguments_too():
-    assert "“{{ settings.DEBUG }}” is not a placeholder" in refusal("{% if settings.DEBUG %}x{% endif %}")
-    assert "“{{ contact }}” is not a placeholder" in refusal("{{ properties.x|default:contact }}")
+    assert "“{{ settings.DEBUG }}” cannot be used" in refusal("{% if settings.DEBUG %}x{% endif %}")
+    assert "“{{ contact }}” cannot be used" in refusal("{{ properties.x|default:contact }}")
     assert "The filter “center”" in refusal('{% if contact.name|center:"99999" == "" %}x{% endif %}')
 
 
@@ -120,7 +169,7 @@ def test_truncating_takes_a_whole_number_written_in_the_text(argument):
     "broken", ["Order {% if %}", "{{ x|nope }}", "{% else %}", "{% if " + "not " * 2000 + "x %}y{% endif %}"]
 )
 def test_a_text_that_does_not_compile_is_refused_with_the_reason(broken):
-    assert refusal(broken).startswith("This text cannot be used in emails: ")
+    assert refusal(broken).startswith("This text cannot be used: ")
 
 
 @pytest.mark.parametrize(
@@ -130,7 +179,7 @@ def test_a_text_that_does_not_compile_is_refused_with_the_reason(broken):
         "{{ contact.name }}, one question",  # the back office's tests
         "Your order {{ properties.order_id }}",
         "Dear {{ contact.name }}, <b>thanks</b>",
-        "{brand}: how was {subject}?",
+        "{{ brand }}: how was {{ subject }}?",
         "{% if contact.name %}Dear {{ contact.name|title }},{% else %}Hello,{% endif %}",
         '{% if properties.plan == "pro" %}Pro{% elif not properties.plan %}-{% endif %}',
         "{{ contact.email|lower }} {{ properties.x|default_if_none:'' }} {{ contact.name|truncatewords:3 }}",
@@ -197,10 +246,13 @@ def test_a_property_whose_name_has_dots_is_looked_up_by_its_whole_name():
 
 
 def test_the_brand_and_subject_are_shown_as_written_not_read_as_template_code():
-    assert render("{brand} asks about {subject}", brand="{{ contact.email }}") == (
+    assert render("{{ brand }} asks about {{ subject }}", brand="{{ contact.email }}") == (
         "{{ contact.email }} asks about our service"
     )
-    assert render("{brand}", brand="{% for x in 'abc' %}x{% endfor %}") == "{% for x in 'abc' %}x{% endfor %}"
+    assert (
+        render("{{ brand }}", brand="{% for x in 'abc' %}x{% endfor %}")
+        == "{% for x in 'abc' %}x{% endfor %}"
+    )
 
 
 def test_a_missing_property_named_like_a_dict_method_is_empty_and_changes_nothing():
@@ -226,7 +278,7 @@ def test_a_text_that_grows_too_long_with_its_data_is_the_standard_text(caplog):
     assert len(render(text, properties={"long": "x" * 450})) == 11 * 450
     with caplog.at_level(logging.WARNING, logger="surveys.texts"):
         assert render(text, properties={"long": "x" * 500}) == "STANDARD"
-    assert "The email text a test's text rendered 5500 characters" in caplog.text
+    assert "The text a test's text rendered 5500 characters" in caplog.text
 
 
 def test_a_text_that_breaks_the_rules_is_reported_once_not_for_every_email(caplog):

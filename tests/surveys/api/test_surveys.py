@@ -171,7 +171,8 @@ def test_an_invalid_survey_is_refused_with_a_message(client, token, body, field)
             '{% for a in "abcdefghij" %}{% for b in "abcdefghij" %}x{% endfor %}{% endfor %}',
             "Loops ({% for %}) cannot be used in survey texts.",
         ),
-        ("Order {% if %}", "This text cannot be used in emails: Unexpected end of expression in if tag."),
+        ("Order {% if %}", "This text cannot be used: Unexpected end of expression in if tag."),
+        ("{brand} fragt", "“{brand}” is not a placeholder: write {{ brand }}."),
     ],
 )
 def test_an_email_text_that_cannot_be_sent_is_refused_under_its_language_and_nothing_is_stored(
@@ -193,6 +194,20 @@ def test_an_email_text_that_cannot_be_sent_is_refused_under_its_language_and_not
     assert answer.json()["error"]["fields"] == {"email_subject": {"en": [message]}}
     survey.refresh_from_db()
     assert (survey.name, survey.email_subject_en) == ("Old", "Hello {{ contact.name }}")
+
+
+def test_a_page_text_may_not_name_a_person_as_the_set_up_page_and_the_admin_say(client, token):
+    body = {"name": "S", "brand": "B", "kind": "nps", "question": {"de": "Hallo {{ contact.name }}"}}
+    answer = call(client, "post", SURVEYS, token, body)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["fields"] == {
+        "question": {
+            "de": [
+                "“{{ contact.name }}” cannot be used in this text; write one of {{ brand }}, {{ subject }}."
+            ]
+        }
+    }
+    assert not Survey.objects.exists()
 
 
 def test_an_email_text_that_personalises_is_stored_as_written(client, token):

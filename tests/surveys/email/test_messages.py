@@ -204,7 +204,7 @@ def test_a_survey_text_that_does_not_render_falls_back_to_the_standard_text(brok
 
 def test_a_brand_that_looks_like_template_code_is_shown_as_written():
     brand = '{{ contact.email }}{{ 0|stringformat:"09d" }}'
-    invitation = invite(brand=brand, email_intro_en="{brand} asks {{ contact.name }}")
+    invitation = invite(brand=brand, email_intro_en="{{ brand }} asks {{ contact.name }}")
     message = invitation_message(invitation)
     assert message.subject == f"{brand}: a quick question"
     assert f"{brand} asks Jane Doe" in message.body

@@ -208,7 +208,7 @@ def test_concurrent_answers_to_one_invitation_leave_one_response():
 def test_survey_texts_default_to_the_product_wording_with_brand_and_subject():
     nps = make_survey(kind="nps", brand="Nordwind")
     csat = make_survey(kind="csat", subject_de="Ihrer Lieferung")
-    ces = make_survey(kind="ces", brand="Nordwind", question_en="Was {brand} easy?")
+    ces = make_survey(kind="ces", brand="Nordwind", question_en="Was {{ brand }} easy?")
     assert nps.question("en") == "How likely are you to recommend Nordwind to a friend or colleague?"
     assert nps.question("de") == (
         "Wie wahrscheinlich ist es, dass Sie Nordwind einem Freund oder Kollegen weiterempfehlen?"
