@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from cxsurvey.signin import may_use_back_office
 from followup.access import may_work_on_cases
 from surveys.access import AnyUser, may_export, may_read_feedback
+from surveys.setup.pages import may_set_up
 
 register = template.Library()
 
@@ -58,7 +59,7 @@ SECTIONS = [
         lambda user: may_read_feedback(user) and may_export(user),
         frozenset({"feedback:exports", "feedback:export"}),
     ),
-    # The set-up pages' index ("setup:index") goes here, for who may change surveys.
+    Section("settings", "setup:index", _("Settings"), may_set_up, frozenset({"setup:*"})),
     Section("digest", "followup:digest", _("Digest"), may_read_feedback, frozenset({"followup:digest"})),
     Section("back-office", "admin:index", _("Back office"), lambda user: True, frozenset({"admin:*"})),
 ]

@@ -21,7 +21,7 @@ def sections(html: str) -> dict[str, str]:
     return dict(links)
 
 
-EVERY = ["home", "dashboard", "comments", "cases", "exports", "digest", "back-office"]
+EVERY = ["home", "dashboard", "comments", "cases", "exports", "settings", "digest", "back-office"]
 
 
 @pytest.mark.parametrize(
@@ -29,7 +29,7 @@ EVERY = ["home", "dashboard", "comments", "cases", "exports", "digest", "back-of
     [
         ("admin_user", EVERY),
         ("cx_manager", EVERY),
-        ("analyst", EVERY),
+        ("analyst", ["home", "dashboard", "comments", "cases", "exports", "digest", "back-office"]),
         ("agent", ["home", "dashboard", "comments", "cases", "digest", "back-office"]),
         ("outsider", ["back-office"]),
     ],
@@ -50,6 +50,8 @@ def test_the_current_section_is_marked_on_its_pages(client, cx_manager):
     on_case = sections(client.get(f"/cases/{case.public_id}/").content.decode())
     assert on_case["cases"] == "true" and on_case["home"] == ""
     assert sections(client.get("/admin/surveys/survey/").content.decode())["back-office"] == "true"
+    assert sections(client.get("/setup/").content.decode())["settings"] == "page"
+    assert sections(client.get(f"/setup/surveys/{survey.pk}/").content.decode())["settings"] == "true"
 
 
 def test_the_admin_s_header_leads_to_the_app_s_pages_and_its_view_site_home(client, cx_manager):
