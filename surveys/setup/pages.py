@@ -63,6 +63,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "may_add_survey": user.has_perm("surveys.add_survey"),
         "may_change_survey": user.has_perm("surveys.change_survey"),
         "may_add_touchpoint": user.has_perm("surveys.add_touchpoint"),
-        "may_change_touchpoint": user.has_perm("surveys.change_touchpoint"),
+        "may_view_touchpoint": user.has_perm("surveys.view_touchpoint")
+        or user.has_perm("surveys.change_touchpoint"),
     }
     return render(request, "surveys/setup/index.html", context)

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.django_db
 
 def test_the_index_lists_the_users_surveys_with_their_touchpoints_and_links(client, cx_manager):
     mine = make_survey(name="Delivery")
-    make_touchpoint(survey=mine, name="Order delivered")
+    delivered = make_touchpoint(survey=mine, name="Order delivered")
     theirs = make_survey(name="Other team's")
     make_team(surveys=[mine], members=[cx_manager])
     make_team(surveys=[theirs])
@@ -18,7 +18,8 @@ def test_the_index_lists_the_users_surveys_with_their_touchpoints_and_links(clie
     assert page.status_code == 200
     html = page.content.decode()
     assert reverse("setup:survey", args=[mine.pk]) in html
-    assert "Order delivered" in html
+    assert "Order delivered" in html and reverse("setup:touchpoint", args=[delivered.pk]) in html
+    assert f"{reverse('setup:new_touchpoint')}?survey={mine.pk}" in html
     assert reverse("setup:new_survey") in html
     assert "Other team" not in html and reverse("setup:survey", args=[theirs.pk]) not in html
 
