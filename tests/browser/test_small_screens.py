@@ -58,6 +58,9 @@ def demo_pages(live_server) -> list[str]:
         "/exports/",
         f"/exports/{record.public_id}/",
         "/digest/",
+        "/setup/",
+        "/setup/surveys/new/",
+        f"/setup/surveys/{answer.survey.pk}/",
         "/setup/touchpoints/new/",
         f"/setup/touchpoints/{Touchpoint.objects.earliest('pk').pk}/",
     ]
