@@ -6,7 +6,6 @@ the console, no Redis, no broker. Production is the same file with variables set
 
 import re
 from datetime import timedelta
-from importlib.util import find_spec
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -183,16 +182,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-_plotly = find_spec("plotly")
-if _plotly is None or _plotly.origin is None:
-    raise ImproperlyConfigured("plotly: the package is not installed")
-STATICFILES_DIRS = [
-    BASE_DIR / "static",
-    # plotly.js from the pinned plotly package, served by the app itself as plotly/plotly.min.js
-    # (no CDN). collectstatic also copies the package's other public data: its Jupyter bundle
-    # (5 MB) and sample data sets. find_spec gives plotly.__file__ without importing plotly.
-    ("plotly", Path(_plotly.origin).resolve().parent / "package_data"),
-]
+# The project's static files beside the apps', with the front-end files it vendors (static/vendor/README.md).
+STATICFILES_DIRS = [BASE_DIR / "static"]
 # Files the app writes (exports prepared in the background). No web server may serve this folder.
 MEDIA_ROOT = Path(env.string("MEDIA_ROOT", str(BASE_DIR / "media")))
 STORAGES = {

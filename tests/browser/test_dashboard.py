@@ -69,11 +69,34 @@ def charts_drawn(page) -> None:
     assert page.locator("#over-time-chart .scatterlayer .trace").count() == 3  # band edges and line
 
 
+# Every figure the page hands to plotly.js, checked against the attributes the served bundle knows:
+# a trace type or attribute missing from the basic bundle would be dropped silently when drawn. An
+# attribute set to null is unset to plotly (validate calls it invalid); nulls in data arrays are gaps.
+UNKNOWN_TO_THE_BUNDLE = """() => {
+  const unsetIsAbsent = function (key, value) {
+    return value === null && !Array.isArray(this) ? undefined : value;
+  };
+  return Array.from(document.querySelectorAll(".chart[data-figures]")).flatMap(chart => {
+    const payload = JSON.parse(document.getElementById(chart.dataset.figures).textContent, unsetIsAbsent);
+    return Object.values(payload.figures).flatMap(
+      figure => Plotly.validate(figure.data, figure.layout) || []
+    );
+  }).map(error => error.msg);
+}"""
+
+
+def assert_the_bundle_knows_every_attribute(page) -> None:
+    assert page.evaluate(UNKNOWN_TO_THE_BUNDLE) == []
+    # The check itself sees what the bundle lacks: a trace type that only the full bundle has.
+    assert page.evaluate("() => Plotly.validate([{type: 'scattergl', y: [1]}], {})")
+
+
 def test_the_dashboard_with_demo_data_follows_its_filters(page, live_server, demo):
     log_in(page, live_server)
     page.set_viewport_size({"width": 1280, "height": 900})
     page.reload()
     charts_drawn(page)
+    assert_the_bundle_knows_every_attribute(page)
 
     # The default: the first active survey over the last 30 days, as the metrics API computes it.
     survey = Survey.objects.order_by("-active", "name").first()

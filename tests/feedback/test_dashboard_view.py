@@ -90,7 +90,7 @@ def test_a_cx_manager_sees_the_dashboard_under_a_strict_content_security_policy(
     assert "script-src 'self';" in policy
     assert "unsafe-eval" not in policy
     html = page.content.decode()
-    assert '<script src="/static/plotly/plotly.min.js" defer></script>' in html
+    assert '<script src="/static/vendor/plotly/plotly-basic.min.js" defer></script>' in html
     assert "<script>" not in html  # no inline code: only JSON blocks and external files
 
 
@@ -225,7 +225,7 @@ def test_without_answers_it_says_no_data_never_zero(manager_client):
     assert by_id(html, "headline-split") == "Detractors – Passives – Promoters –"
     assert "No data for these filters." in html
     assert "No comments for these filters." in html
-    assert "plotly.min.js" not in html  # no chart to draw
+    assert "vendor/plotly/" not in html  # no chart to draw
 
 
 def test_a_single_answer(manager_client):
