@@ -541,12 +541,12 @@ class TouchpointAdmin(SurveyScoped, admin.ModelAdmin):
         return TemplateResponse(request, "surveys/admin/contact_upload.html", context, status=status)
 
     def statistics_view(self, request: HttpRequest) -> HttpResponse:
-        """Per touchpoint over a period: events, skipped by reason, sent, delivered, bounced, answered."""
+        """Per touchpoint over a period: events, skipped by reason, invitations sent, delivered,
+        opened and answered (``surveys.stats``); a malformed or backwards period is a 400."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         form = PeriodForm(request.GET or None)
         since, until = form.period()
-        reasons = dict(Invitation.SkipReason.choices)
         return TemplateResponse(
             request,
             "surveys/admin/touchpoint_statistics.html",
@@ -557,11 +557,9 @@ class TouchpointAdmin(SurveyScoped, admin.ModelAdmin):
                 "form": form,
                 "since": since,
                 "until": until - timedelta(days=1),
-                "rows": [
-                    (funnel, [(reasons[reason], count) for reason, count in funnel.skipped.items()])
-                    for funnel in touchpoint_funnels(self.get_queryset(request), since=since, until=until)
-                ],
+                "funnels": touchpoint_funnels(self.get_queryset(request), since=since, until=until),
             },
+            status=400 if form.errors else 200,
         )
 
 

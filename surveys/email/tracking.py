@@ -178,6 +178,11 @@ def webhook_urlpatterns() -> list[URLPattern]:
     ]
 
 
+def tracking_webhooks_on() -> bool:
+    """Whether providers can report deliveries, opens and bounces: the webhooks have a secret."""
+    return bool(_webhook_secrets())
+
+
 def _webhook_secrets() -> list[str]:
     secret = get_anymail_setting("webhook_secret", default=None)
     if isinstance(secret, str):

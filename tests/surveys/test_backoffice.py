@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from surveys.email.messages import render_preview
+from surveys.ingest import EventIn, ingest_events
 from surveys.models import Contact, Event, Invitation
 from tests.factories import make_contact, make_invitation, make_survey, make_touchpoint, take_away
 
@@ -250,7 +251,47 @@ def test_staff_who_may_not_send_surveys_cannot_upload(client, cx_manager, touchp
     assert Contact.objects.count() == 0
 
 
-def test_the_statistics_show_each_touchpoints_funnel(client, cx_manager, touchpoint):
+class FunnelFigures(HTMLParser):
+    """Each touchpoint's funnel on a page: its figures by ``data-figure``, as the number in their
+    ``<data>`` element, or as the text that says why it is unknown."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.funnels: dict[str, dict[str, int | str]] = {}
+        self.figures: list[str] = []  # the <li> elements we are in, innermost last
+        self.unknown: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag == "ul" and "data-touchpoint" in named:
+            self.funnel = self.funnels.setdefault(named["data-touchpoint"] or "", {})
+        elif tag in ("li", "p") and "data-figure" in named:
+            self.figures.append(named["data-figure"] or "")
+        elif tag == "data" and self.figures and self.figures[-1] not in self.funnel:
+            self.funnel[self.figures[-1]] = int(named["value"] or "")
+        elif tag == "em" and "data-unknown" in named:
+            self.unknown = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "em" and self.unknown is not None:
+            self.funnel[self.figures[-1]] = self.unknown
+            self.unknown = None
+        elif tag in ("li", "p") and self.figures:
+            self.figures.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self.unknown is not None:
+            self.unknown += data
+
+
+def funnels_on(page) -> dict[str, dict[str, int | str]]:
+    parser = FunnelFigures()
+    parser.feed(page.content.decode())
+    return parser.funnels
+
+
+def test_the_statistics_show_each_touchpoints_funnel(client, cx_manager, touchpoint, settings):
+    settings.ANYMAIL = {}  # no provider webhook
     now = timezone.now()
     make_invitation(survey=touchpoint.survey, touchpoint=touchpoint, answered_at=now)
     make_invitation(survey=touchpoint.survey, touchpoint=touchpoint)
@@ -264,17 +305,51 @@ def test_the_statistics_show_each_touchpoints_funnel(client, cx_manager, touchpo
     client.force_login(cx_manager)
     page = client.get(reverse("admin:surveys_touchpoint_statistics"))
     assert page.status_code == 200
-    html = page.content.decode()
-    assert "not in the sample: 1" in html
-    assert "50 %" in html  # one answer among two sent
+    funnel = funnels_on(page)[str(touchpoint.pk)]
+    assert funnel == {
+        "events": 0,
+        "without-event": 3,
+        "skipped": 1,
+        "skipped-not_sampled": 1,
+        "invited": 2,
+        "waiting": 0,
+        "not-sent": 0,
+        "sent": 2,
+        "delivered": "unknown without a provider webhook",
+        "opened": "unknown without a provider webhook",
+        "bounced": "unknown without a provider webhook",
+        "answered": 1,
+    }
+    assert "50 %" in page.content.decode()  # one answer among two sent
     later = client.get(
         reverse("admin:surveys_touchpoint_statistics"), {"since": "2099-01-01", "until": "2099-01-31"}
     )
-    assert "50 %" not in later.content.decode()
+    assert funnels_on(later)[str(touchpoint.pk)]["sent"] == 0
     backwards = client.get(
         reverse("admin:surveys_touchpoint_statistics"), {"since": "2099-01-31", "until": "2099-01-01"}
     )
+    assert backwards.status_code == 400
     assert "The period must end after it starts." in backwards.content.decode()
+    assert client.get(reverse("admin:surveys_touchpoint_statistics"), {"since": "gestern"}).status_code == 400
+
+
+def test_the_statistics_count_events_by_source_and_escape_names(client, cx_manager):
+    survey = make_survey(name='<script>alert("survey")</script>')
+    touchpoint = make_touchpoint(survey=survey, name="<b>Lieferung</b> & Co", send_window=None)
+    now = timezone.now()
+    ingest_events([EventIn(touchpoint=touchpoint, occurred_at=now, email="a@example.com")], now=now)
+    ingest_events(
+        [EventIn(touchpoint=touchpoint, occurred_at=now, email="b@example.com")], now=now, source="upload"
+    )
+    client.force_login(cx_manager)
+    page = client.get(reverse("admin:surveys_touchpoint_statistics"))
+    html = page.content.decode()
+    assert "<b>Lieferung</b>" not in html and "&lt;b&gt;Lieferung&lt;/b&gt; &amp; Co" in html
+    assert "<script>alert" not in html and "&lt;script&gt;alert(&quot;survey&quot;)" in html
+    funnel = funnels_on(page)[str(touchpoint.pk)]
+    assert (funnel["events"], funnel["events-api"], funnel["events-upload"]) == (2, 1, 1)
+    assert (funnel["invited"], funnel["waiting"]) == (2, 2)
+    assert "without-event" not in funnel and "unlinked" not in funnel
 
 
 def test_invitations_under_review_can_be_sent_again_after_a_check(client, cx_manager):
