@@ -8,7 +8,7 @@ It converts the model's ``delay_seconds`` and ``send_window`` (see ``surveys.sch
 
 import copy
 import json
-from datetime import time
+from datetime import datetime, time, timedelta
 from typing import Any, cast
 
 from crispy_forms.bootstrap import InlineCheckboxes
@@ -26,6 +26,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.dates import WEEKDAYS
 from django.utils.http import urlencode
 from django.utils.text import capfirst, slugify
@@ -37,6 +38,7 @@ from cxsurvey.signin import back_office_required
 from surveys.access import AnyUser, get_survey_for_user, may_read_feedback, visible_surveys
 from surveys.models import Survey, Touchpoint
 from surveys.schedule import default_send_window
+from surveys.stats import touchpoint_funnels
 
 # Seconds per unit of a delay, largest first: a stored delay is shown in the largest that divides it.
 DELAY_UNITS = {"days": 86400, "hours": 3600, "minutes": 60}
@@ -298,10 +300,26 @@ def _save(form: TouchpointForm, *, user: User, add: bool) -> Touchpoint:
     return touchpoint
 
 
+FUNNEL_DAYS = 30
+
+
+def last_days_funnel(touchpoint: Touchpoint):
+    """The touchpoint's funnel over the last 30 local days, today included (as the admin's
+    statistics count them by default)."""
+    today = timezone.localdate()
+    zone = timezone.get_current_timezone()
+    since = datetime.combine(today - timedelta(days=FUNNEL_DAYS - 1), time.min, zone)
+    until = datetime.combine(today + timedelta(days=1), time.min, zone)
+    [funnel] = touchpoint_funnels(Touchpoint.objects.filter(pk=touchpoint.pk), since=since, until=until)
+    return funnel
+
+
 def _render(request: HttpRequest, form: TouchpointForm, touchpoint: Touchpoint | None) -> HttpResponse:
     context: dict[str, object] = {"form": form, "touchpoint": touchpoint}
     if touchpoint is not None:
         context["event_example"] = event_example(touchpoint)
+        context["funnel"] = last_days_funnel(touchpoint)
+        context["funnel_days"] = FUNNEL_DAYS
         if may_read_feedback(request.user):
             query = urlencode({"survey": touchpoint.survey_id, "touchpoint": touchpoint.pk})
             context["dashboard_url"] = f"{reverse('feedback:dashboard')}?{query}"

@@ -13,7 +13,14 @@ from audit.models import AuditEvent
 from surveys.admin import TouchpointAdmin
 from surveys.models import Event, Touchpoint
 from surveys.setup.touchpoints import TouchpointForm
-from tests.factories import make_api_token, make_staff, make_survey, make_team, make_touchpoint
+from tests.factories import (
+    make_api_token,
+    make_invitation,
+    make_staff,
+    make_survey,
+    make_team,
+    make_touchpoint,
+)
 from tests.surveys.setup.test_touchpoint_form import fields, without
 
 pytestmark = pytest.mark.django_db
@@ -190,6 +197,19 @@ def test_the_page_shows_the_saved_rules_in_days_and_times(client, cx_manager, to
     assert checked == ["5", "6"]
     assert re.search(r'name="send_start" value="10:00"', html)
     assert 'name="send_window"' not in html and 'name="delay_seconds"' not in html
+
+
+def test_the_page_shows_the_touchpoints_funnel_of_the_last_30_days(client, cx_manager, survey, touchpoint):
+    for _ in range(2):
+        make_invitation(survey=survey, touchpoint=touchpoint)
+    make_invitation(survey=survey, touchpoint=make_touchpoint(survey=survey))  # another touchpoint's
+    client.force_login(cx_manager)
+    html = client.get(page_url(touchpoint), headers=EN).content.decode()
+    funnel = html[html.index('id="funnel"') :]
+    assert f'data-touchpoint="{touchpoint.pk}"' in funnel
+    assert re.search(r'data-figure="sent">[^<]*<data value="2">', funnel)
+    # Without a provider's webhook, nobody knows what was delivered: the page says so, not 0.
+    assert re.search(r'data-figure="delivered">[^<]*<em data-unknown>', funnel)
 
 
 def test_a_refused_change_saves_nothing_and_shows_the_saved_slug(client, cx_manager, touchpoint):
