@@ -462,7 +462,7 @@ def time_in_process(query: dict, user, breakdown: str = "") -> list[float]:
         if not form.is_valid():
             raise RuntimeError(f"the filters are invalid: {form.errors}")
         return build_dashboard(
-            form.filters(), interval=form.cleaned_data["interval"], breakdown_property=breakdown
+            form.filters(), interval=form.cleaned_data["interval"] or None, breakdown_property=breakdown
         )
 
     return timed(run)
@@ -638,7 +638,9 @@ def profile(query: dict, user, breakdown: str) -> None:
     form.is_valid()
     with connection.execute_wrapper(record):
         started = time.perf_counter()
-        build_dashboard(form.filters(), interval=form.cleaned_data["interval"], breakdown_property=breakdown)
+        build_dashboard(
+            form.filters(), interval=form.cleaned_data["interval"] or None, breakdown_property=breakdown
+        )
         elapsed = time.perf_counter() - started
     in_queries = sum(seconds for seconds, _ in spent)
     properties = {key: value for key, value in query.items() if key.startswith("property.")}

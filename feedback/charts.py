@@ -7,23 +7,33 @@ texts with the active language's separators, rounded as the page's templates rou
 """
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from django.template.defaultfilters import floatformat
 from django.utils.formats import date_format, get_format
 from django.utils.text import capfirst, slugify
-from django.utils.translation import get_language, gettext, pgettext_lazy
+from django.utils.translation import get_language, gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from feedback.dashboard import Dashboard
-from feedback.metrics import Change, Summary, summarise
+from feedback.counts import bucket_starts, next_bucket
+from feedback.dashboard import Dashboard, IntervalChoice
+from feedback.metrics import SMALL_SAMPLE, Change, Summary, summarise
 from surveys.scales import LANGUAGES, SCALES
 
 METRIC_NAMES = {"nps": "NPS", "csat": "CSAT", "ces": "CES"}
 METRIC_UNITS = {"nps": "", "csat": " %", "ces": ""}
-# NPS in whole points, CSAT to a tenth of a percent, the CES mean to two places: the
-# precision the intervals can carry, and the same everywhere on the page.
-DECIMALS = {"nps": 0, "csat": 1, "ces": 2}
+# One decimal for every metric, everywhere: NPS 26.0, CSAT 79.4 %, CES 5.3, so that figures of
+# different surveys read alike.
+DECIMALS = {"nps": 1, "csat": 1, "ces": 1}
+# What a change of each metric is counted in: NPS and the CES mean in points, CSAT in percentage points.
+CHANGE_UNITS = {"nps": _("points"), "csat": _("percentage points"), "ces": _("points")}
+# The test behind "significantly": the brief's for NPS, the textbook ones for CSAT and CES.
+CHANGE_TESTS = {
+    "nps": _("a z-test on the adjusted-Wald NPS"),
+    "csat": _("a two-proportion z-test on the share of satisfied answers"),
+    "ces": _("Welch’s t-test on the mean scores"),
+}
+MINUS = "\u2212"
 # Where each metric's axis runs: the whole possible range, so that lines are comparable.
 METRIC_RANGES = {"nps": [-100, 100], "csat": [0, 100], "ces": [1, 7]}
 METRIC_TICKS = {"nps": 50, "csat": 20, "ces": 1}
@@ -47,6 +57,7 @@ TEXT_COLOUR = "#1d2330"
 GRID_COLOUR = "#e3e6ec"
 FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
 MAX_TICKS = 12
+UNFINISHED_COLOUR = "#5f6673"
 
 
 @dataclass(frozen=True)
@@ -64,9 +75,17 @@ class BucketRow:
 
     start: date
     label: str  # in full, for tables and hover
-    tick: str  # short, for the axis
+    tick: str  # short, for the axis; with the year when the period spans two
     summary: Summary
     categories: list[CategoryFigure]
+    unfinished: bool  # the running bucket: today is in it
+
+    @property
+    def joined(self) -> bool:
+        """Whether the metric's line runs through this bucket: a finished one of 30 answers or more.
+        Small samples and the running bucket show as points of their own, so that one answer
+        today cannot drag the line to a number it does not carry."""
+        return self.summary.n >= SMALL_SAMPLE and not self.unfinished
 
     @property
     def value_text(self) -> str:
@@ -113,6 +132,97 @@ def significance_text(change: Change) -> str:
     return gettext("significant (95 %)") if change.significant else gettext("not significant")
 
 
+@dataclass(frozen=True)
+class ChangeText:
+    """A change as the dashboard and the home page say it, and the test behind it."""
+
+    sentence: str  # "−7.0 points, significantly lower than the previous 30 days"
+    explanation: str  # the test, its confidence level and both periods' n
+    significant: bool | None
+
+
+def describe_change(
+    kind: str, current: Summary, previous: Summary, change: Change, *, days: int
+) -> ChangeText:
+    """The change from the previous ``days`` days with its unit, direction and significance."""
+    if change.delta is None:
+        sentence = ngettext(
+            "no comparison: no answers in this period or the previous day",
+            "no comparison: no answers in this period or the previous %(days)d days",
+            days,
+        ) % {"days": days}
+    else:
+        figure = number(change.delta, DECIMALS[kind], signed=True).replace("-", MINUS)
+        if change.significant is None:
+            verdict = gettext("cannot be tested: the scores do not vary")
+        elif change.significant and change.delta > 0:
+            verdict = ngettext(
+                "significantly higher than the previous day",
+                "significantly higher than the previous %(days)d days",
+                days,
+            ) % {"days": days}
+        elif change.significant:
+            verdict = ngettext(
+                "significantly lower than the previous day",
+                "significantly lower than the previous %(days)d days",
+                days,
+            ) % {"days": days}
+        else:
+            verdict = ngettext(
+                "not significantly different from the previous day",
+                "not significantly different from the previous %(days)d days",
+                days,
+            ) % {"days": days}
+        sentence = f"{figure} {CHANGE_UNITS[kind]}, {verdict}"
+    explanation = gettext(
+        "Tested with %(test)s, two-sided, at 95 %% confidence: a change is called significant when a "
+        "difference this large would arise by chance in fewer than 5 of 100 comparisons. "
+        "n = %(n)s in this period, %(previous)s in the previous one."
+    ) % {"test": CHANGE_TESTS[kind], "n": number(current.n), "previous": number(previous.n)}
+    return ChangeText(sentence=sentence, explanation=explanation, significant=change.significant)
+
+
+def interval_note(choice: IntervalChoice) -> str:
+    """Which interval the series uses, and why, in a short sentence."""
+    name = str(INTERVAL_NAMES[choice.interval][1])
+    if choice.reason == IntervalChoice.CHOSEN:
+        return gettext("By %(interval)s, as chosen.") % {"interval": INTERVAL_NAMES[choice.interval][0]}
+    if choice.reason == IntervalChoice.NO_DATA:
+        return gettext("By %(interval)s: there are no answers to choose by.") % {
+            "interval": INTERVAL_NAMES[choice.interval][0]
+        }
+    values = {
+        "interval": INTERVAL_NAMES[choice.interval][0],
+        "buckets": name,
+        "full": choice.full,
+        "counted": choice.counted,
+    }
+    if choice.reason == IntervalChoice.ENOUGH:
+        return (
+            gettext(
+                "By %(interval)s, chosen automatically: %(full)d of %(counted)d whole %(buckets)s "
+                "hold 30 answers or more."
+            )
+            % values
+        )
+    return (
+        gettext(
+            "By %(interval)s, the longest interval for this period: only %(full)d of %(counted)d whole "
+            "%(buckets)s hold 30 answers or more."
+        )
+        % values
+    )
+
+
+# (singular, plural) of each interval, as the notes name them.
+INTERVAL_NAMES = {
+    "day": (_("day"), _("days")),
+    "week": (_("week"), _("weeks")),
+    "month": (_("month"), _("months")),
+    "quarter": (_("quarter"), _("quarters")),
+}
+
+
 def change_text(kind: str, change: Change) -> str | None:
     """The change in the metric's decimals, signed; None without a previous period to compare with."""
     return None if change.delta is None else number(change.delta, DECIMALS[kind], signed=True)
@@ -143,18 +253,40 @@ def category_index(response) -> int:
 
 def series_rows(dashboard: Dashboard) -> list[BucketRow]:
     """Every bucket of the period in order, those without responses as n = 0 ("no data")."""
-    kind = dashboard.filters.survey.kind
+    kind, interval, filters = dashboard.filters.survey.kind, dashboard.interval, dashboard.filters
     known = {bucket.start: bucket.summary for bucket in dashboard.series}
+    starts = bucket_starts(filters.since, filters.until, interval)
+    # Across New Year every tick names its year: "Dec 30" then "Jan 6" would read as going back.
+    with_year = len({start.year for start in starts} | {filters.until.year}) > 1
     rows = []
-    for start in _bucket_starts(dashboard.filters.since, dashboard.filters.until, dashboard.interval):
+    for start in starts:
         summary = known.get(start) or summarise(kind, {})
-        label, tick = _bucket_labels(start, dashboard.interval)
+        label, tick = _bucket_labels(start, interval, with_year=with_year)
         rows.append(
             BucketRow(
-                start=start, label=label, tick=tick, summary=summary, categories=category_figures(summary)
+                start=start,
+                label=label,
+                tick=tick,
+                summary=summary,
+                categories=category_figures(summary),
+                # Only while the period reaches today: a bucket the period's end cuts off is done.
+                unfinished=start <= dashboard.today <= filters.until
+                and dashboard.today < next_bucket(start, interval),
             )
         )
     return rows
+
+
+def unfinished_note(rows: list[BucketRow]) -> str:
+    """ "unfinished: 12 answers so far" for the running bucket, "" if the period does not reach it."""
+    for row in rows:
+        if row.unfinished:
+            return ngettext(
+                "%(bucket)s is unfinished: %(n)s answer so far",
+                "%(bucket)s is unfinished: %(n)s answers so far",
+                row.summary.n,
+            ) % {"bucket": row.label, "n": number(row.summary.n)}
+    return ""
 
 
 def score_rows(dashboard: Dashboard) -> list[ScoreRow]:
@@ -227,9 +359,11 @@ def distribution(dashboard: Dashboard, rows: list[ScoreRow]) -> dict:
 
 
 def _over_time_figure(dashboard: Dashboard, rows: list[BucketRow], view: str) -> dict:
+    """Two panels on one time axis, each with its own scale: the metric above (its line joins
+    finished buckets of 30 answers or more; small samples and the running bucket are points of
+    their own, with their intervals), the answers' split as bars below."""
     kind = dashboard.filters.survey.kind
     x = [row.label for row in rows]
-    small = [row.summary.small_sample for row in rows]
     traces: list[dict] = []
     for index, (code, _count) in enumerate(rows[0].summary.categories):
         figures = [row.categories[index] for row in rows]
@@ -242,16 +376,17 @@ def _over_time_figure(dashboard: Dashboard, rows: list[BucketRow], view: str) ->
                     (item.share if view == "share" else item.count) if item.count else None
                     for item in figures
                 ],
+                "yaxis": "y2",
                 "marker": {
                     "color": figures[0].colour,
-                    # Small samples are lighter and hatched: shown, but visibly less certain.
-                    "opacity": [0.45 if is_small else 1 for is_small in small],
+                    # Small samples and the running bucket are lighter; the running one is hatched.
+                    "opacity": [0.45 if row.summary.small_sample or row.unfinished else 1 for row in rows],
                     "pattern": {
-                        "shape": ["/" if is_small else "" for is_small in small],
+                        "shape": ["/" if row.unfinished else "" for row in rows],
                         "fillmode": "overlay",  # stripes over the colour, not instead of it
                         "fgcolor": "#ffffff",
                         "size": 7,
-                        "solidity": 0.35,
+                        "solidity": 0.45,
                     },
                     "line": {"color": "#ffffff", "width": 1},
                 },
@@ -266,17 +401,19 @@ def _over_time_figure(dashboard: Dashboard, rows: list[BucketRow], view: str) ->
     band = {
         "type": "scatter",
         "x": x,
-        "yaxis": "y2",
         "mode": "lines",
         "line": {"width": 0},
         "hoverinfo": "skip",
         "showlegend": False,
     }
-    traces.append({**band, "y": [row.summary.interval[1] if row.summary.interval else None for row in rows]})
+    joined = [row if row.joined else None for row in rows]
+    traces.append(
+        {**band, "y": [row.summary.interval[1] if row and row.summary.interval else None for row in joined]}
+    )
     traces.append(
         {
             **band,
-            "y": [row.summary.interval[0] if row.summary.interval else None for row in rows],
+            "y": [row.summary.interval[0] if row and row.summary.interval else None for row in joined],
             "fill": "tonexty",
             "fillcolor": BAND_COLOUR,
             # xgettext:no-python-format
@@ -289,49 +426,89 @@ def _over_time_figure(dashboard: Dashboard, rows: list[BucketRow], view: str) ->
             "type": "scatter",
             "name": METRIC_NAMES[kind],
             "x": x,
-            "y": [row.summary.value for row in rows],
-            "yaxis": "y2",
+            "y": [row.summary.value if row else None for row in joined],
             "mode": "lines+markers",
+            "connectgaps": False,
             "line": {"color": METRIC_COLOUR, "width": 2.5},
-            "marker": {
-                "color": METRIC_COLOUR,
-                "size": 7,
-                "symbol": ["circle-open" if is_small else "circle" for is_small in small],
-            },
-            "customdata": [_bucket_hover(kind, row) for row in rows],
+            "marker": {"color": METRIC_COLOUR, "size": 7},
+            "customdata": [_bucket_hover(kind, row) if row else "" for row in joined],
             "hovertemplate": "%{customdata}<extra></extra>",
         }
     )
+    for name, symbol, colour, selected in (
+        (gettext("fewer than 30 answers"), "circle-open", METRIC_COLOUR, lambda row: not row.unfinished),
+        (gettext("unfinished"), "diamond-open", UNFINISHED_COLOUR, lambda row: row.unfinished),
+    ):
+        points = [row if row.summary.n and not row.joined and selected(row) else None for row in rows]
+        traces.append(_loose_points(kind, x, points, name=name, symbol=symbol, colour=colour))
     step = _tick_step(len(x))
     layout = _layout(
-        height=380,
+        height=460,
         barmode="stack",
         hovermode="x unified",
         xaxis={
             "type": "category",
+            "anchor": "y2",  # the time axis under the lower panel
             "tickmode": "array",
             "tickvals": x[::step],
             "ticktext": [row.tick for row in rows][::step],
         },
         yaxis={
-            # xgettext:no-python-format
-            "title": {"text": gettext("% of responses") if view == "share" else gettext("responses")},
-            "range": [0, 100] if view == "share" else None,
+            "title": {"text": METRIC_NAMES[kind]},
+            "domain": [0.42, 1],
+            "range": _padded(METRIC_RANGES[kind]),
+            "dtick": METRIC_TICKS[kind],
             "gridcolor": GRID_COLOUR,
+            "zeroline": kind == "nps",
         },
         yaxis2={
-            "title": {"text": METRIC_NAMES[kind]},
+            # xgettext:no-python-format
+            "title": {"text": gettext("% of responses") if view == "share" else gettext("responses")},
+            "domain": [0, 0.32],
+            "range": [0, 100] if view == "share" else None,
             "automargin": True,
             "fixedrange": True,
-            "overlaying": "y",
-            "side": "right",
-            "range": METRIC_RANGES[kind],
-            "dtick": METRIC_TICKS[kind],
-            "showgrid": False,
-            "zeroline": kind == "nps",
+            "gridcolor": GRID_COLOUR,
         },
     )
     return {"data": traces, "layout": layout}
+
+
+def _loose_points(kind: str, x: list[str], rows: list, *, name: str, symbol: str, colour: str) -> dict:
+    """Buckets shown as points of their own, not joined to the line, with their intervals as bars."""
+    values = [row.summary.value if row else None for row in rows]
+    intervals = [row.summary.interval if row else None for row in rows]
+    return {
+        "type": "scatter",
+        "name": name,
+        "x": x,
+        "y": values,
+        "mode": "markers",
+        "marker": {"color": colour, "size": 9, "symbol": symbol, "line": {"width": 2, "color": colour}},
+        "error_y": {
+            "type": "data",
+            "symmetric": False,
+            "array": [
+                i[1] - v if i and v is not None else None for i, v in zip(intervals, values, strict=True)
+            ],
+            "arrayminus": [
+                v - i[0] if i and v is not None else None for i, v in zip(intervals, values, strict=True)
+            ],
+            "color": colour,
+            "thickness": 1,
+            "width": 3,
+        },
+        "customdata": [_bucket_hover(kind, row) if row else "" for row in rows],
+        "hovertemplate": "%{customdata}<extra></extra>",
+        "showlegend": any(value is not None for value in values),
+    }
+
+
+def _padded(bounds: list[int]) -> list[float]:
+    """An axis' range a little beyond the metric's, so that points at its ends stay whole."""
+    low, high = bounds
+    margin = (high - low) * 0.04
+    return [low - margin, high + margin]
 
 
 def _layout(*, height: int, xaxis: dict, yaxis: dict, **chart) -> dict:
@@ -383,7 +560,9 @@ def _bucket_hover(kind: str, row: BucketRow) -> str:
         "interval": interval_text(kind, summary.interval),
         "n": number(summary.n),
     }
-    if summary.small_sample:
+    if row.unfinished:
+        text += " · " + gettext("unfinished: so far")
+    elif summary.small_sample:
         text += " · " + gettext("small sample")
     return text
 
@@ -398,24 +577,16 @@ def _score_hover(row: ScoreRow) -> str:
     }
 
 
-def _bucket_starts(since: date, until: date, interval: str) -> list[date]:
-    """The first day of every day, ISO week (Monday) or month that the period touches."""
-    if interval == "day":
-        return [since + timedelta(days=offset) for offset in range((until - since).days + 1)]
-    if interval == "week":
-        start = since - timedelta(days=since.weekday())
-        return [start + timedelta(weeks=offset) for offset in range((until - start).days // 7 + 1)]
-    starts, month = [], since.replace(day=1)
-    while month <= until:
-        starts.append(month)
-        month = (month + timedelta(days=32)).replace(day=1)
-    return starts
-
-
-def _bucket_labels(start: date, interval: str) -> tuple[str, str]:
+def _bucket_labels(start: date, interval: str, *, with_year: bool) -> tuple[str, str]:
+    """The bucket's label in full and its axis tick, which carries the year if ``with_year``."""
+    if interval == "quarter":
+        label = gettext("Q%(quarter)d %(year)d") % {"quarter": (start.month - 1) // 3 + 1, "year": start.year}
+        return label, label
     if interval == "month":
         return date_format(start, "YEAR_MONTH_FORMAT"), date_format(start, "M Y")
     tick = date_format(start, "MONTH_DAY_FORMAT")
+    if with_year:
+        tick = f"{tick}<br>{start.year}"
     if interval == "week":
         return gettext("week of %(date)s") % {"date": date_format(start, "DATE_FORMAT")}, tick
     return date_format(start, "DATE_FORMAT"), tick

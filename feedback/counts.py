@@ -18,14 +18,14 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from django.db.models import Case, Count, DateField, Exists, F, OuterRef, Q, QuerySet, Sum, When
-from django.db.models.functions import Cast, Coalesce, Trunc, TruncMonth, TruncWeek
+from django.db.models.functions import Cast, Coalesce, Trunc, TruncDate, TruncMonth, TruncQuarter, TruncWeek
 from django.utils import timezone
 
 from followup.models import ResponseTag
 from surveys.models import NO_TOUCHPOINT, DailyScore, PropertyScore, Response, ResponseQuerySet, Survey
 from surveys.properties import PropertyValue
 
-INTERVALS = ("day", "week", "month")
+INTERVALS = ("day", "week", "month", "quarter")
 
 
 @dataclass(frozen=True)
@@ -56,18 +56,48 @@ class Filters:
 Histogram = Counter  # score → responses
 
 
+def bucket_start(day: date, interval: str) -> date:
+    """The first day of the day, ISO week (Monday), month or quarter that ``day`` falls in."""
+    if interval == "day":
+        return day
+    if interval == "week":
+        return day - timedelta(days=day.weekday())
+    if interval == "month":
+        return day.replace(day=1)
+    return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+
+
+def next_bucket(start: date, interval: str) -> date:
+    """The first day of the bucket after the one starting on ``start``."""
+    if interval == "day":
+        return start + timedelta(days=1)
+    if interval == "week":
+        return start + timedelta(weeks=1)
+    months = start.month - 1 + (3 if interval == "quarter" else 1)
+    return date(start.year + months // 12, months % 12 + 1, 1)
+
+
+def bucket_starts(since: date, until: date, interval: str) -> list[date]:
+    """The first day of every bucket that the period touches, in order."""
+    starts, start = [], bucket_start(since, interval)
+    while start <= until:
+        starts.append(start)
+        start = next_bucket(start, interval)
+    return starts
+
+
 @dataclass(frozen=True)
 class Panels:
     """The score histograms a dashboard shows for one set of filters."""
 
     histogram: Histogram  # the whole period
     previous: Histogram  # the period of equal length just before it
-    over_time: dict[date, Histogram]  # each day, week or month by its first day, in order
+    over_time: dict[date, Histogram]  # each day, week, month or quarter by its first day, in order
     by_touchpoint: dict[int, Histogram]  # NO_TOUCHPOINT for link and widget answers
 
 
 def panels(filters: Filters, interval: str) -> Panels:
-    """The period's histograms, overall, for each day, week (from Monday) or month and for each
+    """The period's histograms, overall, for each day, week (from Monday), month or quarter and for each
     touchpoint, and the previous period's, all from one grouped query over both periods.
 
     Buckets and touchpoints without responses are left out; with none at all every histogram
@@ -122,6 +152,20 @@ def _grouped(filters: Filters, interval: str) -> list[tuple]:
     return _from_tally(rows, filters, interval)
 
 
+def daily_counts(filters: Filters) -> dict[date, int]:
+    """Responses the filters select on each local day of the period that has any: what the
+    dashboard's choice of interval goes by. One grouped query, from a tally where one holds
+    exactly the filtered responses."""
+    rows = _tally(filters)
+    if rows is None:
+        day = TruncDate("created_at", tzinfo=timezone.get_current_timezone())
+        counted = matching_responses(filters).annotate(local_day=day).values_list("local_day")
+        counted = counted.annotate(n=Count("pk"))
+    else:
+        counted = rows.values_list("day").annotate(n=Sum("responses"))
+    return {day: n for day, n in counted.order_by() if n}
+
+
 def _with_previous(filters: Filters) -> Filters:
     return replace(filters, since=filters.previous().since)
 
@@ -158,7 +202,12 @@ def _within(rows: QuerySet, filters: Filters) -> QuerySet:
 
 def _from_tally(rows: QuerySet, filters: Filters, interval: str) -> list[tuple]:
     """``_grouped``'s rows from tally rows of both periods."""
-    bucket = {"day": F("day"), "week": TruncWeek("day"), "month": TruncMonth("day")}[interval]
+    bucket = {
+        "day": F("day"),
+        "week": TruncWeek("day"),
+        "month": TruncMonth("day"),
+        "quarter": TruncQuarter("day"),
+    }[interval]
     counted = _count(rows, Q(day__gte=filters.since), bucket, F("touchpoint_key"), Sum("responses"))
     return [row for row in counted if row[3]]  # a count falls to 0 when its answers change score
 

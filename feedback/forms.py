@@ -1,20 +1,23 @@
 """The dashboard's filters, read from the URL by the page and by the metrics API alike."""
 
+from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import cast
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Exists
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from feedback.counts import Filters
+from feedback.dashboard import default_survey
 from feedback.verbatims import VerbatimQuery
 from followup.tags import TagRefused, tags_named
 from surveys.access import AnyUser, get_survey_among, visible_surveys
-from surveys.models import NO_TOUCHPOINT, Survey, Touchpoint
+from surveys.models import NO_TOUCHPOINT, PropertyLabel, Response, Survey, Touchpoint
 from surveys.properties import filter_pairs, filters_problem
 
 RANGES = {
@@ -26,7 +29,7 @@ RANGES = {
 }
 
 
-INTERVALS = [("day", _("day")), ("week", _("week")), ("month", _("month"))]
+INTERVALS = [("day", _("day")), ("week", _("week")), ("month", _("month")), ("quarter", _("quarter"))]
 MAX_TAGS = 50  # tags filtered by at once
 
 
@@ -57,6 +60,7 @@ class DashboardFilterForm(forms.Form):
 
     def __init__(self, data: QueryDict, *, user: AnyUser, today: date | None = None):
         super().__init__(data)
+        self.user = user
         self.today = today or timezone.localdate()
         self.surveys = visible_surveys(user)
         touchpoints = (
@@ -71,10 +75,10 @@ class DashboardFilterForm(forms.Form):
 
     def clean_survey(self) -> Survey | None:
         """The survey asked for, if the user may see it (Http404 for any other id, as for an unknown
-        one); else the first of theirs, active ones first."""
+        one); None if none is, to be chosen once the period is known."""
         if chosen := self.cleaned_data["survey"]:
             return get_survey_among(self.surveys, chosen)
-        return self.surveys.order_by("-active", "name").first()
+        return None
 
     def clean_tag(self) -> dict[int, str]:
         """The tags asked for, by id, with their names as stored; an unknown name is an error."""
@@ -89,15 +93,46 @@ class DashboardFilterForm(forms.Form):
     def clean(self):
         super().clean()
         data = self.cleaned_data
-        if data.get("survey") is None:
-            raise ValidationError(_("There is no survey yet."), code="no_survey")
+        if "survey" not in data:  # an id the user may not see is a 404 before this
+            return data
         data["since"], data["until"] = self._period(data)
-        data["interval"] = data.get("interval") or (
-            "day" if (data["until"] - data["since"]).days < 45 else "week"
-        )
+        if data["survey"] is None:
+            data["survey"] = default_survey(self.user, self.surveys, since=data["since"], until=data["until"])
+        if data["survey"] is None:
+            raise ValidationError(_("There is no survey yet."), code="no_survey")
         if problem := filters_problem(self.properties):
             raise ValidationError(problem[1])
+        self._refuse_unknown(data["survey"], data.get("touchpoint") or ())
         return data
+
+    def _refuse_unknown(self, survey: Survey, touchpoints: Iterable[int]) -> None:
+        """Touchpoints of another survey and property values that none of the survey's answers has
+        are errors that name them, rather than an empty dashboard that looks like a result."""
+        if others := set(touchpoints) - {NO_TOUCHPOINT}:
+            names = dict(self.touchpoint_choices)
+            for touchpoint in sorted(others - set(survey.touchpoints.values_list("pk", flat=True))):
+                self.add_error(
+                    "touchpoint",
+                    _("“%(touchpoint)s” is not a touchpoint of this survey.")
+                    % {"touchpoint": names[touchpoint]},
+                )
+        if not self.properties:
+            return
+        answers = Response.objects.filter(survey=survey)
+        exists = {
+            f"found_{index}": Exists(answers.with_property(name, value))
+            for index, (name, value) in enumerate(self.properties)
+        }
+        # One query for all of them: does any answer of the survey, at any time, have the value?
+        found = Survey.objects.filter(pk=survey.pk).annotate(**exists).values_list(*exists).get()
+        missing = [pair for pair, present in zip(self.properties, found, strict=True) if not present]
+        labels = PropertyLabel.objects.names() if missing else {}
+        for name, value in missing:
+            self.add_error(
+                None,
+                _("No answer to this survey has “%(value)s” as %(property)s.")
+                % {"value": value, "property": labels.get(name, name)},
+            )
 
     def _period(self, data: dict) -> tuple[date, date]:
         today, chosen = self.today, data.get("range")

@@ -29,6 +29,7 @@ class SurveyCard:
     survey: Survey
     filters: Filters
     summary: Summary
+    previous: Summary  # the 30 days before
     change: Change
     trend: list[float | None]  # the metric each week of the period, oldest first; None: no answers
     response_rate: float | None
@@ -45,13 +46,19 @@ class SurveyCard:
         return charts.interval_text(self.survey.kind, self.summary.interval)
 
     @property
-    def change_text(self) -> str:
-        """The change against the 30 days before, signed, in the metric's decimals; "–" without one."""
-        return charts.change_text(self.survey.kind, self.change) or "–"
+    def change_text(self) -> charts.ChangeText:
+        """The change against the 30 days before, in the dashboard's words."""
+        return charts.describe_change(
+            self.survey.kind, self.summary, self.previous, self.change, days=PERIOD_DAYS
+        )
 
     @property
-    def significance_text(self) -> str:
-        return charts.significance_text(self.change)
+    def change_id(self) -> str:
+        return f"survey-{self.survey.pk}-change"
+
+    @property
+    def response_rate_text(self) -> str:
+        return "–" if self.response_rate is None else f"{charts.number(100 * self.response_rate, 1)} %"
 
     @property
     def sparkline(self) -> str:
@@ -83,13 +90,15 @@ def survey_cards(user: AnyUser, *, today: date, now: datetime) -> list[SurveyCar
         filters = Filters(survey=survey, since=since, until=today)
         counted = counts.panels(filters, "week")
         summary = summarise(survey.kind, counted.histogram)
+        previous = summarise(survey.kind, counted.previous)
         open_cases, overdue = cases.get(survey.pk, (0, 0)) if cases is not None else (None, None)
         cards.append(
             SurveyCard(
                 survey=survey,
                 filters=filters,
                 summary=summary,
-                change=compare(summary, summarise(survey.kind, counted.previous)),
+                previous=previous,
+                change=compare(summary, previous),
                 trend=[summarise(survey.kind, bucket).value for bucket in counted.over_time.values()],
                 response_rate=period_response_rate(filters),
                 detractor_comments=comments.get(survey.pk, 0),

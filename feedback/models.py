@@ -1,11 +1,12 @@
 """What the feedback pages keep: a record of every export (who, when, which filters, how many rows),
-and for exports prepared in the background their progress and file until it expires."""
+and for exports prepared in the background their progress and file until it expires; and how
+often each user opened the dashboard on each survey."""
 
 import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models, router
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -123,3 +124,40 @@ class ExportRecord(models.Model):
         if self.total is None:
             return None
         return min(100, (self.rows or 0) * 100 // self.total) if self.total else 100
+
+
+# Django's bulk_create can upsert, but not add to the stored count; SQLite and PostgreSQL share this.
+RECORD_VISIT = """
+    INSERT INTO feedback_surveyvisit (user_id, survey_id, visits, last_visited_at) VALUES (%s, %s, 1, %s)
+    ON CONFLICT (user_id, survey_id)
+    DO UPDATE SET visits = feedback_surveyvisit.visits + 1, last_visited_at = excluded.last_visited_at
+"""
+
+
+class SurveyVisitQuerySet(models.QuerySet):
+    def record(self, *, user_id: int, survey_id: int, now: datetime) -> None:
+        """Count one more opening of the dashboard on this survey by this user: one upsert, so
+        that two tabs opening at once both count and neither fails."""
+        with connections[router.db_for_write(self.model)].cursor() as cursor:
+            cursor.execute(RECORD_VISIT, [user_id, survey_id, now])
+
+
+class SurveyVisit(models.Model):
+    """How often a user opened the dashboard on a survey: the dashboard opens on their most
+    visited one when the URL names none."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    survey = models.ForeignKey("surveys.Survey", on_delete=models.CASCADE, related_name="+")
+    visits = models.PositiveIntegerField(default=0)
+    last_visited_at = models.DateTimeField()
+
+    objects = SurveyVisitQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # The upsert's conflict target; also the index of the default survey's lookup by user.
+            models.UniqueConstraint(fields=["user", "survey"], name="survey_visit_unique_user_survey"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} → {self.survey_id}: {self.visits}"

@@ -42,11 +42,11 @@ from feedback.dashboard import NOT_SET, Dashboard, Segment, build_dashboard
 from feedback.forms import INTERVALS, RANGES, DashboardFilterForm, VerbatimFilterForm
 from feedback.home import PERIOD_DAYS, survey_cards
 from feedback.loop import Proportion, count_loop, loop_figures
-from feedback.models import ExportRecord
+from feedback.models import ExportRecord, SurveyVisit
 from feedback.verbatims import VerbatimQuery, find_verbatims, highlighted, parse_search
 from followup.models import Tag
 from surveys.access import get_survey_for_user, is_admin, may_export, may_read_feedback, may_see_personal_data
-from surveys.models import NO_TOUCHPOINT, Response, Survey
+from surveys.models import NO_TOUCHPOINT, PropertyLabel, Response, Survey
 from surveys.properties import PROPERTY_PREFIX, counted_value, is_filterable_property, not_filterable_message
 
 # plotly.js styles its SVG inline and injects a stylesheet; it needs no eval and no other origin.
@@ -132,11 +132,15 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 @feedback_page
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = DashboardPageForm(request.GET, user=request.user)
     if not form.is_valid():  # the survey and the user's access to it come from the primary
         context, status = _invalid_filters(form)
     else:
+        # The one write of the page, to the primary: which survey the user looks at (the default next time).
+        SurveyVisit.objects.record(
+            user_id=request.user.pk, survey_id=form.filters().survey.pk, now=timezone.now()
+        )
         with replica_reads(request.user):
             context, status = _dashboard_context(form), 200
             if request.user.has_perm("followup.view_case"):
@@ -161,14 +165,18 @@ def _dashboard_context(form: DashboardPageForm) -> dict:
     filters = form.filters()
     board = build_dashboard(
         filters,
-        interval=form.cleaned_data["interval"],
+        interval=form.cleaned_data["interval"] or None,
         breakdown_property=form.cleaned_data["breakdown"],
         breakdown_tags=True,
     )
     series, scores = charts.series_rows(board), charts.score_rows(board)
+    controls = _controls(form, filters.survey, filters, interval=board.interval)
     return {
         "form": form,
-        "controls": _controls(form, filters.survey, filters),
+        "controls": controls,
+        "breakdown_label": controls["labels"].get(board.breakdown_property, board.breakdown_property),
+        "interval_note": charts.interval_note(board.interval_choice),
+        "unfinished_note": charts.unfinished_note(series),
         "dashboard": board,
         "filters": filters,
         "previous_period": filters.previous(),
@@ -437,9 +445,9 @@ class Headline:
     detail: str  # CSAT's mean score, CES's share of easy answers
     previous_value: str
     change: str | None  # signed, None when either period has no data
-    significance: str
-    significant: bool | None
-    response_rate: float | None  # in %
+    change_text: charts.ChangeText
+    response_rate: str  # in %, or "–"
+    response_rate_ignores: str  # which filters the rate cannot follow, or ""
     categories: list[charts.CategoryFigure]
 
 
@@ -447,7 +455,7 @@ def _headline(board: Dashboard) -> Headline:
     kind, summary, change = board.filters.survey.kind, board.summary, board.change
     detail = ""
     if kind == "csat" and summary.mean is not None:
-        detail = gettext("mean score %(mean)s") % {"mean": charts.number(summary.mean, 2)}
+        detail = gettext("mean score %(mean)s") % {"mean": charts.number(summary.mean, charts.DECIMALS[kind])}
     elif kind == "ces" and summary.easy_share is not None:
         detail = gettext("%(share)s %% easy") % {"share": charts.number(summary.easy_share)}
     return Headline(
@@ -458,9 +466,15 @@ def _headline(board: Dashboard) -> Headline:
         detail=detail,
         previous_value=charts.metric_text(kind, board.previous.value),
         change=charts.change_text(kind, change),
-        significance=charts.significance_text(change),
-        significant=change.significant,
-        response_rate=None if board.response_rate is None else 100 * board.response_rate,
+        change_text=charts.describe_change(
+            kind, summary, board.previous, change, days=(board.filters.until - board.filters.since).days + 1
+        ),
+        response_rate="–"
+        if board.response_rate is None
+        else f"{charts.number(100 * board.response_rate, 1)} %",
+        response_rate_ignores=gettext("It ignores the tag filter: invitations are sent before any tag.")
+        if "tags" in board.response_rate_ignores
+        else "",
         categories=charts.category_figures(summary),
     )
 
@@ -626,13 +640,17 @@ class Option:
     selected: bool
 
 
-def _controls(form: DashboardFilterForm, survey: Survey | None, filters: Filters | None = None) -> dict:
-    """The filter form's fields and choices, showing what the URL asked for (or, if valid, what applies)."""
+def _controls(
+    form: DashboardFilterForm, survey: Survey | None, filters: Filters | None = None, *, interval: str = ""
+) -> dict:
+    """The filter form's fields and choices, showing what the URL asked for (or, if valid, what
+    applies); properties under their labels. ``interval``: the one applied, if chosen automatically."""
     data = form.data
     chosen_range = _chosen_range(form)
     since = filters.since.isoformat() if filters else data.get("since", "")
     until = filters.until.isoformat() if filters else data.get("until", "")
-    interval = form.cleaned_data.get("interval") if filters else data.get("interval", "")
+    chosen_interval = data.get("interval", "")
+    automatic = dict(INTERVALS).get(interval) if not chosen_interval else None
     chosen_touchpoints = set(data.getlist("touchpoint"))
     touchpoints = dict(form.touchpoint_choices)
     offered: list[tuple[int, str | Promise]] = (
@@ -646,9 +664,11 @@ def _controls(form: DashboardFilterForm, survey: Survey | None, filters: Filters
     for name, value in chosen_properties.items():
         if value not in properties.setdefault(name, []):
             properties[name] = sorted([*properties[name], value])
-    breakdown = data.get("breakdown", "")
+    breakdown = data.get("breakdown") or ""
     chosen_tags = {name.strip().lower() for name in data.getlist("tag")}
+    labels = PropertyLabel.objects.names()
     return {
+        "labels": labels,
         "surveys": [
             Option(str(pk), name, survey is not None and pk == survey.pk)
             for pk, name in form.surveys.order_by("-active", "name").values_list("pk", "name")
@@ -656,20 +676,32 @@ def _controls(form: DashboardFilterForm, survey: Survey | None, filters: Filters
         "ranges": [Option(key, label, key == chosen_range) for key, label in RANGES.items()],
         "since": since,
         "until": until,
-        "intervals": [Option(key, label, key == interval) for key, label in INTERVALS],
+        "intervals": [
+            Option(
+                "",
+                gettext("automatic (%(interval)s)") % {"interval": automatic}
+                if automatic
+                else gettext("automatic"),
+                not chosen_interval,
+            ),
+            *(Option(key, capfirst(label), key == chosen_interval) for key, label in INTERVALS),
+        ],
         "touchpoints": [
             Option(str(key), name, str(key) in chosen_touchpoints) for key, name in dict(offered).items()
         ],
         "properties": [
             (
                 PROPERTY_PREFIX + name,
-                name,
+                labels.get(name, name),
                 [Option(value, value, chosen_properties.get(name) == value) for value in values],
             )
             for name, values in properties.items()
         ],
         "breakdowns": [
-            Option(name, name, name == breakdown) for name in sorted({*properties, breakdown} - {""})
+            Option(name, labels.get(name, name), name == breakdown)
+            for name in sorted(
+                {*properties, breakdown} - {""}, key=lambda name: str(labels.get(name) or name).lower()
+            )
         ],
         "tags": [Option(name, name, name.lower() in chosen_tags) for name in _offered_tags(chosen_tags)],
     }

@@ -40,6 +40,7 @@ from surveys.models import (
     Invitation,
     LegalBasisStated,
     LegalInformation,
+    PropertyLabel,
     PropertyScore,
     Response,
     Survey,
@@ -957,6 +958,14 @@ class TeamAdmin(admin.ModelAdmin):
     list_display = ["name"]
     search_fields = ["name", "members__username"]
     filter_horizontal = ["members", "surveys"]
+
+
+@admin.register(PropertyLabel)
+class PropertyLabelAdmin(admin.ModelAdmin):
+    """What the dashboards, the comments and exports call a property, instead of its raw name."""
+
+    list_display = ["name", "label_de", "label_en"]
+    search_fields = ["name", "label_de", "label_en"]
 
 
 @admin.register(LegalInformation)

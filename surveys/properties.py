@@ -160,6 +160,23 @@ def filters_problem(pairs: tuple[tuple[str, str], ...]) -> tuple[str, str] | Non
     return None
 
 
+def property_condition(name: str, value: str, *, event: str, contact: str, vendor: str) -> models.Q:
+    """Rows whose property ``name`` is ``value`` in the JSON fields ``event`` and ``contact``
+    (lookups, such as ``contact__properties``): the event's property wins over the contact's of
+    the same name, as in the tallies. ``name`` must be a plain key (``is_filterable_property``).
+    Matches text only (on SQLite "true", "false" and "null" also match those JSON values).
+
+    On PostgreSQL (``vendor``) written as containment (``@>``), which GIN indexes serve: a rare
+    value reads its own rows, not the whole period."""
+    if vendor == "postgresql":
+        in_event = models.Q(**{f"{event}__contains": {name: value}})
+        in_contact = models.Q(**{f"{contact}__contains": {name: value}})
+    else:
+        in_event = models.Q(**{f"{event}__{name}": value})
+        in_contact = models.Q(**{f"{contact}__{name}": value})
+    return in_event | (models.Q(**{f"{event}__{name}__isnull": True}) & in_contact)
+
+
 def counted_value(name: str, *, event: object, contact: object) -> str | None:
     """The value of a property as the dashboards count it (``PropertyValue`` in SQL): the event's
     if the event has the property, else the contact's; None if neither has it or if the value is

@@ -22,7 +22,7 @@ from followup.digests import unsubscribe_token as digest_unsubscribe_token
 from followup.models import AlertRule, Digest, Recheck, ReplyTemplate, ResponseTag, Tag
 from surveys import roles
 from surveys.email.unsubscribe import unsubscribe_token
-from surveys.models import Event, LegalInformation, Response
+from surveys.models import Event, LegalInformation, PropertyLabel, Response
 from tests.factories import (
     make_api_token,
     make_contact,
@@ -186,6 +186,7 @@ def build_world() -> World:
         "auditevent": audit_event,
         "retentionrun": retention_run,
         "recheck": recheck,
+        "propertylabel": PropertyLabel.objects.create(name="customer_since", label_en="Customer since"),
         "legalinformation": LegalInformation.objects.get_or_create(pk=LegalInformation.ONLY_ID)[0],
         "replytemplate": reply_template,
         "alertrule": AlertRule.objects.create(survey=survey, name="Detractors", categories=["detractor"]),

@@ -587,6 +587,8 @@ ADMIN_MODELS = {
         "own",
     ),
     "surveys_team": ("team", EVERYTHING, "all"),
+    # What properties are called: set up by the CX managers, for every survey alike.
+    "surveys_propertylabel": ("propertylabel", dict.fromkeys((VIEW, ADD, CHANGE, DELETE), MANAGERS), "all"),
     "feedback_exportrecord": ("record", {VIEW: ADMIN}, "all"),
     "webhooks_subscription": (
         "subscription",

@@ -2,8 +2,9 @@
 
 Query parameters: ``survey`` (id), ``touchpoint`` (id, repeatable; 0 for link and widget
 answers), ``since`` and ``until`` (local dates, inclusive; the last 30 days by default),
-``interval`` (``day``, ``week`` or ``month``), ``property.<name>=<value>`` and ``tag`` (a tag's
-name, repeatable: answers carrying any of them).
+``interval`` (``day``, ``week``, ``month`` or ``quarter``; by default the dashboard's choice),
+``property.<name>=<value>`` and ``tag`` (a tag's name, repeatable: answers carrying any of them).
+The survey, interval and figures are the dashboard's for the same filters.
 """
 
 from drf_spectacular.types import OpenApiTypes
@@ -82,7 +83,12 @@ METRICS_EXAMPLE = {
         "Nothing is rounded."
     ),
     parameters=[
-        OpenApiParameter("survey", int, description="A survey's id; the first active survey by default."),
+        OpenApiParameter(
+            "survey",
+            int,
+            description="A survey's id; by default the one the token's user opens the dashboard on most, "
+            "else the one with the most answers in the period.",
+        ),
         OpenApiParameter(
             "touchpoint", int, many=True, description="Touchpoint ids; 0 for link and widget answers."
         ),
@@ -98,12 +104,15 @@ METRICS_EXAMPLE = {
         OpenApiParameter(
             "interval",
             str,
-            enum=["day", "week", "month"],
-            description="The series' buckets (weeks from Monday); by default days for periods "
-            "under 45 days, else weeks.",
+            enum=["day", "week", "month", "quarter"],
+            description="The series' buckets (weeks from Monday); by default the shortest of them "
+            "most of whose whole, finished buckets hold 30 answers or more, as on the dashboard.",
         ),
         OpenApiParameter(
-            "property.<name>", str, description="e.g. property.plan=pro; the event's property wins."
+            "property.<name>",
+            str,
+            description="e.g. property.plan=pro; the event's property wins. A value that no answer "
+            "of the survey has is refused (400).",
         ),
         OpenApiParameter(
             "tag", str, many=True, description="A tag's name, in any case; repeated: answers carrying any."
@@ -123,7 +132,7 @@ def metrics(request: Request) -> ApiResponse:
         raise exceptions.ValidationError(form_errors(form))
     filters = form.filters()
     with replica_reads(request.user):
-        dashboard = build_dashboard(filters, interval=form.cleaned_data["interval"])
+        dashboard = build_dashboard(filters, interval=form.cleaned_data["interval"] or None)
     change = dashboard.change
     return ApiResponse(
         {

@@ -22,6 +22,7 @@ from surveys.models.contact import (
     LegalBasisStated,
 )
 from surveys.models.invitation import Event, EventSource, Invitation, InvitationStatus, SkipReason
+from surveys.models.labels import PropertyLabel, PropertyLabelQuerySet
 from surveys.models.legal import LegalFooter, LegalInformation, host_of, validate_web_url
 from surveys.models.response import NO_TOUCHPOINT, Response, ResponseChannel, ResponseQuerySet
 from surveys.models.suppression import Suppression
@@ -80,6 +81,8 @@ __all__ = [
     "LegalBasisStated",
     "LegalFooter",
     "LegalInformation",
+    "PropertyLabel",
+    "PropertyLabelQuerySet",
     "PropertyScore",
     "Response",
     "ResponseChannel",

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from surveys.models.contact import Contact
 from surveys.models.survey import Language, Survey, Touchpoint
-from surveys.properties import counted_value
+from surveys.properties import counted_value, property_condition
 from surveys.scales import LANGUAGES, SCALES
 from surveys.signals import response_saved
 from surveys.terms import comment_terms
@@ -81,20 +81,15 @@ class ResponseQuerySet(models.QuerySet):
         return self.exclude(comment="") if present else self.filter(comment="")
 
     def with_property(self, name: str, value: str) -> Self:
-        """Answers whose property ``name`` is ``value``: the event's property wins over the
-        contact's of the same name, as in the tallies. ``name`` must be a plain key
-        (``is_filterable_property``). Matches text only (on SQLite "true", "false" and "null"
-        also match those JSON values).
-
-        On PostgreSQL written as containment (``@>``), which the properties' GIN indexes
-        (migration 0009) serve: a rare value reads its own rows, not the whole period."""
-        if connections[self.db].vendor == "postgresql":
-            event = models.Q(event_properties__contains={name: value})
-            contact = models.Q(contact_properties__contains={name: value})
-        else:
-            event = models.Q(**{f"event_properties__{name}": value})
-            contact = models.Q(**{f"contact_properties__{name}": value})
-        return self.filter(event | (models.Q(**{f"event_properties__{name}__isnull": True}) & contact))
+        """Answers whose property ``name`` is ``value`` (``surveys.properties.property_condition``:
+        the event's property wins; on PostgreSQL the properties' GIN indexes of migration 0009
+        serve it)."""
+        vendor = connections[self.db].vendor
+        return self.filter(
+            property_condition(
+                name, value, event="event_properties", contact="contact_properties", vendor=vendor
+            )
+        )
 
 
 class Response(models.Model):

@@ -2,16 +2,25 @@
 
 import json
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from html import unescape
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.models import Permission
 
+from feedback.models import SurveyVisit
 from feedback.views import property_choices
 from surveys.access import may_read_feedback
-from tests.factories import make_response, make_survey, make_touchpoint, take_away
+from surveys.models import PropertyLabel
+from tests.factories import (
+    make_contact,
+    make_invitation,
+    make_response,
+    make_survey,
+    make_touchpoint,
+    take_away,
+)
 from tests.feedback.pages import answer, by_id
 
 pytestmark = pytest.mark.django_db
@@ -123,17 +132,25 @@ def test_the_headline_for_a_known_set_of_answers(manager_client, november_nps):
     ).content.decode()
     # NPS = 100 × (6 − 4) / 13 = 15.4. Adjusted Wald: n' = 16, p' = 6.75/16, d' = 4.75/16,
     # a = 0.125, var = 0.703125, 1.96 × sqrt(var / 16) = 0.4109: −28.6 to 53.6.
-    assert by_id(html, "headline-value") == "15"
-    assert by_id(html, "headline-interval") == "-29 to 54"
+    assert by_id(html, "headline-value") == "15.4"
+    assert by_id(html, "headline-interval") == "-28.6 to 53.6"
     assert by_id(html, "headline-n") == "13"
     assert '<span id="headline-n">13</span> <span class="badge">small sample</span>' in html
     assert by_id(html, "headline-split") == "Detractors 31 % (4) Passives 23 % (3) Promoters 46 % (6)"
     # The previous period (2 to 31 October) has the one 10: NPS 100.
-    assert by_id(html, "headline-change") == "-85"
-    assert by_id(html, "headline-significance") == "not significant"
-    assert "previous period: 100" in html
+    assert by_id(html, "headline-change") == "-84.6"
+    assert by_id(html, "headline-significance") == (
+        "\u221284.6 points, not significantly different from the previous 30 days"
+    )
+    explanation = by_id(html, "headline-significance-explanation")
+    assert "95 % confidence" in explanation
+    assert "n = 13 in this period, 1 in the previous one" in explanation
+    assert (
+        'tabindex="0" id="headline-significance" aria-describedby="headline-significance-explanation"' in html
+    )
+    assert "previous period: 100.0" in html
     # Two invitations, both answered: the link answers were not invited.
-    assert by_id(html, "headline-rate") == "100 %"
+    assert by_id(html, "headline-rate") == "100.0 %"
     assert "Nov. 1, 2026 to Nov. 30, 2026, compared with Oct. 2, 2026 to Oct. 31, 2026" in html
 
 
@@ -157,12 +174,12 @@ def test_the_series_table_has_every_week_with_small_samples_marked(manager_clien
         "67 % (2)",
         "0 % (0)",
         "33 % (1)",
-        "-33",
-        "-85 to 51",
+        "-33.3",
+        "-84.7 to 51.3",
         "small sample",
     ]
     assert rows[2][1:] == ["0", "–", "–", "–", "no data", "–", "no responses"]
-    assert rows[3][1] == "10" and rows[3][5] == "30"
+    assert rows[3][1] == "10" and rows[3][5] == "30.0"
 
 
 def test_the_charts_carry_the_same_numbers(manager_client, november_nps):
@@ -178,12 +195,22 @@ def test_the_charts_carry_the_same_numbers(manager_client, november_nps):
         None,
         "95 % interval",
         "NPS",
+        "fewer than 30 answers",
+        "unfinished",
     ]
     promoters = counts["data"][2]
     assert promoters["y"] == [None, 1, None, 5, None, None]
-    assert promoters["marker"]["pattern"]["shape"] == ["", "/", "", "/", "", ""]  # small samples are hatched
-    assert shares["data"][5]["y"] == [None, pytest.approx(-100 / 3), None, 30.0, None, None]
-    assert shares["layout"]["yaxis2"]["range"] == [-100, 100]
+    assert promoters["marker"]["opacity"] == [1, 0.45, 1, 0.45, 1, 1]  # small samples are lighter
+    # Two panels, one scale each: the bars below on y2, the metric above on y; no overlay.
+    assert {trace["yaxis"] for trace in shares["data"][:3]} == {"y2"}
+    assert all("yaxis" not in trace for trace in shares["data"][3:])
+    assert "overlaying" not in shares["layout"]["yaxis2"]
+    assert shares["layout"]["yaxis"]["domain"][0] > shares["layout"]["yaxis2"]["domain"][1]
+    # Both weeks with answers are small samples: no line through them, points of their own.
+    assert shares["data"][5]["y"] == [None] * 6
+    assert shares["data"][6]["y"] == [None, pytest.approx(-100 / 3), None, 30.0, None, None]
+    assert shares["data"][6]["mode"] == "markers"
+    assert shares["data"][7]["y"] == [None] * 6  # the period ended: nothing is unfinished
     config = over_time["config"]
     assert config["displaylogo"] is False
     assert config["modeBarButtons"] == [["toImage"]]
@@ -205,10 +232,10 @@ def test_csat_and_ces_show_their_own_figures(manager_client):
         answer(ces, score, date(2026, 11, 20))
     html = manager_client.get(URL, {"survey": csat.pk, **NOVEMBER}).content.decode()
     assert by_id(html, "headline-value") == "60.0 %"
-    assert "mean score 3.40" in html
+    assert "mean score 3.4" in html
     assert by_id(html, "headline-split") == "Dissatisfied 20 % (1) Neutral 20 % (1) Satisfied 60 % (3)"
     html = manager_client.get(URL, {"survey": ces.pk, **NOVEMBER}).content.decode()
-    assert by_id(html, "headline-value") == "5.00"
+    assert by_id(html, "headline-value") == "5.0"
     assert "67 % easy" in html
     assert by_id(html, "headline-split") == "Difficult 33 % (1) Neutral 0 % (0) Easy 67 % (2)"
 
@@ -233,20 +260,54 @@ def test_a_single_answer(manager_client):
     answer(survey, 8, date(2026, 11, 10), comment="Schnell geliefert.")
     html = manager_client.get(URL, {"survey": survey.pk, **NOVEMBER}).content.decode()
     # One passive: NPS 0, a real zero. n' = 4, p' = d' = 0.1875, var = 0.375: ±60.
-    assert by_id(html, "headline-value") == "0"
+    assert by_id(html, "headline-value") == "0.0"
     assert by_id(html, "headline-n") == "1"
-    assert by_id(html, "headline-interval") == "-60 to 60"
+    assert by_id(html, "headline-interval") == "-60.0 to 60.0"
     assert '<span class="badge">small sample</span>' in html
-    assert by_id(html, "headline-significance") == "no comparison: a period without responses"
+    assert by_id(html, "headline-significance") == (
+        "no comparison: no answers in this period or the previous 30 days"
+    )
     assert "Schnell geliefert." in by_id(html, "verbatims")
 
 
 def test_filters_that_match_nothing(manager_client, november_nps):
     unused = make_touchpoint(survey=november_nps, name="Retoure")
-    for params in ({"touchpoint": unused.pk}, {"property.plan": "enterprise"}, {"property.unknown": "x"}):
+    # Known values without answers in the period: a real "no data".
+    for params in (
+        {"touchpoint": unused.pk},
+        {"property.plan": "pro", "range": "custom", "since": "2026-11-17"},
+    ):
         page = manager_client.get(URL, {"survey": november_nps.pk, **NOVEMBER, **params})
         assert page.status_code == 200
         assert by_id(page.content.decode(), "headline-value") == "no data"
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"property.plan": "enterprise"}, "No answer to this survey has “enterprise” as plan."),
+        ({"property.region": "Nord"}, "No answer to this survey has “Nord” as region."),
+    ],
+)
+def test_a_property_value_no_answer_has_is_refused_by_name(manager_client, november_nps, params, message):
+    page = manager_client.get(URL, {"survey": november_nps.pk, **NOVEMBER, **params})
+    assert page.status_code == 400
+    html = unescape(page.content.decode())
+    assert message in html
+    assert 'id="headline-rate"' not in html  # no figure at all, least of all a response rate
+
+
+def test_a_touchpoint_of_another_survey_is_refused_by_name(manager_client, november_nps):
+    other = make_touchpoint(survey=make_survey(kind="csat"), name="Kundenservice")
+    page = manager_client.get(URL, {"survey": november_nps.pk, **NOVEMBER, "touchpoint": other.pk})
+    assert page.status_code == 400
+    assert "“Kundenservice” is not a touchpoint of this survey." in unescape(page.content.decode())
+
+
+def test_an_unknown_tag_is_refused_by_name(manager_client, november_nps):
+    page = manager_client.get(URL, {"survey": november_nps.pk, **NOVEMBER, "tag": "Nirgendwo"})
+    assert page.status_code == 400
+    assert "Nirgendwo" in unescape(page.content.decode())
 
 
 def test_a_touchpoint_filter_and_the_breakdown_by_touchpoint(manager_client, november_nps):
@@ -254,8 +315,8 @@ def test_a_touchpoint_filter_and_the_breakdown_by_touchpoint(manager_client, nov
     html = manager_client.get(URL, {"survey": november_nps.pk, **NOVEMBER}).content.decode()
     # Lieferung: two detractors, NPS −100, 15 % of the answers, 115 below the overall 15: first.
     assert table_rows(html, "touchpoint-table") == [
-        ["Lieferung small sample", "-100", "-100 to 24", "2", "15 %", "-115"],
-        ["Link and widget small sample", "36", "-12 to 69", "11", "85 %", "+21"],
+        ["Lieferung small sample", "-100.0", "-100.0 to 24.4", "2", "15 %", "-115.4"],
+        ["Link and widget small sample", "36.4", "-11.9 to 69.0", "11", "85 %", "+21.0"],
     ]
     html = manager_client.get(
         URL, {"survey": november_nps.pk, **NOVEMBER, "touchpoint": delivery.pk}
@@ -271,16 +332,16 @@ def test_a_property_filter_and_a_breakdown_by_property(manager_client, november_
     # Biggest problem first: "pro" (2 detractors) pulls the total down most, then the 3 answers
     # without a plan; the shares are of all 13 answers.
     assert [(row[0].split(" small")[0], row[1], row[3].split()[0], row[4]) for row in rows] == [
-        ("pro", "-100", "2", "15 %"),
-        ("(not set)", "-33", "3", "23 %"),
-        ("basic", "63", "8", "62 %"),
+        ("pro", "-100.0", "2", "15 %"),
+        ("(not set)", "-33.3", "3", "23 %"),
+        ("basic", "62.5", "8", "62 %"),
     ]
     assert '<option value="plan" selected>plan</option>' in html
     assert '<option value="pro">pro</option>' in html
 
     html = manager_client.get(URL, {**params, "property.plan": "basic"}).content.decode()
     assert by_id(html, "headline-n") == "8"
-    assert by_id(html, "headline-value") == "63"
+    assert by_id(html, "headline-value") == "62.5"
     assert '<option value="basic" selected>basic</option>' in html
 
 
@@ -361,12 +422,17 @@ def test_the_page_takes_a_bounded_number_of_queries(
         )
         answer(november_nps, offset % 11, day, touchpoint=delivery, comment="über die Lieferung")
     params = {"survey": november_nps.pk, **NOVEMBER, "interval": "day", "breakdown": "plan"}
-    # 18, and 4 for the loop's figures (cases, their two durations, the uncontacted detractors).
-    with django_assert_max_num_queries(22):
+    # 18, 4 for the loop's figures (cases, their two durations, the uncontacted detractors), the
+    # visit's upsert and the property labels; one to check that the filter's value exists.
+    with django_assert_max_num_queries(25):
         page = manager_client.get(URL, {**params, "property.plan": "p1"})
     assert page.status_code == 200
-    with django_assert_max_num_queries(22):
+    with django_assert_max_num_queries(24):
         page = manager_client.get(URL, params)
+    assert by_id(page.content.decode(), "headline-n") == "93"
+    # Chosen for the user (the survey they look at most) and by interval (the answers per day): two more.
+    with django_assert_max_num_queries(26):
+        page = manager_client.get(URL, {"breakdown": "plan", **NOVEMBER})
     assert by_id(page.content.decode(), "headline-n") == "93"
 
 
@@ -418,3 +484,76 @@ def test_the_property_choices_come_from_the_newest_answers(django_assert_num_que
     # The survey's dashboard properties come first, offered even when their values do not repeat.
     survey.dashboard_properties = ["region", "order_id"]
     assert list(property_choices(survey)) == ["region", "order_id", "plan"]
+
+
+# What the page chooses for the user, and says about it
+
+
+def test_without_a_survey_it_opens_on_the_one_the_user_looks_at_most(
+    manager_client, cx_manager, november_nps
+):
+    busy = make_survey(kind="csat", name="A: busiest")
+    today = date.today()
+    for _ in range(20):
+        answer(busy, 5, today)
+    # No visits yet: the survey with the most answers in the last 30 days, not the first by name.
+    page = manager_client.get(URL)
+    assert f'<option value="{busy.pk}" selected>' in page.content.decode()
+    # Each view counts; the most looked at wins from then on.
+    for _ in range(2):
+        manager_client.get(URL, {"survey": november_nps.pk})
+    assert SurveyVisit.objects.get(user=cx_manager, survey=november_nps).visits == 2
+    assert f'<option value="{november_nps.pk}" selected>' in manager_client.get(URL).content.decode()
+    # An explicit survey always wins.
+    html = manager_client.get(URL, {"survey": busy.pk}).content.decode()
+    assert f'<option value="{busy.pk}" selected>' in html
+
+
+def test_the_page_says_which_interval_it_chose_and_why(manager_client, november_nps):
+    html = manager_client.get(URL, {"survey": november_nps.pk, **NOVEMBER}).content.decode()
+    assert by_id(html, "interval-note") == (
+        "By week, the longest interval for this period: only 0 of 4 whole weeks hold 30 answers or more."
+    )
+    assert '<option value="" selected>Automatic (week)</option>' in html
+    html = manager_client.get(
+        URL, {"survey": november_nps.pk, **NOVEMBER, "interval": "day"}
+    ).content.decode()
+    assert by_id(html, "interval-note") == "By day, as chosen."
+    assert '<option value="day" selected>Day</option>' in html
+
+
+def test_the_running_period_is_marked_unfinished(manager_client, november_nps):
+    answer(november_nps, 0, date.today())
+    html = manager_client.get(URL, {"survey": november_nps.pk, "interval": "day"}).content.decode()
+    assert by_id(html, "unfinished-note").endswith("is unfinished: 1 answer so far")
+    assert '<tr class="unfinished">' in html
+
+
+def test_properties_show_under_their_labels(client, cx_manager, november_nps):
+    PropertyLabel.objects.create(name="plan", label_de="Tarif", label_en="Plan")
+    client.force_login(cx_manager)
+    params = {"survey": november_nps.pk, **NOVEMBER, "breakdown": "plan"}
+    html = client.get(URL, params, headers={"Accept-Language": "de"}).content.decode()
+    assert re.search(r'<label for="f-property-\d+">Tarif</label>', html)
+    assert '<option value="plan" selected>Tarif</option>' in html
+    assert '<th scope="col">Tarif</th>' in html  # the breakdown's heading
+    html = client.get(URL, params, headers={"Accept-Language": "en"}).content.decode()
+    assert '<option value="plan" selected>Plan</option>' in html
+    # Without a label, the raw name.
+    PropertyLabel.objects.all().delete()
+    assert '<option value="plan" selected>plan</option>' in client.get(URL, params).content.decode()
+
+
+def test_the_response_rate_follows_a_property_filter(manager_client, november_nps):
+    # The two touchpoint answers were invited, with plan "pro": both answered.
+    delivery = november_nps.touchpoints.get()
+    at = datetime(2026, 11, 16, 12, 0, tzinfo=BERLIN)
+    make_invitation(
+        survey=november_nps, touchpoint=delivery, now=at, contact=make_contact(properties={"plan": "basic"})
+    )
+    params = {"survey": november_nps.pk, **NOVEMBER}
+    assert by_id(manager_client.get(URL, params).content.decode(), "headline-rate") == "66.7 %"
+    html = manager_client.get(URL, {**params, "property.plan": "pro"}).content.decode()
+    assert by_id(html, "headline-rate") == "100.0 %"
+    html = manager_client.get(URL, {**params, "property.plan": "basic"}).content.decode()
+    assert by_id(html, "headline-rate") == "0.0 %"

@@ -126,3 +126,18 @@ def test_every_staff_page_leads_home(client, cx_manager, surveys):
     client.force_login(cx_manager)
     for page in ("/dashboard/", "/admin/"):
         assert 'href="/"' in client.get(page).content.decode()
+
+
+def test_a_cards_change_is_said_as_on_the_dashboard(client, cx_manager, surveys):
+    ours, _theirs = surveys
+    client.force_login(cx_manager)
+    html = client.get(URL).content.decode()
+    # NPS 0 now (2 promoters, 2 detractors); before, one detractor: −100. n = 4 and 1: not significant.
+    change = by_id(html, f"survey-{ours.pk}-change")
+    assert change == "+100.0 points, not significantly different from the previous 30 days"
+    dashboard = client.get("/dashboard/", {"survey": ours.pk, "range": "30d"}).content.decode()
+    assert by_id(dashboard, "headline-significance") == change
+    explanation = by_id(html, f"survey-{ours.pk}-change-explanation")
+    assert "n = 4 in this period, 1 in the previous one" in explanation
+    change_id = f"survey-{ours.pk}-change"
+    assert f'tabindex="0" id="{change_id}" aria-describedby="{change_id}-explanation"' in html

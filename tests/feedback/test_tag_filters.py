@@ -137,7 +137,9 @@ def test_the_dashboard_filters_by_tag_in_any_case(manager_client, survey):
     html = page.content.decode()
     chosen = scores_tagged("Lieferung", "Preis")
     assert by_id(html, "headline-n") == str(len(chosen))
-    assert by_id(html, "headline-value") == f"{nps(chosen):.0f}"
+    assert by_id(html, "headline-value") == f"{nps(chosen):.1f}"
+    # Invitations carry no tags: the response rate says that it ignores them.
+    assert "ignores the tag filter" in by_id(html, "headline-rate-ignores")
     ticked = re.findall(r'<input type="checkbox" name="tag" value="([^"]+)" checked>', html)
     assert ticked == ["Lieferung", "Preis"]
     # The explorer's link keeps the tags.
@@ -150,7 +152,7 @@ def test_the_dashboard_breaks_the_metric_down_by_tag(manager_client, survey):
     # "Lieferung" pulls the total down most: it comes first.
     assert [row[0].split()[0] for row in rows] == ["Lieferung", "Preis"]  # then "small sample"
     lieferung = rows[0]
-    assert lieferung[1] == f"{nps(scores_tagged('Lieferung')):.0f}"
+    assert lieferung[1] == f"{nps(scores_tagged('Lieferung')):.1f}"
     assert lieferung[3] == "5"
     assert lieferung[4] == f"{100 * 5 / len(ANSWERS):.0f} %"
     assert "–" in lieferung[2] or "to" in lieferung[2]  # an interval

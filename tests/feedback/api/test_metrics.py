@@ -155,3 +155,29 @@ def test_the_numbers_take_a_few_queries_whatever_the_data(client, token, django_
         body = get(client, token, survey=survey.pk, range="90d", interval="day").json()
     assert body["responses"] == 60
     assert len(body["series"]) == 60
+
+
+def test_unknown_filter_values_get_a_400_that_names_them(client, token):
+    survey = make_survey(kind="nps")
+    answer(survey, 9, TODAY, properties={"region": "Süd"})
+    answer_for_other = make_touchpoint(survey=make_survey(kind="csat"), name="Chat")
+    for params, named in [
+        ({"property.region": "Nord"}, "“Nord”"),
+        ({"touchpoint": answer_for_other.pk}, "“Chat”"),
+        ({"tag": "Nirgendwo"}, "Nirgendwo"),
+    ]:
+        refused = get(client, token, survey=survey.pk, **params)
+        assert refused.status_code == 400, params
+        assert named in str(refused.json()["error"]), params
+    assert get(client, token, survey=survey.pk, **{"property.region": "Süd"}).json()["responses"] == 1
+
+
+def test_without_an_interval_it_is_the_dashboards_choice(client, token):
+    survey = make_survey(kind="nps")
+    for offset in range(60):
+        answer(survey, 9, TODAY - timedelta(days=offset % 30))  # two a day for 30 days
+    body = get(client, token, survey=survey.pk, since="2026-09-01", until="2026-11-23").json()
+    # No day or week holds 30, nor do the whole months September and October: the longest
+    # interval offered for 84 days.
+    assert body["interval"] == "month"
+    assert [bucket["start"] for bucket in body["series"]] == ["2026-10-01", "2026-11-01"]
