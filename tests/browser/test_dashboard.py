@@ -3,7 +3,9 @@ and the API's numbers."""
 
 import io
 import json
+import re
 import urllib.request
+from dataclasses import replace
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import parse_qs, urlsplit
@@ -17,14 +19,14 @@ from playwright.sync_api import expect
 
 from feedback.api.metrics import summary_json
 from feedback.counts import Filters
-from feedback.dashboard import build_dashboard
+from feedback.dashboard import build_dashboard, default_survey, period_response_rate
 from feedback.verbatims import VerbatimQuery, find_verbatims
-from surveys.models import Survey
+from surveys.models import PropertyLabel, Survey
 from tests.factories import make_api_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-DECIMALS = {"nps": 0, "csat": 1, "ces": 2}
+DECIMALS = {"nps": 1, "csat": 1, "ces": 1}
 UNITS = {"nps": "", "csat": " %", "ces": ""}
 
 
@@ -66,7 +68,8 @@ def charts_drawn(page) -> None:
     expect(page.locator("#over-time-chart svg.main-svg").first).to_be_visible()
     expect(page.locator("#distribution-chart svg.main-svg").first).to_be_visible()
     assert page.locator("#over-time-chart .trace.bars").count() == 3  # one per category
-    assert page.locator("#over-time-chart .scatterlayer .trace").count() == 3  # band edges and line
+    # Band edges, the line, and the points of small samples and of the running bucket.
+    assert page.locator("#over-time-chart .scatterlayer .trace").count() == 5
 
 
 # Every figure the page hands to plotly.js, checked against the attributes the served bundle knows:
@@ -98,12 +101,11 @@ def test_the_dashboard_with_demo_data_follows_its_filters(page, live_server, dem
     charts_drawn(page)
     assert_the_bundle_knows_every_attribute(page)
 
-    # The default: the first active survey over the last 30 days, as the metrics API computes it.
-    survey = Survey.objects.order_by("-active", "name").first()
+    # The default: the survey with the most answers over the last 30 days (the demo user has
+    # looked at none before), by the interval chosen for it, as the metrics API computes it.
     today = timezone.localdate()
-    expected = build_dashboard(
-        Filters(survey=survey, since=today - timedelta(days=29), until=today), interval="day"
-    )
+    survey = default_survey(demo_user(), Survey.objects.all(), since=today - timedelta(days=29), until=today)
+    expected = build_dashboard(Filters(survey=survey, since=today - timedelta(days=29), until=today))
     value = summary_json(expected.summary)[survey.kind]
     expect(page.locator("#headline-value")).to_have_text(displayed(survey.kind, value))
     expect(page.locator("#headline-n")).to_have_text(f"{expected.summary.n:,}")
@@ -133,9 +135,10 @@ def test_the_dashboard_with_demo_data_follows_its_filters(page, live_server, dem
     assert page.locator("#over-time-chart .trace.bars .point").count() >= len(with_data)
 
     # Shares and counts: the bars' axis changes with the toggle.
-    expect(page.locator("#over-time-chart .ytitle")).to_have_text("% of responses")
+    expect(page.locator("#over-time-chart .ytitle")).to_have_text("NPS")
+    expect(page.locator("#over-time-chart .y2title")).to_have_text("% of responses")
     page.click("text=Show counts")
-    expect(page.locator("#over-time-chart .ytitle")).to_have_text("responses")
+    expect(page.locator("#over-time-chart .y2title")).to_have_text("responses")
     expect(page.locator("button.toggle")).to_have_text("Show percentages")
 
     # The data table behind the chart, for screen readers and anyone who prefers numbers.
@@ -217,3 +220,132 @@ def test_from_the_dashboard_into_the_verbatim_explorer(page, live_server, demo):
     expect(page.locator("#f-category option")).to_have_text(["any", "Dissatisfied", "Neutral", "Satisfied"])
     assert page.errors == []
     assert [r.url for r in page.requests if not r.url.startswith(live_server.url)] == []
+
+
+def test_the_first_view_of_the_demo_tells_the_truth(browser, live_server):
+    """The dashboard as one first opens it, on a phone and on a desktop: the busiest survey, an
+    interval whose buckets mostly hold 30 answers, no line through small samples or the running
+    bucket, the change in words with its test on hover and focus, and one decimal."""
+    with override_settings(DEBUG=True):  # enough answers a week for the busiest survey
+        call_command("seed_demo", contacts=1000, responses=8000, stdout=io.StringIO())
+    for width in (390, 1440):
+        _first_view(browser, live_server, width)
+
+
+def _first_view(browser, live_server, width: int) -> None:
+    context = browser.new_context(locale="en-GB", viewport={"width": width, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.errors = errors
+    log_in(page, live_server)
+    charts_drawn(page)
+
+    today = timezone.localdate()
+    since = today - timedelta(days=29)
+    busiest = max(
+        Survey.objects.all(),
+        key=lambda survey: build_dashboard(Filters(survey, since, today), interval="day").summary.n,
+    )
+    expect(page.locator("#f-survey option[selected]")).to_have_attribute("value", str(busiest.pk))
+    board = build_dashboard(Filters(busiest, since, today))
+    assert board.interval_choice.reason == "enough"
+    assert 2 * board.interval_choice.full > board.interval_choice.counted
+    expect(page.locator("#interval-note")).to_contain_text(f"By {board.interval}, chosen automatically")
+    expect(page.locator("#f-interval option[selected]")).to_have_text(f"Automatic ({board.interval})")
+
+    # The line runs only through finished buckets of 30 answers or more; the running one is a point.
+    figure = json.loads(page.locator("#over-time-data").text_content())["figures"]["share"]
+    traces = {trace.get("name"): trace for trace in figure["data"]}
+    rows = page.locator("#over-time-table tbody tr")
+    n = [
+        int(text.replace(",", ""))
+        for text in page.locator("#over-time-table tbody tr td:nth-child(2)").all_text_contents()
+    ]
+    assert len(n) == rows.count() == len(traces["NPS"]["y"])
+    classes = [rows.nth(i).get_attribute("class") for i in range(len(n))]
+    for count, value, row_class in zip(n, traces["NPS"]["y"], classes, strict=True):
+        if value is not None:
+            assert count >= 30 and row_class != "unfinished"
+    assert traces["NPS"]["y"][-1] is None  # today's bucket is not on the line
+    expect(page.locator("#over-time-table tbody tr.unfinished")).to_have_count(1)
+    expect(page.locator("#unfinished-note")).to_contain_text("is unfinished:")
+    expect(page.locator("#unfinished-note")).to_contain_text("so far")
+    assert page.locator("#over-time-chart .legendtext", has_text="unfinished").count() == 1
+
+    # One decimal, and the change in words, explained on hover and on keyboard focus.
+    assert re.fullmatch(r"-?\d+\.\d( %)?", page.locator("#headline-value").text_content())
+    change = page.locator("#headline-significance")
+    sentence = (
+        r"^[+\u2212]?\d+\.\d (percentage )?points, "
+        r"(significantly (higher|lower) than|not significantly different from) the previous 30 days$"
+    )
+    expect(change).to_have_text(re.compile(sentence))
+    explanation = page.locator("#headline-significance-explanation")
+    expect(explanation).to_be_hidden()
+    change.hover()
+    expect(explanation).to_be_visible()
+    page.mouse.move(0, 0)
+    expect(explanation).to_be_hidden()
+    page.locator("#f-survey").focus()
+    for _ in range(80):  # through the filters by keyboard, to the change
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "headline-significance":
+            break
+    expect(change).to_be_focused()
+    expect(explanation).to_be_visible()
+    expect(explanation).to_contain_text("95 % confidence")
+    assert errors == []
+    context.close()
+
+
+@pytest.mark.parametrize("width", [390, 1440])
+def test_a_year_of_the_demo_names_years_labels_properties_and_refuses_unknown_values(
+    browser, live_server, demo, width
+):
+    PropertyLabel.objects.create(name="region", label_de="Region", label_en="Region of the customer")
+    context = browser.new_context(locale="en-GB", viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    log_in(page, live_server)
+    nps = Survey.objects.get(kind="nps")
+    page.goto(f"{live_server.url}/dashboard/?survey={nps.pk}&range=12m&breakdown=region")
+    charts_drawn(page)
+    # Twelve months cross New Year: every tick of the time axis names its year.
+    ticks = page.locator("#over-time-chart .xtick text").all_text_contents()
+    assert ticks and all(re.search(r"20\d\d", tick) for tick in ticks)
+    # The metric's scale above, the answers' below, each on the left of its own panel: no line
+    # over bars on a second scale.
+    metric = [box["y"] + box["height"] for box in _boxes(page, "#over-time-chart .ytick")]
+    answers = [box["y"] for box in _boxes(page, "#over-time-chart .y2tick")]
+    assert metric and answers and max(metric) < min(answers)
+    lefts = [box["x"] for box in _boxes(page, "#over-time-chart .ytick, #over-time-chart .y2tick")]
+    plot = page.locator("#over-time-chart .nsewdrag").first.bounding_box()
+    assert all(left < plot["x"] for left in lefts)
+    expect(page.locator("#property-table thead th").first).to_have_text("Region of the customer")
+    expect(page.locator("label", has_text="Region of the customer")).to_have_count(1)
+
+    # A value none of the survey's answers has: refused, named, and no response rate claimed.
+    page.goto(f"{live_server.url}/dashboard/?survey={nps.pk}&range=12m&property.region=Nord")
+    expect(page.locator(".errors")).to_contain_text(
+        "No answer to this survey has “Nord” as Region of the customer."
+    )
+    expect(page.locator("#headline-rate")).to_have_count(0)
+    # A value that exists: the rate follows it, over the invitations of that region only.
+    page.goto(f"{live_server.url}/dashboard/?survey={nps.pk}&range=12m&property.region=CH")
+    filters = Filters(
+        survey=nps, since=timezone.localdate() - timedelta(days=364), until=timezone.localdate()
+    )
+    everyone, swiss = (
+        period_response_rate(filters),
+        period_response_rate(replace(filters, properties=(("region", "CH"),))),
+    )
+    assert swiss is not None and everyone is not None and swiss != everyone
+    expect(page.locator("#headline-rate")).to_have_text(displayed("csat", 100 * swiss))  # one decimal, in %
+    assert page.errors == []
+    context.close()
+
+
+def _boxes(page, selector: str) -> list[dict]:
+    return [box for box in (element.bounding_box() for element in page.locator(selector).all()) if box]
