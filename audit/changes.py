@@ -40,7 +40,7 @@ def _fields(model: type[models.Model], *, leave_out: tuple[str, ...] = ()) -> tu
 def _watched() -> dict[type[models.Model], Watch]:
     from feedback.models import ExportRecord
     from followup.models import AlertRule
-    from surveys.models import ApiToken, LegalInformation, Survey, Team, Touchpoint
+    from surveys.models import ApiToken, LegalInformation, PropertyLabel, Survey, Team, Touchpoint
     from webhooks.models import Subscription
 
     User = get_user_model()
@@ -70,6 +70,7 @@ def _watched() -> dict[type[models.Model], Watch]:
         LegalInformation: Watch(
             Action.SETTINGS_CHANGED, _fields(LegalInformation, leave_out=("updated_at",))
         ),
+        PropertyLabel: Watch(Action.SETTINGS_CHANGED, _fields(PropertyLabel)),
         # An incoming webhook's URL is its secret: whoever has it may post to the channel.
         AlertRule: Watch(
             Action.SETTINGS_CHANGED,

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from audit.log import Action, acting_as, pseudonymise, record
 from audit.models import AppendOnly, AuditEvent
@@ -16,7 +16,7 @@ from audit.tasks import purge
 from feedback import exports
 from followup.models import AlertRule
 from surveys import roles
-from surveys.models import ApiToken
+from surveys.models import ApiToken, PropertyLabel
 from tests.factories import (
     make_api_token,
     make_contact,
@@ -369,6 +369,21 @@ def test_a_change_of_the_legal_information_in_the_back_office_is_a_settings_chan
     [event] = [e for e in events(Action.SETTINGS_CHANGED) if "changed" in e.details]
     assert (event.actor_id, event.object_type) == (admin_user.pk, "surveys.legalinformation")
     assert event.details == {"changed": {"privacy_url_de": ["", "https://www.example.com/datenschutz"]}}
+
+
+def test_a_property_label_set_in_the_back_office_is_a_settings_change(client, cx_manager):
+    client.force_login(cx_manager)
+    data = {"name": "customer_since", "label_de": "Kunde seit", "label_en": "Customer since"}
+
+    answer = client.post(reverse("admin:surveys_propertylabel_add"), data)
+
+    assert answer.status_code == 302
+    [event] = events(Action.SETTINGS_CHANGED)
+    assert (event.actor_id, event.object_type) == (cx_manager.pk, "surveys.propertylabel")
+    with translation.override("en"):
+        assert PropertyLabel.objects.names() == {"customer_since": "Customer since"}
+    with translation.override("de"):
+        assert PropertyLabel.objects.names() == {"customer_since": "Kunde seit"}
 
 
 def test_alert_rules_are_recorded_and_their_chat_addresses_never():
