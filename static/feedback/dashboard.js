@@ -14,7 +14,29 @@
     var figure = payload.figures[view];
     chart.dataset.view = view;
     var render = first ? Plotly.newPlot : Plotly.react;
-    return render(chart, figure.data, figure.layout, payload.config);
+    return render(chart, figure.data, fittedTicks(chart, figure.layout), payload.config);
+  }
+
+  // The server labels up to a dozen buckets of the time axis; a phone has room for fewer, so
+  // every n-th of those keeps its label there (a label with its year needs about 110 px).
+  function fittedTicks(chart, layout) {
+    var axis = layout.xaxis;
+    if (!axis || !axis.tickvals) {
+      return layout;
+    }
+    var room = Math.max(2, Math.floor(chart.clientWidth / 110));
+    var step = Math.ceil(axis.tickvals.length / room);
+    if (step <= 1) {
+      return layout;
+    }
+    var kept = function (value, index) {
+      return index % step === 0;
+    };
+    var fitted = Object.assign({}, axis, {
+      tickvals: axis.tickvals.filter(kept),
+      ticktext: axis.ticktext.filter(kept),
+    });
+    return Object.assign({}, layout, { xaxis: fitted });
   }
 
   function setUpCharts() {
