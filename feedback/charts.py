@@ -214,12 +214,13 @@ def interval_note(choice: IntervalChoice) -> str:
     )
 
 
-# (singular, plural) of each interval, as the notes name them.
+# (singular, plural) of each interval, as the notes name them: "by week", "3 of 4 whole weeks"
+# (the plural in its own context, as German declines it there).
 INTERVAL_NAMES = {
-    "day": (_("day"), _("days")),
-    "week": (_("week"), _("weeks")),
-    "month": (_("month"), _("months")),
-    "quarter": (_("quarter"), _("quarters")),
+    "day": (_("day"), pgettext_lazy("whole buckets", "days")),
+    "week": (_("week"), pgettext_lazy("whole buckets", "weeks")),
+    "month": (_("month"), pgettext_lazy("whole buckets", "months")),
+    "quarter": (_("quarter"), pgettext_lazy("whole buckets", "quarters")),
 }
 
 
