@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('surveys', '0015_comment_terms'),
+        ('surveys', '0016_one_placeholder_syntax'),
     ]
 
     operations = [
