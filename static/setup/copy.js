@@ -1,6 +1,6 @@
-/* Copy buttons: <button data-copy="ID" data-status="ID" data-copied="…" data-failed="…"> copies the
-   text of the element with the first id and says so in the second (a role="status" element, so
-   that screen readers hear it). Where the Clipboard API is missing or refused (a page served over
+/* Copy buttons: <button data-copy="ID" data-status="ID" data-copied="…" data-failed="…" hidden>
+   copies the text of the element with the first id and says so in the second (a role="status"
+   element, so that screen readers hear it). The button shows only where this script runs. Where the Clipboard API is missing or refused (a page served over
    plain HTTP from another host), the text is selected for the keyboard's copy instead. */
 (function () {
   "use strict";
@@ -21,6 +21,7 @@
   }
 
   document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    button.hidden = false;
     button.addEventListener("click", function () {
       var source = document.getElementById(button.dataset.copy);
       if (!source) {

@@ -1,6 +1,6 @@
 /* The survey set-up page: "reset to standard" beside each text, placeholders to insert, the live
- * preview (the unsaved form posted to the preview endpoint, its HTML shown in sandboxed frames)
- * and copy buttons. Without this script the page works as a plain form: a checkbox per text
+ * preview (the unsaved form posted to the preview endpoint, its HTML shown in sandboxed frames);
+ * the copy buttons are setup/copy.js's. Without this script the page works as a plain form: a checkbox per text
  * returns it to the standard wording, and the previews show the saved survey. */
 (function () {
   "use strict";
@@ -199,25 +199,4 @@
 
   show();
   window.addEventListener("resize", fit);
-
-  // Copy buttons: the Clipboard API, else the text is selected for the keyboard's copy.
-  document.querySelectorAll("[data-copy]").forEach(function (button) {
-    var copyStatus = button.closest("section").querySelector(".copy-status");
-    var code = document.getElementById(button.dataset.copy);
-    button.hidden = false;
-    button.addEventListener("click", function () {
-      function select() {
-        var range = document.createRange();
-        range.selectNodeContents(code);
-        var selection = window.getSelection();
-        selection.removeAllRanges();
-        selection.addRange(range);
-        copyStatus.textContent = copyStatus.dataset.select;
-      }
-      if (!navigator.clipboard) return select();
-      navigator.clipboard.writeText(code.textContent).then(function () {
-        copyStatus.textContent = copyStatus.dataset.copied;
-      }, select);
-    });
-  });
 })();
