@@ -85,7 +85,7 @@
   }
 
   form.addEventListener("click", function (event) {
-    var button = event.target.closest("button.placeholder");
+    var button = event.target.closest("button.insert-placeholder");
     if (!button) return;
     var language = button.closest("[lang]").getAttribute("lang");
     var field = lastText[language] || button.closest("fieldset").querySelector("textarea, input[type=text]");

@@ -269,7 +269,7 @@ def _placeholder_list(kind: str, properties: list[str]) -> HTML:
     ]
     items = format_html_join(
         "",
-        '<li><button type="button" class="btn btn-sm btn-outline-secondary placeholder" '
+        '<li><button type="button" class="btn btn-sm btn-outline-secondary insert-placeholder" '
         'data-insert="{}">{}</button></li>',
         ((name, name) for name in names),
     )

@@ -120,7 +120,7 @@ def test_the_controls_work_by_keyboard(editor):
     field = page.locator(f"#id_follow_up_{language}")
     field.fill("Was sagen Sie zu ")
     field.press("End")
-    placeholder = page.locator(f'fieldset[lang="{language}"] button.placeholder').first
+    placeholder = page.locator(f'fieldset[lang="{language}"] button.insert-placeholder').first
     placeholder.focus()
     page.keyboard.press("Enter")
     assert field.input_value() == "Was sagen Sie zu {{ brand }}"
