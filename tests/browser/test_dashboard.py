@@ -303,7 +303,10 @@ def _first_view(browser, live_server, width: int) -> None:
 def test_a_year_of_the_demo_names_years_labels_properties_and_refuses_unknown_values(
     browser, live_server, demo, width
 ):
-    PropertyLabel.objects.create(name="region", label_de="Region", label_en="Region of the customer")
+    # The demo labels its properties; this one is relabelled, as in the back office.
+    PropertyLabel.objects.update_or_create(
+        name="region", defaults={"label_de": "Region", "label_en": "Region of the customer"}
+    )
     context = browser.new_context(locale="en-GB", viewport={"width": width, "height": 900})
     page = context.new_page()
     page.errors = []

@@ -33,6 +33,7 @@ from surveys.models import (
     Contact,
     Invitation,
     LegalBasis,
+    PropertyLabel,
     Response,
     Survey,
     Touchpoint,
@@ -109,6 +110,20 @@ REGIONS = (("DE", 78, 0.0), ("AT", 12, 0.01), ("CH", 10, -0.06))
 PLANS = (("basic", 60, -0.02), ("plus", 30, 0.0), ("pro", 10, 0.04))
 # The contact properties the segments above live in: tallied for quick dashboard filters.
 SEGMENT_PROPERTIES = ("plan", "region")
+# What the company calls its properties, as a CX manager would set them in the back office.
+PROPERTY_LABELS = (
+    ("plan", "Tarif", "Plan"),
+    ("region", "Region", "Region"),
+    ("customer_since", "Kunde seit", "Customer since"),
+    ("language", "Sprache", "Language"),
+    ("campaign", "Kampagne", "Campaign"),
+    ("showroom", "Showroom", "Showroom"),
+    ("page", "Seite", "Page"),
+    ("order_id", "Bestellnummer", "Order number"),
+    ("return_id", "Retourennummer", "Return number"),
+    ("ticket_id", "Ticketnummer", "Ticket number"),
+    ("chat_id", "Chat-Nummer", "Chat number"),
+)
 SEGMENT_EFFECT = {value: effect for value, _, effect in (*REGIONS, *PLANS)}
 # Orders per calendar month, January first: a Christmas peak and a quiet summer.
 SEASON = (1.15, 1.0, 1.0, 0.95, 0.9, 0.85, 0.85, 0.9, 1.0, 1.05, 1.3, 1.7)
@@ -548,6 +563,11 @@ class Command(BaseCommand):
         with transaction.atomic():
             company.create_surveys()
             company.create_touchpoints()
+            # Labels the installation already has stay as they are.
+            PropertyLabel.objects.bulk_create(
+                [PropertyLabel(name=name, label_de=de, label_en=en) for name, de, en in PROPERTY_LABELS],
+                ignore_conflicts=True,
+            )
             company.create_contacts(contacts)
             invitation_count, response_count = company.create_answers(responses)
             # The other apps' part of the story (the follow-up of unhappy customers), from the same rng.

@@ -12,7 +12,7 @@ from django.db.models import Max, Min, Sum
 from django.utils import timezone
 
 from surveys.management.commands.seed_demo import OPENERS
-from surveys.models import Contact, Invitation, PropertyScore, Response, Survey, Touchpoint
+from surveys.models import Contact, Invitation, PropertyLabel, PropertyScore, Response, Survey, Touchpoint
 from surveys.scales import SCALES
 from tests.factories import make_touchpoint
 
@@ -157,6 +157,21 @@ def test_the_surveys_count_plan_and_region_for_the_dashboard():
     with_plan = sum(1 for response in Response.objects.all() if response.property_value("plan"))
     assert counted["plan"] == with_plan > RESPONSES / 2
     assert set(counted) == {"plan", "region"}
+
+
+def test_every_property_of_the_demo_has_its_label_and_labels_set_before_stay():
+    PropertyLabel.objects.create(name="region", label_de="Gebiet", label_en="Area")
+    seed()
+    seen = {
+        name
+        for contact_properties, event_properties in Response.objects.values_list(
+            "contact_properties", "event_properties"
+        )
+        for name in (*contact_properties, *event_properties)
+    }
+    labels = dict(PropertyLabel.objects.values_list("name", "label_de"))
+    assert seen and seen <= set(labels)
+    assert labels["region"] == "Gebiet"
 
 
 def test_about_six_in_ten_responses_have_a_comment_in_a_tone_that_matches_the_score():
