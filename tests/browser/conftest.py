@@ -95,3 +95,19 @@ def customer_site():
     yield server
     server.shutdown()
     server.server_close()
+
+
+def sign_in(page, live_server, user, *, language: str = "") -> None:
+    """Signs ``user`` in without the login page (its own tests drive it), and sets the language the
+    pages answer in, as the language cookie does."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    cookies = [
+        {"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value}
+    ]
+    if language:
+        cookies.append({"name": settings.LANGUAGE_COOKIE_NAME, "value": language})
+    page.context.add_cookies([{**cookie, "url": live_server.url} for cookie in cookies])

@@ -2,24 +2,14 @@
 with its scale, on a phone, a tablet and a desktop, whatever the back office's language."""
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.test import Client
 from playwright.sync_api import expect
 
 from surveys.email.messages import render_preview
+from tests.browser.conftest import sign_in
 from tests.factories import make_survey
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def sign_in(page, live_server, user) -> None:
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]
-    )
 
 
 @pytest.mark.parametrize("width", [390, 768, 1440])
@@ -27,11 +17,8 @@ def sign_in(page, live_server, user) -> None:
 def test_each_frame_shows_the_email_with_its_scale(page, live_server, width, ui_language):
     boss = get_user_model().objects.create_superuser("boss", "boss@example.com", "Boss-password-77")
     survey = make_survey(kind="nps", brand='Acme "Quotes" & <Sons>')
-    sign_in(page, live_server, boss)
+    sign_in(page, live_server, boss, language=ui_language)
     page.set_viewport_size({"width": width, "height": 900})
-    page.context.add_cookies(
-        [{"name": settings.LANGUAGE_COOKIE_NAME, "value": ui_language, "url": live_server.url}]
-    )
 
     failed = []
     page.on("response", lambda response: response.status >= 400 and failed.append(response.url))

@@ -6,15 +6,15 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.test import Client, override_settings
+from django.test import override_settings
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from feedback.home import PERIOD_DAYS
 from surveys.models import Response, Survey
+from tests.browser.conftest import sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,26 +25,15 @@ def demo(live_server):
         call_command("seed_demo", contacts=300, responses=1500, stdout=io.StringIO())
 
 
-def sign_in(page, live_server, username: str) -> None:
-    client = Client()
-    client.force_login(get_user_model().objects.get(username=username))
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]
-    )
-
-
 def test_the_home_page_shows_every_survey_and_is_used_with_the_keyboard(page, live_server, demo):
-    sign_in(page, live_server, "demo")
+    demo_user = get_user_model().objects.get(username="demo")
     since = timezone.localdate() - timedelta(days=PERIOD_DAYS - 1)
     surveys = list(Survey.objects.filter(active=True))
     assert surveys
     for width in (390, 768, 1440):
         for language in ("de", "en"):
             page.set_viewport_size({"width": width, "height": 900})
-            page.context.add_cookies(
-                [{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": live_server.url}]
-            )
+            sign_in(page, live_server, demo_user, language=language)
             page.goto(f"{live_server.url}/")
             expect(page.locator("html")).to_have_attribute("lang", language)
 
