@@ -152,7 +152,7 @@ def describe_change(
             days,
         ) % {"days": days}
     else:
-        figure = number(change.delta, DECIMALS[kind], signed=True).replace("-", MINUS)
+        figure = change_text(kind, change)
         if change.significant is None:
             verdict = gettext("cannot be tested: the scores do not vary")
         elif change.significant and change.delta > 0:
@@ -225,8 +225,13 @@ INTERVAL_NAMES = {
 
 
 def change_text(kind: str, change: Change) -> str | None:
-    """The change in the metric's decimals, signed; None without a previous period to compare with."""
-    return None if change.delta is None else number(change.delta, DECIMALS[kind], signed=True)
+    """The change in the metric's decimals, signed with a true minus; None without a previous period
+    to compare with."""
+    return (
+        None
+        if change.delta is None
+        else number(change.delta, DECIMALS[kind], signed=True).replace("-", MINUS)
+    )
 
 
 def category_figures(summary: Summary) -> list[CategoryFigure]:

@@ -138,7 +138,7 @@ def test_the_headline_for_a_known_set_of_answers(manager_client, november_nps):
     assert '<span id="headline-n">13</span> <span class="badge">small sample</span>' in html
     assert by_id(html, "headline-split") == "Detractors 31 % (4) Passives 23 % (3) Promoters 46 % (6)"
     # The previous period (2 to 31 October) has the one 10: NPS 100.
-    assert by_id(html, "headline-change") == "-84.6"
+    assert by_id(html, "headline-change") == "−84.6"
     assert by_id(html, "headline-significance") == (
         "\u221284.6 points, not significantly different from the previous 30 days"
     )
