@@ -223,12 +223,12 @@ def test_from_the_dashboard_into_the_verbatim_explorer(page, live_server, demo):
 
 
 def test_the_first_view_of_the_demo_tells_the_truth(browser, live_server):
-    """The dashboard as one first opens it, on a phone and on a desktop: the busiest survey, an
+    """The dashboard as one first opens it, on a phone, a tablet and a desktop: the busiest survey, an
     interval whose buckets mostly hold 30 answers, no line through small samples or the running
     bucket, the change in words with its test on hover and focus, and one decimal."""
     with override_settings(DEBUG=True):  # enough answers a week for the busiest survey
         call_command("seed_demo", contacts=1000, responses=8000, stdout=io.StringIO())
-    for width in (390, 1440):
+    for width in (390, 768, 1440):
         _first_view(browser, live_server, width)
 
 

@@ -12,7 +12,11 @@ from tests.factories import make_staff, make_survey, make_team
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SIZES = {390: {"width": 390, "height": 844}, 1440: {"width": 1440, "height": 900}}
+SIZES = {
+    390: {"width": 390, "height": 844},
+    768: {"width": 768, "height": 1024},
+    1440: {"width": 1440, "height": 900},
+}
 LOCALES = {"de": "de-DE", "en": "en-GB"}
 
 

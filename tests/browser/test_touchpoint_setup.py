@@ -47,7 +47,7 @@ def only_this_host(page, live_server) -> None:
     assert hosts == {live_server.url.split("/")[2]}
 
 
-@pytest.mark.parametrize("width", [390, 1440])
+@pytest.mark.parametrize("width", [390, 768, 1440])
 @pytest.mark.parametrize("language", ["de", "en"])
 def test_a_touchpoint_is_set_up_by_keyboard_with_days_and_times(page, live_server, width, language):
     survey = make_survey(name="Lieferung")
@@ -113,7 +113,7 @@ def test_a_touchpoint_is_set_up_by_keyboard_with_days_and_times(page, live_serve
     assert page.errors == []
 
 
-@pytest.mark.parametrize("width", [390, 1440])
+@pytest.mark.parametrize("width", [390, 768, 1440])
 @pytest.mark.parametrize("language", ["de", "en"])
 def test_a_refused_window_is_explained_beside_its_field(page, live_server, width, language):
     survey = make_survey(name="Lieferung")
@@ -141,7 +141,7 @@ def test_a_refused_window_is_explained_beside_its_field(page, live_server, width
     only_this_host(page, live_server)
 
 
-@pytest.mark.parametrize("width", [390, 1440])
+@pytest.mark.parametrize("width", [390, 768, 1440])
 def test_the_example_request_is_copied_with_the_keyboard(page, live_server, width):
     survey = make_survey(name="Lieferung")
     manager = make_staff("manager", roles.CX_MANAGER)
