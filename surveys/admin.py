@@ -1,7 +1,7 @@
 """The back office until CXSurvey has its own pages: Django admin for CX managers."""
 
 import uuid
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import cast
 
 from django import forms
@@ -49,7 +49,7 @@ from surveys.models import (
 )
 from surveys.scales import LANGUAGES
 from surveys.setup.touchpoints import TouchpointForm, describe_delay, describe_send_window
-from surveys.stats import touchpoint_funnels
+from surveys.stats import STATISTICS_DAYS, touchpoint_funnels, whole_days
 from surveys.texts import validate_email_text
 from surveys.upload import import_contacts, parse_contacts
 
@@ -394,12 +394,7 @@ class PeriodForm(forms.Form):
         """[since, until] as whole local days; the last 30 days by default."""
         data = self.cleaned_data if self.is_valid() else {}
         until = data.get("until") or timezone.localdate()
-        since = data.get("since") or until - timedelta(days=29)
-        zone = timezone.get_current_timezone()
-        return (
-            datetime.combine(since, time.min, zone),
-            datetime.combine(until + timedelta(days=1), time.min, zone),
-        )
+        return whole_days(data.get("since") or until - timedelta(days=STATISTICS_DAYS - 1), until)
 
 
 @admin.register(Touchpoint)

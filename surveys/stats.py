@@ -17,9 +17,10 @@ touchpoints together. Response rate follows PRODUCT.md: answered / (sent − bou
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -119,6 +120,17 @@ def response_rate(answered: int, sent: int, bounced: int) -> float | None:
     """
     delivered = sent - bounced
     return answered / delivered if delivered > 0 else None
+
+
+STATISTICS_DAYS = 30  # the period the statistics show unless one is chosen
+
+
+def whole_days(since: date, until: date) -> tuple[datetime, datetime]:
+    """[since, until] as whole local days: from the start of ``since`` to the end of ``until``."""
+    zone = timezone.get_current_timezone()
+    return datetime.combine(since, time.min, zone), datetime.combine(
+        until + timedelta(days=1), time.min, zone
+    )
 
 
 def touchpoint_funnels(

@@ -8,7 +8,7 @@ It converts the model's ``delay_seconds`` and ``send_window`` (see ``surveys.sch
 
 import copy
 import json
-from datetime import datetime, time, timedelta
+from datetime import time, timedelta
 from typing import Any, cast
 
 from crispy_forms.bootstrap import InlineCheckboxes
@@ -38,7 +38,7 @@ from cxsurvey.signin import back_office_required
 from surveys.access import AnyUser, get_survey_for_user, may_read_feedback, visible_surveys
 from surveys.models import Survey, Touchpoint
 from surveys.schedule import default_send_window
-from surveys.stats import touchpoint_funnels
+from surveys.stats import STATISTICS_DAYS, Funnel, touchpoint_funnels, whole_days
 
 # Seconds per unit of a delay, largest first: a stored delay is shown in the largest that divides it.
 DELAY_UNITS = {"days": 86400, "hours": 3600, "minutes": 60}
@@ -300,16 +300,11 @@ def _save(form: TouchpointForm, *, user: User, add: bool) -> Touchpoint:
     return touchpoint
 
 
-FUNNEL_DAYS = 30
-
-
-def last_days_funnel(touchpoint: Touchpoint):
-    """The touchpoint's funnel over the last 30 local days, today included (as the admin's
-    statistics count them by default)."""
+def last_days_funnel(touchpoint: Touchpoint) -> Funnel:
+    """The touchpoint's funnel over the last 30 local days, today included, as the admin's
+    statistics count them by default."""
     today = timezone.localdate()
-    zone = timezone.get_current_timezone()
-    since = datetime.combine(today - timedelta(days=FUNNEL_DAYS - 1), time.min, zone)
-    until = datetime.combine(today + timedelta(days=1), time.min, zone)
+    since, until = whole_days(today - timedelta(days=STATISTICS_DAYS - 1), today)
     [funnel] = touchpoint_funnels(Touchpoint.objects.filter(pk=touchpoint.pk), since=since, until=until)
     return funnel
 
@@ -319,7 +314,7 @@ def _render(request: HttpRequest, form: TouchpointForm, touchpoint: Touchpoint |
     if touchpoint is not None:
         context["event_example"] = event_example(touchpoint)
         context["funnel"] = last_days_funnel(touchpoint)
-        context["funnel_days"] = FUNNEL_DAYS
+        context["funnel_days"] = STATISTICS_DAYS
         if may_read_feedback(request.user):
             query = urlencode({"survey": touchpoint.survey_id, "touchpoint": touchpoint.pk})
             context["dashboard_url"] = f"{reverse('feedback:dashboard')}?{query}"
