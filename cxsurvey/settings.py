@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "audit",
     "privacy",
     "followup",
+    "insights",
 ]
 
 MIDDLEWARE = [
