@@ -9,7 +9,7 @@ The places, in the order the erasure visits them:
   answered any more;
 - answers (``Response``), the contact's and those that claimed its email or external id:
   anonymised by ``privacy.scrub``'s rules (or deleted), scores and times kept, the terms of
-  the comment (``Response.comment_terms``) following the comment that stays;
+  the comment (``Response.comment_terms``, ``Response.comment_ngrams``) following the comment that stays;
 - events: kept for the touchpoint statistics, without contact and properties;
 - the replies on the follow-up cases of the person's answers (``followup.replies``): what was
   written to them and what they wrote back, with the addresses; shown in the access export,
@@ -83,7 +83,7 @@ from surveys.models import (
     new_token,
 )
 from surveys.models.suppression import identity_digests
-from surveys.terms import comment_terms
+from surveys.terms import comment_fields
 from webhooks.models import MESSAGE_TYPES, Delivery, EventType, Message
 
 BATCH_SIZE = 1000
@@ -620,7 +620,7 @@ class Answers(Place):
         """One UPDATE for what every answer loses; then, field by field, the comments and
         properties that change, one UPDATE per value they change to (an answer's snapshot of the
         contact is mostly the same for all), or one statement for all when they differ a lot."""
-        uniform: dict = {"comment": "", "comment_terms": ""} if not run.keep_comments else {}
+        uniform: dict = {"comment": "", **comment_fields("", "")} if not run.keep_comments else {}
         Response.objects.filter(pk__in=[row[0] for row in batch]).update(
             contact=None,
             claimed_email="",
@@ -630,7 +630,7 @@ class Answers(Place):
             **uniform,
         )
         self._load_segments(run, {row[2] for row in batch})
-        changes: dict[str, dict[int, object]] = {name: {} for name in (*KEPT_FIELDS, "comment_terms")}
+        changes: dict[str, dict[int, object]] = {name: {} for name in (*KEPT_FIELDS, *comment_fields("", ""))}
         for pk, _public_id, survey_id, _created, comment, contact, event, claimed_name, language in batch:
             kept = run.scrubber(claimed_name).answer(
                 comment=comment,
@@ -643,7 +643,8 @@ class Answers(Place):
                 if new != old and name not in uniform:
                     changes[name][pk] = new
             if pk in changes["comment"]:  # the masks' words are no terms to find the answer by
-                changes["comment_terms"][pk] = comment_terms(kept[0], language)
+                for name, value in comment_fields(kept[0], language).items():
+                    changes[name][pk] = value
         for name, values in changes.items():
             _write(name, values)
 

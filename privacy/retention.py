@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from audit.log import Action, record
 from privacy.erasure import erase_contact
 from surveys.models import Contact, Event, Invitation, Response, Survey
+from surveys.terms import comment_fields
 
 logger = logging.getLogger(__name__)
 BATCH_SIZE = 1000
@@ -53,7 +54,7 @@ KINDS = [
         lambda survey, cutoff: Response.objects.filter(survey=survey, created_at__lt=cutoff).exclude(
             comment=""
         ),
-        lambda now: {"comment": "", "comment_terms": "", "updated_at": now},
+        lambda now: {"comment": "", **comment_fields("", ""), "updated_at": now},
     ),
     Kind(
         "invitation_details",

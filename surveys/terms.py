@@ -49,10 +49,19 @@ def comment_terms(comment: str, language: str) -> str:
     return f" {' '.join(lemmas)} " if lemmas else ""
 
 
+def comment_fields(comment: str, language: str) -> dict[str, str | list[str]]:
+    """The fields a response derives from its comment and language, for every path that writes
+    either: its search terms (``comment_terms``) and its terms for insights (``comment_ngrams``)."""
+    return {
+        "comment_terms": comment_terms(comment, language),
+        "comment_ngrams": comment_ngrams(comment, language),
+    }
+
+
 def load() -> None:
     """Read both languages' dictionaries now rather than on the first comment."""
-    comment_terms("Lieferungen", "de")
-    comment_terms("deliveries", "en")
+    comment_fields("Lieferungen", "de")
+    comment_fields("deliveries", "en")
 
 
 # The terms of a comment that tell groups of answers apart (``comment_ngrams``).

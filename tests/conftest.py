@@ -77,7 +77,10 @@ def _tallies_count_when_written(request):
 
     if connection.vendor == "postgresql" and connection.in_atomic_block:
         with connection.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS surveys_response_tally, surveys_response_retally IMMEDIATE")
+            cursor.execute(
+                "SET CONSTRAINTS surveys_response_tally, surveys_response_retally, "
+                "surveys_response_term_tally, surveys_response_term_retally IMMEDIATE"
+            )
 
 
 # The cast: one person of each role, each a distinct user, for every view's and endpoint's tests.

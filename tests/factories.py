@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from surveys.answering.collect import Identity, record_public_answer
 from surveys.models import ApiToken, Contact, Invitation, Response, Survey, Team, Touchpoint
-from surveys.terms import comment_terms
+from surveys.terms import comment_fields
 from webhooks.models import EventType, Message, Subscription
 
 _sequence = itertools.count(1)
@@ -110,7 +110,8 @@ def make_response(*, survey: Survey | None = None, score: int = 9, **fields) -> 
     survey = survey or make_survey()
     fields.setdefault("channel", Response.Channel.LINK)
     fields.setdefault("language", "en")
-    fields.setdefault("comment_terms", comment_terms(fields.get("comment", ""), fields["language"]))
+    for name, value in comment_fields(fields.get("comment", ""), fields["language"]).items():
+        fields.setdefault(name, value)
     return Response.objects.create(survey=survey, kind=survey.kind, score=score, **fields)
 
 

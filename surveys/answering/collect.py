@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 
 from surveys.models import Contact, Response, Survey
 from surveys.signals import response_saved
-from surveys.terms import comment_terms
+from surveys.terms import comment_fields
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def record_public_answer(
             channel=channel,
             score=score,
             comment=comment,
-            comment_terms=comment_terms(comment, language),
+            **comment_fields(comment, language),
             language=language,
             contact=contact,
             contact_properties=contact.properties if contact else {},

@@ -11,7 +11,7 @@ from surveys.models.response import Response
 from surveys.models.survey import Survey, Touchpoint
 from surveys.models.tokens import new_token
 from surveys.signals import response_saved
-from surveys.terms import comment_terms
+from surveys.terms import comment_fields
 
 
 class EventSource(models.TextChoices):
@@ -244,7 +244,7 @@ class Invitation(models.Model):
                             channel=Response.Channel.EMAIL,
                             score=score,
                             comment=comment or "",
-                            comment_terms=comment_terms(comment or "", language),
+                            **comment_fields(comment or "", language),
                             language=language,
                             contact_properties=self.contact.properties if self.contact else {},
                             event_properties=self.properties,

@@ -15,7 +15,7 @@ from surveys.models.survey import Language, Survey, Touchpoint
 from surveys.properties import counted_value, property_condition
 from surveys.scales import LANGUAGES, SCALES
 from surveys.signals import response_saved
-from surveys.terms import comment_terms
+from surveys.terms import comment_fields
 
 # Stands for "no touchpoint" (answers by link or widget) among touchpoint ids, in filters and tallies.
 NO_TOUCHPOINT = 0
@@ -147,6 +147,12 @@ class Response(models.Model):
     comment_terms = models.TextField(
         _("terms of the comment"), blank=True, default="", db_default="", editable=False
     )
+    # The comment's terms for text insights (``surveys.terms.comment_ngrams``): its lemmas and
+    # two-word phrases without stop words and personal data, which the term tally counts. Written
+    # with ``comment_terms``, on the same paths.
+    comment_ngrams = models.JSONField(
+        _("terms for insights"), default=list, db_default=[], blank=True, editable=False
+    )
     language = models.CharField(_("language"), max_length=2, choices=Language.choices)
     contact_properties = models.JSONField(_("contact properties"), default=dict, blank=True)
     event_properties = models.JSONField(_("event properties"), default=dict, blank=True)
@@ -219,7 +225,7 @@ class Response(models.Model):
     def revise(self, *, score: int | None, comment: str | None, now: datetime, language: str = "") -> None:
         """Change the score, comment or language; None (or "") leaves a field as it is.
 
-        A changed comment or language changes ``comment_terms`` with it.
+        A changed comment or language changes its terms with it (``comment_terms``, ``comment_ngrams``).
 
         A changed score moves the response from one count of the daily tallies to another
         (the database's triggers do it, with the row locked by the UPDATE, so that two changes
@@ -234,7 +240,7 @@ class Response(models.Model):
         if score is not None:
             changes["score"] = score
         if "comment" in changes or "language" in changes:
-            changes["comment_terms"] = comment_terms(
+            changes |= comment_fields(
                 changes.get("comment", self.comment), changes.get("language", self.language)
             )
         old_score = self.score if score is not None and score != self.score else None

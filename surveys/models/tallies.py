@@ -1,7 +1,10 @@
-"""Daily tallies of responses per score, and per value of a survey's dashboard properties.
+"""Daily tallies of responses per score, per value of a survey's dashboard properties, and of the
+terms of comments per score category.
 
-Derived data that the dashboards count instead of millions of responses, holding nothing
-personal. The database keeps them: triggers on the responses table (migration 0006) count
+Derived data that the dashboards and the text insights count instead of millions of responses.
+The score tallies hold nothing personal; the term tally holds the terms of comments after
+personal data was masked (``surveys.terms.comment_ngrams``). The database keeps them: triggers
+on the responses table (migrations 0006 and 0018) count
 every response in when it is written and out when it is changed or deleted, whichever path
 does it (answers, the admin, a contact's deletion, a bulk load, a console), in the time zone
 that ``TallyZone`` names. On PostgreSQL they count when the change commits (migration 0010),
@@ -10,9 +13,11 @@ recounts them from the responses, and ``tally_drift`` says where they differ fro
 (``manage.py check_tallies``).
 """
 
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 
 from django.conf import settings
 from django.db import connection, models, transaction
@@ -22,8 +27,13 @@ from django.utils import timezone
 from surveys.models.response import Response
 from surveys.models.survey import Survey
 from surveys.properties import PROPERTY_VALUE_MAX_LENGTH, PropertyValue
+from surveys.scales import SCALES
 
 logger = logging.getLogger(__name__)
+
+TERM_MAX_LENGTH = 200
+# The term of no words: its rows in the term tally count the comments themselves (those with terms).
+COMMENTS = ""
 
 
 class TallyZone(models.Model):
@@ -118,6 +128,75 @@ class PropertyScore(models.Model):
         return f"{self.survey_id} {self.name}={self.value} {self.day} {self.score}: {self.responses}"
 
 
+class Term(models.Model):
+    """A term of comments as ``TermTally`` counts it: a lemma or two joined by a space
+    ("lieferung", "nicht pünktlich"), or ``COMMENTS``. Written by the tally's triggers the first
+    time a comment uses it; ``TermTally.objects.rebuild`` removes the terms that no comment uses
+    any more."""
+
+    text = models.CharField(max_length=TERM_MAX_LENGTH, unique=True)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class TermTallyQuerySet(models.QuerySet):
+    def rebuild(self, survey: Survey | None = None) -> int:
+        """Count the terms of one survey's comments (or of all) afresh; rows written. The terms
+        that no comment uses any more go with their rows."""
+        surveys = Survey.objects.all() if survey is None else Survey.objects.filter(pk=survey.pk)
+        self.filter(survey__in=surveys).delete()
+        counts, parameters = _term_counts(list(surveys.values_list("pk", flat=True)))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {Term._meta.db_table} (text) SELECT DISTINCT text FROM ({counts}) AS counts "  # noqa: S608
+                "WHERE true ORDER BY text ON CONFLICT (text) DO NOTHING",
+                parameters,
+            )
+            cursor.execute(
+                f"INSERT INTO {self.model._meta.db_table} "  # noqa: S608
+                "(survey_id, day, category, language, term_id, responses) "
+                "SELECT counts.survey_id, counts.day, counts.category, counts.language, term.id, "
+                "counts.responses "
+                f"FROM ({counts}) AS counts JOIN {Term._meta.db_table} AS term ON term.text = counts.text",
+                parameters,
+            )
+            written = cursor.rowcount
+        Term.objects.exclude(pk__in=self.model.objects.values("term_id")).delete()
+        return written
+
+
+class TermTally(models.Model):
+    """How many comments of each survey used each term, per local day, score category and language.
+
+    The text insights count these rows instead of the comments: the terms that distinguish
+    detractors from promoters over a year of comments add up a few million rows, not a million
+    comments' terms. A comment counts a term once (``Response.comment_ngrams`` holds each once),
+    and counts once under the term ``COMMENTS``: how many comments each group has.
+    """
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()  # in the installation's time zone
+    category = models.CharField(max_length=12)  # the score's category on its survey's scale
+    language = models.CharField(max_length=2)
+    term = models.ForeignKey(Term, on_delete=models.PROTECT, related_name="+")
+    responses = models.IntegerField()
+
+    objects = TermTallyQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # The upsert's conflict target; also the insights' index: one survey's terms over a period.
+            models.UniqueConstraint(
+                fields=["survey", "day", "category", "language", "term"], name="term_tally_unique_key"
+            ),
+            models.CheckConstraint(condition=models.Q(responses__gte=0), name="term_tally_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey_id} {self.day} {self.category} {self.language} {self.term_id}: {self.responses}"
+
+
 def _daily_counts(surveys) -> models.QuerySet:
     """The surveys' responses grouped as DailyScore counts them."""
     return (
@@ -146,6 +225,48 @@ def _property_counts(name: str, survey_ids: list[int]) -> models.QuerySet:
         .annotate(responses=models.Count("pk"))
         .order_by()
     )
+
+
+def _category_sql() -> str:
+    """The category of a response's score on its survey's scale, in SQL over ``r.kind`` and ``r.score``."""
+    cases = " ".join(
+        f"WHEN r.kind = '{scale.kind}' AND r.score BETWEEN {category.low} AND {category.high} "
+        f"THEN '{category.code}'"
+        for scale in SCALES.values()
+        for category in scale.categories
+    )
+    return f"CASE {cases} END"
+
+
+def _term_rows(vendor: str) -> str:
+    """The comments' terms of the surveys in ``survey_ids`` (a parameter), a row per response
+    and term and one with the term ``COMMENTS`` per comment, with the response's local day in the
+    zone ``zone`` (a parameter) and its category."""
+    if vendor == "postgresql":
+        terms, length = "jsonb_array_elements_text(r.comment_ngrams) AS ngram (value)", "jsonb_array_length"
+        day = "(r.created_at AT TIME ZONE %(zone)s)::date"
+        surveys = "r.survey_id = ANY(%(survey_ids)s)"
+    else:
+        terms, length = "json_each(r.comment_ngrams) AS ngram", "json_array_length"
+        day = "django_datetime_cast_date(r.created_at, %(zone)s, 'UTC')"
+        surveys = "r.survey_id IN (SELECT value FROM json_each(%(survey_ids)s))"
+    columns = f"r.survey_id, {day} AS day, {_category_sql()} AS category, r.language"
+    return (
+        f"SELECT {columns}, ngram.value AS text FROM surveys_response AS r CROSS JOIN {terms} "  # noqa: S608
+        f"WHERE {surveys} UNION ALL SELECT {columns}, '{COMMENTS}' AS text FROM surveys_response AS r "
+        f"WHERE {surveys} AND {length}(r.comment_ngrams) > 0"
+    )
+
+
+def _term_counts(survey_ids: list[int]) -> tuple[str, dict]:
+    """The fresh count of the surveys' terms as ``TermTally`` keeps it, by term text."""
+    zone = timezone.get_current_timezone_name()
+    ids = survey_ids if connection.vendor == "postgresql" else json.dumps(survey_ids)
+    select = (
+        f"SELECT survey_id, day, category, language, text, count(*) AS responses "  # noqa: S608
+        f"FROM ({_term_rows(connection.vendor)}) AS terms GROUP BY survey_id, day, category, language, text"
+    )
+    return select, {"zone": zone, "survey_ids": ids}
 
 
 def _surveys_by_property(surveys) -> dict[str, list[int]]:
@@ -188,7 +309,11 @@ def rebuild_tallies(surveys: Iterable[Survey] | None = None) -> int:
     for survey in Survey.objects.order_by("pk") if surveys is None else surveys:
         with transaction.atomic():
             Survey.objects.select_for_update().filter(pk=survey.pk).exists()
-            written += DailyScore.objects.rebuild(survey) + PropertyScore.objects.rebuild(survey)
+            written += (
+                DailyScore.objects.rebuild(survey)
+                + PropertyScore.objects.rebuild(survey)
+                + TermTally.objects.rebuild(survey)
+            )
     if surveys is None:
         TallyZone.objects.filter(pk=1).update(counted_at=timezone.now())
     return written
@@ -197,10 +322,11 @@ def rebuild_tallies(surveys: Iterable[Survey] | None = None) -> int:
 @dataclass(frozen=True)
 class Drift:
     """One tally row that differs from a fresh count: ``key`` is (day, touchpoint, score), with
-    the property's name and value in front for the property tally."""
+    the property's name and value in front for the property tally; (day, category, language, term)
+    for the term tally."""
 
     survey_id: int
-    tally: str  # "daily" or "property"
+    tally: str  # "daily", "property" or "terms"
     key: tuple
     stored: int
     counted: int
@@ -235,7 +361,32 @@ def tally_drift(surveys: Iterable[Survey] | None = None) -> list[Drift]:
         (row.survey_id, (row.name, row.value, row.day, row.touchpoint_key, row.score)): row.responses
         for row in PropertyScore.objects.filter(survey__in=selected, responses__gt=0)
     }
-    return sorted(drift + _compare("property", stored=stored, counted=counted), key=lambda row: row.survey_id)
+    drift += _compare("property", stored=stored, counted=counted)
+    return sorted(drift + _term_drift(selected), key=lambda row: row.survey_id)
+
+
+def _term_drift(surveys: models.QuerySet) -> list[Drift]:
+    stored = {
+        (row["survey_id"], (row["day"], row["category"], row["language"], row["term__text"])): row[
+            "responses"
+        ]
+        for row in TermTally.objects.filter(survey__in=surveys, responses__gt=0).values(
+            "survey_id", "day", "category", "language", "term__text", "responses"
+        )
+    }
+    select, parameters = _term_counts(list(surveys.values_list("pk", flat=True)))
+    with connection.cursor() as cursor:
+        cursor.execute(select, parameters)
+        counted = {
+            (survey_id, (_as_date(day), category, language, text)): responses
+            for survey_id, day, category, language, text, responses in cursor.fetchall()
+        }
+    return _compare("terms", stored=stored, counted=counted)
+
+
+def _as_date(day: date | str) -> date:
+    """A day as the database returns it from raw SQL: a date, or ISO text on SQLite."""
+    return day if isinstance(day, date) else date.fromisoformat(day)
 
 
 def _compare(tally: str, *, stored: dict, counted: dict) -> list[Drift]:

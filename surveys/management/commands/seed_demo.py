@@ -41,7 +41,7 @@ from surveys.models import (
 )
 from surveys.scales import Scale
 from surveys.signals import demo_seeded
-from surveys.terms import comment_terms
+from surveys.terms import comment_fields
 
 BRAND = "Nordwind Möbel"
 ACCENT_COLOR = "#1f5f7a"
@@ -426,7 +426,7 @@ class DemoCompany:
             channel=channel,
             score=score,
             comment=comment,
-            comment_terms=comment_terms(comment, language),
+            **comment_fields(comment, language),
             language=language,
             contact_properties=properties,
             event_properties=invitation.properties if invitation else PUBLIC_PROPERTIES[channel],

@@ -23,6 +23,7 @@ from surveys.models import (
     PropertyScore,
     Response,
     TallyZone,
+    TermTally,
     sync_tally_zone,
     tally_drift,
 )
@@ -210,9 +211,10 @@ def test_check_tallies_recounts_everything_in_a_new_time_zone(settings, survey):
 
 @pytest.mark.django_db(transaction=True)
 def test_an_open_answer_does_not_hold_up_another_with_the_same_score(survey):
-    """Answers of one day with one score add to one tally row. An answer counts when its
-    transaction commits, so one that is still open (its webhook messages being written, say)
-    holds no lock on that row, and the next answer of the same score commits at once."""
+    """Answers of one day with one score (and the terms of one comment) add to one tally row. An
+    answer counts when its transaction commits, so one that is still open (its webhook messages
+    being written, say) holds no lock on that row, and the next answer of the same score commits
+    at once."""
     if connection.vendor != "postgresql":
         pytest.skip("SQLite has one writer at a time")
     touchpoint = make_touchpoint(survey=survey)
@@ -220,13 +222,13 @@ def test_an_open_answer_does_not_hold_up_another_with_the_same_score(survey):
         make_invitation(survey=survey, touchpoint=touchpoint, contact=make_contact(), now=NOW)
         for _ in range(3)
     )
-    first.record_answer(score=9, comment=None, language="de", now=NOW)
+    first.record_answer(score=9, comment="Pünktlich", language="de", now=NOW)
     opened, finish = threading.Event(), threading.Event()
 
     def answer_slowly() -> None:
         try:
             with transaction.atomic():
-                slow.record_answer(score=9, comment=None, language="de", now=NOW)
+                slow.record_answer(score=9, comment="Pünktlich", language="de", now=NOW)
                 opened.set()
                 finish.wait(timeout=10)
         finally:
@@ -239,11 +241,18 @@ def test_an_open_answer_does_not_hold_up_another_with_the_same_score(survey):
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL lock_timeout = '2s'")  # an error instead of a wait
-            quick.record_answer(score=9, comment=None, language="de", now=NOW)
+            quick.record_answer(score=9, comment="Pünktlich", language="de", now=NOW)
         counted_before_the_slow_one_commits = daily()
+        terms_before_the_slow_one_commits = list(
+            TermTally.objects.exclude(term__text="").values_list("term__text", "responses")
+        )
     finally:
         finish.set()
         thread.join()
     day = NOW.date().isoformat()
     assert counted_before_the_slow_one_commits == {(day, touchpoint.pk, 9): 2}
     assert daily() == {(day, touchpoint.pk, 9): 3}
+    assert terms_before_the_slow_one_commits == [("pünktlich", 2)]
+    assert list(TermTally.objects.exclude(term__text="").values_list("term__text", "responses")) == [
+        ("pünktlich", 3)
+    ]
