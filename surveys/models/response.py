@@ -56,13 +56,14 @@ class ResponseQuerySet(models.QuerySet):
             condition |= models.Q(touchpoint__isnull=True)
         return self.filter(condition)
 
-    def in_category(self, code: str) -> Self:
-        """Answers in the category ``code`` of their own scale (detractor, satisfied, easy, …); none
-        if no scale has it."""
+    def in_category(self, *codes: str) -> Self:
+        """Answers in any of the categories ``codes`` of their own scale (detractor, satisfied,
+        easy, …); none if no scale has them."""
         condition = models.Q(pk__in=[])
         for scale in SCALES.values():
-            if scores := scale.category_range(code):
-                condition |= models.Q(kind=scale.kind, score__range=scores)
+            for code in codes:
+                if scores := scale.category_range(code):
+                    condition |= models.Q(kind=scale.kind, score__range=scores)
         return self.filter(condition)
 
     def in_lowest_category(self) -> Self:

@@ -1,0 +1,79 @@
+"""The comments of a group that use each term, from the term tally or from the responses alike."""
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from feedback.counts import Filters
+from insights.counts import Group, TermCounts, term_counts
+from surveys.models import NO_TOUCHPOINT
+from tests.factories import answer_by_link, make_invitation, make_survey, make_touchpoint
+
+pytestmark = pytest.mark.django_db
+
+BERLIN = ZoneInfo("Europe/Berlin")
+DAY = datetime(2026, 11, 23, 10, 0, tzinfo=BERLIN)
+
+
+@pytest.fixture
+def survey():
+    survey = make_survey(kind="nps")
+    touchpoint = make_touchpoint(survey=survey)
+    for score, comment, language in (
+        (2, "Die Lieferung kam zu spät", "de"),
+        (3, "Lieferungen immer zu spät", "de"),
+        (5, "", "de"),
+        (9, "Schnelle Lieferung", "de"),
+        (10, "Fast delivery", "en"),
+    ):
+        answer_by_link(survey, score, DAY, comment=comment, language=language)
+    invitation = make_invitation(survey=survey, touchpoint=touchpoint, now=DAY)
+    invitation.record_answer(score=1, comment="Lieferung zu spät", language="de", now=DAY)
+    answer_by_link(survey, 1, datetime(2026, 12, 1, 10, 0, tzinfo=BERLIN), comment="Lieferung fehlt")
+    survey.touchpoint = touchpoint
+    return survey
+
+
+def counts(survey, *, touchpoints=(), categories=(), language="") -> TermCounts:
+    filters = Filters(
+        survey=survey, since=date(2026, 11, 1), until=date(2026, 11, 30), touchpoints=touchpoints
+    )
+    return term_counts(Group(filters=filters, categories=categories, language=language))
+
+
+def test_detractors_terms_count_each_comment_once(survey):
+    detractors = counts(survey, categories=("detractor",))
+    assert detractors.comments == 3  # the answer without a comment and December's are not in it
+    assert detractors.terms["lieferung"] == 3
+    assert detractors.terms["spät"] == 3
+    assert "schnell" not in detractors.terms
+
+
+def test_categories_and_a_language_narrow_the_group(survey):
+    promoters = counts(survey, categories=("promoter",))
+    assert promoters.comments == 2
+    assert counts(survey, categories=("promoter",), language="en").terms == {
+        "delivery": 1,
+        "fast": 1,
+        "fast delivery": 1,
+    }
+    everyone = counts(survey)
+    assert everyone.comments == 5
+    assert everyone.terms["lieferung"] == 4
+
+
+def test_the_responses_count_as_the_tally_does(survey):
+    """A filter on touchpoints reads the responses: every touchpoint together counts as no filter."""
+    every_touchpoint = (survey.touchpoint.pk, NO_TOUCHPOINT)
+    for categories in ((), ("detractor",), ("promoter", "passive")):
+        assert counts(survey, touchpoints=every_touchpoint, categories=categories) == counts(
+            survey, categories=categories
+        )
+    by_email = counts(survey, touchpoints=(survey.touchpoint.pk,), categories=("detractor",))
+    assert by_email.comments == 1
+    assert by_email.terms["lieferung"] == 1
+
+
+def test_a_group_without_comments_counts_nothing():
+    assert counts(make_survey(kind="csat")) == TermCounts(terms={}, comments=0)
