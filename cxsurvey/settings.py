@@ -238,6 +238,7 @@ CELERY_BEAT_SCHEDULE = {
     "send-case-replies": {"task": "followup.tasks.send_replies", "schedule": 10.0, "options": {"expires": 9}},
     "send-rechecks": {"task": "followup.tasks.send_rechecks", "schedule": 300.0, "options": {"expires": 290}},
     "send-digests": {"task": "followup.tasks.send_digests", "schedule": 300.0, "options": {"expires": 290}},
+    "match-themes": {"task": "insights.tasks.match_themes", "schedule": 10.0, "options": {"expires": 9}},
 }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

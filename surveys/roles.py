@@ -48,6 +48,8 @@ _RULES = [
     "followup.delete_tag",
 ]
 _API_TOKENS = ["surveys.add_apitoken", "surveys.view_apitoken", "surveys.delete_apitoken"]
+# The themes of comments (insights): set up by CX managers, seen wherever dashboards are.
+_THEMES = ["insights.add_theme", "insights.change_theme", "insights.delete_theme", "insights.view_theme"]
 PERMISSIONS = {
     CX_MANAGER: [
         "surveys.add_survey",
@@ -73,6 +75,7 @@ PERMISSIONS = {
         *_WEBHOOKS,
         *_CASES,
         *_RULES,
+        *_THEMES,
     ],
     ANALYST: [
         "surveys.view_survey",
@@ -86,10 +89,17 @@ PERMISSIONS = {
         "followup.add_responsetag",
         "followup.delete_responsetag",
         "followup.view_responsetag",
+        "insights.view_theme",
         *_API_TOKENS,
         *_WEBHOOKS,
     ],
-    AGENT: ["surveys.view_survey", "surveys.view_touchpoint", "surveys.view_response", *_CASES],
+    AGENT: [
+        "surveys.view_survey",
+        "surveys.view_touchpoint",
+        "surveys.view_response",
+        "insights.view_theme",
+        *_CASES,
+    ],
 }
 
 

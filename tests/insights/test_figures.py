@@ -1,0 +1,62 @@
+"""Each theme's figures over a known set of answers, against hand computations."""
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from feedback.counts import Filters
+from insights import themes
+from insights.figures import theme_figures
+from insights.models import Theme
+from tests.factories import answer_by_link, make_survey
+
+pytestmark = pytest.mark.django_db
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NOVEMBER = datetime(2026, 11, 10, 10, 0, tzinfo=BERLIN)
+OCTOBER = NOVEMBER - timedelta(days=30)
+
+
+def answers(survey, at, rows):
+    for n, (score, comment) in enumerate(rows):
+        answer_by_link(survey, score, at + timedelta(minutes=n), comment=comment)
+
+
+def test_share_metric_and_impact_of_each_theme_costliest_first():
+    survey = make_survey(kind="nps")
+    answers(
+        survey,
+        NOVEMBER,
+        [
+            *[(2, "Lieferung zu spät")] * 30,
+            *[(10, "Lieferung pünktlich")] * 10,
+            *[(5, "Hotline unfreundlich")] * 10,
+            *[(9, "Alles bestens")] * 49,
+            (8, ""),
+        ],
+    )
+    answers(survey, OCTOBER, [*[(2, "Lieferung zu spät")] * 5, *[(9, "Alles bestens")] * 95])
+    delivery = Theme.objects.create(name="Lieferung", include="liefer*")
+    hotline = Theme.objects.create(name="Hotline", include="hotline")
+    unused = Theme.objects.create(name="Preis", include="preis*, teuer")
+    for theme in (delivery, hotline, unused):
+        themes.start_matching(theme, now=NOVEMBER)
+    while themes.match_again(now=NOVEMBER):
+        pass
+    figures = theme_figures(Filters(survey=survey, since=date(2026, 11, 1), until=date(2026, 11, 30)))
+    assert [row.theme.name for row in figures] == ["Lieferung", "Hotline", "Preis"]
+    first, second, third = figures
+    # 100 answers in November, 99 with a comment; 40 about delivery, 30 of them detractors.
+    assert (first.share.comments, first.share.of) == (40, 99)
+    assert first.share.value == pytest.approx(40.404, abs=1e-3)
+    assert first.summary.n == 40
+    assert first.summary.value == pytest.approx(100 * (10 - 30) / 40)  # NPS −50 among its answers
+    assert first.impact.value == pytest.approx(30.0)  # 100 · 30 / 100
+    assert first.impact.moved == 30
+    # October: 5 of 100 comments; November 40 of 99: a significant rise.
+    assert (first.previous.comments, first.previous.of) == (5, 100)
+    assert first.change == 1
+    assert second.impact.value == pytest.approx(10.0)
+    assert second.change == 1  # 0 of 100 before
+    assert (third.share.comments, third.summary.value, third.impact.value, third.change) == (0, None, 0.0, 0)
