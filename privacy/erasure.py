@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from audit.log import Action, record
 from privacy.places import BATCH_SIZE, PLACES, Answers, Person, Run
-from surveys.models import Contact
+from surveys.models import Contact, TermTally
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,7 @@ def erase_contact(
         for place in PLACES:
             if place.swept:
                 place.erase(run)
+    TermTally.objects.prune()  # the words of the person's comments, counted out above
     erased = Erasure(contact_id=person.contact_id, counts=dict(sorted(_counted(run.counts).items())))
     record(
         Action.CONTACT_ERASED,

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.log import Action, record
 from privacy.erasure import erase_contact
-from surveys.models import Contact, Event, Invitation, Response, Survey
+from surveys.models import Contact, Event, Invitation, Response, Survey, TermTally
 from surveys.terms import comment_fields
 
 logger = logging.getLogger(__name__)
@@ -103,6 +103,7 @@ def apply_retention(*, now: datetime, dry_run: bool = False, batch_size: int = B
         inactive = inactive_contacts(since=now - timedelta(days=days))
         report[INACTIVE_CONTACTS] = inactive.count() if dry_run else _erase(inactive, now=now)
     if not dry_run:
+        TermTally.objects.prune()  # the words of the comments cleared above
         record(Action.RETENTION_RUN, details={"cleared": dict(report)})
         logger.info("Retention cleared %s", ", ".join(f"{count} {name}" for name, count in report.items()))
     return report

@@ -42,6 +42,7 @@ CATEGORIES = (
 )
 MOVING_COLUMNS = ("survey_id", "score", "kind", "created_at", "language", "comment_ngrams")
 TALLY_KEY = "survey_id, day, category, language, term_id"
+TERMS_LOCK = 7_202_612_180  # surveys.models.tallies.TERMS_LOCK
 
 
 def _category(row: str) -> str:
@@ -62,6 +63,8 @@ BEGIN
     IF jsonb_array_length(answer.comment_ngrams) = 0 THEN
         RETURN;
     END IF;
+    -- Held until the commit: pruning terms takes it exclusively (TermTally.objects.prune).
+    PERFORM pg_advisory_xact_lock_shared({TERMS_LOCK});
     -- As the score tallies do: a recount of the survey locks its row for update and waits.
     PERFORM 1 FROM surveys_survey WHERE id = answer.survey_id FOR SHARE;
     local_day := (answer.created_at AT TIME ZONE (SELECT name FROM surveys_tallyzone WHERE id = 1))::date;
@@ -302,6 +305,11 @@ class Migration(migrations.Migration):
                     ),
                     models.CheckConstraint(
                         condition=models.Q(("responses__gte", 0)), name="term_tally_not_negative"
+                    ),
+                ],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("responses", 0)), fields=["term"], name="term_tally_empty_idx"
                     ),
                 ],
             },

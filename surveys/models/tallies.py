@@ -32,6 +32,8 @@ from surveys.scales import SCALES
 logger = logging.getLogger(__name__)
 
 TERM_MAX_LENGTH = 200
+# The advisory lock between counting terms (shared, by the triggers of migration 0018) and pruning them.
+TERMS_LOCK = 7_202_612_180
 # The term of no words: its rows in the term tally count the comments themselves (those with terms).
 COMMENTS = ""
 
@@ -162,8 +164,34 @@ class TermTallyQuerySet(models.QuerySet):
                 parameters,
             )
             written = cursor.rowcount
-        Term.objects.exclude(pk__in=self.model.objects.values("term_id")).delete()
+        with transaction.atomic():
+            _lock_terms()
+            Term.objects.exclude(pk__in=self.values("term_id")).delete()
         return written
+
+    def prune(self) -> int:
+        """Delete the rows that count nothing any more, and the terms that only they named, so
+        that no word of an erased or expired comment stays behind; how many terms went.
+
+        On PostgreSQL an exclusive advisory lock waits for the answers being counted (each holds
+        it shared while its terms are counted), so that no answer counts a term that goes."""
+        with transaction.atomic():
+            _lock_terms()
+            empty = self.filter(responses=0)
+            candidates = set(empty.values_list("term_id", flat=True))
+            empty.delete()
+            unused = Term.objects.filter(pk__in=candidates).exclude(
+                pk__in=self.filter(term_id__in=candidates).values("term_id")
+            )
+            return unused.delete()[0]
+
+
+def _lock_terms() -> None:
+    """Wait for the answers being counted and hold off new ones until the transaction ends: no
+    answer may count a term that is being deleted. SQLite writes one transaction at a time."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [TERMS_LOCK])
 
 
 class TermTally(models.Model):
@@ -191,6 +219,10 @@ class TermTally(models.Model):
                 fields=["survey", "day", "category", "language", "term"], name="term_tally_unique_key"
             ),
             models.CheckConstraint(condition=models.Q(responses__gte=0), name="term_tally_not_negative"),
+        ]
+        indexes = [
+            # Pruning: the rows that count nothing any more, few among millions.
+            models.Index(fields=["term"], condition=models.Q(responses=0), name="term_tally_empty_idx"),
         ]
 
     def __str__(self) -> str:

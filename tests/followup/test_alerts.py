@@ -15,6 +15,7 @@ from followup.models import Alert, AlertRule, Case, CaseEntry, ChatPost, Evaluat
 from followup.rules import dry_run
 from surveys import roles
 from surveys.models import Response
+from surveys.terms import comment_fields
 from tests.factories import (
     answer_by_link,
     make_contact,
@@ -218,7 +219,7 @@ def test_a_failed_chat_post_waits_and_is_posted_again_as_the_answer_is_then(surv
     run_worker()
     post = ChatPost.objects.get()
     assert post.attempts == 1 and "500" in post.last_error
-    Response.objects.filter(pk=response.pk).update(comment="", comment_terms="")  # erased meanwhile
+    Response.objects.filter(pk=response.pk).update(comment="", **comment_fields("", ""))  # erased meanwhile
 
     alerts.deliver_pending(now=post.next_attempt_at)
 

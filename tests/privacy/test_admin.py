@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from surveys.models import Contact, Response
-from surveys.terms import comment_terms
+from surveys.terms import comment_fields
 from tests.factories import make_contact
 from tests.privacy.conftest import EMAIL, NAME, PHONE
 
@@ -145,9 +145,7 @@ def test_the_personal_data_downloads_as_json(client, cx_manager, world):
 
 def test_a_comment_is_shown_escaped_on_the_personal_data_page(admin_client, world):
     script = "<script>alert(1)</script>"
-    Response.objects.filter(pk=world.answers[1].pk).update(
-        comment=script, comment_terms=comment_terms(script, "de")
-    )
+    Response.objects.filter(pk=world.answers[1].pk).update(comment=script, **comment_fields(script, "de"))
     html = admin_client.get(data_url(world.anna)).content.decode()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<script>alert(1)" not in html

@@ -350,7 +350,7 @@ def test_a_contact_with_many_answers_is_erased_in_short_transactions(world, monk
 
     def watch(execute, sql, params, many, context):
         if sql.startswith('UPDATE "surveys_response" SET "contact_id" = NULL'):
-            changes.append((len(commits), len(params) - 6))  # the ids, after the six values set
+            changes.append((len(commits), len(params) - 7))  # the ids, after the seven values set
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(watch):

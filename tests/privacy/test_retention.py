@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from privacy.retention import apply_retention
-from surveys.models import Contact, DailyScore, Event, Invitation, PropertyScore, Response
+from surveys.models import Contact, DailyScore, Event, Invitation, PropertyScore, Response, Term, TermTally
+from surveys.terms import comment_ngrams
 from tests.factories import answer_by_link, make_contact, make_invitation, make_survey, make_touchpoint
 
 pytestmark = pytest.mark.django_db
@@ -51,6 +52,24 @@ def test_comments_older_than_the_period_are_emptied_and_scores_and_tallies_stay(
     assert old.updated_at == NOW  # clients that sync by updated_since learn of it
     assert recent.comment == "Prima"
     assert tallies() == before
+
+
+@pytest.mark.usefixtures("_settings")
+def test_the_words_of_emptied_comments_leave_the_term_tally():
+    survey = make_survey()
+    answer_by_link(survey, 3, days_ago(91), comment="Quietschgrüne Verpackung")
+    answer_by_link(survey, 9, days_ago(1), comment="Schöne Verpackung")
+    gone = set(comment_ngrams("Quietschgrüne Verpackung", "de")) - set(
+        comment_ngrams("Schöne Verpackung", "de")
+    )
+    assert gone
+    assert Term.objects.filter(text__in=gone).count() == len(gone)
+
+    apply_retention(now=NOW)
+
+    assert not Term.objects.filter(text__in=gone).exists()
+    assert Term.objects.filter(text="verpackung").exists()  # still counted for the recent comment
+    assert not TermTally.objects.filter(responses=0).exists()
 
 
 @pytest.mark.usefixtures("_settings")
