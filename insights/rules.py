@@ -11,13 +11,14 @@ term and none of its exclusions does.
 Pure Python over terms, no database: ``insights.themes`` applies the rules to answers.
 """
 
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from surveys.terms import WORD, lemma
+from surveys.terms import STOP_WORDS, WORD, lemma
 
 MIN_PREFIX = 3  # letters before a "*": "li*" would find half the dictionary
 MAX_RULES = 100
@@ -30,14 +31,33 @@ class Rule:
     words: tuple[str, ...]
     prefix: bool
 
-    def finds(self, terms: frozenset[str], words: tuple[tuple[str, ...], ...]) -> bool:
-        """Whether the rule finds one of a comment's terms (``terms``, split into ``words``)."""
+    def finds(self, terms: "Terms") -> bool:
+        """Whether the rule finds one of a comment's terms."""
         if not self.prefix:
-            return " ".join(self.words) in terms
-        *first, last = self.words
-        return any(
-            len(split) == len(self.words) and list(split[:-1]) == first and split[-1].startswith(last)
-            for split in words
+            return " ".join(self.words) in terms.all
+        # Sorted terms: those beginning with the prefix follow it at once.
+        sought = " ".join(self.words)
+        ordered = terms.bigrams if len(self.words) == 2 else terms.words
+        found = bisect_left(ordered, sought)
+        return found < len(ordered) and ordered[found].startswith(sought)
+
+
+@dataclass(frozen=True)
+class Terms:
+    """A comment's terms, ready for the rules: all of them, and its words and its two-word
+    phrases each sorted."""
+
+    all: frozenset[str]
+    words: list[str]
+    bigrams: list[str]
+
+    @classmethod
+    def of(cls, terms: Iterable[str]) -> "Terms":
+        found = frozenset(terms)
+        return cls(
+            all=found,
+            words=sorted(term for term in found if " " not in term),
+            bigrams=sorted(term for term in found if " " in term),
         )
 
 
@@ -48,12 +68,11 @@ class Rules:
     include: tuple[Rule, ...]
     exclude: tuple[Rule, ...]
 
-    def match(self, terms: Iterable[str]) -> bool:
+    def match(self, terms: Iterable[str] | Terms) -> bool:
         """Whether a comment with these terms has the theme."""
-        found = frozenset(terms)
-        words = tuple(tuple(term.split(" ")) for term in found)
-        return any(rule.finds(found, words) for rule in self.include) and not any(
-            rule.finds(found, words) for rule in self.exclude
+        prepared = terms if isinstance(terms, Terms) else Terms.of(terms)
+        return any(rule.finds(prepared) for rule in self.include) and not any(
+            rule.finds(prepared) for rule in self.exclude
         )
 
 
@@ -82,8 +101,18 @@ def validate_rules(text: str) -> None:
                 _("“%(rule)s”: write at least %(count)d letters before the *.")
                 % {"rule": entry, "count": MIN_PREFIX}
             )
+        elif common := [word for word in words if _is_stop_word(word)]:
+            problems.append(
+                _("“%(rule)s”: “%(word)s” is too common a word to be counted; leave it out.")
+                % {"rule": entry, "word": common[0]}
+            )
     if problems:
         raise ValidationError(problems)
+
+
+def _is_stop_word(word: str) -> bool:
+    """Whether comments never keep the word as a term, in German or English."""
+    return any(word.casefold() in STOP_WORDS[language] for language in STOP_WORDS)
 
 
 def compile_rules(include: str, exclude: str, language: str) -> Rules:

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from insights.models import ResponseTheme, Theme, ThemeSweep
-from insights.rules import Rules
+from insights.rules import Rules, Terms
 from surveys.models import Response
 
 BATCH_SIZE = 2000
@@ -96,7 +96,7 @@ def _locked(until: datetime) -> ThemeSweep:
 def themes_of(terms: Iterable[str], language: str, rules: dict[int, Rules | None]) -> list[int]:
     """The ids of the themes whose rules (by theme id, None where the theme is for the other
     language) a comment with these terms meets."""
-    found = list(terms)
+    found = Terms.of(terms)
     return [theme for theme, theme_rules in rules.items() if theme_rules and theme_rules.match(found)]
 
 

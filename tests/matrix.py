@@ -20,6 +20,7 @@ from feedback.models import ExportRecord
 from followup.cases import open_case
 from followup.digests import unsubscribe_token as digest_unsubscribe_token
 from followup.models import AlertRule, Digest, Recheck, ReplyTemplate, ResponseTag, Tag
+from insights.models import Theme
 from surveys import roles
 from surveys.email.unsubscribe import unsubscribe_token
 from surveys.models import Event, LegalInformation, PropertyLabel, Response
@@ -187,6 +188,7 @@ def build_world() -> World:
         "retentionrun": retention_run,
         "recheck": recheck,
         "propertylabel": PropertyLabel.objects.create(name="customer_since", label_en="Customer since"),
+        "theme": Theme.objects.create(name="Lieferung", include="liefer*"),
         "legalinformation": LegalInformation.objects.get_or_create(pk=LegalInformation.ONLY_ID)[0],
         "replytemplate": reply_template,
         "alertrule": AlertRule.objects.create(survey=survey, name="Detractors", categories=["detractor"]),

@@ -589,6 +589,8 @@ ADMIN_MODELS = {
     "surveys_team": ("team", EVERYTHING, "all"),
     # What properties are called: set up by the CX managers, for every survey alike.
     "surveys_propertylabel": ("propertylabel", dict.fromkeys((VIEW, ADD, CHANGE, DELETE), MANAGERS), "all"),
+    # Themes of comments: set up by the CX managers, for every survey alike; seen by all who read answers.
+    "insights_theme": ("theme", {VIEW: READERS, ADD: MANAGERS, CHANGE: MANAGERS, DELETE: MANAGERS}, "all"),
     "feedback_exportrecord": ("record", {VIEW: ADMIN}, "all"),
     "webhooks_subscription": (
         "subscription",

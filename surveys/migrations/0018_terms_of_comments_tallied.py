@@ -137,8 +137,10 @@ def _sqlite_count_in(row: str) -> str:
     SELECT value FROM json_each({row}.comment_ngrams) WHERE true UNION ALL SELECT '' WHERE {_sqlite_any(row)}
     ON CONFLICT (text) DO NOTHING;
     INSERT INTO surveys_termtally ({TALLY_KEY}, responses)
-    SELECT {row}.survey_id, {_sqlite_day(row)}, {_category(row)}, {row}.language, term.id, 1
-    FROM surveys_term AS term WHERE term.text IN (SELECT value FROM json_each({row}.comment_ngrams) UNION ALL SELECT '')
+    SELECT {row}.survey_id, answer.day, answer.category, {row}.language, term.id, 1
+    -- The day and category once per answer, not once per term (LIMIT keeps SQLite from inlining it).
+    FROM (SELECT {_sqlite_day(row)} AS day, {_category(row)} AS category LIMIT 1) AS answer, surveys_term AS term
+    WHERE term.text IN (SELECT value FROM json_each({row}.comment_ngrams) UNION ALL SELECT '')
     AND {_sqlite_any(row)}
     ON CONFLICT ({TALLY_KEY}) DO UPDATE SET responses = responses + 1;
 """

@@ -66,6 +66,7 @@ def test_rules_written_for_one_language_are_lemmatised_in_the_comments_language(
         ("li*", "at least 3 letters"),
         ("lie*ferung", "may only end a rule"),
         ("!!!", "no letters"),
+        ("zu spät", "too common a word"),
     ],
 )
 def test_rules_that_cannot_work_are_refused_with_the_reason(rules, message):
