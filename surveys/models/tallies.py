@@ -166,7 +166,9 @@ class TermTallyQuerySet(models.QuerySet):
             written = cursor.rowcount
         with transaction.atomic():
             _lock_terms()
-            Term.objects.exclude(pk__in=self.values("term_id")).delete()
+            # NOT EXISTS rather than NOT IN: PostgreSQL hashes a NOT IN subquery only if it fits in
+            # work_mem, else it scans the tally's millions of rows again for every term.
+            Term.objects.filter(~models.Exists(self.filter(term=models.OuterRef("pk")))).delete()
         return written
 
     def prune(self) -> int:
