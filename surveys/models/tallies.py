@@ -225,6 +225,14 @@ class TermTally(models.Model):
         indexes = [
             # Pruning: the rows that count nothing any more, few among millions.
             models.Index(fields=["term"], condition=models.Q(responses=0), name="term_tally_empty_idx"),
+            # The insights' sums of one score category's terms over a period
+            # (insights.counts.term_counts): an index-only scan of that category's rows alone, where
+            # the unique key reads every category's rows of the period and their table pages.
+            models.Index(
+                fields=["survey", "category", "day"],
+                include=["language", "term", "responses"],
+                name="term_tally_category_idx",
+            ),
         ]
 
     def __str__(self) -> str:
