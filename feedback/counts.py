@@ -22,6 +22,7 @@ from django.db.models.functions import Cast, Coalesce, Trunc, TruncDate, TruncMo
 from django.utils import timezone
 
 from followup.models import ResponseTag
+from insights.models import ResponseTheme
 from surveys.models import NO_TOUCHPOINT, DailyScore, PropertyScore, Response, ResponseQuerySet, Survey
 from surveys.properties import PropertyValue
 
@@ -38,6 +39,7 @@ class Filters:
     touchpoints: tuple[int, ...] = ()  # touchpoint ids; NO_TOUCHPOINT for link and widget answers
     properties: tuple[tuple[str, str], ...] = ()  # (name, value): contact or event property
     tags: tuple[int, ...] = ()  # tag ids: answers carrying any of them
+    themes: tuple[int, ...] = ()  # theme ids: answers whose comment has any of them
 
     def bounds(self) -> tuple[datetime, datetime]:
         """The period as moments: the first day's start and the start of the day after the last."""
@@ -172,7 +174,7 @@ def _with_previous(filters: Filters) -> Filters:
 
 def _tally(filters: Filters) -> QuerySet | None:
     """The tally rows that count exactly the filtered responses, or None if no tally does."""
-    if filters.tags:
+    if filters.tags or filters.themes:
         return None
     if not filters.properties:
         return _within(DailyScore.objects.all(), filters)
@@ -182,7 +184,7 @@ def _tally(filters: Filters) -> QuerySet | None:
 def _property_tally(filters: Filters, name: str) -> QuerySet | None:
     """The rows of the survey's tally of ``name`` that the filters select; None if the survey
     does not tally ``name``, another property filters (no tally holds two properties) or tags do."""
-    if filters.tags or name not in filters.survey.dashboard_properties:
+    if filters.tags or filters.themes or name not in filters.survey.dashboard_properties:
         return None
     if any(other != name for other, _ in filters.properties):
         return None
@@ -236,7 +238,7 @@ def matching_responses(filters: Filters) -> ResponseQuerySet:
     responses = responses.at_touchpoints(filters.touchpoints)
     for name, value in filters.properties:
         responses = responses.with_property(name, value)
-    return with_tags(responses, filters.tags)
+    return with_themes(with_tags(responses, filters.tags), filters.themes)
 
 
 def with_tags(responses: ResponseQuerySet, tags: tuple[int, ...]) -> ResponseQuerySet:
@@ -244,6 +246,24 @@ def with_tags(responses: ResponseQuerySet, tags: tuple[int, ...]) -> ResponseQue
     if not tags:
         return responses
     return responses.filter(Exists(ResponseTag.objects.filter(response=OuterRef("pk"), tag__in=tags)))
+
+
+def with_themes(responses: ResponseQuerySet, themes: tuple[int, ...]) -> ResponseQuerySet:
+    """The responses whose comment has any of these themes (ids), each once; no themes: no filter."""
+    if not themes:
+        return responses
+    return responses.filter(Exists(ResponseTheme.objects.filter(response=OuterRef("pk"), theme__in=themes)))
+
+
+def histograms_by_theme(filters: Filters) -> dict[tuple[int, str], Histogram]:
+    """Responses per score for each theme that the filtered responses' comments have, by (id,
+    name): an answer with two themes counts in both."""
+    found = ResponseTheme.objects.filter(response__in=matching_responses(filters))
+    counted = found.values_list("theme_id", "theme__name", "response__score").annotate(n=Count("pk"))
+    groups: dict[tuple[int, str], Histogram] = defaultdict(Counter)
+    for theme, name, score, n in counted.order_by():
+        groups[theme, name][score] += n
+    return dict(groups)
 
 
 def histograms_by_tag(filters: Filters) -> dict[tuple[int, str], Histogram]:

@@ -123,6 +123,7 @@ class Dashboard:
     by_property: list[Segment]
     breakdown_property: str
     by_tag: list[Segment]  # an answer with two tags counts in both: the shares add up to more
+    by_theme: list[Segment]  # likewise for themes
     latest_verbatims: list[Response]
 
 
@@ -133,6 +134,7 @@ def build_dashboard(
     today: date | None = None,
     breakdown_property: str = "",
     breakdown_tags: bool = False,
+    breakdown_themes: bool = False,
 ) -> Dashboard:
     """The dashboard for these filters, by ``interval`` or, if None, by the one ``pick_interval``
     chooses from the answers per day."""
@@ -161,7 +163,10 @@ def build_dashboard(
         previous=previous,
         change=compare(summary, previous),
         response_rate=period_response_rate(filters),
-        response_rate_ignores=("tags",) if filters.tags else (),
+        response_rate_ignores=(
+            *(("tags",) if filters.tags else ()),
+            *(("themes",) if filters.themes else ()),
+        ),
         histogram=histogram,
         series=series,
         by_touchpoint=_segments(kind, summary, counted.by_touchpoint, _touchpoint_names()),
@@ -169,7 +174,12 @@ def build_dashboard(
         if breakdown_property
         else [],
         breakdown_property=breakdown_property,
-        by_tag=_tag_segments(kind, summary, filters) if breakdown_tags else [],
+        by_tag=_overlapping_segments(kind, summary, counts.histograms_by_tag(filters))
+        if breakdown_tags
+        else [],
+        by_theme=_overlapping_segments(kind, summary, counts.histograms_by_theme(filters))
+        if breakdown_themes
+        else [],
         latest_verbatims=_latest_verbatims(filters),
     )
 
@@ -184,12 +194,14 @@ def _property_groups(filters: Filters, name: str, histogram: Counter) -> dict:
     return groups
 
 
-def _tag_segments(kind: str, overall: Summary, filters: Filters) -> list[Segment]:
-    """The tags' segments; each one's share is of all responses, as groups may overlap."""
-    groups = counts.histograms_by_tag(filters)
-    labels = {tag: name for tag, name in groups}
+def _overlapping_segments(
+    kind: str, overall: Summary, groups: dict[tuple[int, str], Counter]
+) -> list[Segment]:
+    """The segments of tags or themes, by (id, name); each one's share is of all responses, as an
+    answer may be in several."""
+    labels = {key: name for key, name in groups}
     return _segments(
-        kind, overall, {tag: histogram for (tag, _), histogram in groups.items()}, labels, total=overall.n
+        kind, overall, {key: histogram for (key, _), histogram in groups.items()}, labels, total=overall.n
     )
 
 

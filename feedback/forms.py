@@ -16,6 +16,7 @@ from feedback.counts import Filters
 from feedback.dashboard import default_survey
 from feedback.verbatims import VerbatimQuery
 from followup.tags import TagRefused, tags_named
+from insights.models import Theme
 from surveys.access import AnyUser, get_survey_among, visible_surveys
 from surveys.models import NO_TOUCHPOINT, PropertyLabel, Response, Survey, Touchpoint
 from surveys.properties import filter_pairs, filters_problem
@@ -57,6 +58,8 @@ class DashboardFilterForm(forms.Form):
     )
     # Names, any case: answers carrying any of these tags.
     tag = NamesField(label=_("tags"), required=False)
+    # Names: answers whose comment has any of these themes.
+    theme = NamesField(label=_("themes"), required=False)
 
     def __init__(self, data: QueryDict, *, user: AnyUser, today: date | None = None):
         super().__init__(data)
@@ -89,6 +92,16 @@ class DashboardFilterForm(forms.Form):
             return {tag.pk: tag.name for tag in tags_named(names)}
         except TagRefused as refusal:
             raise ValidationError(str(refusal), code="tag") from None
+
+    def clean_theme(self) -> dict[int, str]:
+        """The themes asked for, by id, with their names; an unknown name is an error."""
+        names = self.cleaned_data["theme"]
+        if len(names) > MAX_TAGS:
+            raise ValidationError(_("Filter by at most %(limit)d themes at once.") % {"limit": MAX_TAGS})
+        found = dict(Theme.objects.filter(name__in=names).values_list("name", "pk"))
+        if unknown := sorted(set(names) - found.keys()):
+            raise ValidationError(_("There is no theme “%(theme)s”.") % {"theme": unknown[0]}, code="theme")
+        return {pk: name for name, pk in found.items()}
 
     def clean(self):
         super().clean()
@@ -162,6 +175,7 @@ class DashboardFilterForm(forms.Form):
             touchpoints=tuple(sorted(set(data.get("touchpoint") or ()))),
             properties=self.properties,
             tags=tuple(sorted(data.get("tag") or ())),
+            themes=tuple(sorted(data.get("theme") or ())),
         )
 
 

@@ -45,6 +45,7 @@ from feedback.loop import Proportion, count_loop, loop_figures
 from feedback.models import ExportRecord, SurveyVisit
 from feedback.verbatims import VerbatimQuery, find_verbatims, highlighted, parse_search
 from followup.models import Tag
+from insights.models import Theme
 from surveys.access import get_survey_for_user, is_admin, may_export, may_read_feedback, may_see_personal_data
 from surveys.models import NO_TOUCHPOINT, PropertyLabel, Response, Survey
 from surveys.properties import PROPERTY_PREFIX, counted_value, is_filterable_property, not_filterable_message
@@ -168,6 +169,7 @@ def _dashboard_context(form: DashboardPageForm) -> dict:
         interval=form.cleaned_data["interval"] or None,
         breakdown_property=form.cleaned_data["breakdown"],
         breakdown_tags=True,
+        breakdown_themes=True,
     )
     series, scores = charts.series_rows(board), charts.score_rows(board)
     controls = _controls(form, filters.survey, filters, interval=board.interval)
@@ -189,6 +191,7 @@ def _dashboard_context(form: DashboardPageForm) -> dict:
         "by_touchpoint": _segment_rows(board, board.by_touchpoint),
         "by_property": _segment_rows(board, board.by_property),
         "by_tag": _segment_rows(board, board.by_tag),
+        "by_theme": _segment_rows(board, board.by_theme),
         "verbatims": [
             (response, charts.category_label(response.category), charts.category_index(response))
             for response in board.latest_verbatims
@@ -339,6 +342,19 @@ def _export_status(record: ExportRecord) -> dict:
     }
 
 
+def _rate_ignores(filters: tuple[str, ...]) -> str:
+    """Which filters the response rate cannot follow, in words; "" if it follows them all."""
+    if set(filters) == {"tags", "themes"}:
+        return gettext(
+            "It ignores the tag and theme filters: invitations are sent before any tag or comment."
+        )
+    if "tags" in filters:
+        return gettext("It ignores the tag filter: invitations are sent before any tag.")
+    if "themes" in filters:
+        return gettext("It ignores the theme filter: invitations are sent before any comment.")
+    return ""
+
+
 @dataclass(frozen=True)
 class VerbatimRow:
     response: Response
@@ -397,6 +413,8 @@ def _search_hint(form: VerbatimFilterForm, query: VerbatimQuery) -> dict:
         narrowing.insert(0, f"{labels['touchpoint']}: {', '.join(chosen)}")
     if filters.tags:
         narrowing.append(f"{labels['tag']}: {', '.join(sorted(form.cleaned_data['tag'].values()))}")
+    if filters.themes:
+        narrowing.append(f"{labels['theme']}: {', '.join(sorted(form.cleaned_data['theme'].values()))}")
     if query.category:
         narrowing.append(f"{labels['category']}: {charts.category_label(query.category)}")
     if query.score is not None:
@@ -472,9 +490,7 @@ def _headline(board: Dashboard) -> Headline:
         response_rate="–"
         if board.response_rate is None
         else f"{charts.number(100 * board.response_rate, 1)} %",
-        response_rate_ignores=gettext("It ignores the tag filter: invitations are sent before any tag.")
-        if "tags" in board.response_rate_ignores
-        else "",
+        response_rate_ignores=_rate_ignores(board.response_rate_ignores),
         categories=charts.category_figures(summary),
     )
 
@@ -704,6 +720,10 @@ def _controls(
             )
         ],
         "tags": [Option(name, name, name.lower() in chosen_tags) for name in _offered_tags(chosen_tags)],
+        "themes": [
+            Option(name, name, name in data.getlist("theme"))
+            for name in Theme.objects.order_by("name").values_list("name", flat=True)
+        ],
     }
 
 
@@ -737,4 +757,5 @@ def _filter_query(form: DashboardFilterForm, filters: Filters) -> QueryDict:
     for name, value in filters.properties:
         query.appendlist(PROPERTY_PREFIX + name, value)
     query.setlist("tag", sorted(form.cleaned_data.get("tag", {}).values()))
+    query.setlist("theme", sorted(form.cleaned_data.get("theme", {}).values()))
     return query

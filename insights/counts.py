@@ -35,7 +35,7 @@ class TermCounts:
 
 def term_counts(group: Group) -> TermCounts:
     filters = group.filters
-    tallied = not (filters.touchpoints or filters.properties or filters.tags)
+    tallied = not (filters.touchpoints or filters.properties or filters.tags or filters.themes)
     rows = _from_tally(group) if tallied else _from_responses(group)
     terms = dict(rows)
     return TermCounts(terms=terms, comments=terms.pop(COMMENTS, 0))
