@@ -180,7 +180,7 @@ class DashboardFilterForm(forms.Form):
 
 
 class VerbatimFilterForm(DashboardFilterForm):
-    """The dashboard's filters plus what narrows the comments: category, score, comment and text."""
+    """The dashboard's filters plus what narrows the comments: category, score, comment, term and text."""
 
     COMMENT_CHOICES = {
         "with": _("with a comment"),
@@ -192,6 +192,12 @@ class VerbatimFilterForm(DashboardFilterForm):
     score = forms.IntegerField(label=_("score"), required=False)
     comment = forms.ChoiceField(label=_("answers"), choices=COMMENT_CHOICES.items(), required=False)
     q = forms.CharField(label=_("search"), required=False, max_length=200)
+    # A term of the insights (a lemma or a two-word phrase), which the insights link to.
+    term = forms.CharField(label=_("term"), required=False, max_length=200)
+
+    def clean_term(self) -> str:
+        """The term as the insights write it: lower case, its words apart by single spaces."""
+        return " ".join(self.cleaned_data["term"].split()).casefold()
 
     def clean(self):
         data = super().clean()
@@ -214,4 +220,5 @@ class VerbatimFilterForm(DashboardFilterForm):
             category=data["category"],
             score=data["score"],
             with_comment={"with": True, "without": False, "any": None}[data["comment"] or "with"],
+            term=data["term"],
         )

@@ -1,4 +1,5 @@
-"""Finding verbatims: the dashboard's filters plus category, score, comment and a search.
+"""Finding verbatims: the dashboard's filters plus category, score, comment, a term of the
+insights and a search.
 
 A search is words and "quoted phrases". Every word must occur in the comment in one of its
 forms, every phrase exactly as typed (in any case, any spacing between its words).
@@ -46,6 +47,7 @@ class VerbatimQuery:
     category: str = ""  # a category code of the survey's scale
     score: int | None = None
     with_comment: bool | None = True  # None: with and without
+    term: str = ""  # a term of the comments' insights (``Response.comment_ngrams``), as shown there
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ def find_verbatims(query: VerbatimQuery) -> QuerySet[Response]:
         responses = responses.in_category(query.category)
     if query.score is not None:
         responses = responses.filter(score=query.score)
+    if query.term:
+        responses = responses.with_term(query.term)
     if query.text:
         responses = search(responses, query.text)
     return responses.order_by("-created_at", "-pk")

@@ -159,6 +159,8 @@ def verbatims(request: HttpRequest) -> HttpResponse:
         with replica_reads(request.user):
             context, status = _verbatims_context(form, request), 200
     context["search"] = _search_controls(form, form.cleaned_data.get("survey"))
+    if context.get("controls"):  # the term shows in the filters' summary line
+        context["controls"]["term"] = context["search"]["term"]
     return render(request, "feedback/verbatims.html", context, status=status)
 
 
@@ -451,7 +453,17 @@ def _search_controls(form: VerbatimFilterForm, survey: Survey | None) -> dict:
             for key, label in VerbatimFilterForm.COMMENT_CHOICES.items()
         ],
         "q": data.get("q", ""),
+        "term": form.cleaned_data.get("term", data.get("term", "")),
+        "without_term": _without(data, "term", "page"),
     }
+
+
+def _without(data: QueryDict, *names: str) -> str:
+    """The URL parameters but ``names``, encoded."""
+    query = data.copy()
+    for name in names:
+        query.pop(name, None)
+    return query.urlencode()
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from datetime import date
 from django import template
 from django.template.defaultfilters import capfirst
 from django.utils import formats
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
 
 register = template.Library()
 
@@ -13,8 +13,8 @@ register = template.Library()
 @register.simple_tag
 def filter_summary(controls: dict) -> list[str]:
     """The survey, the period, the chosen touchpoints and how many other filters apply, e.g.
-    ["Checkout NPS", "Last 30 days", "Touchpoint: Checkout", "2 more filters"]; from the filter
-    form's controls, so it shows what the form shows; [] without controls."""
+    ["Checkout NPS", "Last 30 days", "Touchpoint: Checkout", "2 more filters", "Term: “late”"]; from
+    the filter form's controls, so it shows what the form shows; [] without controls."""
     if not controls:
         return []
     parts = [str(option.label) for option in controls.get("surveys", []) if option.selected]
@@ -35,6 +35,8 @@ def filter_summary(controls: dict) -> list[str]:
     others += sum(option.selected for option in controls.get("tags", []))
     if others:
         parts.append(ngettext("%(count)d more filter", "%(count)d more filters", others) % {"count": others})
+    if term := controls.get("term"):
+        parts.append(gettext("Term: “%(term)s”") % {"term": term})
     return parts
 
 

@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Self
+from typing import Any, Self
 
 from django.db import connections, models, transaction
 from django.db.models.functions import Greatest, Lower
@@ -32,6 +32,21 @@ class ResponseChannel(models.TextChoices):
     EMAIL = "email", _("email")
     LINK = "link", _("link")
     WIDGET = "widget", _("widget")
+
+
+class HasTerm(models.Func):
+    """Whether a JSON array of texts holds a text: EXISTS over json_each, for SQLite, which has no
+    JSON containment."""
+
+    output_field = models.BooleanField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> tuple[str, tuple]:
+        (array, array_params), (text, text_params) = (
+            compiler.compile(expression) for expression in self.get_source_expressions()
+        )
+        # Both parts are compiled SQL with their values as parameters.
+        sql = f"EXISTS (SELECT 1 FROM json_each({array}) AS term WHERE term.value = {text})"  # noqa: S608
+        return sql, (*array_params, *text_params)
 
 
 class ResponseQuerySet(models.QuerySet):
@@ -80,6 +95,14 @@ class ResponseQuerySet(models.QuerySet):
         if present is None:
             return self
         return self.exclude(comment="") if present else self.filter(comment="")
+
+    def with_term(self, term: str) -> Self:
+        """Answers whose comment has the term (``comment_ngrams``: a lemma or a two-word phrase,
+        lower case, as ``surveys.terms.comment_ngrams`` makes them); the terms are matched
+        exactly, so a word in another form or case finds nothing."""
+        if connections[self.db].vendor == "postgresql":
+            return self.filter(comment_ngrams__contains=[term])  # jsonb containment, @>
+        return self.filter(HasTerm("comment_ngrams", models.Value(term)))
 
     def with_property(self, name: str, value: str) -> Self:
         """Answers whose property ``name`` is ``value`` (``surveys.properties.property_condition``:
