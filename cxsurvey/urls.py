@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("privacy.urls")),
     path("", include("surveys.urls")),
     path("", include("feedback.urls")),
+    path("", include("insights.urls")),
     path("", include("webhooks.urls")),
     path("", include("followup.urls")),
     path("setup/", include("surveys.setup.urls")),

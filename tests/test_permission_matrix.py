@@ -201,6 +201,11 @@ API: dict[str, Entry] = {
         methods(api(405, READERS), GET=api(200, READERS, foreign=NOT_FOUND)),
         api=True,
     ),
+    "insights:api_terms": Entry(
+        url("insights:api_terms", query=survey_query("&compare=categories")),
+        methods(api(405, READERS), GET=api(200, READERS, foreign=NOT_FOUND)),
+        api=True,
+    ),
     "feedback:api-response-list": Entry(
         url("feedback:api-response-list", query=survey_query()),
         methods(api(405, STAFF), GET=api(200, READERS, foreign=NOT_FOUND)),
@@ -331,6 +336,10 @@ PAGES: dict[str, Entry] = {
     ),
     "feedback:verbatims": Entry(
         url("feedback:verbatims", query=survey_query()),
+        methods(GET_ONLY, GET=page(200, READERS, foreign=NOT_FOUND)),
+    ),
+    "insights:insights": Entry(
+        url("insights:insights", query=survey_query()),
         methods(GET_ONLY, GET=page(200, READERS, foreign=NOT_FOUND)),
     ),
     "feedback:export_verbatims": Entry(

@@ -46,6 +46,9 @@ SECTIONS = [
         frozenset({"feedback:verbatims", "feedback:response"}),
     ),
     Section(
+        "insights", "insights:insights", _("Insights"), may_read_feedback, frozenset({"insights:insights"})
+    ),
+    Section(
         "cases",
         "followup:inbox",
         _("Cases"),

@@ -21,7 +21,7 @@ def sections(html: str) -> dict[str, str]:
     return dict(links)
 
 
-EVERY = ["home", "dashboard", "comments", "cases", "exports", "settings", "digest", "back-office"]
+EVERY = ["home", "dashboard", "comments", "insights", "cases", "exports", "settings", "digest", "back-office"]
 
 
 @pytest.mark.parametrize(
@@ -29,8 +29,11 @@ EVERY = ["home", "dashboard", "comments", "cases", "exports", "settings", "diges
     [
         ("admin_user", EVERY),
         ("cx_manager", EVERY),
-        ("analyst", ["home", "dashboard", "comments", "cases", "exports", "digest", "back-office"]),
-        ("agent", ["home", "dashboard", "comments", "cases", "digest", "back-office"]),
+        (
+            "analyst",
+            ["home", "dashboard", "comments", "insights", "cases", "exports", "digest", "back-office"],
+        ),
+        ("agent", ["home", "dashboard", "comments", "insights", "cases", "digest", "back-office"]),
         ("outsider", ["back-office"]),
     ],
 )
@@ -47,6 +50,7 @@ def test_the_current_section_is_marked_on_its_pages(client, cx_manager):
     home = sections(client.get("/").content.decode())
     assert home["home"] == "page" and home["dashboard"] == ""
     assert sections(client.get("/cases/").content.decode())["cases"] == "page"
+    assert sections(client.get("/insights/").content.decode())["insights"] == "page"
     on_case = sections(client.get(f"/cases/{case.public_id}/").content.decode())
     assert on_case["cases"] == "true" and on_case["home"] == ""
     assert sections(client.get("/admin/surveys/survey/").content.decode())["back-office"] == "true"

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from insights import api, views
+
+app_name = "insights"
+
+urlpatterns = [
+    path("insights/", views.insights, name="insights"),
+    path("api/v1/insights/terms/", api.terms, name="api_terms"),
+]

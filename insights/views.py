@@ -1,0 +1,129 @@
+"""The insights page: for a survey and period, the terms that set its detractors apart from its
+promoters, and the terms that rose or fell against the previous period; each links to the
+comments behind it in the verbatim explorer."""
+
+from dataclasses import dataclass
+
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import render
+from django.utils.text import capfirst
+from django.utils.translation import gettext
+
+from cxsurvey.routers import replica_reads
+from feedback import charts
+from feedback.counts import Filters
+from feedback.views import _controls, _filter_query, _invalid_filters, feedback_page
+from insights.compare import Comparison
+from insights.forms import InsightsFilterForm
+from insights.logodds import MIN_COUNT, TermScore
+from insights.terms import compared
+from surveys.scales import SCALES
+
+
+@dataclass(frozen=True)
+class TermRow:
+    score: TermScore
+    z: str  # one decimal, signed, in the active language
+    link: str  # the verbatim explorer's URL parameters: the side's comments with the term
+
+
+@dataclass(frozen=True)
+class Side:
+    title: str
+    rows: list[TermRow]
+
+
+@dataclass(frozen=True)
+class Section:
+    """One comparison as the page shows it: its two groups' names and comments, and each side's terms."""
+
+    name_a: str
+    name_b: str
+    comments_a: int
+    comments_b: int
+    too_few: bool  # either group has fewer comments than a term needs
+    sides: tuple[Side, Side]
+
+
+@feedback_page
+def insights(request: HttpRequest) -> HttpResponse:
+    form = InsightsFilterForm(request.GET, user=request.user)
+    if not form.is_valid():
+        context, status = _invalid_filters(form)
+    else:
+        with replica_reads(request.user):
+            context, status = _insights_context(form), 200
+    return render(request, "insights/insights.html", context, status=status)
+
+
+def _insights_context(form: InsightsFilterForm) -> dict:
+    filters, language = form.filters(), form.cleaned_data["language"]
+    categories = SCALES[filters.survey.kind].categories
+    low, high = categories[0].code, categories[-1].code
+    by_category = compared(filters, "categories", language=language)
+    by_period = compared(filters, "previous", language=language)
+    plural = {code: str(charts.CATEGORY_NAMES[code][1]) for code in (low, high)}
+    return {
+        "form": form,
+        "controls": _controls(form, filters.survey, filters),
+        "filters": filters,
+        "previous_period": filters.previous(),
+        "low": plural[low],
+        "high": plural[high],
+        "categories": _section(
+            by_category,
+            names=(capfirst(plural[low]), capfirst(plural[high])),
+            titles=(
+                gettext("Typical of %(group)s") % {"group": plural[low]},
+                gettext("Typical of %(group)s") % {"group": plural[high]},
+            ),
+            links=(_link(form, filters, category=low), _link(form, filters, category=high)),
+        ),
+        "periods": _section(
+            by_period,
+            names=(gettext("This period"), gettext("Previous period")),
+            titles=(gettext("Rising"), gettext("Falling")),
+            links=(_link(form, filters), _link(form, filters.previous())),
+        ),
+        "min_count": MIN_COUNT,
+    }
+
+
+def _section(
+    comparison: Comparison,
+    *,
+    names: tuple[str, str],
+    titles: tuple[str, str],
+    links: tuple[QueryDict, QueryDict],
+) -> Section:
+    comments_a, comments_b = comparison.counts_a.comments, comparison.counts_b.comments
+    terms = (comparison.terms.a, comparison.terms.b)
+    return Section(
+        name_a=names[0],
+        name_b=names[1],
+        comments_a=comments_a,
+        comments_b=comments_b,
+        too_few=min(comments_a, comments_b) < MIN_COUNT,
+        sides=(
+            Side(titles[0], [_row(score, links[0]) for score in terms[0]]),
+            Side(titles[1], [_row(score, links[1]) for score in terms[1]]),
+        ),
+    )
+
+
+def _row(score: TermScore, query: QueryDict) -> TermRow:
+    query = query.copy()
+    query["term"] = score.term
+    z = charts.number(score.z, 1, signed=True).replace("-", charts.MINUS)
+    return TermRow(score=score, z=z, link=query.urlencode())
+
+
+def _link(form: InsightsFilterForm, filters: Filters, *, category: str = "") -> QueryDict:
+    """The explorer's parameters for the filters' comments (of the category, if given): the period
+    as dates, which the previous period has no range for."""
+    query = _filter_query(form, filters)
+    query.pop("range", None)
+    query["since"], query["until"] = filters.since.isoformat(), filters.until.isoformat()
+    if category:
+        query["category"] = category
+    return query
