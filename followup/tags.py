@@ -40,6 +40,9 @@ def tags_named(names: Sequence[str]) -> list[Tag]:
     wanted.pop("", None)
     if not wanted:
         return []
+    # No name holds a NUL character, and PostgreSQL refuses to compare one: it is unknown, not an error.
+    if unknown := [name for name in wanted.values() if "\x00" in name]:
+        raise TagRefused(_("There is no tag named “%(name)s”.") % {"name": unknown[0]})
     condition = Q()
     for name in wanted.values():
         condition |= Q(name__iexact=name)

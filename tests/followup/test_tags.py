@@ -108,3 +108,5 @@ def test_tags_are_named_in_any_case_and_unknown_names_refused():
     assert tags_named([]) == []
     with pytest.raises(TagRefused, match="Preis"):
         tags_named(["Lieferung", "Preis"])
+    with pytest.raises(TagRefused, match="Liefer"):  # a NUL character, which PostgreSQL cannot compare
+        tags_named(["Lieferung", "Liefer\x00ung"])

@@ -139,6 +139,7 @@ def test_another_teams_survey_is_not_found(client, survey):
         ),
         ({"compare": "previous", "language": "fr"}, "language", "Select a valid choice."),
         ({"compare": "previous", "since": "gestern"}, "since", "Enter a valid date."),
+        ({"compare": "previous", "tag": "Liefer\x00ung"}, "tag", "There is no tag named"),
     ],
 )
 def test_bad_parameters_are_refused_in_the_error_shape(client, token, survey, params, field, message):
