@@ -91,6 +91,7 @@ def board(since: date, until: date, interval: str, *, today: date, series: dict[
         by_property=[],
         breakdown_property="",
         by_tag=[],
+        by_theme=[],
         latest_verbatims=[],
     )
 
