@@ -14,8 +14,10 @@ from feedback import charts
 from feedback.counts import Filters
 from feedback.views import _controls, _filter_query, _invalid_filters, feedback_page
 from insights.compare import Comparison
+from insights.figures import ThemeFigures, theme_figures
 from insights.forms import InsightsFilterForm
 from insights.logodds import MIN_COUNT, TermScore
+from insights.suggest import suggested_themes
 from insights.terms import compared
 from surveys.scales import SCALES
 
@@ -43,6 +45,18 @@ class Section:
     comments_b: int
     too_few: bool  # either group has fewer comments than a term needs
     sides: tuple[Side, Side]
+
+
+@dataclass(frozen=True)
+class ThemeRow:
+    figures: ThemeFigures
+    share: str  # of the period's comments, in %
+    value: str  # the metric over the theme's answers
+    interval: str
+    impact: str  # points the metric would gain
+    impact_interval: str
+    change: str  # "rising", "falling" or "" against the previous period
+    link: str  # the explorer's parameters: the theme's answers in the lowest category
 
 
 @feedback_page
@@ -86,7 +100,31 @@ def _insights_context(form: InsightsFilterForm) -> dict:
             links=(_link(form, filters), _link(form, filters.previous())),
         ),
         "min_count": MIN_COUNT,
+        "themes": _theme_rows(form, filters, low),
+        "suggested": suggested_themes(filters),
+        "low_link": _link(form, filters, category=low).urlencode(),
+        "may_add_theme": form.user.has_perm("insights.add_theme"),
     }
+
+
+def _theme_rows(form: InsightsFilterForm, filters: Filters, low: str) -> list[ThemeRow]:
+    kind, rows = filters.survey.kind, []
+    for figures in theme_figures(filters):
+        query = _link(form, filters, category=low)
+        query["theme"] = figures.theme.name
+        rows.append(
+            ThemeRow(
+                figures=figures,
+                share=charts.number(figures.share.value, 1),
+                value=charts.metric_text(kind, figures.summary.value),
+                interval=charts.interval_text(kind, figures.summary.interval),
+                impact=charts.number(figures.impact.value, charts.DECIMALS[kind]),
+                impact_interval=charts.interval_text(kind, figures.impact.interval),
+                change={1: "rising", -1: "falling"}.get(figures.change, ""),
+                link=query.urlencode(),
+            )
+        )
+    return rows
 
 
 def _section(

@@ -7,11 +7,15 @@ from html import unescape
 from urllib.parse import parse_qs
 
 import pytest
+from django.utils import timezone
 
 from feedback.counts import Filters
+from insights import themes
 from insights.compare import against_previous_period, lowest_against_highest
 from insights.counts import Group
+from insights.models import Theme
 from surveys import roles
+from surveys.models import Response
 from surveys.terms import comment_ngrams
 from tests.factories import make_staff, make_survey, make_team, take_away
 from tests.feedback.pages import answer, by_id
@@ -21,7 +25,10 @@ pytestmark = pytest.mark.django_db
 URL = "/insights/"
 NOVEMBER = {"since": "2026-11-01", "until": "2026-11-30"}
 DAY = date(2026, 11, 10)
-QUERIES = 15  # the session, the user, the filters' choices and the two comparisons' counts
+# The session, the user, the filters' choices and the two comparisons' counts (15); the themes'
+# figures (the themes, each period's themed answers and comments, the answers: 6) and the
+# suggestions (the themes' rules and a comparison's two counts: 3).
+QUERIES = 24
 
 
 def term_of(word: str, language: str = "de") -> str:
@@ -232,3 +239,27 @@ def test_the_page_takes_a_fixed_number_of_queries(manager_client, survey, django
     comments(survey, 2, "Lange Wartezeit am Telefon", 30)
     with django_assert_num_queries(QUERIES):
         assert look(manager_client, survey).status_code == 200
+
+
+def test_the_themes_costliest_first_link_to_their_unhappy_answers_and_suggestions_follow(
+    manager_client, survey
+):
+    comments(survey, 2, "Ewig in der Warteschleife", 30)
+    comments(survey, 1, "Lieferung kaputt", 10)
+    comments(survey, 9, "Lieferung pünktlich", 5)
+    comments(survey, 10, "Sehr freundliche Beratung", 60)  # enough praise to tell the complaints apart
+    theme = Theme.objects.create(name="Lieferung", include="liefer*")
+    themes.start_matching(theme, now=timezone.now())
+    while themes.match_again(now=timezone.now()):
+        pass
+    html = look(manager_client, survey).content.decode()
+    rows = re.findall(r'<tr data-theme="([^"]+)">', html)
+    assert rows == ["Lieferung"]
+    link = unescape(re.search(r'<tr data-theme="Lieferung">.*?href="([^"]+)"', html, re.S).group(1))
+    page = manager_client.get(link)
+    assert page.status_code == 200
+    expected = Response.objects.filter(survey=survey, themes__theme=theme).in_category("detractor").count()
+    assert expected and len(re.findall(r'<span class="score[^"]*">', page.content.decode())) == expected
+    suggested = re.search(r"<div id=\"suggested-themes\">(.*?)</div>", html, re.S).group(1)
+    assert "warteschleife" in suggested
+    assert "make a theme" in suggested  # a CX manager may define one
