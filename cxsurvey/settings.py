@@ -239,6 +239,7 @@ CELERY_BEAT_SCHEDULE = {
     "send-rechecks": {"task": "followup.tasks.send_rechecks", "schedule": 300.0, "options": {"expires": 290}},
     "send-digests": {"task": "followup.tasks.send_digests", "schedule": 300.0, "options": {"expires": 290}},
     "match-themes": {"task": "insights.tasks.match_themes", "schedule": 10.0, "options": {"expires": 9}},
+    "learn-tone": {"task": "insights.tasks.learn_tone", "schedule": 86400.0, "options": {"expires": 3600}},
 }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -10,7 +10,7 @@ touchpoints, properties or tags; else from the terms of the group's responses
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 
 from feedback.counts import Filters, matching_responses
 from surveys.models import Response, Term, TermTally
@@ -67,6 +67,12 @@ def _from_responses(group: Group) -> list[tuple[str, int]]:
         responses = responses.in_category(*group.categories)
     if group.language:
         responses = responses.filter(language=group.language)
+    return count_terms(responses)
+
+
+def count_terms(responses: QuerySet[Response]) -> list[tuple[str, int]]:
+    """(term, comments of ``responses`` that use it), and (``COMMENTS``, comments with any term),
+    counted in the database from the comments' terms (``Response.comment_ngrams``)."""
     select, parameters = responses.values("pk").order_by().query.sql_with_params()
     if connection.vendor == "postgresql":
         terms, length = "jsonb_array_elements_text(r.comment_ngrams) AS ngram (value)", "jsonb_array_length"

@@ -1,4 +1,7 @@
-"""Themes of comments, as a CX manager defines them by rules on terms, and the answers that have them."""
+"""Themes of comments, as a CX manager defines them by rules on terms, and the answers that have them;
+the tone of comments and the lexicon it is learned into."""
+
+from datetime import datetime, timedelta
 
 from django.db import models
 from django.utils import timezone
@@ -6,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from insights.rules import Rules, compile_rules, validate_rules
 from surveys.models import Response
+from surveys.models.tallies import TERM_MAX_LENGTH
 from surveys.scales import LANGUAGES
 
 
@@ -89,9 +93,14 @@ class ResponseTheme(models.Model):
         return f"{self.response_id}: {self.theme_id}"
 
 
+# How far the background work stays behind the clock: an answer's ``updated_at`` is read before its
+# transaction commits, so one committing late is not passed by.
+SWEEP_LAG = timedelta(seconds=30)
+
+
 class ThemeSweep(models.Model):
-    """How far the themes have been given to new and changed answers: every answer changed up to
-    (``updated_at``, ``response_id``) has them. One row."""
+    """How far the themes and tones have been given to new and changed answers: every answer
+    changed up to (``updated_at``, ``response_id``) has them. One row."""
 
     updated_at = models.DateTimeField()
     response_id = models.BigIntegerField(default=0)
@@ -101,3 +110,95 @@ class ThemeSweep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.updated_at} {self.response_id}"
+
+    @classmethod
+    def locked(cls, now: datetime) -> "ThemeSweep":
+        """The row, locked for the transaction: the themes' and the tone's background work hold it
+        for each batch, so that no two write the same answer at once. The first sweep starts
+        ``SWEEP_LAG`` before ``now``: the answers from before get their themes when a theme is
+        made, their tone when a lexicon is learned."""
+        state, _ = cls.objects.select_for_update().get_or_create(
+            pk=1, defaults={"updated_at": now - SWEEP_LAG}
+        )
+        return state
+
+
+class ToneLexicon(models.Model):
+    """The weights of the terms of one language's comments, learned from the installation's own
+    scored comments (``insights.tone``): a term's weight is negative when it is typical of the
+    lowest category (detractors, dissatisfied, difficult), positive when typical of the highest.
+    Learned again periodically, replacing the last one with its weights.
+
+    It is learned from the training part of the comments (answers whose id is not a multiple of
+    ``HOLD_OUT``); on the held-out part's comments in the lowest or highest category,
+    ``agreeing`` of ``held_out`` have a tone whose sign agrees with their category and
+    ``neutral`` a neutral tone. After learning, every comment of the language gets its tone
+    again, ``toned`` of ``to_tone`` so far.
+    """
+
+    language = models.CharField(_("language"), max_length=2, unique=True)
+    learned_at = models.DateTimeField(_("learned"))
+    comments = models.PositiveIntegerField(_("comments learned from"), default=0)
+    held_out = models.PositiveIntegerField(default=0)
+    agreeing = models.PositiveIntegerField(default=0)
+    neutral = models.PositiveIntegerField(default=0)
+    to_tone = models.PositiveIntegerField(default=0)
+    toned = models.PositiveIntegerField(default=0)
+    # The id of the last answer given its tone since learning; None once all have.
+    toning_after = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("tone lexicon")
+        verbose_name_plural = _("tone lexicons")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(language__in=LANGUAGES), name="tone_lexicon_language_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(agreeing__lte=models.F("held_out"), neutral__lte=models.F("held_out")),
+                name="tone_lexicon_agreement_within_held_out",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(toned__lte=models.F("to_tone")), name="tone_lexicon_progress"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.language} {self.learned_at}"
+
+
+class ToneWeight(models.Model):
+    """A term's weight in a lexicon: its log-odds of the highest category over the lowest,
+    clipped (``insights.tone.MAX_WEIGHT``). Terms that do not distinguish the two have none."""
+
+    lexicon = models.ForeignKey(ToneLexicon, on_delete=models.CASCADE, related_name="weights")
+    term = models.CharField(max_length=TERM_MAX_LENGTH)
+    weight = models.FloatField()
+
+    class Meta:
+        constraints = [
+            # Also the index that joins a comment's terms to their weights.
+            models.UniqueConstraint(fields=["lexicon", "term"], name="tone_weight_unique_term"),
+            models.CheckConstraint(
+                condition=models.Q(weight__gte=-3, weight__lte=3), name="tone_weight_within_bounds"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.term}: {self.weight:+.2f}"
+
+
+class ResponseTone(models.Model):
+    """The tone of an answer's comment (``insights.tone.tone_of``): the mean weight of its terms in
+    its language's lexicon. Only answers with a comment that has terms, once a lexicon of their
+    language is learned."""
+
+    response = models.OneToOneField(Response, on_delete=models.CASCADE, primary_key=True, related_name="tone")
+    value = models.FloatField(_("tone"))
+
+    class Meta:
+        verbose_name = _("tone")
+        verbose_name_plural = _("tones")
+
+    def __str__(self) -> str:
+        return f"{self.response_id}: {self.value:+.2f}"

@@ -1,28 +1,32 @@
-"""Giving answers their themes, in the background: never on the answering path.
+"""Giving answers their themes and tone, in the background: never on the answering path.
 
-Two kinds of work, one batch at a time, each batch in a transaction that holds the one
-``ThemeSweep`` row, so that they never write the same answer's themes at once:
+Kinds of work, one batch at a time, each batch in a transaction that holds the one
+``ThemeSweep`` row, so that they never write the same answer's themes or tone at once:
 
 - ``sweep``: the answers stored or changed since the last sweep (by ``updated_at``, then id) get
-  the themes of every theme's rules. It stays ``LAG`` behind the clock: an answer's
-  ``updated_at`` is read before its transaction commits, so one committing late is not passed by.
+  the themes of every theme's rules and their tone (``insights.tone``). It stays ``LAG`` behind
+  the clock: an answer's ``updated_at`` is read before its transaction commits, so one committing
+  late is not passed by.
 - ``match_again``: after a theme's rules changed, all comments are matched against them anew, in
   the order of their ids, the theme's progress kept on it (``matched`` of ``to_match``). Its
   answers keep their old theme until their batch comes, so its figures never drop to nothing.
+- ``insights.tone.tone_again``: after a tone lexicon was learned, all comments of its language get
+  their tone anew, likewise.
 """
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Q
 
-from insights.models import ResponseTheme, Theme, ThemeSweep
+from insights import tone
+from insights.models import SWEEP_LAG, ResponseTheme, Theme, ThemeSweep, ToneLexicon
 from insights.rules import Rules, Terms
 from surveys.models import Response
 
 BATCH_SIZE = 2000
-LAG = timedelta(seconds=30)
+LAG = SWEEP_LAG
 
 
 def start_matching(theme: Theme, *, now: datetime) -> None:
@@ -35,11 +39,12 @@ def start_matching(theme: Theme, *, now: datetime) -> None:
 
 
 def sweep(*, now: datetime, batch_size: int = BATCH_SIZE) -> int:
-    """Give the next batch of new and changed answers their themes; how many answers it held."""
+    """Give the next batch of new and changed answers their themes and tone; how many answers it
+    held."""
     until = now - LAG
     with transaction.atomic():
-        state = _locked(until)
-        if not Theme.objects.exists():  # nothing to give: skip ahead
+        state = ThemeSweep.locked(now)
+        if not Theme.objects.exists() and not ToneLexicon.objects.exists():  # nothing to give: skip ahead
             ThemeSweep.objects.filter(pk=1, updated_at__lt=until).update(updated_at=until, response_id=0)
             return 0
         changed = Response.objects.filter(updated_at__lte=until).filter(
@@ -51,7 +56,9 @@ def sweep(*, now: datetime, batch_size: int = BATCH_SIZE) -> int:
         batch = list(rows[:batch_size])
         if not batch:
             return 0
-        _assign([(pk, language, terms) for pk, _, language, terms in batch], Theme.objects.all())
+        answers = [(pk, language, terms) for pk, _, language, terms in batch]
+        _assign(answers, Theme.objects.all())
+        tone.give_tones(answers)
         state.response_id, state.updated_at = batch[-1][0], batch[-1][1]
         state.save(update_fields=["response_id", "updated_at"])
         return len(batch)
@@ -61,7 +68,7 @@ def match_again(*, now: datetime, batch_size: int = BATCH_SIZE) -> int:
     """Match the next batch of comments against the rules of a theme whose rules changed (the
     one that changed first); how many comments it held."""
     with transaction.atomic():
-        _locked(now - LAG)
+        ThemeSweep.locked(now)
         theme = Theme.objects.filter(matching_after__isnull=False).order_by("rules_changed_at").first()
         if theme is None:
             return 0
@@ -84,13 +91,6 @@ def match_again(*, now: datetime, batch_size: int = BATCH_SIZE) -> int:
         theme.matching_after = last
         theme.save(update_fields=["matched", "to_match", "matching_after"])
         return len(batch)
-
-
-def _locked(until: datetime) -> ThemeSweep:
-    """The sweep's row, locked for the transaction. The first sweep starts at ``until``: the
-    answers from before get their themes when a theme is made (``start_matching``)."""
-    state, _ = ThemeSweep.objects.select_for_update().get_or_create(pk=1, defaults={"updated_at": until})
-    return state
 
 
 def themes_of(terms: Iterable[str], language: str, rules: dict[int, Rules | None]) -> list[int]:
