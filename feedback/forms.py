@@ -17,6 +17,7 @@ from feedback.dashboard import default_survey
 from feedback.verbatims import VerbatimQuery
 from followup.tags import TagRefused, tags_named
 from insights.models import Theme
+from insights.tone import Tone
 from surveys.access import AnyUser, get_survey_among, visible_surveys
 from surveys.models import NO_TOUCHPOINT, PropertyLabel, Response, Survey, Touchpoint
 from surveys.properties import filter_pairs, filters_problem
@@ -192,6 +193,11 @@ class VerbatimFilterForm(DashboardFilterForm):
     score = forms.IntegerField(label=_("score"), required=False)
     comment = forms.ChoiceField(label=_("answers"), choices=COMMENT_CHOICES.items(), required=False)
     q = forms.CharField(label=_("search"), required=False, max_length=200)
+    TONE_CHOICES = {
+        "disagree": _("disagreeing with the score"),
+        **{tone.value: tone.label for tone in Tone},
+    }
+    tone = forms.ChoiceField(label=_("tone"), choices=[("", _("any")), *TONE_CHOICES.items()], required=False)
     # A term of the insights (a lemma or a two-word phrase), which the insights link to.
     term = forms.CharField(label=_("term"), required=False, max_length=200)
 
@@ -221,4 +227,5 @@ class VerbatimFilterForm(DashboardFilterForm):
             score=data["score"],
             with_comment={"with": True, "without": False, "any": None}[data["comment"] or "with"],
             term=data["term"],
+            tone=data["tone"],
         )

@@ -31,6 +31,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from feedback.counts import Filters, matching_responses
 from followup.rules import stems
+from insights.tone import with_tone
 from surveys.models import Response, ResponseQuerySet
 from surveys.scales import LANGUAGES
 from surveys.terms import WORD, lemma
@@ -48,6 +49,7 @@ class VerbatimQuery:
     score: int | None = None
     with_comment: bool | None = True  # None: with and without
     term: str = ""  # a term of the comments' insights (``Response.comment_ngrams``), as shown there
+    tone: str = ""  # a tone of insights.tone.Tone, or "disagree" (tone against score)
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,8 @@ def find_verbatims(query: VerbatimQuery) -> QuerySet[Response]:
         responses = responses.with_term(query.term)
     if query.text:
         responses = search(responses, query.text)
+    if query.tone:
+        responses = with_tone(responses, query.tone)
     return responses.order_by("-created_at", "-pk")
 
 

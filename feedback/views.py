@@ -45,7 +45,8 @@ from feedback.loop import Proportion, count_loop, loop_figures
 from feedback.models import ExportRecord, SurveyVisit
 from feedback.verbatims import VerbatimQuery, find_verbatims, highlighted, parse_search
 from followup.models import Tag
-from insights.models import Theme
+from insights.models import ResponseTone, Theme, ToneLexicon
+from insights.tone import Tone, agreement, tone_label
 from surveys.access import get_survey_for_user, is_admin, may_export, may_read_feedback, may_see_personal_data
 from surveys.models import NO_TOUCHPOINT, PropertyLabel, Response, Survey
 from surveys.properties import PROPERTY_PREFIX, counted_value, is_filterable_property, not_filterable_message
@@ -368,12 +369,17 @@ class VerbatimRow:
     contact_properties: list[tuple[str, object]]
     event_properties: list[tuple[str, object]]
     tags: list[str]
+    tone: Tone | None  # None: the comment has no tone (yet)
 
 
 def _verbatims_context(form: VerbatimFilterForm, request: HttpRequest) -> dict:
     query = form.verbatim_query()
     # The page's tags in one query, whatever the number of answers.
-    answers = find_verbatims(query).prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+    answers = (
+        find_verbatims(query)
+        .select_related("tone")
+        .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+    )
     page = Paginator(answers, VERBATIMS_PER_PAGE).get_page(request.GET.get("page"))
     link_and_widget = capfirst(gettext("link and widget"))
     page_query = request.GET.copy()
@@ -393,9 +399,11 @@ def _verbatims_context(form: VerbatimFilterForm, request: HttpRequest) -> dict:
                 contact_properties=_sorted_items(response.contact_properties),
                 event_properties=_sorted_items(response.event_properties),
                 tags=[tag.name for tag in response.tags.all()],
+                tone=_tone(response),
             )
             for response in page
         ],
+        "tone_agreement": _tone_agreement(),
         "search_hint": _search_hint(form, query) if query.text and not page.paginator.count else None,
         "page_query": page_query.urlencode(),
         "dashboard_query": _filter_query(form, query.filters).urlencode(),
@@ -403,6 +411,21 @@ def _verbatims_context(form: VerbatimFilterForm, request: HttpRequest) -> dict:
         # The same filters for an export prepared in the background, as the form's hidden fields.
         "export_fields": [(key, value) for key, values in page_query.lists() for value in values],
     }
+
+
+def _tone(response: Response) -> Tone | None:
+    try:
+        return tone_label(response.tone.value)
+    except ResponseTone.DoesNotExist:
+        return None
+
+
+def _tone_agreement() -> list[dict]:
+    """Per language with a lexicon: how often the tone agreed with the score on held-out comments."""
+    return [
+        {"language": lexicon.language, "figures": agreement(lexicon)}
+        for lexicon in ToneLexicon.objects.order_by("language")
+    ]
 
 
 def _search_hint(form: VerbatimFilterForm, query: VerbatimQuery) -> dict:
@@ -423,6 +446,8 @@ def _search_hint(form: VerbatimFilterForm, query: VerbatimQuery) -> dict:
         narrowing.append(f"{labels['score']}: {query.score}")
     if query.with_comment is False:
         narrowing.append(f"{labels['comment']}: {VerbatimFilterForm.COMMENT_CHOICES['without']}")
+    if query.tone:
+        narrowing.append(f"{labels['tone']}: {VerbatimFilterForm.TONE_CHOICES[query.tone]}")
     return {"text": query.text, "phrases": bool(parse_search(query.text).phrases), "narrowing": narrowing}
 
 
@@ -451,6 +476,10 @@ def _search_controls(form: VerbatimFilterForm, survey: Survey | None) -> dict:
         "comments": [
             Option(key, label, key == (data.get("comment") or "with"))
             for key, label in VerbatimFilterForm.COMMENT_CHOICES.items()
+        ],
+        "tones": [
+            Option(key, label, key == data.get("tone"))
+            for key, label in VerbatimFilterForm.TONE_CHOICES.items()
         ],
         "q": data.get("q", ""),
         "term": form.cleaned_data.get("term", data.get("term", "")),
