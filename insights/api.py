@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 
 from cxsurvey.routers import replica_reads
-from feedback.forms import RANGES
+from feedback.api.metrics import FILTER_PARAMETERS
 from insights.counts import Group, TermCounts
 from insights.forms import COMPARISONS, TermsQueryForm
 from insights.logodds import TermScore
@@ -85,35 +85,9 @@ TERMS_EXAMPLE = {
             "before it (b).",
         ),
         OpenApiParameter(
-            "survey",
-            int,
-            description="A survey's id; by default the one the token's user opens the dashboard on most, "
-            "else the one with the most answers in the period.",
-        ),
-        OpenApiParameter(
             "language", str, enum=["de", "en"], description="Only comments in this language; any by default."
         ),
-        OpenApiParameter(
-            "touchpoint", int, many=True, description="Touchpoint ids; 0 for link and widget answers."
-        ),
-        OpenApiParameter(
-            "range", str, enum=list(RANGES), description="A preset period instead of since/until."
-        ),
-        OpenApiParameter(
-            "since", OpenApiTypes.DATE, description="First local day; 30 days before until by default."
-        ),
-        OpenApiParameter(
-            "until", OpenApiTypes.DATE, description="Last local day (inclusive); today by default."
-        ),
-        OpenApiParameter(
-            "property.<name>",
-            str,
-            description="e.g. property.plan=pro; the event's property wins. A value that no answer "
-            "of the survey has is refused (400).",
-        ),
-        OpenApiParameter(
-            "tag", str, many=True, description="A tag's name, in any case; repeated: answers carrying any."
-        ),
+        *FILTER_PARAMETERS,
     ],
     responses={
         200: OpenApiResponse(

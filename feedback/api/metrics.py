@@ -73,6 +73,37 @@ METRICS_EXAMPLE = {
 }
 
 
+# The dashboard's filters, as every API that reads answers by them takes them.
+FILTER_PARAMETERS = [
+    OpenApiParameter(
+        "survey",
+        int,
+        description="A survey's id; by default the one the token's user opens the dashboard on most, "
+        "else the one with the most answers in the period.",
+    ),
+    OpenApiParameter(
+        "touchpoint", int, many=True, description="Touchpoint ids; 0 for link and widget answers."
+    ),
+    OpenApiParameter("range", str, enum=list(RANGES), description="A preset period instead of since/until."),
+    OpenApiParameter(
+        "since", OpenApiTypes.DATE, description="First local day; 30 days before until by default."
+    ),
+    OpenApiParameter("until", OpenApiTypes.DATE, description="Last local day (inclusive); today by default."),
+    OpenApiParameter(
+        "property.<name>",
+        str,
+        description="e.g. property.plan=pro; the event's property wins. A value that no answer "
+        "of the survey has is refused (400).",
+    ),
+    OpenApiParameter(
+        "tag", str, many=True, description="A tag's name, in any case; repeated: answers carrying any."
+    ),
+    OpenApiParameter(
+        "theme", str, many=True, description="A theme's name; repeated: answers whose comment has any."
+    ),
+]
+
+
 @extend_schema(
     summary="The dashboard's numbers",
     description=(
@@ -83,39 +114,13 @@ METRICS_EXAMPLE = {
         "Nothing is rounded."
     ),
     parameters=[
-        OpenApiParameter(
-            "survey",
-            int,
-            description="A survey's id; by default the one the token's user opens the dashboard on most, "
-            "else the one with the most answers in the period.",
-        ),
-        OpenApiParameter(
-            "touchpoint", int, many=True, description="Touchpoint ids; 0 for link and widget answers."
-        ),
-        OpenApiParameter(
-            "range", str, enum=list(RANGES), description="A preset period instead of since/until."
-        ),
-        OpenApiParameter(
-            "since", OpenApiTypes.DATE, description="First local day; 30 days before until by default."
-        ),
-        OpenApiParameter(
-            "until", OpenApiTypes.DATE, description="Last local day (inclusive); today by default."
-        ),
+        *FILTER_PARAMETERS,
         OpenApiParameter(
             "interval",
             str,
             enum=["day", "week", "month", "quarter"],
             description="The series' buckets (weeks from Monday); by default the shortest of them "
             "most of whose whole, finished buckets hold 30 answers or more, as on the dashboard.",
-        ),
-        OpenApiParameter(
-            "property.<name>",
-            str,
-            description="e.g. property.plan=pro; the event's property wins. A value that no answer "
-            "of the survey has is refused (400).",
-        ),
-        OpenApiParameter(
-            "tag", str, many=True, description="A tag's name, in any case; repeated: answers carrying any."
         ),
     ],
     responses={

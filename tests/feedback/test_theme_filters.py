@@ -11,9 +11,9 @@ from feedback import counts
 from feedback.counts import Filters
 from insights import themes
 from insights.models import Theme
-from tests.factories import make_survey
+from tests.factories import make_api_token, make_survey
 from tests.feedback.pages import answer, by_id
-from tests.feedback.test_tag_filters import nps, table_rows
+from tests.feedback.test_tag_filters import api, nps, table_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -91,3 +91,13 @@ def test_an_unknown_theme_is_refused_by_name(manager_client, survey):
         page = manager_client.get(url, {"survey": survey.pk, "theme": "Unbekannt"})
         assert page.status_code == 400
         assert "There is no theme “Unbekannt”." in page.content.decode()
+
+
+def test_the_metrics_api_filters_by_theme(client, cx_manager, survey):
+    token = make_api_token(user=cx_manager)
+    params = {"survey": survey.pk, **NOVEMBER}
+    figures = api(client, "/api/v1/metrics/", token, **params, theme="Lieferung").json()
+    assert (figures["responses"], figures["nps"]) == (3, nps(scores_with("Lieferung")))
+    refused = api(client, "/api/v1/metrics/", token, **params, theme="Unbekannt")
+    assert refused.status_code == 400
+    assert refused.json()["error"]["fields"] == {"theme": ["There is no theme “Unbekannt”."]}
