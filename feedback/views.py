@@ -112,13 +112,13 @@ def exporting_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpR
     return feedback_page(page)
 
 
-def _invalid_filters(form: DashboardFilterForm) -> tuple[dict, int]:
+def invalid_filters(form: DashboardFilterForm) -> tuple[dict, int]:
     """The page's context and status for filters that cannot be applied."""
     # A new installation without surveys is a state to explain, not a bad request.
     no_survey = form.has_error(NON_FIELD_ERRORS, "no_survey")
     context = {
         "form": form,
-        "controls": _controls(form, form.cleaned_data.get("survey")),
+        "controls": filter_controls(form, form.cleaned_data.get("survey")),
         "no_survey": no_survey,
     }
     return context, 200 if no_survey else 400
@@ -137,7 +137,7 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
 def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = DashboardPageForm(request.GET, user=request.user)
     if not form.is_valid():  # the survey and the user's access to it come from the primary
-        context, status = _invalid_filters(form)
+        context, status = invalid_filters(form)
     else:
         # The one write of the page, to the primary: which survey the user looks at (the default next time).
         SurveyVisit.objects.record(
@@ -155,7 +155,7 @@ def verbatims(request: HttpRequest) -> HttpResponse:
     """The verbatim explorer: every comment the filters select, newest first, a page at a time."""
     form = VerbatimFilterForm(request.GET, user=request.user)
     if not form.is_valid():
-        context, status = _invalid_filters(form)
+        context, status = invalid_filters(form)
     else:
         with replica_reads(request.user):
             context, status = _verbatims_context(form, request), 200
@@ -175,7 +175,7 @@ def _dashboard_context(form: DashboardPageForm) -> dict:
         breakdown_themes=True,
     )
     series, scores = charts.series_rows(board), charts.score_rows(board)
-    controls = _controls(form, filters.survey, filters, interval=board.interval)
+    controls = filter_controls(form, filters.survey, filters, interval=board.interval)
     return {
         "form": form,
         "controls": controls,
@@ -199,7 +199,7 @@ def _dashboard_context(form: DashboardPageForm) -> dict:
             (response, charts.category_label(response.category), charts.category_index(response))
             for response in board.latest_verbatims
         ],
-        "filter_query": _filter_query(form, filters).urlencode(),
+        "filter_query": filter_query(form, filters).urlencode(),
     }
 
 
@@ -266,7 +266,7 @@ def _export_request(
 
 def _refused_export(request: HttpRequest, form: VerbatimFilterForm) -> HttpResponse:
     """The explorer with the reason the export cannot be written."""
-    context, _status = _invalid_filters(form)
+    context, _status = invalid_filters(form)
     context["search"] = _search_controls(form, form.cleaned_data.get("survey"))
     response = render(request, "feedback/verbatims.html", context, status=400)
     response["Content-Security-Policy"] = PAGE_CSP
@@ -386,7 +386,7 @@ def _verbatims_context(form: VerbatimFilterForm, request: HttpRequest) -> dict:
     page_query.pop("page", None)
     return {
         "form": form,
-        "controls": _controls(form, query.filters.survey, query.filters),
+        "controls": filter_controls(form, query.filters.survey, query.filters),
         "filters": query.filters,
         "page": page,
         "rows": [
@@ -406,7 +406,7 @@ def _verbatims_context(form: VerbatimFilterForm, request: HttpRequest) -> dict:
         "tone_agreement": _tone_agreement(),
         "search_hint": _search_hint(form, query) if query.text and not page.paginator.count else None,
         "page_query": page_query.urlencode(),
-        "dashboard_query": _filter_query(form, query.filters).urlencode(),
+        "dashboard_query": filter_query(form, query.filters).urlencode(),
         "formats": [(key, label) for key, label in ExportRecord.Format.choices],
         # The same filters for an export prepared in the background, as the form's hidden fields.
         "export_fields": [(key, value) for key, values in page_query.lists() for value in values],
@@ -697,7 +697,7 @@ class Option:
     selected: bool
 
 
-def _controls(
+def filter_controls(
     form: DashboardFilterForm, survey: Survey | None, filters: Filters | None = None, *, interval: str = ""
 ) -> dict:
     """The filter form's fields and choices, showing what the URL asked for (or, if valid, what
@@ -786,7 +786,7 @@ def _chosen_range(form: DashboardFilterForm) -> str:
     return data.get("range") or ("custom" if data.get("since") or data.get("until") else "30d")
 
 
-def _filter_query(form: DashboardFilterForm, filters: Filters) -> QueryDict:
+def filter_query(form: DashboardFilterForm, filters: Filters) -> QueryDict:
     """The filters as URL parameters, for the verbatim explorer; a chosen range stays a range."""
     query = QueryDict(mutable=True)
     query["survey"] = str(filters.survey.pk)

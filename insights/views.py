@@ -12,7 +12,7 @@ from django.utils.translation import gettext
 from cxsurvey.routers import replica_reads
 from feedback import charts
 from feedback.counts import Filters
-from feedback.views import _controls, _filter_query, _invalid_filters, feedback_page
+from feedback.views import feedback_page, filter_controls, filter_query, invalid_filters
 from insights.compare import Comparison
 from insights.figures import ThemeFigures, theme_figures
 from insights.forms import InsightsFilterForm
@@ -63,7 +63,7 @@ class ThemeRow:
 def insights(request: HttpRequest) -> HttpResponse:
     form = InsightsFilterForm(request.GET, user=request.user)
     if not form.is_valid():
-        context, status = _invalid_filters(form)
+        context, status = invalid_filters(form)
     else:
         with replica_reads(request.user):
             context, status = _insights_context(form), 200
@@ -79,7 +79,7 @@ def _insights_context(form: InsightsFilterForm) -> dict:
     plural = {code: str(charts.CATEGORY_NAMES[code][1]) for code in (low, high)}
     return {
         "form": form,
-        "controls": _controls(form, filters.survey, filters),
+        "controls": filter_controls(form, filters.survey, filters),
         "filters": filters,
         "previous_period": filters.previous(),
         "low": plural[low],
@@ -159,7 +159,7 @@ def _row(score: TermScore, query: QueryDict) -> TermRow:
 def _link(form: InsightsFilterForm, filters: Filters, *, category: str = "") -> QueryDict:
     """The explorer's parameters for the filters' comments (of the category, if given): the period
     as dates, which the previous period has no range for."""
-    query = _filter_query(form, filters)
+    query = filter_query(form, filters)
     query.pop("range", None)
     query["since"], query["until"] = filters.since.isoformat(), filters.until.isoformat()
     if category:
