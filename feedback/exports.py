@@ -1,11 +1,11 @@
 """Verbatims as files: CSV, XLSX and JSON Lines, read and written a page of rows at a time.
 
 One list of columns for every format: the response, its survey and touchpoint, the
-answer, its tags, the contact, then one column per contact property and per event property
-present among the exported rows. Who may not see personal data gets a stable
-pseudonym for the contact instead of its external id, email and name, and nothing of
-the identity that an unsigned link or widget answer claimed (``claimed_*``: unverified,
-never a contact's).
+answer, its tags, its comment's themes and tone (``insights``), the contact, then one
+column per contact property and per event property present among the exported rows.
+Who may not see personal data gets a stable pseudonym for the contact instead of its
+external id, email and name, and nothing of the identity that an unsigned link or
+widget answer claimed (``claimed_*``: unverified, never a contact's).
 
 Spreadsheets evaluate cells that look like formulas: those starting with =, +, -, @,
 a tab or a carriage return. JSON keeps every value exactly. XLSX cells are typed and
@@ -71,6 +71,8 @@ from feedback.forms import VerbatimFilterForm
 from feedback.models import ExportRecord
 from feedback.verbatims import VerbatimQuery, find_verbatims
 from followup.models import ResponseTag
+from insights.models import ResponseTheme, Theme
+from insights.tone import tone_label
 from surveys.access import AnyUser, pseudonym
 from surveys.models import Response
 
@@ -121,6 +123,9 @@ ANSWER_COLUMNS = (
     "language",
     "channel",
     "tags",  # the names, alphabetically: a list in JSON, else separated by ", "
+    "themes",  # the comment's themes' names, alphabetically: a list in JSON, else separated by "; "
+    "tone",  # the comment's tone as the explorer names it (positive, neutral, negative); empty without
+    "tone_value",  # the number it is named by (insights.tone), as the score is to the category
     "contact_id",  # the pseudonym, never the database id
 )
 # Then who an unsigned answer claimed to be, apart from the contact: nobody vouched for it.
@@ -267,12 +272,13 @@ class Table:
         survey, kind, categories = self._survey.name, self._survey.kind, self._categories
         remembered_pseudonym = lru_cache(maxsize=REMEMBERED)(pseudonym)
         tag_names = _joined_tags if flat else _tag_list
+        theme_names = self._joined_themes if flat else self._theme_list
         contact_properties = self._cells(self.contact_keys) if flat else _as_texts
         event_properties = self._cells(self.event_keys) if flat else _as_texts
         for page in self._pages():
             rows = []
             for (public_id, created, updated, touchpoint, score, comment, language, channel, tags,
-                 contact_json, event_json, _pk, contact_id, *personal) in page:  # fmt: skip
+                 themes, tone, contact_json, event_json, _pk, contact_id, *personal) in page:  # fmt: skip
                 rows.append(
                     (
                         str(public_id),
@@ -287,6 +293,9 @@ class Table:
                         language,
                         channel,
                         tag_names(tags),
+                        theme_names(themes),
+                        None if tone is None else tone_label(tone).value,
+                        tone,
                         remembered_pseudonym(contact_id),
                         *personal,
                         *contact_properties(contact_json),
@@ -315,10 +324,13 @@ class Table:
         contact_properties = self._csv_cells(self.contact_keys)
         event_properties = self._csv_cells(self.event_keys)
         tag_cells = lru_cache(maxsize=REMEMBERED)(lambda tags: _csv_field(neutralised(_joined_tags(tags))))
+        theme_cells = lru_cache(maxsize=REMEMBERED)(
+            lambda themes: _csv_field(neutralised(self._joined_themes(themes)))
+        )
         for page in self._pages():
             lines = []
             for (public_id, created, updated, touchpoint, score, comment, language, channel, tags,
-                 contact_json, event_json, _pk, *contact) in page:  # fmt: skip
+                 themes, tone, contact_json, event_json, _pk, *contact) in page:  # fmt: skip
                 created_at = created.astimezone(zone).isoformat()
                 updated_at = created_at if updated is None else updated.astimezone(zone).isoformat()
                 # _csv_field(neutralised(comment)), without the calls unless it may need an apostrophe
@@ -334,7 +346,9 @@ class Table:
                     comment = '"' + comment.replace('"', '""') + '"'
                 lines.append(
                     f"{public_id},{created_at},{updated_at},{fixed},{touchpoints(touchpoint)},{scores[score]},"
-                    f"{comment},{language},{channel},{tag_cells(tags)},{contacts(*contact)}"
+                    f"{comment},{language},{channel},{tag_cells(tags)},{theme_cells(themes)},"
+                    f"{'' if tone is None else tone_label(tone).value},{'' if tone is None else tone},"
+                    f"{contacts(*contact)}"
                     f"{contact_properties(contact_json)}{event_properties(event_json)}\r\n"
                 )
             text = "".join(lines)
@@ -362,6 +376,23 @@ class Table:
 
         return cells
 
+    @cached_property
+    def _theme_names(self) -> dict[str, str]:
+        """The themes' names by id (as text, as ``ThemedAs`` joins them): few, read once."""
+        themes = Theme.objects.using(self._responses.db).values_list("pk", "name")
+        return {str(pk): name for pk, name in themes}
+
+    def _theme_list(self, joined: str | None) -> list[str]:
+        """The names of the themes whose ids ``ThemedAs`` joined, alphabetically; a theme deleted
+        since the rows were read is left out."""
+        if not joined:
+            return []
+        names = self._theme_names
+        return sorted(names[pk] for pk in joined.split(TAG_SEPARATOR) if pk in names)
+
+    def _joined_themes(self, joined: str | None) -> str:
+        return "; ".join(self._theme_list(joined))
+
     def _pages(self) -> Iterator[list[tuple]]:
         # psycopg2 parses every uuid into a UUID object, only for it to be written as text again.
         public_id = Cast("public_id", TextField()) if connection.vendor == "postgresql" else "public_id"
@@ -376,6 +407,8 @@ class Table:
             "language",
             "channel",
             TaggedAs(),
+            ThemedAs(),
+            "tone__value",
             # As text, decoded here and remembered: Django would decode every row's JSON anew.
             Cast("contact_properties", TextField()),
             Cast("event_properties", TextField()),
@@ -409,7 +442,7 @@ class Table:
             if not more:
                 return
             # The redundant bound lets the database start its index scan at the last row.
-            after = Q(created_at__gte=last[1]) & (Q(created_at__gt=last[1]) | Q(pk__gt=last[11]))
+            after = Q(created_at__gte=last[1]) & (Q(created_at__gt=last[1]) | Q(pk__gt=last[13]))
             page = list(rows.filter(after)[:ROWS_PER_PAGE])
 
 
@@ -447,6 +480,19 @@ class _JoinedNames(Aggregate):
     def as_postgresql(self, compiler, connection, **extra_context):
         return self.as_sql(
             compiler, connection, function="STRING_AGG", template="%(function)s(%(expressions)s, chr(31))"
+        )
+
+
+class ThemedAs(Subquery):
+    """The ids of the themes of the answer's comment, as texts joined by TAG_SEPARATOR in any
+    order; null without themes. Like ``TaggedAs``, a look-up per row in the index of the answer's
+    themes (their unique constraint), without the themes' table: their names are read once."""
+
+    def __init__(self) -> None:
+        ids = ResponseTheme.objects.filter(response=OuterRef("pk")).values("response")
+        super().__init__(
+            ids.annotate(ids=_JoinedNames(Cast("theme_id", TextField()))).values("ids"),
+            output_field=TextField(),
         )
 
 

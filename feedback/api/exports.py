@@ -39,9 +39,11 @@ from surveys.api.auth import AnyScope
 from surveys.api.base import Conflict, Gone, Newest, StrictChoiceField, form_errors
 from surveys.properties import PROPERTY_PREFIX
 
-# The explorer's URL parameters that select answers; "touchpoint" and "tag" alone may repeat.
-FILTERS = ("survey", "touchpoint", "range", "since", "until", "category", "score", "comment", "q", "tag")
-REPEATABLE = ("touchpoint", "tag")
+# The explorer's URL parameters that select answers; "touchpoint", "tag" and "theme" alone may repeat.
+FILTERS = (
+    "survey", "touchpoint", "range", "since", "until", "category", "score", "comment", "q", "tag", "theme",
+)  # fmt: skip
+REPEATABLE = ("touchpoint", "tag", "theme")
 MAX_FILTER_VALUES = 50
 EXPORT_RETRY_SECONDS = 30  # when the user's exports keep the workers busy
 
@@ -84,14 +86,15 @@ class Exports(BasePermission):
 
 
 class FiltersField(serializers.DictField):
-    """The explorer's filters as a JSON object: a text or a number per name, a list for touchpoints
-    and tags."""
+    """The explorer's filters as a JSON object: a text or a number per name, a list for touchpoints,
+    tags and themes."""
 
     default_error_messages = {
         "unknown": gettext_lazy("Unknown filter “{name}”. Filters: {known} and property.<name>."),
         "value": gettext_lazy("Give “{name}” a text or a number."),
         "values": gettext_lazy("Give “touchpoint” an id or a list of at most {limit} ids."),
         "tags": gettext_lazy("Give “tag” a name or a list of at most {limit} names."),
+        "themes": gettext_lazy("Give “theme” a name or a list of at most {limit} names."),
     }
 
     def to_internal_value(self, data) -> dict[str, list[str]]:
@@ -101,7 +104,7 @@ class FiltersField(serializers.DictField):
             if name not in FILTERS and not name.startswith(PROPERTY_PREFIX):
                 self.fail("unknown", name=name[:80], known=", ".join(FILTERS))
             values = value if isinstance(value, list) and name in REPEATABLE else [value]
-            problem = {"touchpoint": "values", "tag": "tags"}.get(name, "value")
+            problem = {"touchpoint": "values", "tag": "tags", "theme": "themes"}.get(name, "value")
             if len(values) > MAX_FILTER_VALUES:
                 self.fail(problem, name=name, limit=MAX_FILTER_VALUES)
             if not all(isinstance(item, str | int) and not isinstance(item, bool) for item in values):
@@ -117,8 +120,8 @@ class ExportStart(serializers.Serializer):
             "The verbatim explorer's filters: survey (id, required), touchpoint (ids; 0 for link and "
             "widget answers), range (30d, 90d, 12m, ytd) or since and until (local dates, inclusive; "
             "the last 30 days by default), category, score, comment (with, the default; without; any), "
-            "q (words in the comment), tag (a tag's name or a list: answers carrying any) and "
-            "property.<name>."
+            "q (words in the comment), tag (a tag's name or a list: answers carrying any), theme (a "
+            "theme's name or a list: answers whose comment has any) and property.<name>."
         )
     )
 

@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from feedback import exports
 from feedback.models import ExportRecord
+from insights import themes
+from insights.models import ResponseTone, Theme
 from surveys.answering.collect import Identity
 from surveys.models import Response
 from tests.factories import make_survey, make_touchpoint, take_away
@@ -55,6 +57,9 @@ BASE_COLUMNS = [
     "language",
     "channel",
     "tags",
+    "themes",
+    "tone",
+    "tone_value",
     "contact_id",
 ]
 PERSONAL = [
@@ -275,6 +280,83 @@ def test_filters_and_search_apply_to_the_export(manager_client, survey, answers)
         "8",
     ]
     assert csv_rows(download(manager_client, survey, "csv", category="passive")) == []
+
+
+# Themes and tone
+
+
+@pytest.fixture
+def themed(survey, answers):
+    """The first answer's comment has the themes Verspätung and "=Zitat" (its rule finds "leider"),
+    a positive tone; the second none of them and a neutral tone. Theme Hotline is nobody's."""
+    rules = (("Verspätung", "spät"), ("=Zitat", "leider"), ("Hotline", "hotline"))
+    for name, include in rules:
+        themes.start_matching(Theme.objects.create(name=name, include=include), now=survey.created_at)
+    while themes.match_again(now=survey.created_at):
+        pass
+    email, link = answers
+    ResponseTone.objects.create(response=email, value=0.75)
+    ResponseTone.objects.create(response=link, value=-0.25)
+    return answers
+
+
+def test_each_answer_has_its_themes_and_tone_in_every_format(manager_client, survey, themed):
+    first, second = csv_rows(download(manager_client, survey, "csv"))
+    # Sorted and separated by semicolons; a name that starts like a formula is neutralised.
+    assert (first["themes"], first["tone"], first["tone_value"]) == (
+        "'=Zitat; Verspätung",
+        "positive",
+        "0.75",
+    )
+    assert (second["themes"], second["tone"], second["tone_value"]) == ("", "neutral", "-0.25")
+
+    sheet = openpyxl.load_workbook(io.BytesIO(download(manager_client, survey, "xlsx"))).active
+    column = BASE_COLUMNS.index("themes") + 1
+    cells = [[sheet.cell(row=row, column=column + offset).value for offset in range(3)] for row in (2, 3)]
+    assert cells == [["=Zitat; Verspätung", "positive", 0.75], [None, "neutral", -0.25]]
+    assert sheet.cell(row=2, column=column).data_type == "s"  # text, never a formula
+
+    lines = [json.loads(line) for line in download(manager_client, survey, "jsonl").decode().splitlines()]
+    assert [(line["themes"], line["tone"], line["tone_value"]) for line in lines] == [
+        (["=Zitat", "Verspätung"], "positive", 0.75),
+        ([], "neutral", -0.25),
+    ]
+
+
+def test_an_answer_without_a_tone_has_empty_tone_cells(manager_client, survey, answers):
+    first, _second = csv_rows(download(manager_client, survey, "csv"))
+    assert (first["themes"], first["tone"], first["tone_value"]) == ("", "", "")
+    first_line = json.loads(download(manager_client, survey, "jsonl").decode().splitlines()[0])
+    assert (first_line["themes"], first_line["tone"], first_line["tone_value"]) == ([], None, None)
+
+
+def test_the_theme_filter_applies_to_the_export(manager_client, survey, themed):
+    rows = csv_rows(download(manager_client, survey, "csv", theme=["Verspätung", "Hotline"]))
+    assert [row["response_id"] for row in rows] == [str(themed[0].public_id)]
+    assert csv_rows(download(manager_client, survey, "csv", theme="Hotline")) == []
+    refused = manager_client.get(
+        URL,
+        {"survey": survey.pk, **NOVEMBER, "format": "csv", "theme": "Unbekannt"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert refused.status_code == 400
+    assert "There is no theme “Unbekannt”." in refused.content.decode()
+
+
+def test_themes_cost_one_query_per_export_not_one_per_row(
+    manager_client, survey, monkeypatch, django_assert_num_queries
+):
+    monkeypatch.setattr(exports, "ROWS_PER_PAGE", 2)
+    theme = Theme.objects.create(name="Lieferung", include="liefer*")
+    themes.start_matching(theme, now=survey.created_at)
+    for day in range(1, 6):
+        answer(survey, day, date(2026, 11, day), comment=f"Lieferung Nummer {day}")
+    themes.match_again(now=survey.created_at)
+    response = manager_client.get(URL, {"survey": survey.pk, **NOVEMBER, "format": "csv"})
+    # As test_all_rows_come_through_one_cursor, and the themes' names once.
+    with django_assert_num_queries(6):
+        rows = csv_rows(b"".join(response.streaming_content))
+    assert [row["themes"] for row in rows] == ["Lieferung"] * 5
 
 
 # Formula injection

@@ -16,6 +16,8 @@ from django.utils import timezone
 
 from feedback import exports
 from feedback.models import ExportRecord
+from insights import themes
+from insights.models import ResponseTone, Theme
 from surveys.access import pseudonym
 from surveys.models import Response
 from tests.factories import make_api_token, make_survey, make_touchpoint, take_away
@@ -134,6 +136,27 @@ def test_the_explorers_filters_select_the_rows(client, token, survey, django_cap
     lines = [json.loads(line) for line in b"".join(download.streaming_content).splitlines()]
     assert [line["score"] for line in lines] == [5, 9, 10]  # without a touchpoint, with and without comment
     assert all(line["touchpoint"] != touchpoint.name for line in lines)
+
+
+def test_the_theme_filter_selects_the_rows_and_the_file_has_themes_and_tone(
+    client, token, survey, django_capture_on_commit_callbacks
+):
+    for name, include in (("Verpackung", "verpackung"), ("Preis", "preis*")):
+        themes.start_matching(Theme.objects.create(name=name, include=include), now=survey.created_at)
+    while themes.match_again(now=survey.created_at):
+        pass
+    packed = Response.objects.get(comment="Verpackung kaputt")
+    ResponseTone.objects.create(response=packed, value=-1.5)
+    filters = {"survey": survey.pk, **NOVEMBER, "theme": ["Verpackung", "Preis"]}
+    with django_capture_on_commit_callbacks(execute=True):
+        started = start(client, token, {"format": "jsonl", "filters": filters})
+    assert started.status_code == 202
+    assert ExportRecord.objects.get().filters["theme"] == ["Verpackung", "Preis"]
+    download = get(client, token, download_url(client, token, started))
+    lines = [json.loads(line) for line in b"".join(download.streaming_content).splitlines()]
+    assert [(line["comment"], line["themes"], line["tone"], line["tone_value"]) for line in lines] == [
+        ("Verpackung kaputt", ["Verpackung"], "negative", -1.5)
+    ]
 
 
 def test_an_xlsx_file_has_the_same_rows(client, token, survey, django_capture_on_commit_callbacks):
@@ -277,7 +300,7 @@ def test_it_needs_a_token_whose_user_may_export_responses(client, cx_manager, ag
             {
                 "filters": [
                     "Unknown filter “catgory”. Filters: survey, touchpoint, range, since, until, category, "
-                    "score, comment, q, tag and property.<name>."
+                    "score, comment, q, tag, theme and property.<name>."
                 ]
             },
         ),
@@ -300,6 +323,14 @@ def test_it_needs_a_token_whose_user_may_export_responses(client, cx_manager, ag
         (
             {"format": "csv", "filters": {"survey": "{survey}", "tag": ["Unbekannt"]}},
             {"filters": {"tag": ["There is no tag named “Unbekannt”."]}},
+        ),
+        (
+            {"format": "csv", "filters": {"survey": "{survey}", "theme": [["Lieferung"]]}},
+            {"filters": ["Give “theme” a name or a list of at most 50 names."]},
+        ),
+        (
+            {"format": "csv", "filters": {"survey": "{survey}", "theme": "Unbekannt"}},
+            {"filters": {"theme": ["There is no theme “Unbekannt”."]}},
         ),
         (
             {"format": "csv", "filters": {"survey": "{survey}", "score": True}},
