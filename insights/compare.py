@@ -11,8 +11,8 @@ from collections import Counter
 from dataclasses import dataclass, replace
 
 from feedback.counts import Filters
-from insights.counts import Group, TermCounts, term_counts
-from insights.logodds import LIMIT, Distinguishing, distinguishing_terms
+from insights.counts import Group, TermCounts, pair_counts, term_counts
+from insights.logodds import LIMIT, MIN_COUNT, Distinguishing, distinguishing_terms
 from surveys.scales import SCALES
 
 
@@ -28,7 +28,7 @@ class Comparison:
 
 
 def compare(a: Group, b: Group, *, limit: int = LIMIT) -> Comparison:
-    return _weighed(a, b, term_counts(a), term_counts(b), limit=limit)
+    return _weighed(a, b, *pair_counts(a, b, min_count=MIN_COUNT), limit=limit)
 
 
 def lowest_against_highest(filters: Filters, *, language: str = "", limit: int = LIMIT) -> Comparison:
@@ -53,6 +53,7 @@ def against_the_rest(group: Group, whole: Group, *, limit: int = LIMIT) -> Compa
     rest = TermCounts(
         terms=dict(Counter(everyone.terms) - Counter(counts.terms)),
         comments=everyone.comments - counts.comments,
+        total=everyone.total - counts.total,
     )
     return _weighed(group, whole, counts, rest, limit=limit)
 
@@ -63,6 +64,7 @@ def _weighed(a: Group, b: Group, counts_a: TermCounts, counts_b: TermCounts, *, 
         counts_b.terms,
         comments_a=counts_a.comments,
         comments_b=counts_b.comments,
+        totals=(counts_a.total, counts_b.total),
         limit=limit,
     )
     return Comparison(a=a, b=b, counts_a=counts_a, counts_b=counts_b, terms=terms)

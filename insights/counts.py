@@ -3,14 +3,19 @@
 A group is what the dashboard's filters select (a survey, a period, touchpoints, properties,
 tags), narrowed to score categories and a language. Counting happens in the database: from the
 daily term tally (``TermTally``) when it holds exactly the group, that is with no filter on
-touchpoints, properties or tags; else from the terms of the group's responses
+touchpoints, properties, tags or themes; else from the terms of the group's responses
 (``Response.comment_ngrams``), unnested in SQL. Either way a comment counts a term once.
+
+Two groups to be compared are counted together (``pair_counts``): from the tally in one pass over
+both groups' rows, which sends back only the terms that the comparison could show and the sums of
+the others.
 """
 
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 
 from feedback.counts import Filters, matching_responses
 from surveys.models import Response, Term, TermTally
@@ -31,25 +36,90 @@ class Group:
 class TermCounts:
     terms: dict[str, int]  # term → comments of the group that use it
     comments: int  # comments of the group with any term
+    total: int  # the sum of all the group's term counts, of terms left out of ``terms`` too
 
 
 def term_counts(group: Group) -> TermCounts:
-    filters = group.filters
-    tallied = not (filters.touchpoints or filters.properties or filters.tags or filters.themes)
-    rows = _from_tally(group) if tallied else _from_responses(group)
+    """Every term of the group with its count."""
+    rows = _from_tally(group) if _tallied(group) else _from_responses(group)
     terms = dict(rows)
-    return TermCounts(terms=terms, comments=terms.pop(COMMENTS, 0))
+    comments = terms.pop(COMMENTS, 0)
+    return TermCounts(terms=terms, comments=comments, total=sum(terms.values()))
+
+
+def pair_counts(a: Group, b: Group, *, min_count: int) -> tuple[TermCounts, TermCounts]:
+    """The counts of two groups, of one survey, whose terms are to be compared; ``terms`` may leave
+    out those counted fewer than ``min_count`` times in both groups together, whose counts are
+    still in ``total``.
+
+    From the tally, one pass over both groups' rows sums each term for each group and sends
+    back the frequent terms alone: over a year of comments, a few thousand of some hundred
+    thousand (most terms are names, typos and rare pairs of words seen once or twice).
+    """
+    if not (_tallied(a) and _tallied(b) and a.filters.survey == b.filters.survey):
+        return term_counts(a), term_counts(b)
+    # One range of the survey's rows that holds both groups, which the filtered sums then split:
+    # an index-only scan, where the two groups' conditions joined by OR would read the table.
+    rows = TermTally.objects.filter(
+        survey=a.filters.survey,
+        day__range=(min(a.filters.since, b.filters.since), max(a.filters.until, b.filters.until)),
+    )
+    if a.categories and b.categories:
+        rows = rows.filter(category__in={*a.categories, *b.categories})
+    if a.language and a.language == b.language:
+        rows = rows.filter(language=a.language)
+    # Summed by the term's id, then named: grouping millions of rows by a number, not by its text.
+    sums = (
+        rows.values("term_id")
+        .annotate(
+            a=Coalesce(Sum("responses", filter=_rows_of(a)), 0),
+            b=Coalesce(Sum("responses", filter=_rows_of(b)), 0),
+        )
+        .order_by()
+    )
+    select, parameters = sums.query.sql_with_params()
+    table = Term._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH sums AS ({select}) "  # noqa: S608
+            # bigint, not the numeric that PostgreSQL sums bigints to, or every count would be one
+            "SELECT NULL, CAST(coalesce(sum(sums.a), 0) AS bigint), CAST(coalesce(sum(sums.b), 0) AS bigint) "
+            "FROM sums "
+            "UNION ALL SELECT term.text, sums.a, sums.b FROM sums "
+            f"JOIN {table} AS term ON term.id = sums.term_id "
+            f"WHERE sums.a + sums.b >= %s OR sums.term_id = (SELECT id FROM {table} WHERE text = %s)",
+            (*parameters, min_count, COMMENTS),
+        )
+        fetched = cursor.fetchall()
+    totals = next(row for row in fetched if row[0] is None)
+    terms_a = {term: n for term, n, _ in fetched if term is not None and n}
+    terms_b = {term: n for term, _, n in fetched if term is not None and n}
+    comments_a, comments_b = terms_a.pop(COMMENTS, 0), terms_b.pop(COMMENTS, 0)
+    return (
+        TermCounts(terms=terms_a, comments=comments_a, total=totals[1] - comments_a),
+        TermCounts(terms=terms_b, comments=comments_b, total=totals[2] - comments_b),
+    )
+
+
+def _tallied(group: Group) -> bool:
+    """Whether the tally holds the group: it is counted by day, category and language alone."""
+    filters = group.filters
+    return not (filters.touchpoints or filters.properties or filters.tags or filters.themes)
+
+
+def _rows_of(group: Group) -> Q:
+    """The group's rows of the tally of its survey."""
+    rows = Q(day__range=(group.filters.since, group.filters.until))
+    if group.categories:
+        rows &= Q(category__in=group.categories)
+    if group.language:
+        rows &= Q(language=group.language)
+    return rows
 
 
 def _from_tally(group: Group) -> list[tuple[str, int]]:
-    rows = TermTally.objects.filter(
-        survey=group.filters.survey, day__range=(group.filters.since, group.filters.until)
-    )
-    if group.categories:
-        rows = rows.filter(category__in=group.categories)
-    if group.language:
-        rows = rows.filter(language=group.language)
     # Summed by the term's id, then named: grouping a million rows by a number, not by its text.
+    rows = TermTally.objects.filter(_rows_of(group), survey=group.filters.survey)
     sums = rows.values("term_id").annotate(n=Sum("responses")).filter(n__gt=0).order_by()
     select, parameters = sums.query.sql_with_params()
     with connection.cursor() as cursor:

@@ -79,6 +79,7 @@ def score_terms(
     prior_size: float | None = None,
     comments_a: int | None = None,
     comments_b: int | None = None,
+    totals: tuple[int, int] | None = None,
     min_count: int = MIN_COUNT,
 ) -> list[TermScore]:
     """The terms counted at least ``min_count`` (and at least once) in both groups together, from
@@ -91,10 +92,16 @@ def score_terms(
     gives no weight (missing from a ``background`` the caller passed, or α0 = 0) that is missing
     from one group, or the single term of a group that is also all of the background. Shares are
     None without ``comments_a`` / ``comments_b`` (or when they are 0).
+    ``totals`` are n_a and n_b when the groups' mappings leave out terms (see ``_estimate``).
     A negative count or ``prior_size`` raises ValueError.
     """
     estimates = _estimate(
-        group_a, group_b, background=background, prior_size=prior_size, min_count=max(min_count, 1)
+        group_a,
+        group_b,
+        background=background,
+        prior_size=prior_size,
+        totals=totals,
+        min_count=max(min_count, 1),
     )
     # Two stable sorts on single keys, the second on floats alone, run several times faster than one
     # on (−z, term) tuples, whose many ties (terms with equal counts) compare strings as well.
@@ -111,6 +118,7 @@ def distinguishing_terms(
     prior_size: float | None = None,
     comments_a: int | None = None,
     comments_b: int | None = None,
+    totals: tuple[int, int] | None = None,
     limit: int = LIMIT,
     threshold: float = Z_95,
     min_count: int = MIN_COUNT,
@@ -123,7 +131,12 @@ def distinguishing_terms(
     cases are those of ``score_terms``: no counts on either side gives two empty tuples.
     """
     estimates = _estimate(
-        group_a, group_b, background=background, prior_size=prior_size, min_count=max(min_count, 1)
+        group_a,
+        group_b,
+        background=background,
+        prior_size=prior_size,
+        totals=totals,
+        min_count=max(min_count, 1),
     )
     # e[0] is −z: z > threshold for a, z < −threshold for b.
     typical_a = heapq.nsmallest(limit, (e for e in estimates if e[0] < -threshold))
@@ -142,12 +155,18 @@ def _estimate(
     *,
     background: Mapping[str, int] | None,
     prior_size: float | None,
+    totals: tuple[int, int] | None,
     min_count: int,
 ) -> list[_Estimate]:
-    """δ and z of the terms counted at least ``min_count`` (≥ 1) times in both groups together."""
+    """δ and z of the terms counted at least ``min_count`` (≥ 1) times in both groups together.
+
+    n_a and n_b are the sums of the groups' counts, or ``totals`` when given: a database that
+    counts the groups can leave out the terms below ``min_count``, thousands of names and typos
+    seen once that no result would show, and send their sums alone. With the default background
+    (both groups) the estimates are then the same as from every count."""
     if prior_size is not None and prior_size < 0:
         raise ValueError(f"negative prior size {prior_size}")
-    n_a, n_b = _total(group_a), _total(group_b)
+    n_a, n_b = (_total(group_a), _total(group_b)) if totals is None else _checked(totals)
     total = n_a + n_b if background is None else _total(background)
     if not n_a or not n_b or not total:
         return []
@@ -176,6 +195,12 @@ def _total(counts: Mapping[str, int]) -> int:
     if min(counts.values(), default=0) < 0:
         raise ValueError("negative term count")
     return sum(counts.values())
+
+
+def _checked(totals: tuple[int, int]) -> tuple[int, int]:
+    if min(totals) < 0:
+        raise ValueError("negative total count")
+    return totals
 
 
 def _scores(estimates: list[_Estimate], comments_a: int | None, comments_b: int | None) -> list[TermScore]:

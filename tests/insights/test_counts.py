@@ -1,12 +1,13 @@
 """The comments of a group that use each term, from the term tally or from the responses alike."""
 
+from dataclasses import replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from feedback.counts import Filters
-from insights.counts import Group, TermCounts, term_counts
+from insights.counts import Group, TermCounts, pair_counts, term_counts
 from surveys.models import NO_TOUCHPOINT
 from tests.factories import answer_by_link, make_invitation, make_survey, make_touchpoint
 
@@ -76,4 +77,34 @@ def test_the_responses_count_as_the_tally_does(survey):
 
 
 def test_a_group_without_comments_counts_nothing():
-    assert counts(make_survey(kind="csat")) == TermCounts(terms={}, comments=0)
+    assert counts(make_survey(kind="csat")) == TermCounts(terms={}, comments=0, total=0)
+
+
+def test_a_pair_counted_together_keeps_the_frequent_terms_and_every_total(survey):
+    """Two groups summed in one pass over the tally: the terms counted at least twice in both
+    together, each group's count of them, and the totals of every term, those left out too."""
+    november = Filters(survey=survey, since=date(2026, 11, 1), until=date(2026, 11, 30))
+    detractors = Group(november, categories=("detractor",))
+    promoters = Group(november, categories=("promoter",))
+    alone_a, alone_b = term_counts(detractors), term_counts(promoters)
+    pair_a, pair_b = pair_counts(detractors, promoters, min_count=2)
+    assert (pair_a.comments, pair_b.comments) == (3, 2)
+    assert (pair_a.total, pair_b.total) == (alone_a.total, alone_b.total)
+    assert pair_a.total == sum(alone_a.terms.values()) > sum(pair_a.terms.values())
+    assert pair_a.terms == {"lieferung": 3, "spät": 3}  # "kommen" and the rest are in one comment
+    assert pair_b.terms == {"lieferung": 1}  # "schnell" is in one comment too
+
+
+def test_a_pair_of_periods_or_of_other_filters_counts_as_each_group_alone(survey):
+    """November against the days before it, in German; and a touchpoint (read from the responses)
+    against every answer."""
+    november = Filters(survey=survey, since=date(2026, 11, 15), until=date(2026, 12, 14))
+    pairs = (
+        (Group(november, language="de"), Group(november.previous(), language="de")),
+        (Group(november), Group(november.previous())),
+        (Group(replace(november, touchpoints=(survey.touchpoint.pk,))), Group(november)),
+    )
+    for a, b in pairs:
+        pair_a, pair_b = pair_counts(a, b, min_count=1)
+        assert (pair_a, pair_b) == (term_counts(a), term_counts(b))
+    assert pair_counts(*pairs[0], min_count=1)[0].comments == 5

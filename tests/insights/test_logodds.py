@@ -95,6 +95,19 @@ def test_it_leaves_out_terms_counted_fewer_than_min_count_times_in_both_groups()
     assert len(score_terms(DETRACTORS, PROMOTERS)) == 6
 
 
+def test_the_groups_totals_stand_for_the_terms_left_out():
+    """A database that sends back only the terms counted 8 times or more sends n_a = 61 and n_b = 55
+    beside them: the scores are those of every count."""
+    frequent_a = {term: n for term, n in DETRACTORS.items() if n + PROMOTERS.get(term, 0) >= 8}
+    frequent_b = {term: n for term, n in PROMOTERS.items() if n + DETRACTORS.get(term, 0) >= 8}
+    assert "sven" not in frequent_a and "thanks" not in frequent_b
+    trimmed = score_terms(frequent_a, frequent_b, totals=(61, 55), min_count=8)
+    assert trimmed == score_terms(DETRACTORS, PROMOTERS, min_count=8)
+    assert by_term(trimmed)["wait"].z == approx(HAND["wait"][2])
+    # Without the totals, n_a and n_b would shrink to the terms sent, and so would every estimate.
+    assert score_terms(frequent_a, frequent_b, min_count=8) != trimmed
+
+
 def test_it_gives_each_term_its_share_of_each_groups_comments():
     wait = by_term(score_terms(DETRACTORS, PROMOTERS, comments_a=40, comments_b=50))["wait"]
 
@@ -297,3 +310,5 @@ def test_negative_counts_and_prior_sizes_are_refused():
         distinguishing_terms(DETRACTORS, PROMOTERS, background={"wait": -1})
     with pytest.raises(ValueError, match="negative"):
         score_terms(DETRACTORS, PROMOTERS, prior_size=-1)
+    with pytest.raises(ValueError, match="negative"):
+        distinguishing_terms(DETRACTORS, PROMOTERS, totals=(61, -1))
