@@ -46,6 +46,11 @@ def against_previous_period(group: Group, *, limit: int = LIMIT) -> Comparison:
     return compare(group, replace(group, filters=group.filters.previous()), limit=limit)
 
 
+def reweighed(comparison: Comparison, *, limit: int) -> Comparison:
+    """The same comparison with more (or fewer) terms per group, from the counts it already has."""
+    return _weighed(comparison.a, comparison.b, comparison.counts_a, comparison.counts_b, limit=limit)
+
+
 def against_the_rest(group: Group, whole: Group, *, limit: int = LIMIT) -> Comparison:
     """A group against the answers of ``whole`` outside it; ``group`` must lie within ``whole``
     (the same period and categories, a filter more)."""

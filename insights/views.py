@@ -101,7 +101,7 @@ def _insights_context(form: InsightsFilterForm) -> dict:
         ),
         "min_count": MIN_COUNT,
         "themes": _theme_rows(form, filters, low),
-        "suggested": suggested_themes(filters),
+        "suggested": suggested_themes(by_category),
         "low_link": _link(form, filters, category=low).urlencode(),
         "may_add_theme": form.user.has_perm("insights.add_theme"),
     }

@@ -27,8 +27,8 @@ NOVEMBER = {"since": "2026-11-01", "until": "2026-11-30"}
 DAY = date(2026, 11, 10)
 # The session, the user, the filters' choices and the two comparisons' counts, one each (13); the
 # themes' figures (the themes, each period's themed answers and comments, the answers: 6) and the
-# suggestions (the themes' rules and a comparison's count: 2).
-QUERIES = 21
+# suggestions (the themes' rules: 1; they weigh the page's count of detractors and promoters again).
+QUERIES = 20
 
 
 def term_of(word: str, language: str = "de") -> str:
