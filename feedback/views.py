@@ -403,7 +403,7 @@ def _verbatims_context(form: VerbatimFilterForm, request: HttpRequest) -> dict:
             )
             for response in page
         ],
-        "tone_agreement": _tone_agreement(),
+        "tone_agreement": tone_agreement(),
         "search_hint": _search_hint(form, query) if query.text and not page.paginator.count else None,
         "page_query": page_query.urlencode(),
         "dashboard_query": filter_query(form, query.filters).urlencode(),
@@ -420,8 +420,9 @@ def _tone(response: Response) -> Tone | None:
         return None
 
 
-def _tone_agreement() -> list[dict]:
-    """Per language with a lexicon: how often the tone agreed with the score on held-out comments."""
+def tone_agreement() -> list[dict]:
+    """Per language with a lexicon: how often the tone agreed with the score on held-out comments;
+    empty before any lexicon is learned."""
     return [
         {"language": lexicon.language, "figures": agreement(lexicon)}
         for lexicon in ToneLexicon.objects.order_by("language")

@@ -21,6 +21,7 @@ from typing import TypeVar
 
 from django.db import connection, models, transaction
 from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Abs
 from django.utils.translation import gettext_lazy as _
 
 from feedback.metrics import Z_95, proportion_interval
@@ -227,6 +228,13 @@ def disagreements(responses: Answers) -> Answers:
         (_in_categories(HIGHEST) & Q(tone__value__lt=NEGATIVE))
         | (_in_categories(LOWEST) & Q(tone__value__gt=POSITIVE))
     )
+
+
+def strongest_disagreements(responses: Answers, *, limit: int) -> list[Response]:
+    """At most ``limit`` of the ``disagreements``, the tone furthest from neutral first (then the
+    newest), each with its tone."""
+    found = disagreements(responses).select_related("tone")
+    return list(found.order_by(Abs("tone__value").desc(), "-created_at", "-pk")[:limit])
 
 
 def _in_categories(codes: tuple[str, ...]) -> Q:

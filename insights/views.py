@@ -1,6 +1,7 @@
-"""The insights page: for a survey and period, the terms that set its detractors apart from its
-promoters, and the terms that rose or fell against the previous period; each links to the
-comments behind it in the verbatim explorer."""
+"""The insights page: for a survey and period, its themes, the terms that set its detractors apart
+from its promoters, the terms that rose or fell against the previous period, and the comments
+whose tone disagrees with their score; each links to the comments behind it in the verbatim
+explorer."""
 
 from dataclasses import dataclass
 
@@ -11,15 +12,19 @@ from django.utils.translation import gettext
 
 from cxsurvey.routers import replica_reads
 from feedback import charts
-from feedback.counts import Filters
-from feedback.views import feedback_page, filter_controls, filter_query, invalid_filters
+from feedback.counts import Filters, matching_responses
+from feedback.views import feedback_page, filter_controls, filter_query, invalid_filters, tone_agreement
 from insights.compare import Comparison
 from insights.figures import ThemeFigures, theme_figures
 from insights.forms import InsightsFilterForm
 from insights.logodds import MIN_COUNT, TermScore
 from insights.suggest import suggested_themes
 from insights.terms import compared
+from insights.tone import Tone, strongest_disagreements, tone_label
+from surveys.models import Response
 from surveys.scales import SCALES
+
+DISAGREEMENTS_SHOWN = 5  # a handful to read; the explorer has them all
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,14 @@ class ThemeRow:
     impact_interval: str
     change: str  # "rising", "falling" or "" against the previous period
     link: str  # the explorer's parameters: the theme's answers in the lowest category
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    response: Response
+    category: str
+    category_index: int  # the category's colour
+    tone: Tone
 
 
 @feedback_page
@@ -104,6 +117,33 @@ def _insights_context(form: InsightsFilterForm) -> dict:
         "suggested": suggested_themes(by_category),
         "low_link": _link(form, filters, category=low).urlencode(),
         "may_add_theme": form.user.has_perm("insights.add_theme"),
+        **_tone_context(form, filters, language),
+    }
+
+
+def _tone_context(form: InsightsFilterForm, filters: Filters, language: str) -> dict:
+    """How far to trust the tone, and the period's strongest disagreements with a link to all of
+    them; none before a lexicon is learned, when no comment has a tone."""
+    agreement = tone_agreement()
+    if not agreement:
+        return {"tone_agreement": agreement}
+    responses = matching_responses(filters)
+    if language:
+        responses = responses.filter(language=language)
+    query = _link(form, filters)
+    query["tone"] = "disagree"
+    return {
+        "tone_agreement": agreement,
+        "disagreements": [
+            Disagreement(
+                response=response,
+                category=charts.category_label(response.category),
+                category_index=charts.category_index(response),
+                tone=tone_label(response.tone.value),
+            )
+            for response in strongest_disagreements(responses, limit=DISAGREEMENTS_SHOWN)
+        ],
+        "disagreements_link": query.urlencode(),
     }
 
 

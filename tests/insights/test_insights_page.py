@@ -13,7 +13,7 @@ from feedback.counts import Filters
 from insights import themes
 from insights.compare import against_previous_period, lowest_against_highest
 from insights.counts import Group
-from insights.models import Theme
+from insights.models import ResponseTone, Theme, ToneLexicon
 from surveys import roles
 from surveys.models import Response
 from surveys.terms import comment_ngrams
@@ -26,9 +26,10 @@ URL = "/insights/"
 NOVEMBER = {"since": "2026-11-01", "until": "2026-11-30"}
 DAY = date(2026, 11, 10)
 # The session, the user, the filters' choices and the two comparisons' counts, one each (13); the
-# themes' figures (the themes, each period's themed answers and comments, the answers: 6) and the
-# suggestions (the themes' rules: 1; they weigh the page's count of detractors and promoters again).
-QUERIES = 20
+# themes' figures (the themes, each period's themed answers and comments, the answers: 6); the
+# suggestions (the themes' rules: 1; they weigh the page's count of detractors and promoters again);
+# the tone's lexicons (1) and, once one is learned, the disagreements (1 more).
+QUERIES = 21
 
 
 def term_of(word: str, language: str = "de") -> str:
@@ -263,3 +264,73 @@ def test_the_themes_costliest_first_link_to_their_unhappy_answers_and_suggestion
     suggested = re.search(r"<div id=\"suggested-themes\">(.*?)</div>", html, re.S).group(1)
     assert "warteschleife" in suggested
     assert "make a theme" in suggested  # a CX manager may define one
+
+
+# Tone
+
+
+def toned(survey, score, comment, tone, *, hour, day=DAY, language="de"):
+    response = answer(survey, score, day, hour=hour, comment=comment, language=language)
+    ResponseTone.objects.create(response=response, value=tone)
+    return response
+
+
+def disagreement_rows(html: str) -> list[str]:
+    listing = re.search(r'<ol class="verbatims" id="disagreement-list">(.*?)</ol>', html, re.S)
+    assert listing, "no disagreements"
+    return [
+        " ".join(unescape(re.sub(r"<[^>]+>", " ", row)).split())
+        for row in re.findall(r"<li>(.*?)</li>", listing.group(1), re.S)
+    ]
+
+
+def test_without_a_learned_tone_the_page_says_so_instead_of_disagreements(manager_client, survey):
+    html = look(manager_client, survey).content.decode()
+    assert by_id(html, "no-tone").startswith("No tone has been learned yet")
+    assert 'id="disagreement-list"' not in html and 'id="tone-agreement"' not in html
+
+
+def test_the_strongest_disagreements_of_the_period_show_with_the_tones_agreement(
+    manager_client, survey, django_assert_num_queries
+):
+    ToneLexicon.objects.create(language="de", learned_at=timezone.now(), held_out=40, agreeing=30, neutral=6)
+    toned(survey, 9, "Leider kaputt", -1.2, hour=8)
+    toned(survey, 3, "Fahrer sehr nett", 2.5, hour=9)
+    toned(survey, 10, "Kaputt, aber gut", -0.6, hour=10)
+    for hour in range(11, 17):
+        toned(survey, 1, "Nett, aber zu spät", 0.7 + hour / 100, hour=hour)
+    toned(survey, 2, "Kaputt und spät", -1.5, hour=17)  # agrees
+    toned(survey, 10, "Alles prima", 1.4, hour=18)  # agrees
+    toned(survey, 7, "Hotline besetzt", -2.8, hour=19)  # a passive disagrees with nothing
+    toned(survey, 9, "Im Oktober kaputt", -3.0, hour=12, day=date(2026, 10, 20))  # another period
+    look(manager_client, survey)
+    with django_assert_num_queries(QUERIES + 1):
+        html = look(manager_client, survey).content.decode()
+    assert "agrees with the score on 75 % (60–86 %) of 40 held-out comments" in by_id(html, "tone-agreement")
+    assert [" ".join(row.split(" ")[:5]) for row in disagreement_rows(html)] == [
+        "3 Detractor tone: positive 11/10/2026",
+        "9 Promoter tone: negative 11/10/2026",
+        "1 Detractor tone: positive 11/10/2026",  # 0.86, at 16:00
+        "1 Detractor tone: positive 11/10/2026",  # 0.85, at 15:00
+        "1 Detractor tone: positive 11/10/2026",
+    ]
+    assert disagreement_rows(html)[0].endswith("Fahrer sehr nett")
+    link = re.search(r'<a id="all-disagreements" href="/verbatims/\?([^"]+)"', html)
+    assert link
+    assert parse_qs(unescape(link.group(1))) == {
+        "survey": [str(survey.pk)],
+        "since": ["2026-11-01"],
+        "until": ["2026-11-30"],
+        "tone": ["disagree"],
+    }
+
+
+def test_the_disagreements_follow_the_language_filter(manager_client, survey):
+    ToneLexicon.objects.create(language="de", learned_at=timezone.now())
+    toned(survey, 9, "Leider kaputt", -1.2, hour=8)
+    toned(survey, 9, "Broken, sadly", -1.1, hour=9, language="en")
+    rows = disagreement_rows(look(manager_client, survey, language="en").content.decode())
+    assert len(rows) == 1 and rows[0].endswith("Broken, sadly")
+    december = {"since": "2026-12-01", "until": "2026-12-31"}
+    html = look(manager_client, survey, language="de", **december).content.decode()
+    assert by_id(html, "no-disagreements") == "No comment of this period disagrees with its score."
