@@ -16,7 +16,7 @@ from feedback.counts import Filters
 from feedback.dashboard import default_survey
 from feedback.verbatims import VerbatimQuery
 from followup.tags import TagRefused, tags_named
-from insights.models import Theme
+from insights.themes import ThemeRefused, themes_named
 from insights.tone import Tone
 from surveys.access import AnyUser, get_survey_among, visible_surveys
 from surveys.models import NO_TOUCHPOINT, PropertyLabel, Response, Survey, Touchpoint
@@ -99,10 +99,10 @@ class DashboardFilterForm(forms.Form):
         names = self.cleaned_data["theme"]
         if len(names) > MAX_TAGS:
             raise ValidationError(_("Filter by at most %(limit)d themes at once.") % {"limit": MAX_TAGS})
-        found = dict(Theme.objects.filter(name__in=names).values_list("name", "pk"))
-        if unknown := sorted(set(names) - found.keys()):
-            raise ValidationError(_("There is no theme “%(theme)s”.") % {"theme": unknown[0]}, code="theme")
-        return {pk: name for name, pk in found.items()}
+        try:
+            return themes_named(names)
+        except ThemeRefused as refusal:
+            raise ValidationError(str(refusal), code="theme") from None
 
     def clean(self):
         super().clean()

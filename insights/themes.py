@@ -14,11 +14,12 @@ Kinds of work, one batch at a time, each batch in a transaction that holds the o
   their tone anew, likewise.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from insights import tone
 from insights.models import SWEEP_LAG, ResponseTheme, Theme, ThemeSweep, ToneLexicon
@@ -27,6 +28,24 @@ from surveys.models import Response
 
 BATCH_SIZE = 2000
 LAG = SWEEP_LAG
+
+
+class ThemeRefused(ValueError):
+    """A theme asked for by a name that no theme has; the message names it."""
+
+
+def themes_named(names: Sequence[str]) -> dict[int, str]:
+    """The themes of these names (exactly as named), {id: name}, in one query; ThemeRefused naming
+    the first name, in alphabetical order, that no theme has."""
+    # No name holds a NUL character, and PostgreSQL refuses to compare one: it is unknown, not an error.
+    found = dict(
+        Theme.objects.filter(name__in=[name for name in names if "\x00" not in name]).values_list(
+            "name", "pk"
+        )
+    )
+    if unknown := sorted(set(names) - found.keys()):
+        raise ThemeRefused(_("There is no theme “%(theme)s”.") % {"theme": unknown[0]})
+    return {pk: name for name, pk in found.items()}
 
 
 def start_matching(theme: Theme, *, now: datetime) -> None:

@@ -3,7 +3,9 @@
 Filters: ``survey``, ``touchpoint`` (repeatable; 0 for link and widget answers),
 ``since`` and ``until`` (a local date, inclusive, or an ISO 8601 moment), ``updated_since``,
 ``category``, ``score``, ``has_comment``, ``property.<name>=<value>``, ``tag`` (a tag's name,
-repeatable: answers carrying any of them) and the search ``q``.
+repeatable: answers carrying any of them), ``theme`` (a theme's name, repeatable: answers whose
+comment has any of them) and the search ``q``. Each answer lists its tags, its comment's themes and
+its tone (``insights``), read with the page: no query per answer.
 Pages follow a cursor, so that iterating over millions of answers is stable while
 answers keep arriving; ``ordering=updated_at`` with ``updated_since`` picks up changes.
 Readers who may not view contacts get the contact's pseudonym only, and nothing of the identity
@@ -30,11 +32,14 @@ from drf_spectacular.utils import (
 from rest_framework import exceptions, mixins, serializers, viewsets
 
 from cxsurvey.routers import replica_reads
-from feedback.counts import with_tags
+from feedback.counts import with_tags, with_themes
 from feedback.forms import MAX_TAGS
 from feedback.verbatims import search
 from followup.models import Tag
 from followup.tags import TagRefused, tags_named
+from insights.models import ResponseTheme
+from insights.themes import ThemeRefused, themes_named
+from insights.tone import Tone, tone_label
 from surveys.access import get_survey_for_user, may_see_personal_data, pseudonym, visible_surveys
 from surveys.api.auth import ModelPermission
 from surveys.api.base import Cursor, ReadsPersonalData, StrictCharField, StrictChoiceField
@@ -97,6 +102,7 @@ class ResponseQuery(serializers.Serializer):
     has_comment = serializers.BooleanField(required=False, allow_null=True, default=None)
     q = StrictCharField(max_length=200, required=False)
     tag = serializers.ListField(child=StrictCharField(max_length=200), required=False, max_length=MAX_TAGS)
+    theme = serializers.ListField(child=StrictCharField(max_length=200), required=False, max_length=MAX_TAGS)
     ordering = StrictChoiceField(list(ORDERINGS), required=False, default="created_at")
 
     def validate(self, data: dict) -> dict:
@@ -106,6 +112,10 @@ class ResponseQuery(serializers.Serializer):
             data["tag"] = tuple(tag.pk for tag in tags_named(data.get("tag") or ()))
         except TagRefused as refusal:
             raise serializers.ValidationError({"tag": [str(refusal)]}) from None
+        try:
+            data["theme"] = tuple(sorted(themes_named(data.get("theme") or ())))
+        except ThemeRefused as refusal:
+            raise serializers.ValidationError({"theme": [str(refusal)]}) from None
         return data
 
 
@@ -135,6 +145,7 @@ def filtered(
     for name, value in properties:
         responses = responses.with_property(name, value)
     responses = with_tags(responses, query.get("tag") or ())
+    responses = with_themes(responses, query.get("theme") or ())
     if query.get("q"):
         responses = search(responses, query["q"])
     return responses
@@ -177,6 +188,9 @@ RESPONSE_EXAMPLE = OpenApiExample(
         "contact_properties": {"plan": "Wartungsvertrag Plus", "region": "Bayern", "customer_since": 2019},
         "event_properties": {"order_id": "A-1042", "carrier": "DHL"},
         "tags": ["Lieferung"],
+        "themes": ["Lieferung", "Sendungsverfolgung"],
+        "tone": "positive",
+        "tone_value": 0.8125,
         "created_at": "2026-11-23T12:49:02.318455+01:00",
         "updated_at": "2026-11-23T12:51:40.902117+01:00",
     },
@@ -197,6 +211,17 @@ class ResponseSerializer(serializers.ModelSerializer):
         help_text="Who answered: only for users who may view contacts, else null."
     )
     tags = serializers.SerializerMethodField(help_text="The names of the answer's tags, alphabetically.")
+    themes = serializers.SerializerMethodField(
+        help_text="The names of the themes of the answer's comment, alphabetically. Themes are given "
+        "in the background, within a minute of the answer."
+    )
+    tone = serializers.SerializerMethodField(
+        help_text="The comment's tone, as the explorer names it; null until the comment has one."
+    )
+    tone_value = serializers.SerializerMethodField(
+        help_text="The number the tone is named by: the mean weight of the comment's terms, positive "
+        "above 0.5, negative below -0.5; null until the comment has a tone."
+    )
     claimed_identity = serializers.SerializerMethodField(
         help_text="Who an answer by link or widget said it came from, without the survey's signature: "
         "unverified, never a contact. Only for users who may view contacts, else null."
@@ -220,6 +245,9 @@ class ResponseSerializer(serializers.ModelSerializer):
             "contact_properties",
             "event_properties",
             "tags",
+            "themes",
+            "tone",
+            "tone_value",
             "created_at",
             "updated_at",
         ]
@@ -228,6 +256,20 @@ class ResponseSerializer(serializers.ModelSerializer):
     def get_tags(self, response: Response) -> list[str]:
         # Prefetched by the view, in order: one query per page, not per answer.
         return [tag.name for tag in response.tags.all()]
+
+    def get_themes(self, response: Response) -> list[str]:
+        # Prefetched by the view with their themes: one query per page.
+        return sorted(found.theme.name for found in response.themes.all())
+
+    @extend_schema_field(serializers.ChoiceField(choices=Tone.choices, allow_null=True))
+    def get_tone(self, response: Response) -> str | None:
+        value = self.get_tone_value(response)
+        return None if value is None else tone_label(value).value
+
+    def get_tone_value(self, response: Response) -> float | None:
+        # Joined by the view; an answer without a tone has none cached rather than a query.
+        tone = getattr(response, "tone", None)
+        return None if tone is None else tone.value
 
     def get_contact_id(self, response: Response) -> str:
         return pseudonym(response.contact_id)
@@ -294,6 +336,12 @@ QUERY_PARAMETERS = [
         description="A tag's name, in any case; repeated: answers carrying any of the tags.",
     ),
     OpenApiParameter(
+        "theme",
+        OpenApiTypes.STR,
+        many=True,
+        description="A theme's name, exactly; repeated: answers whose comment has any of the themes.",
+    ),
+    OpenApiParameter(
         "ordering",
         OpenApiTypes.STR,
         enum=list(ORDERINGS),
@@ -345,7 +393,10 @@ class ResponseViewSet(
         # The class's queryset, Response.objects.all(); DRF's stubs know only a plain QuerySet.
         user = self.request.user
         responses = cast(ResponseQuerySet, super().get_queryset()).filter(survey__in=visible_surveys(user))
-        responses = responses.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+        responses = responses.select_related("tone").prefetch_related(
+            Prefetch("tags", queryset=Tag.objects.order_by("name")),
+            Prefetch("themes", queryset=ResponseTheme.objects.select_related("theme")),
+        )
         if self.personal:
             responses = responses.select_related("contact")
         if self.action != "list":

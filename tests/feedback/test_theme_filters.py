@@ -10,7 +10,7 @@ import pytest
 from feedback import counts
 from feedback.counts import Filters
 from insights import themes
-from insights.models import Theme
+from insights.models import ResponseTone, Theme
 from tests.factories import make_api_token, make_survey
 from tests.feedback.pages import answer, by_id
 from tests.feedback.test_tag_filters import api, nps, table_rows
@@ -101,3 +101,56 @@ def test_the_metrics_api_filters_by_theme(client, cx_manager, survey):
     refused = api(client, "/api/v1/metrics/", token, **params, theme="Unbekannt")
     assert refused.status_code == 400
     assert refused.json()["error"]["fields"] == {"theme": ["There is no theme “Unbekannt”."]}
+
+
+def test_the_responses_api_filters_by_theme_and_lists_themes_and_tone(client, cx_manager, survey):
+    token = make_api_token(user=cx_manager)
+    url = "/api/v1/responses/"
+    late = survey.responses.get(comment="Lieferung kaputt, Preis zu hoch")
+    ResponseTone.objects.create(response=late, value=-1.25)
+    page = api(client, url, token, survey=survey.pk, theme=["Preis", "Hotline"])
+    assert page.status_code == 200
+    results = {result["comment"]: result for result in page.json()["results"]}
+    assert sorted(result["score"] for result in results.values()) == sorted(scores_with("Preis"))
+    chosen = results["Lieferung kaputt, Preis zu hoch"]
+    assert (chosen["themes"], chosen["tone"], chosen["tone_value"]) == (
+        ["Lieferung", "Preis"],
+        "negative",
+        -1.25,
+    )
+    assert (results["Preis fair"]["themes"], results["Preis fair"]["tone"]) == (["Preis"], None)
+    one = api(client, f"{url}{late.public_id}/", token).json()
+    assert (one["themes"], one["tone"]) == (["Lieferung", "Preis"], "negative")
+
+
+def test_a_page_of_responses_reads_themes_and_tones_in_one_query(
+    client, cx_manager, survey, django_assert_num_queries, django_assert_max_num_queries
+):
+    """The token, the user's surveys and permissions, the page, its tags, its themes: as many for
+    one answer as for all six."""
+    token = make_api_token(user=cx_manager)
+    url = "/api/v1/responses/"
+    for found in survey.responses.all():
+        ResponseTone.objects.create(response=found, value=0.75)
+    api(client, url, token, survey=survey.pk, limit=1)  # the token's first use is noted once
+    with django_assert_max_num_queries(12) as one:
+        assert len(api(client, url, token, survey=survey.pk, limit=1).json()["results"]) == 1
+    with django_assert_num_queries(len(one.captured_queries)) as all_six:
+        results = api(client, url, token, survey=survey.pk).json()["results"]
+    assert len(results) == 6 and {result["tone"] for result in results} == {"positive"}
+    themes_read = [
+        query["sql"] for query in all_six.captured_queries if "insights_responsetheme" in query["sql"]
+    ]
+    assert len(themes_read) == 1
+
+
+def test_the_responses_api_refuses_an_unknown_theme_by_name(client, cx_manager, survey):
+    refused = api(client, "/api/v1/responses/", make_api_token(user=cx_manager), theme="Unbekannt")
+    assert refused.status_code == 400
+    assert refused.json()["error"]["fields"] == {"theme": ["There is no theme “Unbekannt”."]}
+
+
+def test_a_theme_with_a_nul_character_is_unknown_not_a_server_error(manager_client, survey):
+    page = manager_client.get("/dashboard/", {"survey": survey.pk, "theme": "Lieferung\x00"})
+    assert page.status_code == 400
+    assert "There is no theme “Lieferung\x00”." in page.content.decode()

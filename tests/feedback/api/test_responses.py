@@ -86,6 +86,9 @@ def test_answers_in_time_order_with_their_context(client, token, answers):
         "contact_properties": {"plan": "pro"},
         "event_properties": {},
         "tags": [],
+        "themes": [],
+        "tone": None,
+        "tone_value": None,
         "created_at": "2026-11-10T12:00:00+01:00",
         "updated_at": "2026-11-10T12:00:00+01:00",
     }
