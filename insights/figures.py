@@ -36,22 +36,31 @@ class ThemeFigures:
     impact: Impact
 
     @property
-    def change(self) -> int:
-        """+1 if the share rose significantly (two-proportion z-test at 95 %), −1 if it fell, else 0."""
+    def z(self) -> float | None:
+        """The two-proportion z-score of the share against the previous period's (positive when it
+        rose); None when either period has no comments or both shares are 0 or 100 %."""
         now, before = self.share, self.previous
         if not now.of or not before.of:
-            return 0
+            return None
         pooled = (now.comments + before.comments) / (now.of + before.of)
         se = sqrt(pooled * (1 - pooled) * (1 / now.of + 1 / before.of))
         if not se:
-            return 0
-        z = (now.comments / now.of - before.comments / before.of) / se
-        return 1 if z > Z_95 else -1 if z < -Z_95 else 0
+            return None
+        return (now.comments / now.of - before.comments / before.of) / se
+
+    @property
+    def change(self) -> int:
+        """+1 if the share rose significantly (``z`` above 1.96), −1 if it fell, else 0."""
+        z = self.z
+        return 0 if z is None else 1 if z > Z_95 else -1 if z < -Z_95 else 0
 
 
 def theme_figures(filters: Filters) -> list[ThemeFigures]:
     """Every theme's figures, the costliest first (then by name); themes without answers in the
-    period too, so that a theme that vanished still shows."""
+    period too, so that a theme that vanished still shows. Without themes, nothing else is counted."""
+    themes = list(Theme.objects.order_by("name"))
+    if not themes:
+        return []
     kind = filters.survey.kind
     now, before = _counted(filters), _counted(filters.previous())
     answers = matching_responses(filters).count()
@@ -63,7 +72,7 @@ def theme_figures(filters: Filters) -> list[ThemeFigures]:
             summary=summarise(kind, now.histograms[theme.pk]),
             impact=theme_impact(kind, now.histograms[theme.pk], answers),
         )
-        for theme in Theme.objects.order_by("name")
+        for theme in themes
     ]
     return sorted(figures, key=lambda row: -(row.impact.value or 0))
 

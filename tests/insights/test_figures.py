@@ -56,7 +56,17 @@ def test_share_metric_and_impact_of_each_theme_costliest_first():
     assert first.impact.moved == 30
     # October: 5 of 100 comments; November 40 of 99: a significant rise.
     assert (first.previous.comments, first.previous.of) == (5, 100)
+    assert first.z == pytest.approx(5.9694, abs=1e-4)  # pooled 45/199
     assert first.change == 1
     assert second.impact.value == pytest.approx(10.0)
+    assert second.z == pytest.approx(3.2612, abs=1e-4)  # pooled 10/199
     assert second.change == 1  # 0 of 100 before
     assert (third.share.comments, third.summary.value, third.impact.value, third.change) == (0, None, 0.0, 0)
+    assert third.z is None  # 0 % in both periods: no spread to measure a change against
+
+
+def test_without_themes_nothing_is_counted(django_assert_num_queries):
+    survey = make_survey(kind="nps")
+    answers(survey, NOVEMBER, [(2, "Lieferung zu spät")])
+    with django_assert_num_queries(1):
+        assert theme_figures(Filters(survey=survey, since=date(2026, 11, 1), until=date(2026, 11, 30))) == []
