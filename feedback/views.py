@@ -45,6 +45,7 @@ from feedback.loop import Proportion, count_loop, loop_figures
 from feedback.models import ExportRecord, SurveyVisit
 from feedback.verbatims import VerbatimQuery, find_verbatims, highlighted, parse_search
 from followup.models import Tag
+from insights.figures import ThemeFigures, theme_figures
 from insights.models import ResponseTone, Theme, ToneLexicon
 from insights.tone import Tone, agreement, tone_label
 from surveys.access import get_survey_for_user, is_admin, may_export, may_read_feedback, may_see_personal_data
@@ -64,6 +65,7 @@ VERBATIMS_PER_PAGE = 50
 EXPORTS_LISTED = 50  # on "My exports"; older ones stay in the back office's record
 TAGS_OFFERED = 200  # in the filters, alphabetically; any other is still found by its name in the URL
 BREAKDOWN_ROWS_SHOWN = 25  # the biggest problems; a breakdown by a free-text property can be long
+INSIGHTS_THEMES_SHOWN = 3  # on the dashboard; the Insights page has them all
 
 
 class AuthenticatedHttpRequest(HttpRequest):
@@ -147,7 +149,30 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
             context, status = _dashboard_context(form), 200
             if request.user.has_perm("followup.view_case"):
                 context["loop"] = _loop_panel(form.filters(), now=timezone.now())
+            if request.user.has_perm("insights.view_theme"):
+                context["insights"] = _insights_panel(form.filters())
     return render(request, "feedback/dashboard.html", context, status=status)
+
+
+@dataclass(frozen=True)
+class InsightsPanel:
+    top: list[ThemeFigures]  # the costliest themes of the period's comments
+    rising: ThemeFigures | None  # the one whose share rose most clearly, if any rose significantly
+    decimals: int  # of the costs, as the metric has
+
+
+def _insights_panel(filters: Filters) -> InsightsPanel | None:
+    """The themes in brief, from their figures alone (the terms are the Insights page's); None
+    when no comment of the period has a theme."""
+    figures = [row for row in theme_figures(filters) if row.share.comments]
+    if not figures:
+        return None
+    rising = [row for row in figures if row.change == 1]
+    return InsightsPanel(
+        top=figures[:INSIGHTS_THEMES_SHOWN],
+        rising=max(rising, key=lambda row: row.z or 0) if rising else None,
+        decimals=charts.DECIMALS[filters.survey.kind],
+    )
 
 
 @feedback_page

@@ -423,16 +423,16 @@ def test_the_page_takes_a_bounded_number_of_queries(
         answer(november_nps, offset % 11, day, touchpoint=delivery, comment="über die Lieferung")
     params = {"survey": november_nps.pk, **NOVEMBER, "interval": "day", "breakdown": "plan"}
     # 18, 4 for the loop's figures (cases, their two durations, the uncontacted detractors), the
-    # visit's upsert and the property labels, 2 for the themes (to filter by, and the breakdown);
-    # one to check that the filter's value exists.
-    with django_assert_max_num_queries(27):
+    # visit's upsert and the property labels, 3 for the themes (to filter by, the breakdown, and the
+    # insights panel's, which counts no more without themes); one to check that the filter's value exists.
+    with django_assert_max_num_queries(28):
         page = manager_client.get(URL, {**params, "property.plan": "p1"})
     assert page.status_code == 200
-    with django_assert_max_num_queries(26):
+    with django_assert_max_num_queries(27):
         page = manager_client.get(URL, params)
     assert by_id(page.content.decode(), "headline-n") == "93"
     # Chosen for the user (the survey they look at most) and by interval (the answers per day): two more.
-    with django_assert_max_num_queries(28):
+    with django_assert_max_num_queries(29):
         page = manager_client.get(URL, {"breakdown": "plan", **NOVEMBER})
     assert by_id(page.content.decode(), "headline-n") == "93"
 
