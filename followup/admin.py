@@ -61,6 +61,7 @@ class AlertRuleForm(forms.ModelForm):
             "touchpoints",
             "properties",
             "words",
+            "themes",
             "open_case",
             "assignee",
             "team",
@@ -121,6 +122,7 @@ class AlertRuleAdmin(SurveyScoped, admin.ModelAdmin):
                     "touchpoints",
                     "properties",
                     "words",
+                    "themes",
                 ]
             },
         ),
@@ -142,7 +144,7 @@ class AlertRuleAdmin(SurveyScoped, admin.ModelAdmin):
             },
         ),
     ]
-    filter_horizontal = ["touchpoints", "notify", "tags"]
+    filter_horizontal = ["touchpoints", "themes", "notify", "tags"]
 
     def get_fieldsets(self, request, obj=None):
         if obj is not None:

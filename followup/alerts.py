@@ -6,6 +6,10 @@ after the answer's commit, and a rule that matches fires once per answer.
    score of an answer with a case changed: one indexed EXISTS for every answer, one insert for
    those that need it. A task is handed to the broker after the commit; the periodic sweep
    (``followup.tasks.evaluate``, also run by ``manage.py runtasks``) takes what it missed.
+   Rules with a theme condition wait for the comment's themes, given in the background
+   (``insights.themes.sweep``, within a minute): that evaluation leaves them out, and once the
+   themes are given ``followup.receivers.queue_themed_evaluations`` queues one for them alone
+   (``Evaluation.themed``), for the answers that have a theme such a rule asks for.
 2. A worker claims rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a conditional UPDATE on
    SQLite) and, in one transaction per answer, notes a revised score on the answer's case,
    records an ``Alert`` for each matching rule (the unique key lets a rule fire once per answer,
@@ -26,7 +30,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db import connection as db
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import override
 
@@ -37,6 +41,7 @@ from followup.links import response_link
 from followup.models import Alert, AlertRule, ChatPost, Evaluation, ResponseTag
 from followup.rules import Conditions, previous_score
 from followup.signals import alert_fired
+from insights.models import ResponseTheme, Theme
 from surveys.access import may_read_responses
 from surveys.email.messages import render_email
 from surveys.models import Response, Survey
@@ -123,9 +128,17 @@ def _evaluate(evaluation: Evaluation, *, now: datetime) -> list[Alert]:
         .select_related("assignee", "team")
         .prefetch_related("touchpoints", "tags")
     )
+    with_themes = Exists(AlertRule.themes.through.objects.filter(alertrule_id=OuterRef("pk")))
+    if evaluation.themed:
+        rules = rules.filter(with_themes).prefetch_related("themes")
+        themes = frozenset(ResponseTheme.objects.filter(response=response).values_list("theme_id", flat=True))
+    else:
+        # The rules without themes: none to read.
+        rules = rules.exclude(with_themes).prefetch_related(Prefetch("themes", queryset=Theme.objects.none()))
+        themes = frozenset()
     fired = []
     for rule in rules:
-        matches = Conditions.of(rule).match(response, previous_score=response.previous_score)
+        matches = Conditions.of(rule).match(response, previous_score=response.previous_score, themes=themes)
         if matches and (alert := fire(rule, response, now=now)) is not None:
             fired.append(alert)
     return fired

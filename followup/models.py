@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from insights.models import Theme
 from surveys.models import Language, Response, Survey, Team, Touchpoint, new_token
 
 NAME_MAX_LENGTH = 50
@@ -109,6 +110,16 @@ class AlertRule(models.Model):
         _("words in the comment"),
         blank=True,
         help_text=_("One per line; any matches, inflected forms too."),
+    )
+    themes = models.ManyToManyField(
+        Theme,
+        verbose_name=_("themes"),
+        blank=True,
+        related_name="alert_rules",
+        help_text=_(
+            "Any of them. Comments get their themes in the background, so a rule with themes "
+            "looks at an answer about a minute after it arrives."
+        ),
     )
     # Actions
     open_case = models.BooleanField(_("open a follow-up case"), default=True)
@@ -510,6 +521,9 @@ class Evaluation(models.Model):
     response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="+")
     # The score before a revision changed it; null for a new answer or an unchanged score.
     old_score = models.SmallIntegerField(null=True, blank=True)
+    # Queued by the themes' sweep once the answer's comment got its themes: for the rules with a
+    # theme condition only, which the evaluation queued when the answer was stored leaves out.
+    themed = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     due_at = models.DateTimeField(default=timezone.now)
     attempts = models.PositiveSmallIntegerField(default=0)

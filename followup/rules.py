@@ -2,7 +2,9 @@
 it would have fired (the dry run).
 
 Matching is pure: ``Conditions`` holds a rule's conditions, read once per evaluation, and
-``Conditions.match`` looks at a response's fields and the customer's previous score, no query.
+``Conditions.match`` looks at a response's fields, the customer's previous score and the themes
+of the comment, no query. Themes are given in the background (``insights.themes``): a rule with a
+theme condition is evaluated once they are (``followup.alerts``).
 Words in the comment match their inflections ("Lieferung" finds "Lieferungen", "refund" finds
 "refunded"): the rule's words and the comment are stemmed alike with the Snowball stemmer of
 the comment's language, and a phrase matches the same stems one after the other. The stemmer
@@ -21,6 +23,7 @@ import snowballstemmer
 from django.db.models import OuterRef, Q, Subquery
 from django.utils.translation import gettext as _
 
+from feedback.counts import with_themes
 from followup.models import AlertRule
 from surveys.models import Response, ResponseQuerySet, Survey
 from surveys.properties import is_filterable_property, not_filterable_message
@@ -84,10 +87,12 @@ class Conditions:
     touchpoints: frozenset[int] = frozenset()
     properties: tuple[tuple[str, frozenset[str]], ...] = ()
     words: tuple[str, ...] = ()
+    themes: frozenset[int] = frozenset()  # theme ids: the comment has any of them
 
     @classmethod
     def of(cls, rule: AlertRule) -> "Conditions":
-        """The conditions of a saved rule; its touchpoints are read (or taken from a prefetch)."""
+        """The conditions of a saved rule; its touchpoints and themes are read (or taken from a
+        prefetch)."""
         properties = rule.properties if isinstance(rule.properties, dict) else {}
         return cls(
             categories=frozenset(rule.categories or ()),
@@ -99,16 +104,20 @@ class Conditions:
                 (name, frozenset(str(value) for value in values)) for name, values in properties.items()
             ),
             words=word_lines(rule.words),
+            themes=frozenset(theme.pk for theme in rule.themes.all()),
         )
 
     @property
     def needs_previous_score(self) -> bool:
         return self.score_drop is not None
 
-    def match(self, response: Response, *, previous_score: int | None) -> bool:
+    def match(
+        self, response: Response, *, previous_score: int | None, themes: frozenset[int] = frozenset()
+    ) -> bool:
         """Whether the answer meets every condition. A score drop needs the same contact's previous
         answer to the survey (``previous_score``): without one, or for an anonymous answer, the
-        condition is not met."""
+        condition is not met. ``themes`` are the ids of the comment's themes, needed only where the
+        rule has a theme condition."""
         score = response.score
         if self.categories and response.category not in self.categories:
             return False
@@ -121,6 +130,8 @@ class Conditions:
         ):
             return False
         if self.touchpoints and response.touchpoint_id not in self.touchpoints:
+            return False
+        if self.themes and not self.themes & themes:
             return False
         for name, values in self.properties:
             if response.property_value(name) not in values:
@@ -233,6 +244,8 @@ def candidates(rule: AlertRule, conditions: Conditions) -> ResponseQuerySet:
         answers = answers.filter(touchpoint_id__in=conditions.touchpoints)
     if conditions.words:
         answers = answers.exclude(comment="")
+    if conditions.themes:
+        answers = with_themes(answers, tuple(conditions.themes))
     if conditions.needs_previous_score:
         answers = answers.filter(contact__isnull=False).annotate(previous_score=previous_score())
     return answers
@@ -244,10 +257,17 @@ def dry_run(rule: AlertRule, *, now: datetime, days: int = 30) -> DryRun:
     conditions = Conditions.of(rule)
     since = now - timedelta(days=days)
     answers = candidates(rule, conditions).in_period(since, now).order_by("-created_at", "-pk")
+    if conditions.themes:  # read a chunk at a time, as the rows are
+        answers = answers.prefetch_related("themes")
     count, sample = 0, list[Response]()
     # Words and properties are matched in Python, a few hundred rows at a time.
     for response in answers.iterator(chunk_size=500):
-        if conditions.match(response, previous_score=getattr(response, "previous_score", None)):
+        themes = (
+            frozenset(found.theme_id for found in response.themes.all()) if conditions.themes else frozenset()
+        )
+        if conditions.match(
+            response, previous_score=getattr(response, "previous_score", None), themes=themes
+        ):
             count += 1
             if len(sample) < DRY_RUN_SAMPLE:
                 sample.append(response)

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from followup.models import AlertRule
 from insights.models import Theme
 from insights.themes import start_matching
 
@@ -25,6 +26,13 @@ class ThemeAdmin(admin.ModelAdmin):
             "matched": f"{theme.matched:,}",
             "count": f"{theme.to_match:,}",
         }
+
+    def get_deleted_objects(self, objs, request):
+        """A theme that an alert rule asks for is kept: without it, the rule would no longer ask
+        for any theme and fire on answers of every subject."""
+        deleted, counts, permissions, protected = super().get_deleted_objects(objs, request)
+        rules = AlertRule.objects.filter(themes__in=objs).distinct().order_by("name")
+        return deleted, counts, permissions, [*protected, *(f"{_('alert rule')}: {rule}" for rule in rules)]
 
     def save_model(self, request, obj: Theme, form, change: bool) -> None:
         super().save_model(request, obj, form, change)

@@ -4,9 +4,10 @@ Kinds of work, one batch at a time, each batch in a transaction that holds the o
 ``ThemeSweep`` row, so that they never write the same answer's themes or tone at once:
 
 - ``sweep``: the answers stored or changed since the last sweep (by ``updated_at``, then id) get
-  the themes of every theme's rules and their tone (``insights.tone``). It stays ``LAG`` behind
-  the clock: an answer's ``updated_at`` is read before its transaction commits, so one committing
-  late is not passed by.
+  the themes of every theme's rules and their tone (``insights.tone``), and ``themes_given`` tells
+  who waits for them (the alert rules with a theme condition). It stays ``LAG`` behind the clock:
+  an answer's ``updated_at`` is read before its transaction commits, so one committing late is not
+  passed by.
 - ``match_again``: after a theme's rules changed, all comments are matched against them anew, in
   the order of their ids, the theme's progress kept on it (``matched`` of ``to_match``). Its
   answers keep their old theme until their batch comes, so its figures never drop to nothing.
@@ -24,6 +25,7 @@ from django.utils.translation import gettext as _
 from insights import tone
 from insights.models import SWEEP_LAG, ResponseTheme, Theme, ThemeSweep, ToneLexicon
 from insights.rules import Rules, Terms
+from insights.signals import themes_given
 from surveys.models import Response
 
 BATCH_SIZE = 2000
@@ -78,6 +80,7 @@ def sweep(*, now: datetime, batch_size: int = BATCH_SIZE) -> int:
         answers = [(pk, language, terms) for pk, _, language, terms in batch]
         _assign(answers, Theme.objects.all())
         tone.give_tones(answers)
+        themes_given.send(sender=Theme, response_ids=[pk for pk, _, _ in answers])
         state.response_id, state.updated_at = batch[-1][0], batch[-1][1]
         state.save(update_fields=["response_id", "updated_at"])
         return len(batch)
