@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from django.db import connection, models, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Abs
 from django.utils.translation import gettext_lazy as _
 
@@ -211,23 +211,35 @@ def _weights(lexicon: ToneLexicon) -> dict[str, float]:
 def with_tone(responses: Answers, tone: str) -> Answers:
     """The answers whose comment has the tone (a ``Tone``), or, for "disagree", a tone that
     contradicts their score (``disagreements``). Answers without a tone have none of them."""
-    if tone == "disagree":
-        return disagreements(responses)
-    conditions = {
-        Tone.POSITIVE: Q(tone__value__gt=POSITIVE),
-        Tone.NEGATIVE: Q(tone__value__lt=NEGATIVE),
-        Tone.NEUTRAL: Q(tone__value__gte=NEGATIVE, tone__value__lte=POSITIVE),
-    }
-    return responses.filter(conditions[Tone(tone)])
+    return responses.filter(_tone_condition(tone))
 
 
 def disagreements(responses: Answers) -> Answers:
     """The answers whose tone contradicts their score: in the highest category with a negative
     tone (a 9 with a complaint), in the lowest with a positive one (a 3 with praise)."""
-    return responses.filter(
-        (_in_categories(HIGHEST) & Q(tone__value__lt=NEGATIVE))
-        | (_in_categories(LOWEST) & Q(tone__value__gt=POSITIVE))
+    return responses.filter(_tone_condition("disagree"))
+
+
+def tones_counted(responses: QuerySet[Response]) -> dict[str, int]:
+    """In one query, how many of the answers have a tone ("toned"), how many each ``Tone``, and
+    how many disagree with their score ("disagree")."""
+    conditions = {tone: _tone_condition(tone) for tone in (*Tone.values, "disagree")}
+    return responses.aggregate(
+        toned=Count("tone"), **{key: Count("pk", filter=condition) for key, condition in conditions.items()}
     )
+
+
+def _tone_condition(tone: str) -> Q:
+    if tone == "disagree":
+        return (_in_categories(HIGHEST) & Q(tone__value__lt=NEGATIVE)) | (
+            _in_categories(LOWEST) & Q(tone__value__gt=POSITIVE)
+        )
+    conditions = {
+        Tone.POSITIVE: Q(tone__value__gt=POSITIVE),
+        Tone.NEGATIVE: Q(tone__value__lt=NEGATIVE),
+        Tone.NEUTRAL: Q(tone__value__gte=NEGATIVE, tone__value__lte=POSITIVE),
+    }
+    return conditions[Tone(tone)]
 
 
 def strongest_disagreements(responses: Answers, *, limit: int) -> list[Response]:

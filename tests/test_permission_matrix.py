@@ -206,6 +206,16 @@ API: dict[str, Entry] = {
         methods(api(405, READERS), GET=api(200, READERS, foreign=NOT_FOUND)),
         api=True,
     ),
+    "insights:api_themes": Entry(
+        url("insights:api_themes", query=survey_query()),
+        methods(api(405, READERS), GET=api(200, READERS, foreign=NOT_FOUND)),
+        api=True,
+    ),
+    "insights:api_tone": Entry(
+        url("insights:api_tone", query=survey_query()),
+        methods(api(405, READERS), GET=api(200, READERS, foreign=NOT_FOUND)),
+        api=True,
+    ),
     "feedback:api-response-list": Entry(
         url("feedback:api-response-list", query=survey_query()),
         methods(api(405, STAFF), GET=api(200, READERS, foreign=NOT_FOUND)),
