@@ -30,8 +30,8 @@ DAY = date(2026, 11, 10)
 # themes (1: without any, no figures are counted); the suggestions (the themes' rules: 1; they weigh
 # the page's count of detractors and promoters again); the tone's lexicons (1) and, once one is
 # learned, the disagreements (1 more). Each comparison sums its terms in a transaction of its own:
-# a savepoint and its release within the test's transaction, and on PostgreSQL its two settings.
-SUMMING = 4 if connection.vendor == "postgresql" else 2
+# a savepoint and its release within the test's transaction, and on PostgreSQL its settings.
+SUMMING = 3 if connection.vendor == "postgresql" else 2
 QUERIES = 16 + 2 * SUMMING
 THEMES_FIGURES = 5  # each period's themed answers and comments, the answers
 
