@@ -434,7 +434,7 @@ def plain_python(filters):
 
 def profile(filters) -> None:
     """Where one tallied comparison spends its time, and the plan of its count."""
-    from django.db import connection
+    from django.db import connection, transaction
 
     from insights.counts import Group, pair_counts
     from insights.logodds import MIN_COUNT, distinguishing_terms
@@ -465,8 +465,11 @@ def profile(filters) -> None:
 
     with connection.execute_wrapper(keep):
         pair_counts(*groups, min_count=MIN_COUNT)
-    sql, params = queries[-1]
-    with connection.cursor() as cursor:
+    *settings, (sql, params) = queries  # the count's transaction and settings, then the count
+    with transaction.atomic(), connection.cursor() as cursor:
+        for statement, parameters in settings:
+            if not statement.startswith(("SAVEPOINT", "RELEASE")):
+                cursor.execute(statement, parameters)
         cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
         plan = [line for (line,) in cursor.fetchall()]
     print("  plan of the count:")
