@@ -9,8 +9,7 @@ from feedback.counts import Filters
 from insights.api import term_json
 from insights.compare import against_previous_period, lowest_against_highest
 from insights.counts import Group
-from surveys import roles
-from tests.factories import make_api_token, make_staff, make_survey, make_team, make_touchpoint
+from tests.factories import make_api_token, make_survey, make_touchpoint
 from tests.feedback.pages import answer
 
 pytestmark = pytest.mark.django_db
@@ -110,44 +109,6 @@ def test_a_touchpoint_narrows_the_comments(client, token, survey):
     comparison = lowest_against_highest(Filters(survey, **FILTERS_OF_NOVEMBER, touchpoints=(delivery.pk,)))
     assert (body["a"]["comments"], body["b"]["comments"]) == (6, 6)
     assert body["a"] == expected_json(comparison, "a")
-
-
-def test_it_needs_a_token_that_may_read_answers(client, survey, outsider):
-    assert client.get(URL, {"survey": survey.pk, "compare": "categories"}).status_code == 401
-    refused = get(client, make_api_token(user=outsider), survey=survey.pk, compare="categories")
-    assert refused.status_code == 403
-    assert refused.json()["error"]["code"] == "permission_denied"
-
-
-def test_another_teams_survey_is_not_found(client, survey):
-    reader = make_staff("reader", roles.ANALYST)
-    make_team("A", surveys=[make_survey()], members=[reader])
-    make_team("B", surveys=[survey])
-    answered = get(client, make_api_token(user=reader), survey=survey.pk, compare="categories")
-    assert answered.status_code == 404
-    assert answered.json()["error"]["code"] == "not_found"
-
-
-@pytest.mark.parametrize(
-    ("params", "field", "message"),
-    [
-        ({}, "compare", "This field is required."),
-        (
-            {"compare": "themes"},
-            "compare",
-            "Select a valid choice. themes is not one of the available choices.",
-        ),
-        ({"compare": "previous", "language": "fr"}, "language", "Select a valid choice."),
-        ({"compare": "previous", "since": "gestern"}, "since", "Enter a valid date."),
-        ({"compare": "previous", "tag": "Liefer\x00ung"}, "tag", "There is no tag named"),
-    ],
-)
-def test_bad_parameters_are_refused_in_the_error_shape(client, token, survey, params, field, message):
-    answered = get(client, token, survey=survey.pk, **params)
-    assert answered.status_code == 400
-    error = answered.json()["error"]
-    assert error["code"] == "invalid"
-    assert error["fields"][field][0].startswith(message)
 
 
 def test_the_schema_documents_it(admin_client):

@@ -11,8 +11,7 @@ from feedback.api.metrics import summary_json
 from feedback.metrics import summarise
 from insights import themes
 from insights.models import Theme
-from surveys import roles
-from tests.factories import answer_by_link, make_api_token, make_staff, make_survey, make_team
+from tests.factories import answer_by_link, make_api_token, make_survey
 
 pytestmark = pytest.mark.django_db
 
@@ -116,37 +115,6 @@ def test_without_themes_the_list_is_empty(client, token, survey):
     Theme.objects.all().delete()
     body = get(client, token, survey=survey.pk, **PERIOD).json()
     assert (body["themes"], body["comments"], body["previous"]["comments"]) == ([], None, None)
-
-
-def test_it_needs_a_token_that_may_read_answers(client, survey, outsider):
-    assert client.get(URL, {"survey": survey.pk}).status_code == 401
-    refused = get(client, make_api_token(user=outsider), survey=survey.pk)
-    assert refused.status_code == 403
-    assert refused.json()["error"]["code"] == "permission_denied"
-
-
-def test_another_teams_survey_is_not_found(client, survey):
-    reader = make_staff("reader", roles.ANALYST)
-    make_team("A", surveys=[make_survey()], members=[reader])
-    make_team("B", surveys=[survey])
-    answered = get(client, make_api_token(user=reader), survey=survey.pk)
-    assert answered.status_code == 404
-    assert answered.json()["error"]["code"] == "not_found"
-
-
-@pytest.mark.parametrize(
-    ("params", "field", "message"),
-    [
-        ({"since": "gestern"}, "since", "Enter a valid date."),
-        ({"theme": "Unbekannt"}, "theme", "There is no theme “Unbekannt”"),
-    ],
-)
-def test_bad_parameters_are_refused_in_the_error_shape(client, token, survey, params, field, message):
-    answered = get(client, token, survey=survey.pk, **params)
-    assert answered.status_code == 400
-    error = answered.json()["error"]
-    assert error["code"] == "invalid"
-    assert error["fields"][field][0].startswith(message)
 
 
 def test_the_schema_documents_it(admin_client):

@@ -6,8 +6,7 @@ from datetime import date, datetime
 import pytest
 
 from insights.models import ResponseTone, ToneLexicon
-from surveys import roles
-from tests.factories import make_api_token, make_staff, make_survey, make_team
+from tests.factories import make_api_token, make_survey
 from tests.feedback.pages import BERLIN, answer
 
 pytestmark = pytest.mark.django_db
@@ -88,37 +87,6 @@ def test_each_lexicons_agreement_on_held_out_answers_is_given(client, token, sur
         "neutral": 15.0,
     }
     assert (en["held_out"], en["agreement"], en["agreement_ci95"], en["neutral"]) == (0, None, None, None)
-
-
-def test_it_needs_a_token_that_may_read_answers(client, survey, outsider):
-    assert client.get(URL, {"survey": survey.pk}).status_code == 401
-    refused = get(client, make_api_token(user=outsider), survey=survey.pk)
-    assert refused.status_code == 403
-    assert refused.json()["error"]["code"] == "permission_denied"
-
-
-def test_another_teams_survey_is_not_found(client, survey):
-    reader = make_staff("reader", roles.ANALYST)
-    make_team("A", surveys=[make_survey()], members=[reader])
-    make_team("B", surveys=[survey])
-    answered = get(client, make_api_token(user=reader), survey=survey.pk)
-    assert answered.status_code == 404
-    assert answered.json()["error"]["code"] == "not_found"
-
-
-@pytest.mark.parametrize(
-    ("params", "field", "message"),
-    [
-        ({"language": "fr"}, "language", "Select a valid choice."),
-        ({"until": "2026-13-01"}, "until", "Enter a valid date."),
-    ],
-)
-def test_bad_parameters_are_refused_in_the_error_shape(client, token, survey, params, field, message):
-    answered = get(client, token, survey=survey.pk, **params)
-    assert answered.status_code == 400
-    error = answered.json()["error"]
-    assert error["code"] == "invalid"
-    assert error["fields"][field][0].startswith(message)
 
 
 def test_the_schema_documents_it(admin_client):
