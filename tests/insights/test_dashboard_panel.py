@@ -2,40 +2,22 @@
 from the themes' figures alone, with the way to the Insights page under the same filters."""
 
 import re
-from datetime import datetime, timedelta
 from html import unescape
 from urllib.parse import parse_qs
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from insights import themes
 from insights.models import Theme
 from surveys.models.tallies import TermTally
-from tests.factories import answer_by_link, make_survey, take_away
+from tests.factories import make_survey, take_away
 from tests.feedback.pages import by_id
+from tests.insights.themed import NOVEMBER, OCTOBER, PERIOD, answers, matched
 
 pytestmark = pytest.mark.django_db
 
 URL = "/dashboard/"
-BERLIN = ZoneInfo("Europe/Berlin")
-NOVEMBER = datetime(2026, 11, 10, 10, 0, tzinfo=BERLIN)
-OCTOBER = NOVEMBER - timedelta(days=30)
-PERIOD = {"since": "2026-11-01", "until": "2026-11-30"}
-
-
-def answers(survey, at, rows):
-    for n, (score, comment) in enumerate(rows):
-        answer_by_link(survey, score, at + timedelta(minutes=n), comment=comment)
-
-
-def matched(*found: Theme) -> None:
-    for theme in found:
-        themes.start_matching(theme, now=NOVEMBER)
-    while themes.match_again(now=NOVEMBER):
-        pass
 
 
 @pytest.fixture

@@ -1,26 +1,16 @@
 """Each theme's figures over a known set of answers, against hand computations."""
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import pytest
 
 from feedback.counts import Filters
-from insights import themes
 from insights.figures import theme_figures
 from insights.models import Theme
-from tests.factories import answer_by_link, make_survey
+from tests.factories import make_survey
+from tests.insights.themed import NOVEMBER, OCTOBER, answers, matched
 
 pytestmark = pytest.mark.django_db
-
-BERLIN = ZoneInfo("Europe/Berlin")
-NOVEMBER = datetime(2026, 11, 10, 10, 0, tzinfo=BERLIN)
-OCTOBER = NOVEMBER - timedelta(days=30)
-
-
-def answers(survey, at, rows):
-    for n, (score, comment) in enumerate(rows):
-        answer_by_link(survey, score, at + timedelta(minutes=n), comment=comment)
 
 
 def test_share_metric_and_impact_of_each_theme_costliest_first():
@@ -40,10 +30,7 @@ def test_share_metric_and_impact_of_each_theme_costliest_first():
     delivery = Theme.objects.create(name="Lieferung", include="liefer*")
     hotline = Theme.objects.create(name="Hotline", include="hotline")
     unused = Theme.objects.create(name="Preis", include="preis*, teuer")
-    for theme in (delivery, hotline, unused):
-        themes.start_matching(theme, now=NOVEMBER)
-    while themes.match_again(now=NOVEMBER):
-        pass
+    matched(delivery, hotline, unused)
     figures = theme_figures(Filters(survey=survey, since=date(2026, 11, 1), until=date(2026, 11, 30)))
     assert [row.theme.name for row in figures] == ["Lieferung", "Hotline", "Preis"]
     first, second, third = figures

@@ -2,29 +2,18 @@
 with the metrics API's filters and checks."""
 
 from collections import Counter
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from feedback.api.metrics import summary_json
 from feedback.metrics import summarise
-from insights import themes
 from insights.models import Theme
-from tests.factories import answer_by_link, make_api_token, make_survey
+from tests.factories import make_api_token, make_survey
+from tests.insights.themed import NOVEMBER, OCTOBER, PERIOD, answers, matched
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/insights/themes/"
-BERLIN = ZoneInfo("Europe/Berlin")
-NOVEMBER = datetime(2026, 11, 10, 10, 0, tzinfo=BERLIN)
-OCTOBER = NOVEMBER - timedelta(days=30)
-PERIOD = {"since": "2026-11-01", "until": "2026-11-30"}
-
-
-def answers(survey, at, rows):
-    for n, (score, comment) in enumerate(rows):
-        answer_by_link(survey, score, at + timedelta(minutes=n), comment=comment)
 
 
 def get(client, token, **params):
@@ -54,9 +43,7 @@ def survey():
         ("Lob", "bestens"),
         ("Preis", "preis*"),
     ):
-        themes.start_matching(Theme.objects.create(name=name, include=include), now=NOVEMBER)
-    while themes.match_again(now=NOVEMBER):
-        pass
+        matched(Theme.objects.create(name=name, include=include))
     return survey
 
 
