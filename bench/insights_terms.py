@@ -9,7 +9,8 @@ from the term tally, beside a plain Python count of the same comments.
    words of each language and made-up ones from syllables) with some words more typical of
    detractors, passives or promoters; each answer draws its comment from a pool of ``--pool``
    distinct ones, whose terms (``comment_terms``, ``comment_ngrams``) are computed once. The answers
-   go in with ``COPY`` with the tallies' triggers off, then ``rebuild_tallies`` counts all tallies.
+   go in with ``COPY`` with the tallies' triggers off, then ``rebuild_tallies`` counts all tallies
+   and ``TermMonth.objects.roll_up`` sums the months that have ended, as the beat does.
 2. Times ``insights.compare.lowest_against_highest`` over the first 100,000 comments and over all
    1,000,000 (median and p95 of several runs after a warm-up), with production settings.
 3. Beside it, the plain Python limit over the same comments: the period's detractors' and
@@ -139,6 +140,7 @@ def main() -> None:
         survey = Survey.objects.create(name="Nordwind NPS", kind="nps", brand="Nordwind Möbel")
         periods = load(survey, options.comments, comment_pool(options.pool))
         count_tallies()
+    roll_up()
 
     from feedback.counts import Filters
 
@@ -359,6 +361,26 @@ def count_tallies() -> None:
             cursor.execute(f"VACUUM (ANALYZE) {table}")
     connection.close()
     print(f"  VACUUM (ANALYZE) in {time.perf_counter() - started:.1f} s")
+
+
+def roll_up() -> None:
+    """The months that have ended summed into the month tally, as the beat's ``roll-up-terms``
+    does (nothing when an earlier run did), then analysed."""
+    import psycopg2
+
+    from surveys.models import TermMonth
+
+    started = time.perf_counter()
+    written = TermMonth.objects.roll_up()
+    print(
+        f"  rolled the ended months up in {time.perf_counter() - started:.1f} s: {written:,} rows written, "
+        f"{TermMonth.objects.count():,} month rows"
+    )
+    connection = psycopg2.connect(f"{SERVER}/{DATABASE}")
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM (ANALYZE) surveys_termmonth")
+    connection.close()
 
 
 def timed(function, runs: int = RUNS, warm_ups: int = WARM_UPS) -> tuple[list[float], Any]:

@@ -240,6 +240,7 @@ CELERY_BEAT_SCHEDULE = {
     "send-digests": {"task": "followup.tasks.send_digests", "schedule": 300.0, "options": {"expires": 290}},
     "match-themes": {"task": "insights.tasks.match_themes", "schedule": 10.0, "options": {"expires": 9}},
     "learn-tone": {"task": "insights.tasks.learn_tone", "schedule": 86400.0, "options": {"expires": 3600}},
+    "roll-up-terms": {"task": "surveys.tasks.roll_up_terms", "schedule": 3600.0, "options": {"expires": 600}},
 }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 
 from feedback.counts import Filters
+from feedback.metrics import Z_95
 from insights.counts import Group, TermCounts, pair_counts, term_counts
 from insights.logodds import LIMIT, MIN_COUNT, Distinguishing, distinguishing_terms
 from surveys.scales import SCALES
@@ -28,7 +29,7 @@ class Comparison:
 
 
 def compare(a: Group, b: Group, *, limit: int = LIMIT) -> Comparison:
-    return _weighed(a, b, *pair_counts(a, b, min_count=MIN_COUNT), limit=limit)
+    return _weighed(a, b, *pair_counts(a, b, min_count=MIN_COUNT, threshold=Z_95), limit=limit)
 
 
 def lowest_against_highest(filters: Filters, *, language: str = "", limit: int = LIMIT) -> Comparison:

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from surveys.api import idempotency
 from surveys.email.dispatch import BATCH_SIZE, SERVER_DOWN, dispatch_due
+from surveys.models import TermMonth
 
 
 @shared_task(ignore_result=True)
@@ -27,3 +28,10 @@ def dispatch(batch_size: int = BATCH_SIZE) -> bool:
 @shared_task(ignore_result=True)
 def purge_idempotency_keys() -> None:
     idempotency.purge_idempotency_keys(now=timezone.now())
+
+
+@shared_task(ignore_result=True)
+def roll_up_terms() -> int:
+    """Sum the term tally's months that have ended into ``TermMonth``; rows written (none on
+    most runs: a month is rolled up once, in the first run three days after its end)."""
+    return TermMonth.objects.roll_up()

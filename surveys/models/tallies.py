@@ -21,7 +21,7 @@ from datetime import date
 
 from django.conf import settings
 from django.db import connection, models, transaction
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 
 from surveys.models.response import Response
@@ -34,6 +34,9 @@ logger = logging.getLogger(__name__)
 TERM_MAX_LENGTH = 200
 # The advisory lock between counting terms (shared, by the triggers of migration 0018) and pruning them.
 TERMS_LOCK = 7_202_612_180
+# The advisory lock between rolling days up into months (exclusive, TermMonth.objects.roll_up) and
+# counting the terms of those days (shared, by the triggers of migration 0020).
+ROLLUP_LOCK = 7_202_612_181
 # The term of no words: its rows in the term tally count the comments themselves (those with terms).
 COMMENTS = ""
 
@@ -44,6 +47,8 @@ class TallyZone(models.Model):
 
     name = models.CharField(max_length=64)
     counted_at = models.DateTimeField(null=True)
+    # The last day whose terms ``TermMonth`` sums (a month's last), None while it sums none.
+    terms_rolled_until = models.DateField(null=True)
 
     class Meta:
         constraints = [models.CheckConstraint(condition=models.Q(id=1), name="tally_zone_one_row")]
@@ -164,6 +169,7 @@ class TermTallyQuerySet(models.QuerySet):
                 parameters,
             )
             written = cursor.rowcount
+        written += TermMonth.objects.rebuild(surveys)
         with transaction.atomic():
             _lock_terms()
             # NOT EXISTS rather than NOT IN: PostgreSQL hashes a NOT IN subquery only if it fits in
@@ -179,11 +185,14 @@ class TermTallyQuerySet(models.QuerySet):
         it shared while its terms are counted), so that no answer counts a term that goes."""
         with transaction.atomic():
             _lock_terms()
-            empty = self.filter(responses=0)
-            candidates = set(empty.values_list("term_id", flat=True))
-            empty.delete()
-            unused = Term.objects.filter(pk__in=candidates).exclude(
-                pk__in=self.filter(term_id__in=candidates).values("term_id")
+            candidates = set()
+            for empty in (self.filter(responses=0), TermMonth.objects.filter(responses=0)):
+                candidates |= set(empty.values_list("term_id", flat=True))
+                empty.delete()
+            unused = (
+                Term.objects.filter(pk__in=candidates)
+                .exclude(pk__in=self.filter(term_id__in=candidates).values("term_id"))
+                .exclude(pk__in=TermMonth.objects.filter(term_id__in=candidates).values("term_id"))
             )
             return unused.delete()[0]
 
@@ -361,6 +370,109 @@ def rebuild_tallies(surveys: Iterable[Survey] | None = None) -> int:
     return written
 
 
+class TermMonthQuerySet(models.QuerySet):
+    def roll_up(self) -> int:
+        """Sum the term tally's days of the months that ended three days ago or earlier, and that
+        are not summed yet, into month rows; rows written. PostgreSQL only: elsewhere nothing is
+        rolled up, and the insights read the days.
+
+        It holds the roll-up lock exclusively: the triggers count an answer of a day before
+        yesterday in the month rows too once its month is rolled up, and take the lock shared to
+        do so, so that none is counted while its month is being summed, nor missed. An answer of
+        today or yesterday never takes it: its month cannot be rolled up yet, even if the clock
+        of the database and the one of a late commit disagree by a day."""
+        if connection.vendor != "postgresql":
+            return 0
+        table, days = self.model._meta.db_table, TermTally._meta.db_table
+        with transaction.atomic(), connection.cursor() as cursor:
+            locks = "SELECT pg_advisory_xact_lock(%s), pg_advisory_xact_lock_shared(%s)"
+            cursor.execute(locks, [ROLLUP_LOCK, TERMS_LOCK])
+            # The last day of the month before the one of the day before yesterday.
+            cursor.execute(
+                "SELECT terms_rolled_until, (date_trunc('month', "  # noqa: S608
+                "(clock_timestamp() AT TIME ZONE name)::date - 2) - interval '1 day')::date "
+                f"FROM {TallyZone._meta.db_table} WHERE id = 1"
+            )
+            row = cursor.fetchone()
+            if row is None or (row[0] is not None and row[1] <= row[0]):
+                return 0
+            rolled, until = row
+            cursor.execute(
+                f"INSERT INTO {table} ({MONTH_KEY}, responses) "  # noqa: S608
+                "SELECT survey_id, date_trunc('month', day)::date, category, language, term_id, "
+                f"sum(responses) FROM {days} WHERE day > %s AND day <= %s AND responses > 0 "
+                "GROUP BY 1, 2, 3, 4, 5 "
+                f"ON CONFLICT ({MONTH_KEY}) DO UPDATE SET responses = {table}.responses + excluded.responses",
+                [rolled or date.min, until],
+            )
+            written = cursor.rowcount
+            TallyZone.objects.filter(pk=1).update(terms_rolled_until=until)
+        return written
+
+    def rebuild(self, surveys: models.QuerySet[Survey]) -> int:
+        """Sum the surveys' months anew from their term tally, up to the last day rolled up; rows
+        written. In the transaction of the term tally's recount, after it."""
+        self.filter(survey__in=surveys).delete()
+        rolled = TallyZone.objects.filter(pk=1).values_list("terms_rolled_until", flat=True).first()
+        if rolled is None:
+            return 0
+        days = TermTally.objects.filter(survey__in=surveys, day__lte=rolled, responses__gt=0)
+        select, parameters = (
+            days.values("survey_id", "category", "language", "term_id")
+            .annotate(month=TruncMonth("day", output_field=models.DateField()), n=models.Sum("responses"))
+            .values_list("survey_id", "month", "category", "language", "term_id", "n")
+            .order_by()
+            .query.sql_with_params()
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {self.model._meta.db_table} ({MONTH_KEY}, responses) {select}",
+                parameters,
+            )
+            return cursor.rowcount
+
+
+MONTH_KEY = "survey_id, month, category, language, term_id"
+
+
+class TermMonth(models.Model):
+    """The term tally's rows of a month summed, for the months rolled up (``TallyZone.terms_rolled_until``):
+    a year of comments in a twelfth of the rows or fewer, where a term used on many days has
+    one row a month instead of one a day. Kept by the triggers of migration 0020 for the answers
+    of those months that change or go; filled a month at a time by ``roll_up`` (the beat's
+    ``roll-up-terms``). PostgreSQL only, where installations grow to millions of comments."""
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField()  # its first day, in the installation's time zone
+    category = models.CharField(max_length=12)
+    language = models.CharField(max_length=2)
+    term = models.ForeignKey(Term, on_delete=models.PROTECT, related_name="+")
+    responses = models.IntegerField()
+
+    objects = TermMonthQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["survey", "month", "category", "language", "term"], name="term_month_unique_key"
+            ),
+            models.CheckConstraint(condition=models.Q(responses__gte=0), name="term_month_not_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["term"], condition=models.Q(responses=0), name="term_month_empty_idx"),
+            # As the term tally's: one category's terms over a run of months, from the index alone.
+            models.Index(
+                fields=["survey", "category", "month"],
+                include=["language", "term", "responses"],
+                name="term_month_category_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        key = f"{self.survey_id} {self.month} {self.category} {self.language} {self.term_id}"
+        return f"{key}: {self.responses}"
+
+
 @dataclass(frozen=True)
 class Drift:
     """One tally row that differs from a fresh count: ``key`` is (day, touchpoint, score), with
@@ -368,7 +480,7 @@ class Drift:
     for the term tally."""
 
     survey_id: int
-    tally: str  # "daily", "property" or "terms"
+    tally: str  # "daily", "property", "terms" or "term months" (whose key's day is the month's first)
     key: tuple
     stored: int
     counted: int
@@ -423,7 +535,22 @@ def _term_drift(surveys: models.QuerySet) -> list[Drift]:
             (survey_id, (_as_date(day), category, language, text)): responses
             for survey_id, day, category, language, text, responses in cursor.fetchall()
         }
-    return _compare("terms", stored=stored, counted=counted)
+    drift = _compare("terms", stored=stored, counted=counted)
+    rolled = TallyZone.objects.filter(pk=1).values_list("terms_rolled_until", flat=True).first()
+    months: dict = {}
+    for (survey_id, (day, category, language, text)), responses in counted.items():
+        if rolled is not None and day <= rolled:
+            key = (survey_id, (day.replace(day=1), category, language, text))
+            months[key] = months.get(key, 0) + responses
+    stored_months = {
+        (row["survey_id"], (row["month"], row["category"], row["language"], row["term__text"])): row[
+            "responses"
+        ]
+        for row in TermMonth.objects.filter(survey__in=surveys, responses__gt=0).values(
+            "survey_id", "month", "category", "language", "term__text", "responses"
+        )
+    }
+    return drift + _compare("term months", stored=stored_months, counted=months)
 
 
 def _as_date(day: date | str) -> date:

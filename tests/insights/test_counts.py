@@ -8,6 +8,7 @@ import pytest
 
 from feedback.counts import Filters
 from insights.counts import Group, TermCounts, pair_counts, term_counts
+from insights.logodds import score_terms
 from surveys.models import NO_TOUCHPOINT
 from tests.factories import answer_by_link, make_invitation, make_survey, make_touchpoint
 
@@ -108,3 +109,25 @@ def test_a_pair_of_periods_or_of_other_filters_counts_as_each_group_alone(survey
         pair_a, pair_b = pair_counts(a, b, min_count=1)
         assert (pair_a, pair_b) == (term_counts(a), term_counts(b))
     assert pair_counts(*pairs[0], min_count=1)[0].comments == 5
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.5, 1.0])
+def test_a_pair_weighed_in_the_database_keeps_the_terms_beyond_the_threshold(survey, threshold):
+    """The database keeps the terms whose |z| Python finds above the threshold, and no other."""
+    for score, comment in [(1, "Lieferung zu spät"), (2, "Hotline nicht erreichbar")] * 3 + [
+        (10, "Schnelle Lieferung"),
+        (9, "Hotline sehr freundlich"),
+    ] * 4:
+        answer_by_link(survey, score, DAY, comment=comment)
+    november = Filters(survey=survey, since=date(2026, 11, 1), until=date(2026, 11, 30))
+    groups = Group(november, categories=("detractor",)), Group(november, categories=("promoter",))
+    every_a, every_b = term_counts(groups[0]), term_counts(groups[1])
+    beyond = {
+        score.term
+        for score in score_terms(every_a.terms, every_b.terms, min_count=2)
+        if abs(score.z) > threshold
+    }
+    kept_a, kept_b = pair_counts(*groups, min_count=2, threshold=threshold)
+    assert kept_a.terms.keys() | kept_b.terms.keys() == beyond
+    assert (kept_a.total, kept_b.total, kept_a.comments) == (every_a.total, every_b.total, every_a.comments)
+    assert 0 < len(beyond) < len(every_a.terms.keys() | every_b.terms.keys())
