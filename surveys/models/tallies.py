@@ -411,7 +411,11 @@ class TermMonthQuerySet(models.QuerySet):
 
     def rebuild(self, surveys: models.QuerySet[Survey]) -> int:
         """Sum the surveys' months anew from their term tally, up to the last day rolled up; rows
-        written. In the transaction of the term tally's recount, after it."""
+        written. In the transaction of the term tally's recount, after it; on PostgreSQL after
+        any roll-up under way, which could otherwise sum days of the survey as they were before."""
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLUP_LOCK])
         self.filter(survey__in=surveys).delete()
         rolled = TallyZone.objects.filter(pk=1).values_list("terms_rolled_until", flat=True).first()
         if rolled is None:
