@@ -458,12 +458,13 @@ def profile(filters) -> None:
     """Where one tallied comparison spends its time, and the plan of its count."""
     from django.db import connection, transaction
 
+    from feedback.metrics import Z_95
     from insights.counts import Group, pair_counts
     from insights.logodds import MIN_COUNT, distinguishing_terms
 
     groups = (Group(filters, categories=("detractor",)), Group(filters, categories=("promoter",)))
     started = time.perf_counter()
-    detractors, promoters = pair_counts(*groups, min_count=MIN_COUNT)
+    detractors, promoters = pair_counts(*groups, min_count=MIN_COUNT, threshold=Z_95)
     counted = time.perf_counter() - started
     started = time.perf_counter()
     distinguishing_terms(
@@ -477,7 +478,7 @@ def profile(filters) -> None:
     print(
         f"  one comparison: both groups' terms counted in the database in {counted * 1000:,.0f} ms "
         f"({len(detractors.terms.keys() | promoters.terms.keys()):,} terms in {MIN_COUNT} comments or more "
-        f"sent back), log-odds in Python {weighed * 1000:,.0f} ms"
+        f"and beyond |z| {Z_95} sent back), log-odds in Python {weighed * 1000:,.0f} ms"
     )
     queries = []
 
@@ -486,7 +487,7 @@ def profile(filters) -> None:
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(keep):
-        pair_counts(*groups, min_count=MIN_COUNT)
+        pair_counts(*groups, min_count=MIN_COUNT, threshold=Z_95)
     *settings, (sql, params) = queries  # the count's transaction and settings, then the count
     with transaction.atomic(), connection.cursor() as cursor:
         for statement, parameters in settings:
