@@ -104,6 +104,22 @@ class ScoreRow:
     share: float | None
 
 
+SPARK_WIDTH, SPARK_HEIGHT = 120, 28
+
+
+def sparkline(values: list[float | None], low: float, high: float) -> str:
+    """The values as the points of an SVG polyline, SPARK_WIDTH × SPARK_HEIGHT, ``low`` at the
+    bottom and ``high`` at the top; missing values are left out, "" with fewer than two to draw."""
+    drawn = [(index, value) for index, value in enumerate(values) if value is not None]
+    if len(drawn) < 2:
+        return ""
+    step = SPARK_WIDTH / max(len(values) - 1, 1)
+    return " ".join(
+        f"{index * step:.1f},{SPARK_HEIGHT - (value - low) / (high - low) * SPARK_HEIGHT:.1f}"
+        for index, value in drawn
+    )
+
+
 def number(value: float | None, decimals: int = 0, *, signed: bool = False) -> str:
     """``value`` rounded half up as the templates' floatformat does, in the active language; "–" for None."""
     if value is None:

@@ -21,7 +21,6 @@ from surveys.models import Response, Survey
 from surveys.scales import SCALES
 
 PERIOD_DAYS = 30
-SPARK_WIDTH, SPARK_HEIGHT = 120, 28
 
 
 @dataclass(frozen=True)
@@ -62,21 +61,14 @@ class SurveyCard:
 
     @property
     def sparkline(self) -> str:
-        """The trend as the points of an SVG polyline, SPARK_WIDTH × SPARK_HEIGHT; weeks without
-        answers are left out, "" with fewer than two weeks to draw."""
+        """The trend as the points of an SVG polyline (``charts.sparkline``); weeks without answers
+        are left out, "" with fewer than two weeks to draw."""
         scale = SCALES[self.survey.kind]
         # The metric's whole range: NPS −100–100, CSAT 0–100 %, CES the scale's mean.
         low, high = {"nps": (-100.0, 100.0), "csat": (0.0, 100.0)}.get(
             self.survey.kind, (float(scale.low), float(scale.high))
         )
-        drawn = [(index, value) for index, value in enumerate(self.trend) if value is not None]
-        if len(drawn) < 2:
-            return ""
-        step = SPARK_WIDTH / max(len(self.trend) - 1, 1)
-        return " ".join(
-            f"{index * step:.1f},{SPARK_HEIGHT - (value - low) / (high - low) * SPARK_HEIGHT:.1f}"
-            for index, value in drawn
-        )
+        return charts.sparkline(self.trend, low, high)
 
 
 def survey_cards(user: AnyUser, *, today: date, now: datetime) -> list[SurveyCard]:

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from math import sqrt
 
 from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
-from feedback.counts import Filters, matching_responses
+from feedback.counts import Filters, bucket_start, bucket_starts, matching_responses
 from feedback.metrics import Z_95, Summary, summarise
 from insights.impact import Impact, theme_impact
 from insights.models import ResponseTheme, Theme
@@ -90,3 +92,30 @@ def _counted(filters: Filters) -> _Counts:
     for theme, score, n in rows.values_list("theme_id", "response__score").annotate(n=Count("pk")).order_by():
         histograms[theme][score] += n
     return _Counts(comments=responses.exclude(comment_ngrams=[]).count(), histograms=histograms)
+
+
+def theme_trends(filters: Filters, themes: list[Theme]) -> dict[int, list[float | None]]:
+    """Each theme's share of the comments (in %) in every week that the period touches, oldest
+    first; None for a week without comments. Two counts by local day, whichever the themes."""
+    weeks = bucket_starts(filters.since, filters.until, "week")
+    responses = matching_responses(filters).exclude(comment_ngrams=[])
+    day = TruncDate("created_at", tzinfo=timezone.get_current_timezone())
+    comments: Counter = Counter()
+    for local_day, n in responses.annotate(day=day).values_list("day").annotate(n=Count("pk")).order_by():
+        comments[bucket_start(local_day, "week")] += n
+    themed: dict[int, Counter] = defaultdict(Counter)
+    rows = ResponseTheme.objects.filter(response__in=responses.values("pk")).annotate(
+        day=TruncDate("response__created_at", tzinfo=timezone.get_current_timezone())
+    )
+    for theme, local_day, n in rows.values_list("theme_id", "day").annotate(n=Count("pk")).order_by():
+        themed[theme][bucket_start(local_day, "week")] += n
+    return {
+        theme.pk: [
+            100 * themed[theme.pk][week] / comments[week] if comments[week] else None for week in weeks
+        ]
+        for theme in themes
+    }
+
+
+def _share(themed: int, comments: int) -> float | None:
+    return Share(themed, comments).value

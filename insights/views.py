@@ -15,7 +15,7 @@ from feedback import charts
 from feedback.counts import Filters, matching_responses
 from feedback.views import feedback_page, filter_controls, filter_query, invalid_filters, tone_agreement
 from insights.compare import Comparison
-from insights.figures import ThemeFigures, theme_figures
+from insights.figures import ThemeFigures, theme_figures, theme_trends
 from insights.forms import InsightsFilterForm
 from insights.logodds import MIN_COUNT, TermScore
 from insights.suggest import suggested_themes
@@ -62,6 +62,7 @@ class ThemeRow:
     impact_interval: str
     change: str  # "rising", "falling" or "" against the previous period
     link: str  # the explorer's parameters: the theme's answers in the lowest category
+    trend: str  # its share week by week as an SVG polyline's points, from 0 to its highest week
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,11 @@ def _tone_context(form: InsightsFilterForm, filters: Filters, language: str) -> 
 
 def _theme_rows(form: InsightsFilterForm, filters: Filters, low: str) -> list[ThemeRow]:
     kind, rows = filters.survey.kind, []
-    for figures in theme_figures(filters):
+    all_figures = theme_figures(filters)
+    trends = theme_trends(filters, [figures.theme for figures in all_figures]) if all_figures else {}
+    for figures in all_figures:
+        trend = trends[figures.theme.pk]
+        highest = max([1.0, *(share for share in trend if share is not None)])
         query = _link(form, filters, category=low)
         query["theme"] = figures.theme.name
         rows.append(
@@ -162,6 +167,7 @@ def _theme_rows(form: InsightsFilterForm, filters: Filters, low: str) -> list[Th
                 impact_interval=charts.interval_text(kind, figures.impact.interval),
                 change={1: "rising", -1: "falling"}.get(figures.change, ""),
                 link=query.urlencode(),
+                trend=charts.sparkline(trend, 0, highest),
             )
         )
     return rows

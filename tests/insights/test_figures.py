@@ -1,14 +1,14 @@
 """Each theme's figures over a known set of answers, against hand computations."""
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 
 from feedback.counts import Filters
-from insights.figures import theme_figures
+from insights.figures import theme_figures, theme_trends
 from insights.models import Theme
 from tests.factories import make_survey
-from tests.insights.themed import NOVEMBER, OCTOBER, answers, matched
+from tests.insights.themed import BERLIN, NOVEMBER, OCTOBER, answers, matched
 
 pytestmark = pytest.mark.django_db
 
@@ -57,3 +57,22 @@ def test_without_themes_nothing_is_counted(django_assert_num_queries):
     answers(survey, NOVEMBER, [(2, "Lieferung zu spät")])
     with django_assert_num_queries(1):
         assert theme_figures(Filters(survey=survey, since=date(2026, 11, 1), until=date(2026, 11, 30))) == []
+
+
+def test_a_themes_trend_is_its_share_of_each_weeks_comments():
+    survey = make_survey(kind="nps")
+    first_week, second_week = (
+        datetime(2026, 11, 3, 9, tzinfo=BERLIN),
+        datetime(2026, 11, 12, 9, tzinfo=BERLIN),
+    )
+    answers(
+        survey, first_week, [(2, "Lieferung zu spät"), (9, "Alles gut"), (9, "Super"), (7, ""), (8, "Ok")]
+    )
+    answers(survey, second_week, [(1, "Lieferung fehlt"), (3, "Lieferung kaputt")])
+    delivery = Theme.objects.create(name="Lieferung", include="liefer*")
+    hotline = Theme.objects.create(name="Hotline", include="hotline")
+    matched(delivery, hotline)
+    # The weeks of 2 and 9 November, then one without comments; the answer without a comment counts not.
+    filters = Filters(survey=survey, since=date(2026, 11, 2), until=date(2026, 11, 22))
+    trends = theme_trends(filters, [delivery, hotline])
+    assert trends == {delivery.pk: [25.0, 100.0, None], hotline.pk: [0.0, 0.0, None]}

@@ -36,7 +36,7 @@ DAY = date(2026, 11, 10)
 SUMMING = 3 if connection.vendor == "postgresql" else 2
 ROLLED = 1 if connection.vendor == "postgresql" else 0
 QUERIES = 16 + 2 * SUMMING + ROLLED
-THEMES_FIGURES = 5  # each period's themed answers and comments, the answers
+THEMES_FIGURES = 7  # each period's themed answers and comments, the answers, and each week's of the trend
 
 
 def term_of(word: str, language: str = "de") -> str:
@@ -259,6 +259,7 @@ def test_the_themes_costliest_first_link_to_their_unhappy_answers_and_suggestion
     comments(survey, 1, "Lieferung kaputt", 10)
     comments(survey, 9, "Lieferung pünktlich", 5)
     comments(survey, 10, "Sehr freundliche Beratung", 60)  # enough praise to tell the complaints apart
+    comments(survey, 2, "Lieferung wieder zu spät", 4, day=date(2026, 11, 24))  # all of a later week's
     theme = Theme.objects.create(name="Lieferung", include="liefer*")
     themes.start_matching(theme, now=timezone.now())
     while themes.match_again(now=timezone.now()):
@@ -271,6 +272,11 @@ def test_the_themes_costliest_first_link_to_their_unhappy_answers_and_suggestion
     assert page.status_code == 200
     expected = Response.objects.filter(survey=survey, themes__theme=theme).in_category("detractor").count()
     assert expected and len(re.findall(r'<span class="score[^"]*">', page.content.decode())) == expected
+    # Week by week: November touches six weeks (from Monday 26 October), 24 px apart; the third and
+    # the fifth have comments, the fifth's all about deliveries (at the top of the line).
+    trend = re.search(r'<tr data-theme="Lieferung">.*?<polyline points="([^"]+)"', html, re.S).group(1)
+    points = [tuple(float(number) for number in point.split(",")) for point in trend.split()]
+    assert [x for x, _y in points] == [48.0, 96.0] and points[1][1] == 0.0 < points[0][1]
     suggested = re.search(r"<div id=\"suggested-themes\">(.*?)</div>", html, re.S).group(1)
     assert "warteschleife" in suggested
     assert "make a theme" in suggested  # a CX manager may define one
