@@ -104,8 +104,8 @@ def pair_counts(
             (*parameters, COMMENTS, min_count, -1.0 if threshold is None else threshold - MARGIN, COMMENTS),
         )
         fetched = cursor.fetchall()
-    sums = {kind: (a, b) for kind, _term, a, b in fetched if kind != "term"}
-    kept = [(term, a, b) for kind, term, a, b in fetched if kind == "term"]
+    sums = {kind: (n_a, n_b) for kind, _term, n_a, n_b in fetched if kind != "term"}
+    kept = [(term, n_a, n_b) for kind, term, n_a, n_b in fetched if kind == "term"]
     (total_a, total_b), (comments_a, comments_b) = sums["total"], sums["comments"]
     return (
         TermCounts(terms={term: n for term, n, _ in kept if n}, comments=comments_a, total=total_a),

@@ -205,7 +205,21 @@ def _lock_terms() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [TERMS_LOCK])
 
 
-class TermTally(models.Model):
+class TermCount(models.Model):
+    """How many comments of a survey, in a score category and a language, used a term: what the
+    daily tally and its months have in common."""
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="+")
+    category = models.CharField(max_length=12)  # the score's category on its survey's scale
+    language = models.CharField(max_length=2)
+    term = models.ForeignKey(Term, on_delete=models.PROTECT, related_name="+")
+    responses = models.IntegerField()
+
+    class Meta:
+        abstract = True
+
+
+class TermTally(TermCount):
     """How many comments of each survey used each term, per local day, score category and language.
 
     The text insights count these rows instead of the comments: the terms that distinguish
@@ -214,12 +228,7 @@ class TermTally(models.Model):
     and counts once under the term ``COMMENTS``: how many comments each group has.
     """
 
-    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="+")
     day = models.DateField()  # in the installation's time zone
-    category = models.CharField(max_length=12)  # the score's category on its survey's scale
-    language = models.CharField(max_length=2)
-    term = models.ForeignKey(Term, on_delete=models.PROTECT, related_name="+")
-    responses = models.IntegerField()
 
     objects = TermTallyQuerySet.as_manager()
 
@@ -439,19 +448,14 @@ class TermMonthQuerySet(models.QuerySet):
 MONTH_KEY = "survey_id, month, category, language, term_id"
 
 
-class TermMonth(models.Model):
+class TermMonth(TermCount):
     """The term tally's rows of a month summed, for the months rolled up (``TallyZone.terms_rolled_until``):
-    a year of comments in a twelfth of the rows or fewer, where a term used on many days has
-    one row a month instead of one a day. Kept by the triggers of migration 0020 for the answers
-    of those months that change or go; filled a month at a time by ``roll_up`` (the beat's
+    a term used on many days of a month has one row instead of one a day (a third of the rows of
+    a year in the benchmark). Kept by the triggers of migration 0020 for the answers of those
+    months that change or go; filled a month at a time by ``roll_up`` (the beat's
     ``roll-up-terms``). PostgreSQL only, where installations grow to millions of comments."""
 
-    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="+")
     month = models.DateField()  # its first day, in the installation's time zone
-    category = models.CharField(max_length=12)
-    language = models.CharField(max_length=2)
-    term = models.ForeignKey(Term, on_delete=models.PROTECT, related_name="+")
-    responses = models.IntegerField()
 
     objects = TermMonthQuerySet.as_manager()
 
