@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "privacy",
     "followup",
     "insights",
+    "delighted_compat",  # Delighted's API, webhooks and exports, over the models above
 ]
 
 MIDDLEWARE = [

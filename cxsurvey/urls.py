@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("insights.urls")),
     path("", include("webhooks.urls")),
     path("", include("followup.urls")),
+    path("delighted/v1/", include("delighted_compat.urls")),
     path("setup/", include("surveys.setup.urls")),
     path("", include("surveys.api.schema")),
     path("login/", signin.SignInView.as_view(), name="login"),

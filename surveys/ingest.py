@@ -48,6 +48,7 @@ class EventIn:
     consent: Consent | None = None  # the proof of the legal basis, if the event brings one
     contact_properties: dict = field(default_factory=dict)
     properties: dict = field(default_factory=dict)
+    delay_seconds: int | None = None  # None: the touchpoint's delay
 
 
 @dataclass(frozen=True)
@@ -256,7 +257,8 @@ def _decide(
         invitation.status = Invitation.Status.SKIPPED
         invitation.skip_reason = reason
         return invitation
-    due = max(event.occurred_at + timedelta(seconds=touchpoint.delay_seconds), now)
+    delay = touchpoint.delay_seconds if event.delay_seconds is None else event.delay_seconds
+    due = max(event.occurred_at + timedelta(seconds=delay), now)
     invitation.status = Invitation.Status.SCHEDULED
     invitation.scheduled_for = next_send_time(due, touchpoint.send_window, ZoneInfo(settings.TIME_ZONE))
     invitation.expires_at = invitation.scheduled_for + timedelta(days=touchpoint.answerable_days)

@@ -84,6 +84,7 @@ class SkipReason(models.TextChoices):
     TOO_LATE = "too_late", _("the event is too old to ask about")
     SUPPRESSED = "suppressed", _("address on the suppression list of erased contacts")
     ERASED = "erased", _("contact erased before it was sent")
+    CANCELLED = "cancelled", _("cancelled before it was sent")
 
 
 class Invitation(models.Model):

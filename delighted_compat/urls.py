@@ -1,0 +1,3 @@
+app_name = "delighted_compat"
+
+urlpatterns: list = []
