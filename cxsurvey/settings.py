@@ -242,6 +242,11 @@ CELERY_BEAT_SCHEDULE = {
     "match-themes": {"task": "insights.tasks.match_themes", "schedule": 10.0, "options": {"expires": 9}},
     "learn-tone": {"task": "insights.tasks.learn_tone", "schedule": 86400.0, "options": {"expires": 3600}},
     "roll-up-terms": {"task": "surveys.tasks.roll_up_terms", "schedule": 3600.0, "options": {"expires": 600}},
+    "run-autopilot": {
+        "task": "delighted_compat.tasks.run_autopilot",
+        "schedule": 60.0,
+        "options": {"expires": 59},
+    },
 }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

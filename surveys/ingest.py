@@ -112,6 +112,20 @@ def ingest_events(
     return outcomes
 
 
+def update_contacts(
+    events: list[EventIn], *, now: datetime, source: str = Event.Source.API, recorded_by: int | None = None
+) -> list[Contact | None]:
+    """Create or update the events' contacts and record the legal bases they state, as
+    ``ingest_events`` does, without storing the events or asking anyone. None where an event's
+    email and external id belong to two contacts."""
+    with transaction.atomic():
+        contacts, statements = _resolve_contacts(events, now=now)
+        ConsentRecord.objects.record(
+            statements, source=CONSENT_SOURCES[source], recorded_by=recorded_by, now=now
+        )
+    return contacts
+
+
 def _resolve_contacts(
     events: list[EventIn], *, now: datetime
 ) -> tuple[list[Contact | None], list[LegalBasisStated]]:

@@ -40,6 +40,11 @@ class BearerTokenAuthentication(BaseAuthentication):
         token = credentials.strip()
         if not token or " " in token:
             raise exceptions.AuthenticationFailed(_("Send the token as “Authorization: Bearer <token>”."))
+        return self.authenticate_key(token)
+
+    def authenticate_key(self, token: str) -> tuple:
+        """The token's user and token, however the request sent it; AuthenticationFailed if the
+        token is unknown or its user inactive."""
         api_token = ApiToken.objects.select_related("user").filter(digest=digest_token(token)).first()
         if api_token is None:
             raise exceptions.AuthenticationFailed(_("This API token is not valid."))
