@@ -2,6 +2,7 @@
 one person of each role, and a way to ask any URL of the project as any of them."""
 
 import json
+from base64 import b64encode
 from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlencode
@@ -15,6 +16,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit import log as audit_log
+from delighted_compat.models import Project
 from feedback import exports
 from feedback.models import ExportRecord
 from followup.cases import open_case
@@ -76,7 +78,10 @@ class World:
         it counts towards no rate limit."""
         client = self.clients[role]
         headers = {"Accept-Language": "en"}
-        if api and self.tokens.get(role):
+        if api and self.tokens.get(role) and path.startswith("/delighted/"):
+            # Delighted's clients send the key as the user name of HTTP Basic.
+            headers["Authorization"] = "Basic " + b64encode(f"{self.tokens[role]}:".encode()).decode()
+        elif api and self.tokens.get(role):
             headers["Authorization"] = f"Bearer {self.tokens[role]}"
         if api:
             data, content_type = json.dumps(body if body is not None else {}), "application/json"
@@ -120,6 +125,9 @@ def build_world() -> World:
     )
     make_team("B", surveys=[other], members=[users["foreign"]])
     world.tokens = {role: make_api_token(user=user, write=True) for role, user in users.items()}
+    # Each token is also the key of a Delighted project answered by team A's touchpoint.
+    for user in users.values():
+        Project.objects.create(token=user.api_tokens.get(), touchpoint=touchpoint)
     users["inactive"].is_active = False
     users["inactive"].save(update_fields=["is_active"])
 
@@ -192,6 +200,7 @@ def build_world() -> World:
         "legalinformation": LegalInformation.objects.get_or_create(pk=LegalInformation.ONLY_ID)[0],
         "replytemplate": reply_template,
         "alertrule": AlertRule.objects.create(survey=survey, name="Detractors", categories=["detractor"]),
+        "project": Project.objects.get(token__user=users["admin"]),
     }
     for role in ROLES:
         client = Client()

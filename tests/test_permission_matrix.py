@@ -338,6 +338,78 @@ PREVIEW_CHOICE = {"preview_view": "email", "preview_language": "de"}
 SCHEMA_SIGNED_OUT = dict.fromkeys(SIGNED_OUT, 403)
 # The app's own pages: behind the back office's login, GET only (or POST only).
 GET_ONLY = page(405, STAFF)
+# Delighted's API: the key (each role's token, bound to a project of team A's touchpoint) acts as its
+# user may on the project's survey: team B's CX manager and staff without a team see nothing of it.
+# A method the endpoint does not have is answered 405 once the key may see the survey.
+PROJECT_READERS = {"admin", "cx_manager", "analyst", "agent"}
+PEOPLE_KEEPERS = {"admin", "cx_manager"}  # view, add and change contacts; send surveys
+
+
+def delighted(route: str, key: str | None = None) -> Callable[[World], str]:
+    return lambda world: "/delighted/v1/" + route.format(key=world.objects[key].pk if key else "")
+
+
+API |= {
+    "delighted_compat:people": Entry(
+        delighted("people.json"),
+        methods(api(405, PROJECT_READERS), GET=api(200, PEOPLE_KEEPERS), POST=api(200, PEOPLE_KEEPERS)),
+        api=True,
+        bodies={"POST": {"email": "new@example.com"}},
+    ),
+    "delighted_compat:person": Entry(
+        delighted("people/{key}", "contact"),
+        methods(api(405, PROJECT_READERS), DELETE=api(202, ADMIN)),  # erasing a contact is the Admin's
+        api=True,
+    ),
+    "delighted_compat:pending": Entry(
+        delighted("people/anna@example.com/survey_requests/pending.json"),
+        methods(api(405, PROJECT_READERS), DELETE=api(200, PEOPLE_KEEPERS)),
+        api=True,
+    ),
+    "delighted_compat:survey_responses": Entry(
+        delighted("survey_responses.json"),
+        # Adding answers by hand is the Admin's: they count in every figure.
+        methods(api(405, PROJECT_READERS), GET=api(200, PROJECT_READERS), POST=api(201, ADMIN)),
+        api=True,
+        bodies={"POST": {"person": "{contact}", "score": 9}},
+    ),
+    "delighted_compat:survey_response": Entry(
+        delighted("survey_responses/{key}.json", "response"),
+        methods(api(405, PROJECT_READERS), GET=api(200, PROJECT_READERS), PUT=api(200, ADMIN)),
+        api=True,
+        bodies={"PUT": {"score": 5}},
+    ),
+    "delighted_compat:metrics": Entry(
+        delighted("metrics.json"), methods(api(405, PROJECT_READERS), GET=api(200, PROJECT_READERS)), api=True
+    ),
+    "delighted_compat:unsubscribes": Entry(
+        delighted("unsubscribes.json"),
+        methods(api(405, PROJECT_READERS), GET=api(200, PEOPLE_KEEPERS), POST=api(200, PEOPLE_KEEPERS)),
+        api=True,
+        bodies={"POST": {"person_email": "anna@example.com"}},
+    ),
+    "delighted_compat:bounces": Entry(
+        delighted("bounces.json"), methods(api(405, PROJECT_READERS), GET=api(200, PEOPLE_KEEPERS)), api=True
+    ),
+    "delighted_compat:autopilot": Entry(
+        delighted("autopilot/email.json"),
+        methods(api(405, PROJECT_READERS), GET=api(200, PROJECT_READERS)),
+        api=True,
+    ),
+    # The project has no Autopilot touchpoint: adding is refused as invalid, and removing names nobody.
+    "delighted_compat:autopilot_memberships": Entry(
+        delighted("autopilot/email/memberships.json"),
+        methods(
+            api(405, PROJECT_READERS),
+            GET=api(200, PEOPLE_KEEPERS),
+            POST=api(422, PEOPLE_KEEPERS),
+            DELETE=api(422, PEOPLE_KEEPERS),
+        ),
+        api=True,
+        bodies={"POST": {"person_email": "anna@example.com"}},
+    ),
+}
+
 PAGES: dict[str, Entry] = {
     "feedback:home": Entry(url("feedback:home"), methods(GET_ONLY, GET=page(200, READERS))),
     "feedback:dashboard": Entry(
@@ -637,6 +709,8 @@ ADMIN_MODELS = {
     ),
     # Alert rules: set up by the CX managers of the rule's survey.
     "followup_alertrule": ("alertrule", dict.fromkeys((VIEW, ADD, CHANGE, DELETE), MANAGERS), "team"),
+    # Which token answers as a Delighted project's key: the Admin's, as the key acts as its user.
+    "delighted_compat_project": ("project", EVERYTHING, "all"),
 }
 READ_ONLY = {"axes_accessattempt", "axes_accessfailurelog", "axes_accesslog"}
 FINDERS = {"team": STAFF - {"foreign", "outsider"}, "own": {"admin", "cx_manager"}, "all": STAFF}
@@ -816,7 +890,12 @@ def _body(body: object, world: World) -> object:
     if isinstance(body, list):
         return [_body(value, world) for value in body]
     survey, case = world.objects["survey"], world.objects["case"]
-    known = {"{survey}": survey.pk, "{key}": survey.public_key, "{case}": str(case.public_id)}
+    known = {
+        "{survey}": survey.pk,
+        "{key}": survey.public_key,
+        "{case}": str(case.public_id),
+        "{contact}": world.objects["contact"].pk,
+    }
     return known.get(body, body) if isinstance(body, str) else body
 
 
