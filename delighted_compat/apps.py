@@ -7,3 +7,19 @@ class DelightedCompatConfig(AppConfig):
 
     name = "delighted_compat"
     verbose_name = _("Delighted compatibility")
+
+    def ready(self) -> None:
+        from privacy.places import PLACES, Owned
+
+        # A member's Autopilot properties are the person's data: shown in the access export and
+        # erased with them, before the contact itself (the last place).
+        if not any(place.name == "autopilot" for place in PLACES):
+            PLACES.insert(
+                len(PLACES) - 1,
+                Owned(
+                    "autopilot",
+                    _("Delighted Autopilot"),
+                    "delighted_compat.AutopilotMembership",
+                    ("properties", "next_at", "created_at"),
+                ),
+            )

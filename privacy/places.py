@@ -37,6 +37,8 @@ Email tracking (``surveys.email.tracking``) keeps what providers report on the i
 contact (when it bounced, complained or unsubscribed): it is covered by those two places, and with
 the message ids gone a late report about an erased invitation finds nothing.
 
+Apps may add places of their own to ``PLACES`` when they start, before the contact's (the last).
+
 Not here, by design: the audit log (it holds ids and counts, never a contact's data), tallies
 (counts per segment), caches (a contact upload's preview lives an hour; the explorer's property
 values a few minutes).

@@ -118,6 +118,7 @@ def test_the_personal_data_page_shows_every_place_and_is_recorded(client, cx_man
         "events",
         "webhook_messages",
         "consents",
+        "autopilot",  # registered by the Delighted compatibility layer
     ]
     assert len(sections["responses"].rows) == 4 and len(sections["invitations"].rows) == 6
     html = page.content.decode()

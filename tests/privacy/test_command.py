@@ -33,7 +33,7 @@ def test_each_line_names_an_email_or_an_external_id(world, tmp_path):
     assert lines[0] == (
         f"1: {EMAIL.upper()}: invitations: 6, case replies: 0, questions after cases: 0, responses: 4, "
         "events: 2, webhook messages: 5, idempotency records: 2, export files: 1, export records: 1, "
-        "admin history: 2, consents: 0, contact: 1, "
+        "admin history: 2, consents: 0, autopilot: 0, contact: 1, "
         "suppressed: 1"
     )
     assert lines[2] == "3: nobody@example.com: not found"
