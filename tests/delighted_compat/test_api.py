@@ -2,6 +2,7 @@
 HTTP Basic user name, Delighted's error bodies, its parameters in the query or a JSON or form body."""
 
 import base64
+from datetime import UTC, datetime
 
 import pytest
 
@@ -164,3 +165,83 @@ def test_reading_people_is_written_to_the_audit_log(client, project):
     client.get(f"{BASE}/people.json?email=jana@example.com", headers=basic(project.key))
     event = AuditEvent.objects.get(action="personal_data_read")
     assert event.details["count"] == 1 and event.details["path"] == f"{BASE}/people.json"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("people.json", {"email": "a@example.com", "properties": ["x"]}, "properties"),
+        ("people.json", {"email": "a@example.com", "properties": {"x": {"nested": 1}}}, "properties"),
+        ("people.json", {"email": "a@example.com", "name": 42}, "name"),
+        ("people.json", {"email": "a@example.com", "send": "maybe"}, "send"),
+        ("people.json", {"email": "a@example.com", "delay": "soon"}, "delay"),
+        ("people.json", {"phone_number": "+4915112345678"}, "channel"),
+        ("people.json", {"email": "a@example.com", "channel": "sms"}, "channel"),
+        ("people.json", {"email": ["a@example.com"]}, "email"),
+        ("survey_responses.json", {"person": "abc", "score": 9}, "person"),
+        ("survey_responses.json", {"person": "999999", "score": 9}, "person"),
+        ("survey_responses.json", {"person": "{contact}", "score": "ten"}, "score"),
+        ("survey_responses.json", {"person": "{contact}", "score": -1}, "score"),
+        ("survey_responses.json", {"person": "{contact}"}, "score"),
+        ("survey_responses.json", {"person": "{contact}", "score": 9, "comment": "x" * 5001}, "comment"),
+        (
+            "survey_responses.json",
+            {"person": "{contact}", "score": 9, "created_at": 4102444800},
+            "created_at",
+        ),
+        ("unsubscribes.json", {}, "person_email"),
+        ("unsubscribes.json", {"person_email": "nope"}, "person_email"),
+    ],
+)
+def test_bad_bodies_are_refused_by_field_and_store_nothing(client, project, path, body, field):
+    contact = make_contact(email="jana@example.com")
+    body = {name: str(contact.pk) if value == "{contact}" else value for name, value in body.items()}
+    answer = client.post(f"{BASE}/{path}", body, content_type="application/json", headers=basic(project.key))
+    assert answer.status_code == 422, answer.content
+    assert list(answer.json()["errors"]) == [field]
+    assert Contact.objects.count() == 1 and not Response.objects.exists() and not Invitation.objects.exists()
+    assert Contact.objects.get().unsubscribed_at is None
+
+
+def test_a_person_gets_a_new_address(client, project):
+    make_contact(email="old@example.com", name="Jana")
+    moved = client.post(
+        f"{BASE}/people.json",
+        {"email": "old@example.com", "email_update": "new@example.com", "send": False},
+        content_type="application/json",
+        headers=basic(project.key),
+    )
+    assert moved.json()["email"] == "new@example.com"
+    assert Contact.objects.get().email == "new@example.com"
+    make_contact(email="taken@example.com")
+    taken = client.post(
+        f"{BASE}/people.json",
+        {"email": "new@example.com", "email_update": "taken@example.com", "send": False},
+        content_type="application/json",
+        headers=basic(project.key),
+    )
+    assert (taken.status_code, list(taken.json()["errors"])) == (422, ["email_update"])
+    assert Contact.objects.filter(email="new@example.com").exists()
+
+
+def test_unknown_people_and_platforms_are_not_found(client, project):
+    headers = basic(project.key)
+    assert client.delete(f"{BASE}/people/phone_number:+4915112345678", headers=headers).status_code == 404
+    assert client.delete(f"{BASE}/people/99999999999999999999", headers=headers).status_code == 404
+    pending = f"{BASE}/people/nobody@example.com/survey_requests/pending"
+    assert client.delete(pending, headers=headers).status_code == 404
+    assert client.get(f"{BASE}/autopilot/sms.json", headers=headers).status_code == 404
+    assert client.get(f"{BASE}/autopilot/sms/memberships.json", headers=headers).status_code == 404
+
+
+def test_unsubscribes_come_in_numbered_pages_oldest_first(client, project):
+    for day in (3, 1, 2):
+        make_contact(email=f"day{day}@example.com", unsubscribed_at=datetime(2026, 5, day, tzinfo=UTC))
+    first = client.get(f"{BASE}/unsubscribes.json?per_page=2", headers=basic(project.key))
+    assert [row["email"] for row in first.json()] == ["day1@example.com", "day2@example.com"]
+    assert 'rel="next"' in first.headers["Link"] and "page=2" in first.headers["Link"]
+    second = client.get(f"{BASE}/unsubscribes.json?per_page=2&page=2", headers=basic(project.key))
+    assert [row["email"] for row in second.json()] == ["day3@example.com"] and "Link" not in second.headers
+    since = int(datetime(2026, 5, 2, tzinfo=UTC).timestamp())
+    later = client.get(f"{BASE}/unsubscribes.json?since={since}", headers=basic(project.key))
+    assert [row["email"] for row in later.json()] == ["day2@example.com", "day3@example.com"]
