@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from delighted_compat.autopilot import run_due
 from delighted_compat.models import AutopilotMembership
+from followup.cases import add_note, open_case
+from followup.models import ResponseTag, Tag
 from surveys.models import Contact, Invitation, Response
 from tests.factories import make_api_token, make_contact, make_response, make_touchpoint
 
@@ -289,3 +291,30 @@ def test_keys_that_are_wrong_or_lack_rights_are_refused(live_server, project, cx
     other = make_api_token(user=cx_manager)
     with pytest.raises(AuthenticationError):
         delighted.Metrics.retrieve(client=delighted.Client(api_key=other, api_base_url=base))
+
+
+def test_notes_and_tags_are_the_answers_case_notes_and_tags(client, project, admin_user):
+    response = make_response(survey=project.touchpoint.survey, score=2, comment="Kaputt angekommen")
+    now = timezone.now()
+    case, _opened = open_case(response=response, now=now)
+    first = add_note(case, by=admin_user, text="Angerufen, Ersatz geschickt", now=now)
+    second = add_note(case, by=admin_user, text="Ersatz ist angekommen", now=now + timedelta(minutes=5))
+    ResponseTag.objects.create(response=response, tag=Tag.objects.create(name="Lieferung"))
+
+    plain = delighted.SurveyResponse.retrieve(str(response.pk), client=client)
+    assert plain.notes == [str(first.pk), str(second.pk)] and plain.tags == ["Lieferung"]
+    expanded = delighted.SurveyResponse.retrieve(str(response.pk), client=client, expand=["notes"])
+    assert expanded.notes == [
+        {
+            "id": str(first.pk),
+            "text": "Angerufen, Ersatz geschickt",
+            "user_email": "admin@example.com",
+            "created_at": unix(now),
+        },
+        {
+            "id": str(second.pk),
+            "text": "Ersatz ist angekommen",
+            "user_email": "admin@example.com",
+            "created_at": unix(now + timedelta(minutes=5)),
+        },
+    ]
