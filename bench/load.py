@@ -12,7 +12,8 @@
    machine) at each number of ``--users`` in turn, for ``--seconds`` each: the same server's 404
    page and a static file (the limits), the answering flow (GET the email's score link, POST the
    score, POST a comment), the widget without and with a signed email, single events, bulk events
-   (100 a request) and the dashboard's metrics API.
+   (100 a request), a Delighted integration's people (``POST /delighted/v1/people.json``) and the
+   dashboard's metrics API.
 3. Prints, per flow and number of users, the throughput, p50 / p95 / p99 and errors, the ratio of
    the throughput to the 404 page's at the same number of users, the CPU time per request of the
    web workers and of PostgreSQL's backends, and the web workers' peak memory; then checks the
@@ -49,6 +50,7 @@ FLOWS = {
     "widget-email": ("WidgetWithEmail", "widget with email: POST answer", "answers/s"),
     "events": ("Event", "events: POST one", "events/s"),
     "bulk-events": ("BulkEvents", "events: POST 100", "requests/s"),
+    "delighted": ("DelightedPeople", "delighted: POST person", "people/s"),
     "dashboard": ("Dashboard", "metrics API", "req/s"),
 }
 # The issue's targets at the highest number of users: (flows per second, p99 in ms).
@@ -279,15 +281,17 @@ def set_up(contacts: int, invitations: int) -> dict:
     from django.contrib.auth import get_user_model
     from django.contrib.staticfiles.storage import staticfiles_storage
 
+    from delighted_compat.models import Project
     from surveys.models import ApiToken, Invitation, Survey, Touchpoint
     from webhooks.models import Subscription
 
     user = get_user_model().objects.create_user("bench", is_staff=True, is_superuser=True)
-    _, token = ApiToken.issue(user=user, name="bench", write=True)
+    api_token, token = ApiToken.issue(user=user, name="bench", write=True)
     survey = Survey.objects.create(
         name="Lieferung", kind="nps", brand="Nordwind Möbel", widget_origins=ORIGIN
     )
     touchpoint = Touchpoint.objects.create(survey=survey, slug="delivery", name="Lieferung")
+    Project.objects.create(token=api_token, touchpoint=touchpoint)  # the token is a Delighted key too
     Subscription.objects.create(owner=user, url="http://127.0.0.1:9/hooks", events=["response.created"])
     started = time.perf_counter()
     first = insert_contacts(contacts, {"plan": "pro"})

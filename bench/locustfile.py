@@ -3,6 +3,7 @@ with this file and one class at a time. It passes what the flows need in ``LOAD_
 JSON file with the invitation tokens, the survey's key and identity secret, the contacts'
 addresses, the touchpoint's slug and an API token."""
 
+import base64
 import hashlib
 import hmac
 import json
@@ -126,6 +127,20 @@ class BulkEvents(Load):
             json={"events": events},
             headers={"Authorization": f"Bearer {FIXTURE['api_token']}"},
             name="events: POST 100",
+        )
+
+
+class DelightedPeople(Load):
+    """A Delighted integration, pointed here, asks after each touchpoint: one person at a time."""
+
+    @task
+    def person(self):
+        key = base64.b64encode(f"{FIXTURE['api_token']}:".encode()).decode()
+        self.client.post(
+            "/delighted/v1/people.json",
+            json={"email": contact_email(), "properties": {"carrier": "DHL"}},
+            headers={"Authorization": f"Basic {key}"},
+            name="delighted: POST person",
         )
 
 
