@@ -108,7 +108,7 @@ class Memberships(DelightedView):
         name = params.get("person_name") or ""
         if not isinstance(name, str) or len(name) > NAME_MAX_LENGTH:
             raise Invalid(
-                "person_name", _("must be less than %(limit)d characters") % {"limit": NAME_MAX_LENGTH}
+                "person_name", _("must be at most %(limit)d characters") % {"limit": NAME_MAX_LENGTH}
             )
         now = timezone.now()
         with transaction.atomic():

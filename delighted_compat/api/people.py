@@ -97,7 +97,7 @@ class People(DelightedView):
         email = email_of(params, "email")
         name = params.get("name") or ""
         if not isinstance(name, str) or len(name) > NAME_MAX_LENGTH:
-            raise Invalid("name", _("must be less than %(limit)d characters") % {"limit": NAME_MAX_LENGTH})
+            raise Invalid("name", _("must be at most %(limit)d characters") % {"limit": NAME_MAX_LENGTH})
         properties = properties_of(params, "properties")
         delay = whole(params, "delay", default=0, high=MAX_DELAY)
         send = flag(params, "send", default=True)
