@@ -63,6 +63,7 @@ class AuditEvent(models.Model):
         SURVEY_CHANGED = "survey_changed", _("survey changed")
         SETTINGS_CHANGED = "settings_changed", _("settings changed")
         RETENTION_RUN = "retention_run", _("retention run")
+        DATA_IMPORTED = "data_imported", _("data imported")
 
     at = models.DateTimeField(_("when"), default=timezone.now, editable=False)
     action = models.CharField(_("what"), max_length=40, choices=Action.choices)

@@ -109,3 +109,21 @@ class AutopilotMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} → {self.contact_id}"
+
+
+class ImportedResponse(models.Model):
+    """A response brought in from a Delighted export, by the key it had there: its Response ID, or
+    for rows without one a hash of email, time, score and comment (``delighted_compat.importer``).
+    Importing the same row again finds it here and adds nothing."""
+
+    delighted_id = models.CharField(_("Delighted response"), max_length=100, unique=True)
+    response = models.OneToOneField(
+        "surveys.Response", verbose_name=_("response"), on_delete=models.CASCADE, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("response imported from Delighted")
+        verbose_name_plural = _("responses imported from Delighted")
+
+    def __str__(self) -> str:
+        return self.delighted_id
