@@ -806,6 +806,11 @@ ADMIN_PAGES: dict[str, Entry] = _admin_model_entries() | {
             POST=page(400, MANAGERS, foreign=NOT_FOUND) | {"outsider": NOT_FOUND},
         ),
     ),
+    # Importing Delighted's exports: for staff who may add responses and contacts, which no role but
+    # the Admin holds; an empty form is refused as the bad input it is.
+    "admin:delighted_compat_project_import": Entry(
+        url("admin:delighted_compat_project_import"), methods(page(200, ADMIN), POST=page(400, ADMIN))
+    ),
     "admin:audit_auditevent_download": Entry(
         url("admin:audit_auditevent_download"), methods(page(405, STAFF), GET=page(200, ADMIN))
     ),
