@@ -284,7 +284,7 @@ class _Chained(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, buffer) -> int:
         if self.start:
             data, self.start = self.start[: len(buffer)], self.start[len(buffer) :]
         else:
@@ -564,11 +564,11 @@ def _import_responses(
     now: datetime,
     progress: Callable[[ImportReport], None] | None,
 ) -> None:
-    rows = _peekable(rows)
-    survey = options.survey or _create_survey(options, first=rows.first, now=now)
+    peeked = _peekable(rows)
+    survey = options.survey or _create_survey(options, first=peeked.first, now=now)
     report.survey, report.survey_created = survey, options.survey is None
     touchpoints = _Touchpoints(survey, report=report, now=now)
-    for batch in _batches(rows, options.batch_size, report):
+    for batch in _batches(iter(peeked), options.batch_size, report):
         answers = []
         for row in batch:
             try:
@@ -810,8 +810,8 @@ def _note(pairs: list[tuple[_Answer, Response]], *, report: ImportReport) -> Non
         for _noted, response in noted
     )
     entries = [
-        CaseEntry(case=case, kind=CaseEntry.Kind.NOTE, text=note, created_at=case.resolved_at)
-        for (answer, _response), case in zip(noted, cases, strict=True)
+        CaseEntry(case=case, kind=CaseEntry.Kind.NOTE, text=note, created_at=response.updated_at)
+        for (answer, response), case in zip(noted, cases, strict=True)
         for note in answer.notes
     ]
     CaseEntry.objects.bulk_create(entries)

@@ -51,7 +51,7 @@ def test_the_form_is_shown_with_the_dry_run_ticked(client, importer):
 def test_a_dry_run_shows_what_would_be_done_and_changes_nothing(client, importer):
     client.force_login(importer)
     page = client.post(
-        URL, {"files": upload(write_export(make_rows(12))), "survey_name": "Neu", "dry_run": "on"}
+        URL, {"csv_files": upload(write_export(make_rows(12))), "survey_name": "Neu", "dry_run": "on"}
     )
 
     assert page.status_code == 200
@@ -67,7 +67,7 @@ def test_an_import_brings_every_file_in_and_is_logged_with_counts_only(client, i
     page = client.post(
         URL,
         {
-            "files": [upload(write_export(make_rows(12))), upload(unsubscribes, "unsubscribes.csv")],
+            "csv_files": [upload(write_export(make_rows(12))), upload(unsubscribes, "unsubscribes.csv")],
             "survey_name": "Aus Delighted",
             "kind": "nps",
         },
@@ -87,7 +87,7 @@ def test_errors_are_shown_with_their_lines(client, importer):
     page = client.post(
         URL,
         {
-            "files": upload(csv_bytes("Date,Score", "2025-01-01,9", "2025-01-01,11")),
+            "csv_files": upload(csv_bytes("Date,Score", "2025-01-01,9", "2025-01-01,11")),
             "survey": make_survey().pk,
         },
     )
@@ -100,7 +100,7 @@ def test_errors_are_shown_with_their_lines(client, importer):
 def test_a_file_that_is_no_export_is_named_as_refused(client, importer):
     client.force_login(importer)
     page = client.post(
-        URL, {"files": upload(b"Datum,Wert\r\n1,2\r\n", "other.csv"), "survey": make_survey().pk}
+        URL, {"csv_files": upload(b"Datum,Wert\r\n1,2\r\n", "other.csv"), "survey": make_survey().pk}
     )
 
     [(name, report, refused)] = page.context["reports"]
@@ -110,7 +110,7 @@ def test_a_file_that_is_no_export_is_named_as_refused(client, importer):
 def test_files_over_the_limit_are_sent_to_the_command(client, importer, monkeypatch):
     monkeypatch.setattr(delighted_admin, "MAX_UPLOAD_BYTES", 100)
     client.force_login(importer)
-    page = client.post(URL, {"files": upload(write_export(make_rows(5))), "survey_name": "Neu"})
+    page = client.post(URL, {"csv_files": upload(write_export(make_rows(5))), "survey_name": "Neu"})
 
     assert page.status_code == 400 and "import_delighted" in page.content.decode()
     assert not Response.objects.exists()
@@ -130,7 +130,7 @@ def test_bad_input_is_refused_and_nothing_stored(client, importer, fields):
     survey = make_survey()
     data = {key: (survey.pk if value == "SURVEY" else value) for key, value in fields.items()}
     if fields:
-        data["files"] = upload(write_export(make_rows(3)))
+        data["csv_files"] = upload(write_export(make_rows(3)))
     page = client.post(URL, data)
 
     assert page.status_code == 400
@@ -140,7 +140,7 @@ def test_bad_input_is_refused_and_nothing_stored(client, importer, fields):
 def test_creating_a_survey_needs_the_permission_to(client, importer):
     importer.user_permissions.remove(Permission.objects.get(codename="add_survey"))
     client.force_login(importer)
-    page = client.post(URL, {"files": upload(write_export(make_rows(3))), "survey_name": "Neu"})
+    page = client.post(URL, {"csv_files": upload(write_export(make_rows(3))), "survey_name": "Neu"})
 
     assert page.status_code == 400
     assert not Survey.objects.exists()
@@ -153,7 +153,7 @@ def test_staff_without_both_permissions_are_refused(client, importer, missing):
 
     assert client.get(URL).status_code == 403
     assert (
-        client.post(URL, {"files": upload(write_export(make_rows(3))), "survey_name": "Neu"}).status_code
+        client.post(URL, {"csv_files": upload(write_export(make_rows(3))), "survey_name": "Neu"}).status_code
         == 403
     )
     assert not Response.objects.exists()
@@ -166,7 +166,7 @@ def test_a_cx_manager_may_not_import(client, cx_manager):
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(client):
-    page = client.post(URL, {"files": upload(write_export(make_rows(3))), "survey_name": "Neu"})
+    page = client.post(URL, {"csv_files": upload(write_export(make_rows(3))), "survey_name": "Neu"})
 
     assert page.status_code == 302
     assert not Response.objects.exists()
@@ -177,7 +177,7 @@ def test_the_upload_needs_the_csrf_token(importer):
 
     client = Client(enforce_csrf_checks=True)
     client.force_login(importer)
-    page = client.post(URL, {"files": upload(write_export(make_rows(3))), "survey_name": "Neu"})
+    page = client.post(URL, {"csv_files": upload(write_export(make_rows(3))), "survey_name": "Neu"})
 
     assert page.status_code == 403
     assert not Response.objects.exists()
@@ -190,7 +190,7 @@ def test_another_teams_survey_cannot_be_chosen(client, importer):
     make_team("A", surveys=[mine], members=[importer])
     make_team("B", surveys=[theirs], members=[make_staff("other")])
     client.force_login(importer)
-    page = client.post(URL, {"files": upload(write_export(make_rows(3))), "survey": theirs.pk})
+    page = client.post(URL, {"csv_files": upload(write_export(make_rows(3))), "survey": theirs.pk})
 
     assert page.status_code == 400
     assert not Response.objects.exists()
