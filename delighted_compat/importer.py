@@ -55,6 +55,7 @@ BATCH_SIZE = 1_000
 # Errors kept with their line; beyond them only counted, so a file of bad rows stays small in memory.
 MAX_ERRORS = 1_000
 COMMENT_MAX_LENGTH = 5_000
+EMAIL_MAX_LENGTH = 254  # Contact.email's column
 # The touchpoint of the rows without a value of the touchpoint property, or of all rows without one.
 DEFAULT_TOUCHPOINT = "Delighted import"
 
@@ -398,6 +399,8 @@ def _email(row: Row, *, required: bool) -> str:
             raise RowError(_("The email is missing."))
         return ""
     try:
+        if len(email) > EMAIL_MAX_LENGTH:
+            raise ValidationError("too long")
         validate_email(email)
     except ValidationError:
         raise RowError(_("“%(email)s” is not an email address.") % {"email": email[:100]}) from None

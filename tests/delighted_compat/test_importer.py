@@ -117,7 +117,7 @@ def test_bad_rows_are_reported_by_their_first_line_and_the_others_imported():
         "2,2025-03-01 11:00:00 +0100,12,zu hoch,b@example.com",
         "3,gestern,5,,c@example.com",
         "4,2025-03-02T09:00:00+01:00,acht,,d@example.com",
-        "5,2025-03-02T09:00:00+01:00,7,,keine-adresse",
+        f"5,2025-03-02T09:00:00+01:00,7,,{'x' * 250}@example.com",
         "6,,7,,e@example.com",
         "",
         "7,1740900000,10,,f@example.com",
