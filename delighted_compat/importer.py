@@ -24,7 +24,6 @@ import csv
 import hashlib
 import io
 import re
-import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
@@ -44,7 +43,9 @@ from django.utils.translation import gettext as _
 import audit.log
 from audit.models import AuditEvent
 from delighted_compat.models import ImportedResponse
+from delighted_compat.properties import locale_language, property_name
 from followup.models import NAME_MAX_LENGTH, Case, CaseEntry, ResponseTag, Tag
+from insights import themes
 from surveys.models import Contact, Response, Survey, Touchpoint
 from surveys.models.contact import identified_by
 from surveys.properties import MAX_PROPERTIES, value_problem
@@ -339,22 +340,6 @@ def _read_header(header: list[str]) -> tuple[str, dict[int, str], dict[int, str]
     return kind, columns, properties
 
 
-_TRANSLITERATION = str.maketrans(
-    {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"}
-)
-
-
-def property_name(header: str) -> str:
-    """The property a column becomes: its header where that is a valid property name (letters,
-    digits, ``_ . -``, up to 64), else spaces turned into ``_``, umlauts spelled out and other
-    characters left out ("Purchase Experience" → "Purchase_Experience", "Größe" → "Groesse");
-    ``column_<n>`` for a header with nothing left."""
-    name = "_".join(header.strip().split()).translate(_TRANSLITERATION)
-    name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    name = re.sub(r"[^A-Za-z0-9_.-]", "", name)[:64]
-    return name or "column_" + hashlib.sha256(header.encode()).hexdigest()[:8]
-
-
 def _batches(rows: Iterator[Row | RowError], size: int, report: ImportReport) -> Iterator[list[Row]]:
     """The good rows in lists of ``size``; the bad ones go to the report."""
     batch: list[Row] = []
@@ -417,12 +402,6 @@ def _properties(row: Row) -> dict[str, str]:
         if problem := value_problem(name, value):
             raise RowError(problem)
     return row.properties
-
-
-def locale_language(properties: dict[str, str]) -> str:
-    """de or en from a ``locale`` property such as "de", "de-AT" or "en_US"; else ""."""
-    locale = properties.get("locale", "").lower()[:2]
-    return locale if locale in LANGUAGES else ""
 
 
 # Contacts
@@ -763,6 +742,7 @@ def _write_answers(
             )
         )
     Response.objects.bulk_create(responses)
+    themes.give(responses)  # the sweep follows new answers only; these have their past times
     ImportedResponse.objects.bulk_create(
         ImportedResponse(delighted_id=key, response=response)
         for key, response in zip(fresh, responses, strict=True)

@@ -86,6 +86,18 @@ def sweep(*, now: datetime, batch_size: int = BATCH_SIZE) -> int:
         return len(batch)
 
 
+def give(answers: Iterable[Response]) -> None:
+    """Give these answers their themes and tone at once, outside the sweep: answers written with
+    past times (an import's) lie behind it, since it follows ``updated_at`` forward. Nobody is told
+    (no ``themes_given``): alert rules watch what comes in, not history."""
+    batch = [
+        (answer.pk, answer.language, answer.comment_ngrams) for answer in answers if answer.comment_ngrams
+    ]
+    if batch:
+        _assign(batch, Theme.objects.all())
+        tone.give_tones(batch)
+
+
 def match_again(*, now: datetime, batch_size: int = BATCH_SIZE) -> int:
     """Match the next batch of comments against the rules of a theme whose rules changed (the
     one that changed first); how many comments it held."""

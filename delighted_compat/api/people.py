@@ -19,18 +19,15 @@ from rest_framework.response import Response as ApiResponse
 
 from audit.log import Action, filters, record
 from delighted_compat.api.base import DelightedView, Invalid, link, moment, per_page, whole
+from delighted_compat.properties import locale_language, property_name
 from delighted_compat.shapes import people, person, unix
 from privacy.erasure import erase_contact
 from surveys.ingest import EventIn, ingest_events, update_contacts
 from surveys.models import Contact, Invitation
 from surveys.properties import properties_problem
-from surveys.scales import LANGUAGES
 
 MAX_DELAY = 366 * 86400
 NAME_MAX_LENGTH = 200
-# Properties that Delighted read itself: the survey's language, and the product the question asks
-# about, which the survey's email texts may use as {{ properties.question_product_name }}.
-LOCALE = "locale"
 
 
 def email_of(params: dict, name: str, *, required: bool = True) -> str:
@@ -54,9 +51,12 @@ def properties_of(params: dict, name: str) -> dict:
         return {}
     if not isinstance(value, dict):
         raise Invalid(name, _("must be an object of names and values"))
-    if problem := properties_problem(value, as_text=False):
+    named = {property_name(str(key)): item for key, item in value.items()}
+    if len(named) < len(value):
+        raise Invalid(name, _("two of them have the same name once spaces and umlauts are replaced"))
+    if problem := properties_problem(named, as_text=False):
         raise exceptions.ValidationError({name: problem})
-    return value
+    return named
 
 
 def flag(params: dict, name: str, *, default: bool) -> bool:
@@ -77,12 +77,6 @@ def contact_with_email(email: str, *, request: Request, touchpoint, now, name: s
     if contact is None:  # an email alone matches one contact at most; for the type checker
         raise Invalid("email", _("belongs to two contacts"))
     return contact
-
-
-def language_of(properties: dict) -> str:
-    """The survey's language from Delighted's ``locale`` property ("de", "de-AT", "en_US"), if ours."""
-    locale = str(properties.get(LOCALE) or "")[:2].lower()
-    return locale if locale in LANGUAGES else ""
 
 
 class People(DelightedView):
@@ -108,7 +102,7 @@ class People(DelightedView):
             occurred_at=now,
             email=email,
             name=name,
-            language=language_of(properties),
+            language=locale_language(properties),
             contact_properties=properties,
             properties=properties,
             delay_seconds=delay,

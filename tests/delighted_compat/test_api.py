@@ -245,3 +245,24 @@ def test_unsubscribes_come_in_numbered_pages_oldest_first(client, project):
     since = int(datetime(2026, 5, 2, tzinfo=UTC).timestamp())
     later = client.get(f"{BASE}/unsubscribes.json?since={since}", headers=basic(project.key))
     assert [row["email"] for row in later.json()] == ["day2@example.com", "day3@example.com"]
+
+
+def test_property_names_are_spelled_as_the_importer_spells_them(client, project):
+    properties = {"Purchase Experience": "Mobile App", "Größe": "L", "locale": "en_GB"}
+    answer = client.post(
+        f"{BASE}/people.json",
+        {"email": "jana@example.com", "properties": properties, "send": False},
+        content_type="application/json",
+        headers=basic(project.key),
+    )
+    stored = {"Purchase_Experience": "Mobile App", "Groesse": "L", "locale": "en_GB"}
+    assert answer.json()["properties"] == stored
+    contact = Contact.objects.get()
+    assert (contact.properties, contact.language) == (stored, "en")
+    clash = client.post(
+        f"{BASE}/people.json",
+        {"email": "jana@example.com", "properties": {"A B": 1, "A_B": 2}},
+        content_type="application/json",
+        headers=basic(project.key),
+    )
+    assert (clash.status_code, list(clash.json()["errors"])) == (422, ["properties"])

@@ -6,11 +6,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import translation
 
-from delighted_compat.importer import ImportOptions, ImportRefused, import_file, parse_time, property_name
+from delighted_compat.importer import ImportOptions, ImportRefused, import_file, parse_time
 from delighted_compat.models import ImportedResponse
+from delighted_compat.properties import property_name
 from feedback.counts import Filters
 from feedback.dashboard import build_dashboard
 from followup.models import Case, CaseEntry, Evaluation, ResponseTag, Tag
+from insights.models import ResponseTheme, Theme
 from surveys.ingest import EventIn, ingest_events
 from surveys.models import Contact, Response, Survey, Touchpoint
 from tests.delighted_compat.exports import BERLIN, csv_bytes, make_rows, write_export
@@ -354,3 +356,13 @@ def test_the_tally_of_scores_counts_the_imported_answers_on_their_days():
         date(2025, 1, 2): 1,  # 00:30 in Berlin
     }
     assert timedelta(0) == timedelta(0)
+
+
+def test_imported_comments_get_their_themes_and_nobody_is_alerted():
+    theme = Theme.objects.create(name="Lieferung", include="liefer*")
+    rows = make_rows(40, seed=5)
+    run(write_export(rows), survey_name="NPS")
+    themed = set(ResponseTheme.objects.filter(theme=theme).values_list("response__comment", flat=True))
+    expected = {row.comment for row in rows if "Lieferung" in row.comment}
+    assert expected and themed == expected
+    assert not Evaluation.objects.exists()
