@@ -17,10 +17,18 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from surveys.access import is_admin
-from webhooks import events, tasks
+from webhooks import events, formats, tasks
 from webhooks.models import Delivery, EventType, Message, Subscription
 
-SUBSCRIPTION_FIELDS = ["owner", "url", "description", "events", "include_comments", "include_personal_data"]
+SUBSCRIPTION_FIELDS = [
+    "owner",
+    "url",
+    "description",
+    "payload_format",
+    "events",
+    "include_comments",
+    "include_personal_data",
+]
 SUBSCRIPTION_STATE = [
     "active",
     "paused_at",
@@ -36,6 +44,12 @@ class SubscriptionForm(forms.ModelForm):
     url = Subscription._meta.get_field("url").formfield(assume_scheme="https")
     events = forms.MultipleChoiceField(
         label=_("events"), choices=EventType.choices, widget=forms.CheckboxSelectMultiple
+    )
+    payload_format = forms.ChoiceField(
+        label=_("payload format"),
+        choices=formats.choices,  # registered by the installed apps once they are ready
+        initial=formats.DEFAULT,
+        help_text=Subscription._meta.get_field("payload_format").help_text,
     )
 
     class Meta:
@@ -64,8 +78,8 @@ def _secrets_page(
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
     form = SubscriptionForm
-    list_display = ["url", "owner", "description", "active", "paused_at", "created_at"]
-    list_filter = ["active"]
+    list_display = ["url", "owner", "description", "payload_format", "active", "paused_at", "created_at"]
+    list_filter = ["active", "payload_format"]
     list_select_related = ["owner"]
     search_fields = ["url", "description", "owner__username"]
     actions = ["send_test", "rotate_secret", "pause", "resume"]

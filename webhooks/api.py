@@ -8,6 +8,7 @@ to ``rotate-secret``, and nowhere else. ``resend`` queues messages again with th
 """
 
 import copy
+from typing import cast
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
@@ -35,7 +36,7 @@ from surveys.api.base import (
     StrictChoiceField,
     StrictModelSerializer,
 )
-from webhooks import events, tasks
+from webhooks import events, formats, tasks
 from webhooks.models import Delivery, EventType, Message, Subscription
 
 MAX_RESEND_IDS = 100
@@ -56,6 +57,12 @@ class EventsField(serializers.ListField):
 
 class SubscriptionSerializer(StrictModelSerializer):
     events = EventsField()
+    payload_format = StrictChoiceField(
+        choices=[],  # the formats that the installed apps registered, in get_fields()
+        default=formats.DEFAULT,
+        help_text="How each message is written: `cxsurvey` (Standard Webhooks), or another "
+        "installed format such as `delighted` (Delighted's webhooks), which carries some events only.",
+    )
 
     class Meta:
         model = Subscription
@@ -63,6 +70,7 @@ class SubscriptionSerializer(StrictModelSerializer):
             "id",
             "url",
             "description",
+            "payload_format",
             "events",
             "include_comments",
             "include_personal_data",
@@ -72,6 +80,11 @@ class SubscriptionSerializer(StrictModelSerializer):
             "previous_secret_expires_at",
             "created_at",
         ]
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        cast(serializers.ChoiceField, fields["payload_format"]).choices = formats.choices()
+        return fields
 
     def validate(self, attrs: dict) -> dict:
         """The owner may receive only what they may view (``Subscription.clean``)."""
@@ -171,6 +184,7 @@ SECRET_EXAMPLE = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD6Ehk0XdPBy0="  # noqa: S
 SUBSCRIPTION_REQUEST = {
     "url": "https://crm.example.com/hooks/cxsurvey",
     "description": "CRM",
+    "payload_format": "cxsurvey",
     "events": ["response.created", "response.updated"],
     "include_comments": True,
     "include_personal_data": False,

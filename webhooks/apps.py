@@ -13,7 +13,9 @@ class WebhooksConfig(AppConfig):
         from followup.signals import alert_fired, case_saved
         from surveys.signals import contact_unsubscribed, invitation_bounced, response_saved
         from webhooks.events import queue_alert, queue_bounce, queue_case, queue_response, queue_unsubscribe
+        from webhooks.formats import register_default
 
+        register_default()
         response_saved.connect(queue_response, dispatch_uid="webhooks.events.response")
         invitation_bounced.connect(queue_bounce, dispatch_uid="webhooks.events.bounce")
         contact_unsubscribed.connect(queue_unsubscribe, dispatch_uid="webhooks.events.unsubscribe")

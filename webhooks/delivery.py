@@ -15,7 +15,6 @@ deliver_webhooks`` all call these functions. Finished messages are deleted with 
 log after ``settings.WEBHOOK_MESSAGE_RETENTION``, by another periodic task.
 """
 
-import json
 import logging
 from collections import Counter
 from datetime import datetime, timedelta
@@ -30,7 +29,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from surveys.email.messages import render_email
-from webhooks import outbound
+from webhooks import formats, outbound
 from webhooks.models import Delivery, Message, Subscription
 from webhooks.signing import signed_headers
 
@@ -55,6 +54,7 @@ PAUSE_AFTER = timedelta(hours=24)
 PAUSE_REASON = "Every delivery failed for 24 hours."
 GONE_REASON = "The receiver answered 410 Gone."
 WITHHELD = "Not sent: the subscription's owner may no longer see what it reports."
+UNWRITTEN = "Not sent: its payload format is not installed, or what it reports no longer exists."
 # Messages deleted per transaction: a backlog goes in short ones, not in one long lock.
 DELETE_BATCH_SIZE = 5000
 Status = Message.Status
@@ -130,8 +130,9 @@ def release_stalled_claims(*, now: datetime) -> None:
 
 
 def deliver_claimed(message_id: int) -> str:
-    """Post one claimed message, as its owner may see it now, and record the attempt; what happened
-    ("delivered", "retry", "failed", "withheld" if the owner may no longer see it, or "lost" if its
+    """Post one claimed message, as its owner may see it now and written in its subscription's
+    payload format, and record the attempt; what happened ("delivered", "retry", "failed",
+    "withheld" if the owner may no longer see it or its format cannot write it, or "lost" if its
     subscription was deleted meanwhile)."""
     message = (
         Message.objects.select_related("subscription__owner")
@@ -144,15 +145,18 @@ def deliver_claimed(message_id: int) -> str:
     started = timezone.now()
     payload = subscription.visible_payload(message.payload)
     if payload is None:
-        return _withhold(message, now=started)
-    body = json.dumps(payload).encode()
-    headers = signed_headers(
+        return _withhold(message, now=started, error=WITHHELD)
+    payload_format = formats.get(subscription.payload_format)
+    written = payload_format.write(message, payload, subscription, started) if payload_format else None
+    if written is None:
+        return _withhold(message, now=started, error=UNWRITTEN)
+    headers = written.headers | signed_headers(
         secrets=subscription.signing_secrets(started),
         webhook_id=message.webhook_id,
         timestamp=int(started.timestamp()),
-        body=body,
+        body=written.body,
     )
-    answer = outbound.post(subscription.url, body=body, headers=headers)
+    answer = outbound.post(subscription.url, body=written.body, headers=headers)
     return _record(message, answer, started=started, now=timezone.now())
 
 
@@ -208,8 +212,9 @@ def _log_attempt(
     )
 
 
-def _withhold(message: Message, *, now: datetime) -> str:
-    """Fail a message its subscription's owner may no longer see, without sending it; the log says why."""
+def _withhold(message: Message, *, now: datetime, error: str) -> str:
+    """Fail a message that cannot be sent (its owner may no longer see it, or its format cannot
+    write it) without sending it; the log says why."""
     with transaction.atomic():
         moved = Message.objects.filter(
             pk=message.pk, status=Status.SENDING, claimed_at=message.claimed_at
@@ -221,7 +226,7 @@ def _withhold(message: Message, *, now: datetime) -> str:
             message=message,
             attempt=message.attempts,
             status=Delivery.Status.FAILED,
-            error=WITHHELD,
+            error=error,
             duration_ms=0,
             attempted_at=now,
         )

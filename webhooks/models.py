@@ -63,6 +63,14 @@ def validate_events(value: object) -> None:
         raise ValidationError(_("Name each event once."))
 
 
+def validate_payload_format(value: str) -> None:
+    from webhooks import formats
+
+    if formats.get(value) is None:
+        names = ", ".join(name for name, _label in formats.choices())
+        raise ValidationError(_("Choose one of: %(formats)s."), params={"formats": names})
+
+
 def new_webhook_id() -> str:
     """The ``webhook-id`` of a message: 128 random bits, the same on every retry."""
     return "msg_" + secrets.token_urlsafe(16)
@@ -103,6 +111,14 @@ class Subscription(models.Model):
     )
     description = models.CharField(_("description"), max_length=200, blank=True)
     events = models.JSONField(_("events"), default=list, validators=[validate_events])
+    # No choices here: the formats are registered by the installed apps (``webhooks.formats``).
+    payload_format = models.CharField(
+        _("payload format"),
+        max_length=32,
+        default="cxsurvey",
+        validators=[validate_payload_format],
+        help_text=_("How each message is written; other formats carry some of the events."),
+    )
     include_comments = models.BooleanField(
         _("include comments"), default=False, help_text=_("Send each response's comment.")
     )
@@ -145,12 +161,33 @@ class Subscription(models.Model):
         return self.url
 
     def clean(self) -> None:
-        """The owner receives only what the back office would show them: responses need the
-        permission to view responses, personal data the one to view contacts."""
-        if self.owner_id is None:
-            return
+        """The format must carry every chosen event. The owner receives only what the back office
+        would show them: responses need the permission to view responses, personal data the one
+        to view contacts."""
         errors = {}
         events = self.events if isinstance(self.events, list) else []
+        if uncarried := self.uncarried(events):
+            errors["events"] = _("The payload format %(format)s cannot carry: %(events)s.") % {
+                "format": self.payload_format,
+                "events": ", ".join(uncarried),
+            }
+        if self.owner_id is not None:
+            errors = {**self._owner_errors(events), **errors}
+        if errors:
+            raise ValidationError(errors)
+
+    def uncarried(self, events: list) -> list[str]:
+        """The events that the subscription's payload format cannot carry; none if the format
+        is unknown (its field's validator says so)."""
+        from webhooks import formats
+
+        payload_format = formats.get(self.payload_format)
+        if payload_format is None:
+            return []
+        return [event for event in events if event not in payload_format.events]
+
+    def _owner_errors(self, events: list) -> dict:
+        errors = {}
         if any(event.startswith("response.") for event in events) and not may_read_responses(self.owner):
             errors["events"] = _("The owner may not view responses, so cannot receive them.")
         elif any(event.startswith(CASE_EVENT_PREFIXES) for event in events) and not may_read_cases(
@@ -161,8 +198,7 @@ class Subscription(models.Model):
             errors["include_personal_data"] = _(
                 "The owner may not view contacts, so cannot receive their data."
             )
-        if errors:
-            raise ValidationError(errors)
+        return errors
 
     def visible_payload(self, payload: dict) -> dict | None:
         """The payload as the owner may see it now, when it is queued and again when it is sent:

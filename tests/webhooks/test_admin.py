@@ -27,6 +27,7 @@ def form(owner, **fields) -> dict:
         "owner": owner.pk,
         "url": "https://203.0.113.10/hooks",
         "description": "CRM",
+        "payload_format": "cxsurvey",
         "events": ["response.created", "invitation.bounced"],
         **fields,
     }
