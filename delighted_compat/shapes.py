@@ -10,6 +10,7 @@ rest of CXSurvey leaves it out.
 from datetime import UTC, datetime
 
 from django.db.models import Max, Min, OuterRef, Prefetch, QuerySet, Subquery
+from django.http import HttpRequest
 from django.urls import reverse
 
 from followup.models import CaseEntry, ResponseTag
@@ -73,11 +74,26 @@ def survey_responses(responses: QuerySet[Response], *, user, expand: frozenset[s
     return responses
 
 
-def survey_response(response: Response, *, request, expand: frozenset[str] = frozenset()) -> dict:
-    """One answer as Delighted's survey response, from ``survey_responses()``. ``expand``: "person"
-    for the person instead of their id, "notes" for the notes instead of their ids."""
-    user = request.user
-    personal = may_see_personal_data(user)
+def site_of(request: HttpRequest) -> str:
+    """The scheme and host the request came to, which its permalinks start with."""
+    return f"{request.scheme}://{request.get_host()}"
+
+
+def survey_response(
+    response: Response,
+    *,
+    user,
+    site: str,
+    expand: frozenset[str] = frozenset(),
+    personal: bool = True,
+    comment: bool = True,
+) -> dict:
+    """One answer as Delighted's survey response, from ``survey_responses()``, as ``user`` may
+    see it; ``site`` (``site_of(request)``, or ``settings.SITE_URL`` without a request) starts
+    its permalink. ``expand``: "person" for the person instead of their id, "notes" for the
+    notes instead of their ids. ``personal=False`` leaves out who answered (but their id) even
+    if the user may see it, ``comment=False`` the comment (null)."""
+    personal = personal and may_see_personal_data(user)
     contact = response.contact
     who: dict | str | None
     if contact is None:
@@ -92,8 +108,8 @@ def survey_response(response: Response, *, request, expand: frozenset[str] = fro
         "person": who,
         "survey_type": response.kind,
         "score": response.score,
-        "comment": response.comment or None,
-        "permalink": request.build_absolute_uri(reverse("feedback:response", args=[response.public_id])),
+        "comment": (response.comment or None) if comment else None,
+        "permalink": site + reverse("feedback:response", args=[response.public_id]),
         "created_at": unix(response.created_at),
         "updated_at": unix(response.updated_at),
         "person_properties": properties or None,

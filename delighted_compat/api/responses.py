@@ -16,7 +16,7 @@ from rest_framework.response import Response as ApiResponse
 
 from delighted_compat.api.base import DelightedView, Invalid, moment, page_of, whole
 from delighted_compat.api.people import properties_of, record_read
-from delighted_compat.shapes import survey_response, survey_responses
+from delighted_compat.shapes import site_of, survey_response, survey_responses
 from surveys.access import may_see_personal_data
 from surveys.api.base import MAX_FUTURE
 from surveys.models import Contact, Response, Touchpoint
@@ -52,7 +52,10 @@ class Answers(DelightedView):
     def shown(self, request: Request, responses: list[Response], expand: frozenset[str]) -> list[dict]:
         if may_see_personal_data(request.user):
             record_read(request, "surveys.response", len(responses))
-        return [survey_response(response, request=request, expand=expand) for response in responses]
+        return [
+            survey_response(response, user=request.user, site=site_of(request), expand=expand)
+            for response in responses
+        ]
 
     def score_of(self, params: dict) -> int | None:
         """The score on the survey's scale; None if not sent."""
