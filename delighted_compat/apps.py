@@ -9,7 +9,9 @@ class DelightedCompatConfig(AppConfig):
     verbose_name = _("Delighted compatibility")
 
     def ready(self) -> None:
+        from delighted_compat.webhooks import payload_format
         from privacy.places import PLACES, Owned
+        from webhooks.formats import register
 
         # A member's Autopilot properties are the person's data: shown in the access export and
         # erased with them, before the contact itself (the last place).
@@ -23,3 +25,5 @@ class DelightedCompatConfig(AppConfig):
                     ("properties", "next_at", "created_at"),
                 ),
             )
+
+        register(payload_format())
