@@ -5,6 +5,7 @@ import base64
 from datetime import UTC, datetime
 
 import pytest
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from delighted_compat.models import Project
@@ -266,3 +267,19 @@ def test_property_names_are_spelled_as_the_importer_spells_them(client, project)
         headers=basic(project.key),
     )
     assert (clash.status_code, list(clash.json()["errors"])) == (422, ["properties"])
+
+
+def test_a_person_is_asked_within_the_touchpoints_send_window(client, project):
+    touchpoint = project.touchpoint
+    touchpoint.send_window = {"days": [0, 1, 2, 3, 4, 5, 6], "start": "09:00", "end": "09:01"}
+    touchpoint.save()
+    answer = client.post(
+        f"{BASE}/people.json",
+        {"email": "jana@example.com"},
+        content_type="application/json",
+        headers=basic(project.key),
+    )
+    invitation = Invitation.objects.get()
+    local = timezone.localtime(invitation.scheduled_for)
+    assert (local.hour, local.minute) == (9, 0)
+    assert answer.json()["survey_scheduled_at"] == int(invitation.scheduled_for.timestamp())
