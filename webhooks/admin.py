@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from surveys.access import is_admin
+from surveys.models import Survey
 from webhooks import events, formats, tasks
 from webhooks.models import Delivery, EventType, Message, Subscription
 
@@ -26,6 +27,7 @@ SUBSCRIPTION_FIELDS = [
     "description",
     "payload_format",
     "events",
+    "surveys",
     "include_comments",
     "include_personal_data",
 ]
@@ -38,6 +40,13 @@ SUBSCRIPTION_STATE = [
     "log",
     "created_at",
 ]
+
+
+class SurveyChoices(forms.ModelMultipleChoiceField):
+    """Surveys to tick, kept as the list of their ids that ``Subscription.surveys`` holds."""
+
+    def clean(self, value) -> list[int]:  # type: ignore[override]
+        return [survey.pk for survey in super().clean(value)]
 
 
 class SubscriptionForm(forms.ModelForm):
@@ -99,6 +108,17 @@ class SubscriptionAdmin(admin.ModelAdmin):
             kwargs["queryset"] = users if is_admin(request.user) else users.filter(pk=request.user.pk)
             kwargs["initial"] = request.user.pk
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "surveys":  # those the user may see; the owner's are checked on saving
+            return SurveyChoices(
+                queryset=Survey.objects.visible_to(request.user),
+                required=False,
+                widget=forms.CheckboxSelectMultiple,
+                label=db_field.verbose_name,
+                help_text=db_field.help_text,
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def response_add(self, request, obj, post_url_continue=None):
         return _secrets_page(request, self.admin_site, self.opts, [obj], _("New webhook subscription"))

@@ -57,6 +57,13 @@ class EventsField(serializers.ListField):
 
 class SubscriptionSerializer(StrictModelSerializer):
     events = EventsField()
+    surveys = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        max_length=1000,
+        required=False,
+        help_text="The ids of the surveys whose events it gets; empty (the default): every survey the owner "
+        "may see. Unsubscribes belong to no survey and come all the same.",
+    )
     payload_format = StrictChoiceField(
         choices=[],  # the formats that the installed apps registered, in get_fields()
         default=formats.DEFAULT,
@@ -72,6 +79,7 @@ class SubscriptionSerializer(StrictModelSerializer):
             "description",
             "payload_format",
             "events",
+            "surveys",
             "include_comments",
             "include_personal_data",
             "active",

@@ -71,6 +71,15 @@ def validate_payload_format(value: str) -> None:
         raise ValidationError(_("Choose one of: %(formats)s."), params={"formats": names})
 
 
+def validate_survey_ids(value: object) -> None:
+    if not isinstance(value, list) or not all(
+        isinstance(pk, int) and not isinstance(pk, bool) and pk > 0 for pk in value
+    ):
+        raise ValidationError(_("Enter a list of survey ids."))
+    if len(set(value)) < len(value):
+        raise ValidationError(_("Name each survey once."))
+
+
 def new_webhook_id() -> str:
     """The ``webhook-id`` of a message: 128 random bits, the same on every retry."""
     return "msg_" + secrets.token_urlsafe(16)
@@ -119,6 +128,17 @@ class Subscription(models.Model):
         validators=[validate_payload_format],
         help_text=_("How each message is written; other formats carry some of the events."),
     )
+    # Ids rather than a relation, so that deciding whom to tell reads no other table.
+    surveys = models.JSONField(
+        _("surveys"),
+        default=list,
+        blank=True,
+        validators=[validate_survey_ids],
+        help_text=_(
+            "Only the events of these surveys. Empty: of every survey the owner may see. "
+            "Unsubscribes belong to no survey and come all the same."
+        ),
+    )
     include_comments = models.BooleanField(
         _("include comments"), default=False, help_text=_("Send each response's comment.")
     )
@@ -164,15 +184,18 @@ class Subscription(models.Model):
         """The format must carry every chosen event. The owner receives only what the back office
         would show them: responses need the permission to view responses, personal data the one
         to view contacts."""
-        errors = {}
+        errors: dict = {}
         events = self.events if isinstance(self.events, list) else []
         if uncarried := self.uncarried(events):
             errors["events"] = _("The payload format %(format)s cannot carry: %(events)s.") % {
                 "format": self.payload_format,
                 "events": ", ".join(uncarried),
             }
+        surveys = self.surveys if isinstance(self.surveys, list) else []
+        if len(set(surveys)) < len(surveys):
+            errors["surveys"] = _("Name each survey once.")
         if self.owner_id is not None:
-            errors = {**self._owner_errors(events), **errors}
+            errors = {**self._owner_errors(events, surveys), **errors}
         if errors:
             raise ValidationError(errors)
 
@@ -186,8 +209,15 @@ class Subscription(models.Model):
             return []
         return [event for event in events if event not in payload_format.events]
 
-    def _owner_errors(self, events: list) -> dict:
-        errors = {}
+    def _owner_errors(self, events: list, surveys: list) -> dict:
+        errors: dict = {}
+        visible = set(
+            Survey.objects.visible_to(self.owner).filter(pk__in=surveys).values_list("pk", flat=True)
+        )
+        if unseen := [pk for pk in surveys if pk not in visible]:
+            errors["surveys"] = _("The owner may not see these surveys: %(ids)s.") % {
+                "ids": ", ".join(map(str, unseen))
+            }
         if any(event.startswith("response.") for event in events) and not may_read_responses(self.owner):
             errors["events"] = _("The owner may not view responses, so cannot receive them.")
         elif any(event.startswith(CASE_EVENT_PREFIXES) for event in events) and not may_read_cases(
@@ -202,7 +232,8 @@ class Subscription(models.Model):
 
     def visible_payload(self, payload: dict) -> dict | None:
         """The payload as the owner may see it now, when it is queued and again when it is sent:
-        None if not at all (an inactive owner, another team's survey, answers they may not read);
+        None if not at all (an inactive owner, another team's survey or one the subscription is not
+        for, answers they may not read);
         else without the comment if they may not read answers and without the contact, the
         identity an unsigned answer claimed and the event's properties if they may not see
         personal data."""
@@ -215,6 +246,8 @@ class Subscription(models.Model):
         if str(payload.get("type", "")).startswith(CASE_EVENT_PREFIXES) and not may_read_cases(owner):
             return None
         survey_id = data.get("survey_id")
+        if survey_id is not None and self.surveys and survey_id not in self.surveys:
+            return None  # not one of the surveys it is for
         if survey_id is not None and not Survey.objects.visible_to(owner).filter(pk=survey_id).exists():
             return None
         hidden = set() if reads_responses else {"comment"}
