@@ -32,7 +32,7 @@ MAX_PROPERTY_FILTERS = 5
 # JSON numbers beyond 64 bits are almost certainly mistakes (ids sent as numbers lose digits).
 MAX_INTEGER = 2**63
 # PostgreSQL cannot store U+0000, and a lone surrogate cannot be encoded as UTF-8.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def printable(name: str) -> str:
@@ -64,7 +64,7 @@ def value_problem(name: str, value: object, *, as_text: bool = False) -> str | N
                 "name": name,
                 "limit": PROPERTY_VALUE_MAX_LENGTH,
             }
-        if _UNSTORABLE.search(value):
+        if UNSTORABLE.search(value):
             return _(
                 "The value of property “%(name)s” contains a NUL or an unpaired surrogate character."
             ) % {"name": name}

@@ -11,7 +11,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 
-from delighted_compat.api.base import DelightedView, Invalid, fold, link, per_page, whole
+from delighted_compat.api.base import DelightedView, Invalid, link, per_page, whole
 from delighted_compat.api.people import (
     NAME_MAX_LENGTH,
     contact_with_email,
@@ -145,7 +145,7 @@ class Memberships(DelightedView):
     def delete(self, request: Request, platform: str) -> ApiResponse:
         """Removes the person (one of ``person_id``, ``person_email``, in the body or the query)."""
         email_only(platform)
-        params = {**fold(request.query_params), **self.params(request)}
+        params = self.params(request)
         given = [name for name in ("person_id", "person_email", "person_phone_number") if params.get(name)]
         if len(given) != 1:
             raise Invalid("person_id", _("send exactly one of person_id, person_email, person_phone_number"))

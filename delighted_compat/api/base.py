@@ -27,6 +27,7 @@ from surveys.api.auth import BearerTokenAuthentication, TokenRateThrottle
 from surveys.api.parsers import JSONParser
 from surveys.api.renderers import JSONRenderer
 from surveys.models import ApiToken, Survey
+from surveys.properties import UNSTORABLE, printable
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
@@ -151,16 +152,33 @@ class DelightedView(APIView):
         return errors
 
     def params(self, request: Request) -> dict:
-        """The request's parameters: the query's for reads, the body's for changes (``name[]`` lists
-        and ``name[key]`` maps of form fields folded as Delighted's clients sent them)."""
-        if request.method in SAFE_METHODS:
-            return fold(request.query_params)
-        data = request.data
-        if hasattr(data, "lists"):  # form fields
-            return fold(data)
-        if not isinstance(data, dict):
-            raise exceptions.ValidationError({"body": [_("Send a JSON object.")]})
-        return data
+        """The request's parameters: the query's for reads, the body's for changes, both for
+        deletions (Delighted's clients sent them either way); ``name[]`` lists and ``name[key]``
+        maps of form fields folded as its clients sent them. Text that no database can store
+        (U+0000, lone surrogates) is refused here, once for every endpoint."""
+        params = fold(request.query_params) if request.method in (*SAFE_METHODS, "DELETE") else {}
+        if request.method not in SAFE_METHODS:
+            data = request.data
+            if hasattr(data, "lists"):  # form fields
+                data = fold(data)
+            if not isinstance(data, dict):
+                raise exceptions.ValidationError({"body": [_("Send a JSON object.")]})
+            params |= data
+        for name, value in params.items():
+            if _unstorable(name) or _unstorable(value):
+                raise Invalid(printable(name), _("contains characters that cannot be stored"))
+        return params
+
+
+def _unstorable(value: object) -> bool:
+    """Whether text anywhere in a parameter holds U+0000 or a lone surrogate."""
+    if isinstance(value, str):
+        return bool(UNSTORABLE.search(value))
+    if isinstance(value, dict):
+        return any(_unstorable(name) or _unstorable(item) for name, item in value.items())
+    if isinstance(value, list):
+        return any(_unstorable(item) for item in value)
+    return False
 
 
 def fold(query) -> dict:

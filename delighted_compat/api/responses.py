@@ -38,7 +38,9 @@ MAX_ID = 2**63 - 1
 def expansions(params: dict) -> frozenset[str]:
     wanted = params.get("expand") or []
     wanted = [wanted] if isinstance(wanted, str) else wanted
-    if not isinstance(wanted, list) or not set(wanted) <= EXPANDABLE:
+    if not isinstance(wanted, list) or not all(
+        isinstance(item, str) and item in EXPANDABLE for item in wanted
+    ):
         raise Invalid("expand", _("can be person and notes"))
     return frozenset(wanted)
 

@@ -76,6 +76,7 @@ def test_paths_answer_with_and_without_json_and_errors_have_delighted_bodies(cli
         ("expand[]=survey", "expand"),
         ("person_id=x", "person_id"),
         ("trend=abc", "trend"),
+        ("person_email=a%00@example.com", "person_email"),
     ],
 )
 def test_bad_parameters_are_named(client, project, query, field):
@@ -190,6 +191,9 @@ def test_reading_people_is_written_to_the_audit_log(client, project):
             {"person": "{contact}", "score": 9, "created_at": 4102444800},
             "created_at",
         ),
+        ("people.json", {"email": "a@example.com", "name": "Jana\x00"}, "name"),
+        ("people.json", {"email": "a@example.com", "properties": {"plan": "pro\ud800"}}, "properties"),
+        ("survey_responses.json", {"person": "{contact}", "score": 9, "comment": "gut\x00"}, "comment"),
         ("unsubscribes.json", {}, "person_email"),
         ("unsubscribes.json", {"person_email": "nope"}, "person_email"),
     ],
@@ -283,3 +287,19 @@ def test_a_person_is_asked_within_the_touchpoints_send_window(client, project):
     local = timezone.localtime(invitation.scheduled_for)
     assert (local.hour, local.minute) == (9, 0)
     assert answer.json()["survey_scheduled_at"] == int(invitation.scheduled_for.timestamp())
+
+
+def test_text_no_database_can_store_is_refused_everywhere(client, project):
+    response = make_response(survey=project.touchpoint.survey, score=9)
+    headers = basic(project.key)
+    people = client.get(f"{BASE}/people.json?email=jana%00@example.com", headers=headers)
+    assert (people.status_code, list(people.json()["errors"])) == (422, ["email"])
+    changed = client.put(
+        f"{BASE}/survey_responses/{response.pk}.json",
+        {"score": 5, "expand": [{}]},
+        content_type="application/json",
+        headers=headers,
+    )
+    assert (changed.status_code, list(changed.json()["errors"])) == (422, ["expand"])
+    response.refresh_from_db()
+    assert response.score == 9
