@@ -36,7 +36,7 @@ lint: venv
 
 # Every benchmark in turn against the local PostgreSQL, then one table of their figures; it fails
 # when a figure falls short of its target.
-BENCHES := dispatch dashboard first_dashboard export retention erasure load answer faults drill insights_terms
+BENCHES := dispatch dashboard first_dashboard export retention erasure load answer faults drill insights_terms import_delighted
 bench: venv
 	$(BIN)/pip install --quiet -r bench/requirements.txt
 	@results=$$(mktemp); trap 'rm -f $$results' EXIT; \
