@@ -2,8 +2,9 @@
 introduction, replies to customers): small templates that personalise and can do nothing else.
 
 Every text writes its placeholders one way, as Django templates do: ``{{ brand }}`` and
-``{{ subject }}`` everywhere, and where a person is known (emails, replies) ``{{ contact.name }}``,
-``{{ contact.email }}`` and ``{{ properties.<name> }}``; a reply also has ``{{ score }}``. The
+``{{ subject }}`` everywhere, ``{{ properties.<name> }}`` (the event's, where an invitation has
+one; empty on links and in the widget), and where a person is known (emails, replies)
+``{{ contact.name }}`` and ``{{ contact.email }}``; a reply also has ``{{ score }}``. The
 texts shown on the answering page and in the widget know no person: they are shown on links too.
 A text goes through a few filters that keep a value about as long as it is (``default``,
 ``upper``, ``truncatechars:40`` …), and may choose between wordings with ``{% if %}``,
@@ -66,8 +67,10 @@ _CONDITION_TAGS = ("if", "elif", "else", "endif")
 _LOOP_TAGS = ("for", "empty", "endfor")
 _CONTACT_FIELDS = ("name", "email")
 # What each kind of text may use: a page's text is shown on links and in the widget too, where no
-# person is known; an email knows its contact and the event's properties; a reply, the score too.
-PAGE_PLACEHOLDERS = ("brand", "subject")
+# person is known and no event brought properties (there they are empty, so that
+# {{ properties.product|default:brand }} reads as the brand); an email knows its contact and the
+# event's properties; a reply, the score too.
+PAGE_PLACEHOLDERS = ("brand", "subject", "properties")
 EMAIL_PLACEHOLDERS = ("brand", "subject", "contact", "properties")
 REPLY_PLACEHOLDERS = (*EMAIL_PLACEHOLDERS, "score")
 # The single braces of earlier texts ({brand}), which now print as they are.

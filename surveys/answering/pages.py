@@ -134,7 +134,9 @@ def _render_answer_page(
     saved: Response | None,
     status: int = 200,
     preview: bool = False,
+    properties: dict | None = None,
 ) -> HttpResponse:
+    """``properties``: the invitation's event properties, which the page's texts may use."""
     scale = survey.scale
     labels = scale.point_labels(language)
     chosen = form["score"].value() if form.is_bound else form.initial.get("score")
@@ -149,8 +151,8 @@ def _render_answer_page(
     low, high = scale.end_labels(language)
     context = {
         "survey": survey,
-        "question": survey.question(language),
-        "follow_up": survey.follow_up(language),
+        "question": survey.question(language, properties),
+        "follow_up": survey.follow_up(language, properties),
         "points": points,
         "low_label": low,
         "high_label": high,
@@ -201,7 +203,7 @@ def answer(request: HttpRequest, token: str) -> HttpResponse:
         check_rate(request, "answer")
         form = _answer_form(request, survey)
         if not form.is_valid():
-            return _reject(request, survey, language, form, saved)
+            return _reject(request, survey, language, form, saved, properties=invitation.properties)
         try:
             response = invitation.record_answer(
                 score=form.cleaned_data["score"],
@@ -218,14 +220,14 @@ def answer(request: HttpRequest, token: str) -> HttpResponse:
             raise _closed("erased") from None
         return _saved(request, response, reverse("surveys:answer_thanks", args=[token]), next_url)
     form = AnswerForm(initial=_initial(request, survey, saved), scale=survey.scale)
-    return _render_answer_page(request, survey, language, form, saved)
+    return _render_answer_page(request, survey, language, form, saved, properties=invitation.properties)
 
 
-def _reject(request, survey, language, form, saved) -> HttpResponse:
+def _reject(request, survey, language, form, saved, properties: dict | None = None) -> HttpResponse:
     if wants_json(request):
         message = " ".join(error for errors in form.errors.values() for error in errors)
         return JsonResponse({"error": {"code": "invalid", "message": message}}, status=400)
-    return _render_answer_page(request, survey, language, form, saved, status=400)
+    return _render_answer_page(request, survey, language, form, saved, status=400, properties=properties)
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -233,16 +235,20 @@ def _reject(request, survey, language, form, saved) -> HttpResponse:
 def answer_thanks(request: HttpRequest, token: str) -> HttpResponse:
     invitation = get_invitation_by_token(request, token)
     language = use_language(request, _contact_language(invitation))
-    return _thanks_page(request, invitation.survey, language, reverse("surveys:answer", args=[token]))
+    change_url = reverse("surveys:answer", args=[token])
+    return _thanks_page(request, invitation.survey, language, change_url, properties=invitation.properties)
 
 
-def _thanks_page(request: HttpRequest, survey: Survey, language: str, change_url: str) -> HttpResponse:
-    """The thanks, a link to change the answer, and one back to the company's site."""
+def _thanks_page(
+    request: HttpRequest, survey: Survey, language: str, change_url: str, properties: dict | None = None
+) -> HttpResponse:
+    """The thanks, a link to change the answer, and one back to the company's site; ``properties``:
+    the invitation's event properties, which the thanks may use."""
     legal = legal_information()
     return_url = _return_url(survey, legal)
     context = {
         "survey": survey,
-        "thank_you": survey.thank_you(language),
+        "thank_you": survey.thank_you(language, properties),
         "change_url": change_url,
         "return_url": return_url,
         "return_to": host_of(return_url),

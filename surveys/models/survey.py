@@ -295,13 +295,18 @@ class Survey(models.Model):
         """The standard wording of ``text`` (``surveys.scales.TEXTS``) for this survey's kind, as written."""
         return standard_text(self.kind, text, language)
 
-    def _text(self, text: str, language: str) -> str:
-        """The survey's own wording of a page's text (else the standard), {{ brand }} and
-        {{ subject }} filled."""
+    def _text(self, text: str, language: str, properties: dict | None) -> str:
+        """The survey's own wording of a page's text (else the standard), {{ brand }},
+        {{ subject }} and {{ properties.<name> }} filled (the invitation's event properties; none
+        on links and in the widget)."""
         return render_survey_text(
             getattr(self, f"{text}_{language}"),
             self.standard_text(text, language),
-            {"brand": self.brand, "subject": self.subject(language)},
+            {
+                "brand": self.brand,
+                "subject": self.subject(language),
+                "properties": properties if isinstance(properties, dict) else {},
+            },
             max_length=MAX_PAGE_TEXT_LENGTH,
             where=f"{text}_{language} of survey {self.pk}",
             allowed=PAGE_PLACEHOLDERS,
@@ -311,14 +316,14 @@ class Survey(models.Model):
         """What {{ subject }} stands for in the other texts."""
         return getattr(self, f"subject_{language}") or DEFAULT_SUBJECT[language]
 
-    def question(self, language: str) -> str:
-        return self._text("question", language)
+    def question(self, language: str, properties: dict | None = None) -> str:
+        return self._text("question", language, properties)
 
-    def follow_up(self, language: str) -> str:
-        return self._text("follow_up", language)
+    def follow_up(self, language: str, properties: dict | None = None) -> str:
+        return self._text("follow_up", language, properties)
 
-    def thank_you(self, language: str) -> str:
-        return self._text("thank_you", language)
+    def thank_you(self, language: str, properties: dict | None = None) -> str:
+        return self._text("thank_you", language, properties)
 
     def email_subject(self, language: str) -> str:
         """The email's subject as written (else the standard) with {{ brand }} and {{ subject }}

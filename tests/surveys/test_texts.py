@@ -125,13 +125,15 @@ def test_the_single_braces_of_earlier_texts_are_refused_naming_the_placeholder_t
     assert refusal(f"Hallo {old}!") == f"“{old}” is not a placeholder: write {new}."
 
 
-def test_a_page_text_may_use_the_brand_and_subject_only():
+def test_a_page_text_may_use_the_brand_subject_and_properties_but_no_person():
     validate_page_text("{{ brand }} fragt: wie war {{ subject|lower }}?")
+    validate_page_text("Wie wahrscheinlich empfehlen Sie {{ properties.product|default:brand }}?")
     with translation.override("en"):
         with pytest.raises(ValidationError) as error:
             validate_page_text("Hallo {{ contact.name }}")
         assert error.value.messages == [
-            "“{{ contact.name }}” cannot be used in this text; write one of {{ brand }}, {{ subject }}."
+            "“{{ contact.name }}” cannot be used in this text; write one of {{ brand }}, {{ subject }}, "
+            "{{ properties.<name> }}."
         ]
 
 
@@ -141,7 +143,7 @@ def test_a_reply_may_use_the_score_too():
 
 
 def test_the_placeholders_written_out_for_each_kind_of_text():
-    assert placeholders(PAGE_PLACEHOLDERS) == ["{{ brand }}", "{{ subject }}"]
+    assert placeholders(PAGE_PLACEHOLDERS) == ["{{ brand }}", "{{ subject }}", "{{ properties.<name> }}"]
     assert placeholders(EMAIL_PLACEHOLDERS)[2:] == [
         "{{ contact.name }}",
         "{{ contact.email }}",

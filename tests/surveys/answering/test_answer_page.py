@@ -300,3 +300,19 @@ def test_a_body_over_the_upload_limit_gets_a_page_in_the_respondents_language(cl
     assert answer.status_code == 400
     assert "Bitte gehen Sie zurück" in answer.content.decode()
     assert not Response.objects.exists()
+
+
+def test_the_page_of_an_invitation_names_what_its_event_is_about_and_a_link_the_brand(client):
+    survey = make_survey(
+        brand="Acme",
+        question_en="How likely are you to recommend {{ properties.product|default:brand }}?",
+        thank_you_en="Thank you for rating {{ properties.product|default:'us' }}.",
+    )
+    invitation = make_invitation(
+        survey=survey, contact=make_contact(language="en"), properties={"product": "the WP-300"}
+    )
+    assert "How likely are you to recommend the WP-300?" in client.get(url(invitation)).content.decode()
+    client.post(url(invitation), {"score": "9"})
+    assert "Thank you for rating the WP-300." in client.get(url(invitation, "thanks/")).content.decode()
+    link = client.get(f"/l/{survey.public_key}/", headers={"Accept-Language": "en"})
+    assert "How likely are you to recommend Acme?" in link.content.decode()

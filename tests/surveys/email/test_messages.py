@@ -486,3 +486,12 @@ def test_the_preview_shows_the_legal_footer():
     set_legal_information(**GERMAN)
     _subject, text, html = render_preview(make_survey(), "de")
     assert GERMAN["company_name_de"] in text and GERMAN["impressum_url_de"] in html
+
+
+def test_the_question_may_name_what_the_event_is_about():
+    question = "How likely are you to recommend {{ properties.product|default:brand }} to a friend?"
+    invitation = invite(brand="Acme", question_en=question, properties={"product": "the WP-300 heat pump"})
+    for part in parts(invitation_message(invitation)):
+        assert "How likely are you to recommend the WP-300 heat pump to a friend?" in part
+    for part in parts(invitation_message(invite(brand="Acme", question_en=question))):
+        assert "How likely are you to recommend Acme to a friend?" in part
