@@ -156,18 +156,26 @@ class DelightedView(APIView):
         deletions (Delighted's clients sent them either way); ``name[]`` lists and ``name[key]``
         maps of form fields folded as its clients sent them. Text that no database can store
         (U+0000, lone surrogates) is refused here, once for every endpoint."""
-        params = fold(request.query_params) if request.method in (*SAFE_METHODS, "DELETE") else {}
+        # Checked whatever the method, as sent: a query is written to the audit log with personal
+        # data read.
+        _check_storable(dict(request.query_params.lists()))
+        query = fold(request.query_params)
+        params = query if request.method in (*SAFE_METHODS, "DELETE") else {}
         if request.method not in SAFE_METHODS:
             data = request.data
             if hasattr(data, "lists"):  # form fields
                 data = fold(data)
             if not isinstance(data, dict):
                 raise exceptions.ValidationError({"body": [_("Send a JSON object.")]})
+            _check_storable(data)
             params |= data
-        for name, value in params.items():
-            if _unstorable(name) or _unstorable(value):
-                raise Invalid(printable(name), _("contains characters that cannot be stored"))
         return params
+
+
+def _check_storable(params: dict) -> None:
+    for name, value in params.items():
+        if _unstorable(name) or _unstorable(value):
+            raise Invalid(printable(name), _("contains characters that cannot be stored"))
 
 
 def _unstorable(value: object) -> bool:

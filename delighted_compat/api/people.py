@@ -24,7 +24,7 @@ from delighted_compat.shapes import people, person, unix
 from privacy.erasure import erase_contact
 from surveys.ingest import EventIn, ingest_events, update_contacts
 from surveys.models import Contact, Invitation
-from surveys.properties import properties_problem
+from surveys.properties import UNSTORABLE, properties_problem
 
 MAX_DELAY = 366 * 86400
 NAME_MAX_LENGTH = 200
@@ -175,6 +175,8 @@ def find(identifier: str) -> Contact:
     """The contact of ``42``, ``email:jo@example.com`` or ``phone_number:+49…``; 404 if none."""
     kind, colon, value = identifier.partition(":")
     contact = None
+    if UNSTORABLE.search(identifier):  # no contact's address holds such characters
+        raise exceptions.NotFound()
     if not colon and identifier.isdigit() and len(identifier) < 19:
         contact = Contact.objects.filter(pk=int(identifier)).first()
     elif kind == "email" and value:

@@ -303,3 +303,20 @@ def test_text_no_database_can_store_is_refused_everywhere(client, project):
     assert (changed.status_code, list(changed.json()["errors"])) == (422, ["expand"])
     response.refresh_from_db()
     assert response.score == 9
+
+
+def test_a_query_no_database_can_store_is_refused_whatever_the_method(client, project):
+    response = make_response(survey=project.touchpoint.survey, score=9)
+    headers = basic(project.key)
+    changed = client.put(
+        f"{BASE}/survey_responses/{response.pk}.json?note=a%00b",
+        {"score": 5},
+        content_type="application/json",
+        headers=headers,
+    )
+    assert (changed.status_code, list(changed.json()["errors"])) == (422, ["note"])
+    assert client.delete(f"{BASE}/people/email:jana%00@example.com", headers=headers).status_code == 404
+    pending = client.delete(f"{BASE}/people/jana%00@example.com/survey_requests/pending", headers=headers)
+    assert pending.status_code == 404
+    response.refresh_from_db()
+    assert response.score == 9

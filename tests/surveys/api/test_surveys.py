@@ -203,7 +203,8 @@ def test_a_page_text_may_not_name_a_person_as_the_set_up_page_and_the_admin_say(
     assert answer.json()["error"]["fields"] == {
         "question": {
             "de": [
-                "“{{ contact.name }}” cannot be used in this text; write one of {{ brand }}, {{ subject }}."
+                "“{{ contact.name }}” cannot be used in this text; write one of {{ brand }}, {{ subject }}, "
+                "{{ properties.<name> }}."
             ]
         }
     }
