@@ -11,19 +11,17 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 
-from delighted_compat.api.base import DelightedView, Invalid, link, per_page, whole
+from delighted_compat.api.base import MAX_ID, DelightedView, Invalid, page_after, whole
 from delighted_compat.api.people import (
     NAME_MAX_LENGTH,
     contact_with_email,
     email_of,
     properties_of,
-    record_read,
 )
 from delighted_compat.models import AutopilotMembership
 from delighted_compat.shapes import people, person, unix
+from surveys.api.base import record_personal_data_read
 from surveys.models import Contact
-
-MAX_ID = 2**63 - 1
 
 
 def email_only(platform: str) -> None:
@@ -80,10 +78,7 @@ class Memberships(DelightedView):
             members = members.filter(contact_id=person_id)
         if email := params.get("person_email"):
             members = members.filter(contact__in=Contact.objects.matching(email=str(email)))
-        if after := whole(params, "page_info", high=MAX_ID):
-            members = members.filter(pk__gt=after)
-        size = per_page(params)
-        rows = list(members[: size + 1])
+        rows, headers = page_after(members, request, params)
         contacts = {
             contact.pk: contact
             for contact in people(
@@ -91,11 +86,7 @@ class Memberships(DelightedView):
                 survey_id=self.project.survey_id,
             )
         }
-        headers = {}
-        if len(rows) > size:
-            rows = rows[:size]
-            headers["Link"] = link(request, {"page_info": str(rows[-1].pk)})
-        record_read(request, "surveys.contact", len(rows))
+        record_personal_data_read(request, object_type="surveys.contact", count=len(rows))
         return ApiResponse([self.shown(row, contacts[row.contact_id]) for row in rows], headers=headers)
 
     def post(self, request: Request, platform: str) -> ApiResponse:

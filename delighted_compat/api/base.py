@@ -12,6 +12,7 @@ import binascii
 from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, parsers, status
@@ -29,6 +30,8 @@ from surveys.api.renderers import JSONRenderer
 from surveys.models import ApiToken, Survey
 from surveys.properties import UNSTORABLE, printable
 
+# Ids sent as numbers beyond 64 bits are no ids of ours, and the database cannot compare them.
+MAX_ID = 2**63 - 1
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 # Far enough for any moment of a survey, near enough that a datetime holds it.
@@ -242,6 +245,20 @@ def page_of(items, request: Request, params: dict) -> tuple[list, dict]:
     if len(rows) > size:
         rows = rows[:size]
         headers["Link"] = link(request, {"page": str(number + 1)})
+    return rows, headers
+
+
+def page_after(items: QuerySet, request: Request, params: dict) -> tuple[list, dict]:
+    """One page of ``per_page`` items in the order of their ids, after the id that ``page_info``
+    names, and its Link header, which names the last one shown while more follow."""
+    if after := whole(params, "page_info", high=MAX_ID):
+        items = items.filter(pk__gt=after)
+    size = per_page(params)
+    rows = list(items.order_by("pk")[: size + 1])
+    headers = {}
+    if len(rows) > size:
+        rows = rows[:size]
+        headers["Link"] = link(request, {"page_info": str(rows[-1].pk)})
     return rows, headers
 
 

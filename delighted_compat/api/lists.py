@@ -12,10 +12,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 
 from delighted_compat.api.base import DelightedView, moment, page_of
-from delighted_compat.api.people import contact_with_email, email_of, record_read
+from delighted_compat.api.people import contact_with_email, email_of
 from delighted_compat.shapes import unix
+from surveys.api.base import record_personal_data_read
+from surveys.email.tracking import mark_contact
 from surveys.models import Contact
-from surveys.signals import contact_unsubscribed
 
 
 class Objections(DelightedView):
@@ -31,7 +32,7 @@ class Objections(DelightedView):
         if (until := moment(params, "until")) is not None:
             contacts = contacts.filter(**{f"{self.field}__lte": until})
         rows, headers = page_of(contacts.order_by(self.field, "pk"), request, params)
-        record_read(request, "surveys.contact", len(rows))
+        record_personal_data_read(request, object_type="surveys.contact", count=len(rows))
         return ApiResponse(
             [
                 {
@@ -55,12 +56,7 @@ class Unsubscribes(Objections):
         now = timezone.now()
         with transaction.atomic():
             contact = contact_with_email(email, request=request, touchpoint=self.project.touchpoint, now=now)
-            # Conditional: the first objection's time is the one that counts, and is announced.
-            if Contact.objects.filter(pk=contact.pk, unsubscribed_at__isnull=True).update(
-                unsubscribed_at=now, updated_at=now
-            ):
-                contact.unsubscribed_at = contact.updated_at = now
-                contact_unsubscribed.send(sender=Contact, contact=contact)
+            mark_contact(contact.pk, "unsubscribed_at", now)  # the first objection counts, and is announced
         return ApiResponse({"ok": True})
 
 

@@ -17,13 +17,11 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 
-from delighted_compat.api.base import DelightedView, moment, whole
+from delighted_compat.api.base import MAX_ID, DelightedView, moment, whole
 from feedback.metrics import summarise
 from surveys.models import Response, Touchpoint
-from surveys.scales import SCALES
 
 DEFAULT_PERIOD = timedelta(days=30)
-MAX_ID = 2**63 - 1
 
 
 def half_away(value: Fraction) -> int:
@@ -72,5 +70,4 @@ class Metrics(DelightedView):
             answers = answers.filter(created_at__lte=until)
         kind = self.project.touchpoint.survey.kind
         counts = answers.order_by().values_list("score").annotate(n=Count("pk"))
-        histogram = {score: n for score, n in counts if SCALES[kind].low <= score <= SCALES[kind].high}
-        return ApiResponse(figures(kind, histogram))
+        return ApiResponse(figures(kind, dict(counts)))

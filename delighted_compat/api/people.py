@@ -17,11 +17,11 @@ from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 
-from audit.log import Action, filters, record
-from delighted_compat.api.base import DelightedView, Invalid, link, moment, per_page, whole
+from delighted_compat.api.base import DelightedView, Invalid, moment, page_after, whole
 from delighted_compat.properties import locale_language, property_name
 from delighted_compat.shapes import people, person, unix
 from privacy.erasure import erase_contact
+from surveys.api.base import record_personal_data_read
 from surveys.ingest import EventIn, ingest_events, update_contacts
 from surveys.models import Contact, Invitation
 from surveys.properties import UNSTORABLE, properties_problem
@@ -140,7 +140,7 @@ class People(DelightedView):
     def get(self, request: Request) -> ApiResponse:
         """In the order they were created; the ``Link`` header's ``page_info`` names the next page."""
         params = self.params(request)
-        contacts = Contact.objects.order_by("pk")
+        contacts = Contact.objects.all()
         if since := moment(params, "since"):
             contacts = contacts.filter(created_at__gte=since)
         if until := moment(params, "until"):
@@ -149,26 +149,9 @@ class People(DelightedView):
             contacts = contacts.matching(email=str(email))
         if params.get("phone_number"):
             contacts = contacts.none()  # no phone numbers here
-        if after := whole(params, "page_info", high=2**63 - 1):
-            contacts = contacts.filter(pk__gt=after)
-        size = per_page(params)
-        rows = list(people(contacts, survey_id=self.project.survey_id)[: size + 1])
-        headers = {}
-        if len(rows) > size:
-            rows = rows[:size]
-            headers["Link"] = link(request, {"page_info": str(rows[-1].pk)})
-        record_read(request, "surveys.contact", len(rows))
+        rows, headers = page_after(people(contacts, survey_id=self.project.survey_id), request, params)
+        record_personal_data_read(request, object_type="surveys.contact", count=len(rows))
         return ApiResponse([person(contact) for contact in rows], headers=headers)
-
-
-def record_read(request: Request, object_type: str, count: int) -> None:
-    """Personal data read through the API goes into the audit log: what was asked, how much came back."""
-    record(
-        Action.PERSONAL_DATA_READ,
-        request=request,
-        object_type=object_type,
-        details={"path": request.path, "query": filters(dict(request.query_params.lists())), "count": count},
-    )
 
 
 def find(identifier: str) -> Contact:

@@ -14,11 +14,11 @@ from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 
-from delighted_compat.api.base import DelightedView, Invalid, moment, page_of, whole
-from delighted_compat.api.people import properties_of, record_read
+from delighted_compat.api.base import MAX_ID, DelightedView, Invalid, moment, page_of, whole
+from delighted_compat.api.people import properties_of
 from delighted_compat.shapes import site_of, survey_response, survey_responses
 from surveys.access import may_see_personal_data
-from surveys.api.base import MAX_FUTURE
+from surveys.api.base import MAX_FUTURE, record_personal_data_read
 from surveys.models import Contact, Response, Touchpoint
 from surveys.scales import LANGUAGES, SCALES
 from surveys.signals import response_saved
@@ -32,7 +32,6 @@ ORDERS = {
 }
 EXPANDABLE = frozenset({"person", "notes"})
 COMMENT_MAX_LENGTH = 5000
-MAX_ID = 2**63 - 1
 
 
 def expansions(params: dict) -> frozenset[str]:
@@ -53,7 +52,7 @@ class Answers(DelightedView):
 
     def shown(self, request: Request, responses: list[Response], expand: frozenset[str]) -> list[dict]:
         if may_see_personal_data(request.user):
-            record_read(request, "surveys.response", len(responses))
+            record_personal_data_read(request, object_type="surveys.response", count=len(responses))
         return [
             survey_response(response, user=request.user, site=site_of(request), expand=expand)
             for response in responses

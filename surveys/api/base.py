@@ -149,6 +149,18 @@ CONSENT_EXAMPLE = {
 }
 
 
+def record_personal_data_read(request: Request, *, object_type: str, count: int, object_id: str = "") -> None:
+    """Personal data read through an API goes into the audit log: what was asked and how many objects
+    came back, never the data itself."""
+    record(
+        Action.PERSONAL_DATA_READ,
+        request=request,
+        object_type=object_type,
+        object_id=object_id,
+        details={"path": request.path, "query": filters(dict(request.query_params.lists())), "count": count},
+    )
+
+
 class ReadsPersonalData:
     """A view set whose reads return personal data: each successful list or get is written to the
     audit log, with what was asked and how many objects were returned (never the data itself)."""
@@ -164,16 +176,11 @@ class ReadsPersonalData:
             and self.reads_personal_data()
         ):
             results = response.data.get("results") if action == "list" else None
-            record(
-                Action.PERSONAL_DATA_READ,
-                request=request,
+            record_personal_data_read(
+                request,
                 object_type=self.queryset.model._meta.label_lower,  # type: ignore[attr-defined]
                 object_id=str(kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")),  # type: ignore[attr-defined]
-                details={
-                    "path": request.path,
-                    "query": filters(dict(request.query_params.lists())),
-                    "count": len(results) if results is not None else 1,
-                },
+                count=len(results) if results is not None else 1,
             )
         return super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
 

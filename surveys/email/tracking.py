@@ -71,18 +71,18 @@ def record_tracking_event(sender, event: AnymailTrackingEvent, esp_name: str, **
         with transaction.atomic():
             _bounce(invitation_id)
             if _is_permanent(event, esp_name):
-                _mark_contact(contact_id, "bounced_at", at)
+                mark_contact(contact_id, "bounced_at", at)
     elif kind == EventType.COMPLAINED:
         _advance(invitation_id, Status.COMPLAINED)
-        _mark_contact(contact_id, "complained_at", at)
+        mark_contact(contact_id, "complained_at", at)
     elif kind in (EventType.REJECTED, EventType.FAILED):
         reason = event.reject_reason or "unknown"
         detail = event.description or event.mta_response or ""
         _advance(invitation_id, Status.FAILED, last_error=f"The provider refused it ({reason}). {detail}")
         if field := _REJECTION_MARKS.get(event.reject_reason or ""):
-            _mark_contact(contact_id, field, at)
+            mark_contact(contact_id, field, at)
     elif kind == EventType.UNSUBSCRIBED:
-        _mark_contact(contact_id, "unsubscribed_at", at)
+        mark_contact(contact_id, "unsubscribed_at", at)
 
 
 def _find_invitation(event: AnymailTrackingEvent) -> tuple[int, int] | None:
@@ -139,7 +139,7 @@ def _bounce(invitation_id: int) -> None:
         invitation_bounced.send(sender=Invitation, invitation=invitation)
 
 
-def _mark_contact(contact_id: int, field: str, at: datetime) -> None:
+def mark_contact(contact_id: int, field: str, at: datetime) -> None:
     """Suppress the contact; the first time is kept, and a first objection is announced
     (``contact_unsubscribed``)."""
     with transaction.atomic():
